@@ -1,0 +1,127 @@
+/*
+ * netqueue — communicator options.
+ *
+ * An nq_options handle is a builder: create it, call setters, pass it to
+ * nq_comm_new() (which copies it; the handle can be reused or freed at
+ * once). Setters validate their argument and return NQ_EINVAL with a
+ * message in nq_last_error() on a bad value; the handle is then unchanged.
+ * An options handle is not thread-safe: use it from one thread at a time.
+ */
+#ifndef NETQUEUE_OPTIONS_H
+#define NETQUEUE_OPTIONS_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nq_options nq_options;
+
+/* Which fin the session uses (see docs/protocol.md). */
+typedef enum nq_dialect {
+    NQ_DIALECT_CURRENT = 0, /* net-queue 1.x/2.x: fin = the sender's 16-byte id */
+    NQ_DIALECT_LEGACY = 1   /* net-queue 0.1.x: fin = an empty frame */
+} nq_dialect;
+
+/* What a full receive queue does. */
+typedef enum nq_queue_policy {
+    NQ_QUEUE_BLOCK = 0,       /* stop reading from peers until get() drains (default) */
+    NQ_QUEUE_DROP_OLDEST = 1, /* drop the oldest queued message, with a warning */
+    NQ_QUEUE_DROP_NEWEST = 2  /* drop the arriving message, with a warning */
+} nq_queue_policy;
+
+/* Payload encoding used by nq_comm_put_value() and nq_msg_value(). */
+typedef enum nq_codec {
+    NQ_CODEC_RAW = 0,   /* bytes as they are (the reference's BufferSerializer) */
+    NQ_CODEC_PICKLE = 1 /* safe pickle subset (the reference's default) */
+} nq_codec;
+
+/*
+ * New options with the defaults: random id, host 127.0.0.1, port 51966,
+ * 1 worker, transport size 16 MiB, merge on, message limit 1 GiB,
+ * queue limit 256 MiB with NQ_QUEUE_BLOCK, current dialect, raw codec,
+ * no TLS, close timeout forever.
+ * Errors: NQ_EINVAL (out is NULL), NQ_ENOMEM.
+ */
+NQ_API nq_status nq_options_new(nq_options **out);
+
+/* Free an options handle; NULL is ignored. */
+NQ_API void nq_options_free(nq_options *opts);
+
+/* Copy all settings into a new handle. Errors: NQ_EINVAL, NQ_ENOMEM. */
+NQ_API nq_status nq_options_copy(nq_options **out, const nq_options *opts);
+
+/* Communicator id: id points to 16 bytes. */
+NQ_API nq_status nq_options_set_id(nq_options *opts, const uint8_t *id);
+
+/*
+ * Host to bind (server) or connect to (client): a name, an IPv4 or an IPv6
+ * literal. Copied. Errors: NQ_EINVAL for NULL, empty or > 255 bytes.
+ */
+NQ_API nq_status nq_options_set_host(nq_options *opts, const char *host);
+
+/*
+ * TCP port, 0..65535. A server given port 0 binds an ephemeral port; read
+ * it back with nq_comm_port(). Errors: NQ_EINVAL out of range.
+ */
+NQ_API nq_status nq_options_set_port(nq_options *opts, int port);
+
+/* I/O threads for a server's connections, 1..64 (clients use 1). */
+NQ_API nq_status nq_options_set_workers(nq_options *opts, int workers);
+
+/*
+ * Largest single transport write (bytes, 4 KiB .. 1 GiB): small frames are
+ * merged up to it, big ones split at it. The reference's transport_size
+ * (legacy: max_size).
+ */
+NQ_API nq_status nq_options_set_transport_size(nq_options *opts, uint64_t bytes);
+
+/* Merge small frames into one transport write (1, default) or not (0). */
+NQ_API nq_status nq_options_set_merge(nq_options *opts, int enabled);
+
+/*
+ * Largest message payload accepted from a peer or by put (bytes,
+ * 0 .. 2^62). A peer whose frame header declares more loses its connection
+ * with NQ_ETOOBIG; a put of more fails with NQ_ETOOBIG.
+ */
+NQ_API nq_status nq_options_set_message_limit(nq_options *opts, uint64_t bytes);
+
+/*
+ * Bytes of received, not yet got messages, summed over all peers, above
+ * which the policy applies (1 KiB .. 2^62).
+ */
+NQ_API nq_status nq_options_set_queue_limit(nq_options *opts, uint64_t bytes);
+NQ_API nq_status nq_options_set_queue_policy(nq_options *opts, nq_queue_policy policy);
+
+NQ_API nq_status nq_options_set_dialect(nq_options *opts, nq_dialect dialect);
+NQ_API nq_status nq_options_set_codec(nq_options *opts, nq_codec codec);
+
+/*
+ * TLS. nq_options_set_tls(opts, 1) turns it on. A server needs a key and a
+ * certificate chain (PEM files). A client verifies the server against the
+ * CA file if one is set, else the system store; it checks the host name (or
+ * IP address) against set_host, or against set_tls_server_name when set.
+ * set_tls_verify(opts, 0) turns verification off (testing only). Paths are
+ * copied and read by nq_comm_new(), which fails with NQ_ETLS if they are
+ * unreadable or do not match.
+ */
+NQ_API nq_status nq_options_set_tls(nq_options *opts, int enabled);
+NQ_API nq_status nq_options_set_tls_key(nq_options *opts, const char *path);
+NQ_API nq_status nq_options_set_tls_cert(nq_options *opts, const char *path);
+NQ_API nq_status nq_options_set_tls_ca(nq_options *opts, const char *path);
+NQ_API nq_status nq_options_set_tls_server_name(nq_options *opts, const char *name);
+NQ_API nq_status nq_options_set_tls_verify(nq_options *opts, int enabled);
+
+/*
+ * Client: delay between connection attempts while the server is not
+ * reachable, in ms (10 .. 60000, default 100, doubling up to 2000), and how
+ * long to keep trying before pending puts fail with NQ_EADDR (ms, -1 =
+ * until closed, the default).
+ */
+NQ_API nq_status nq_options_set_connect_timeout(nq_options *opts, int64_t timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,31 @@
+/* netqueue — ABI version. CMake reads these macros for the SOVERSION. */
+#ifndef NETQUEUE_VERSION_H
+#define NETQUEUE_VERSION_H
+
+#include "common.h"
+
+#define NQ_ABI_VERSION_MAJOR 1
+#define NQ_ABI_VERSION_MINOR 0
+#define NQ_ABI_VERSION_PATCH 0
+
+/* One number for comparisons: 0xMMmmpp. */
+#define NQ_ABI_VERSION \
+    ((NQ_ABI_VERSION_MAJOR << 16) | (NQ_ABI_VERSION_MINOR << 8) | NQ_ABI_VERSION_PATCH)
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * The NQ_ABI_VERSION of the library actually loaded. A program built
+ * against major M must check (nq_abi_version() >> 16) == M. Any thread.
+ */
+NQ_API uint32_t nq_abi_version(void);
+
+/* "1.0.0"-style version string of the loaded library; static. Any thread. */
+NQ_API const char *nq_version_string(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
