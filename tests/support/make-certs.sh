@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Test PKI: a CA, a server certificate for localhost/127.0.0.1/::1, one for
+# a wrong host name, a second CA that signed nothing we use (for "bad CA"),
+# and a self-signed server certificate. Written to $1 (default ./certs).
+set -euo pipefail
+out=${1:-certs}
+mkdir -p "$out"
+cd "$out"
+[ -f done ] && exit 0
+days=3650
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days $days \
+  -subj "/CN=netqueue test CA" 2>/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -keyout other-ca.key -out other-ca.pem -days $days \
+  -subj "/CN=netqueue other CA" 2>/dev/null
+sign() { # name subject san
+  openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2" 2>/dev/null
+  printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$3" > "$1.ext"
+  openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$1.pem" \
+    -days $days -extfile "$1.ext" 2>/dev/null
+  rm -f "$1.csr" "$1.ext"
+}
+sign server "/CN=localhost" "DNS:localhost,IP:127.0.0.1,IP:::1"
+sign wronghost "/CN=wrong.example" "DNS:wrong.example"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout selfsigned.key -out selfsigned.pem -days $days \
+  -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+echo "garbage, not PEM" > garbage.pem
+touch done
