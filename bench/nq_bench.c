@@ -1,0 +1,68 @@
+/*
+ * netqueue over TCP, through the public ABI only. put copies the bytes
+ * (nq_comm_put) and completes in the background, like the reference's
+ * fire-and-forget put; get waits for the next message.
+ */
+#include <stdio.h>
+
+#include <netqueue/netqueue.h>
+
+#include "bench_run.h"
+
+struct nb {
+    nq_comm *comm;
+    nq_msg *last; /* kept until the next get, as bench_io promises */
+};
+
+static void check(nq_status st, const char *what)
+{
+    if (st != NQ_OK)
+        bench_die("netqueue: %s: %s (%s)", what, nq_strerror(st), nq_last_error());
+}
+
+static void nb_put(void *ctx, const void *data, size_t size)
+{
+    struct nb *n = ctx;
+    check(nq_comm_put(n->comm, data, size, NULL, 0, NULL, NULL), "put");
+}
+
+static const void *nb_get(void *ctx, size_t *size)
+{
+    struct nb *n = ctx;
+    nq_msg_free(n->last);
+    n->last = NULL;
+    check(nq_comm_get(n->comm, NULL, 0, NQ_FOREVER, &n->last), "get");
+    *size = nq_msg_size(n->last);
+    return nq_msg_data(n->last);
+}
+
+static void nb_finish(void *ctx)
+{
+    struct nb *n = ctx;
+    nq_msg_free(n->last);
+    n->last = NULL;
+    check(nq_comm_close(n->comm, NQ_FOREVER), "close");
+    nq_comm_free(n->comm);
+}
+
+int main(int argc, char **argv)
+{
+    struct bench_opts o;
+    bench_parse(&o, argc, argv, "nq_bench");
+    nq_options *opts;
+    check(nq_options_new(&opts), "options");
+    check(nq_options_set_host(opts, o.host), "host");
+    check(nq_options_set_port(opts, o.port), "port");
+    /* Frames of the biggest benchmark message must be accepted. */
+    check(nq_options_set_message_limit(opts, bench_max_size(&o) + 1024), "message limit");
+
+    struct nb n = { 0 };
+    int server = o.role == ROLE_SERVER;
+    check(nq_comm_new(&n.comm, NQ_TCP, server ? NQ_SERVER : NQ_CLIENT, opts), "comm_new");
+    nq_options_free(opts);
+    if (server)
+        bench_ready();
+    struct bench_io io = { nb_put, NULL, nb_get, nb_finish, &n };
+    bench_run(&o, "netqueue", &io);
+    return 0;
+}
