@@ -1,0 +1,375 @@
+/* The public communicator calls: they run on application threads and talk
+ * to the I/O thread only through the command queue and the receive queue. */
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/comm_internal.h"
+#include "core/future_internal.h"
+#include "core/status.h"
+#include "core/stream_internal.h"
+#include "core/timeutil.h"
+
+static void resume_reading(void *arg)
+{
+    struct nq_comm *c = arg;
+    atomic_store(&c->resume_asked, 1);
+    nq_loop_wake(c);
+}
+
+nq_status nq_comm_new(nq_comm **out, nq_protocol protocol, nq_purpose purpose,
+                      const nq_options *opts)
+{
+    if (!out)
+        return nq_fail(NQ_EINVAL, "comm: out is NULL");
+    *out = NULL;
+    if (purpose != NQ_CLIENT && purpose != NQ_SERVER)
+        return nq_fail(NQ_EINVAL, "comm: unknown purpose %d", (int)purpose);
+    if (protocol == NQ_MQTT || protocol == NQ_GRPC)
+        return nq_fail(NQ_EUNSUPPORTED, "comm: %s is not built into this release",
+                       protocol == NQ_MQTT ? "MQTT" : "gRPC");
+    if (protocol != NQ_TCP)
+        return nq_fail(NQ_EINVAL, "comm: unknown protocol %d", (int)protocol);
+
+    struct nq_comm *c = calloc(1, sizeof *c);
+    if (!c)
+        return nq_fail(NQ_ENOMEM, "comm: out of memory");
+    nq_status st = opts ? nq_options_clone_into(&c->o, opts) : nq_options_defaults(&c->o);
+    if (st != NQ_OK) {
+        free(c);
+        return st;
+    }
+    c->protocol = protocol;
+    c->purpose = purpose;
+    c->ops = purpose == NQ_SERVER ? &nq_tcp_server_ops : &nq_tcp_client_ops;
+    nq_mpsc_init(&c->cmdq);
+    nq_recvq_init(&c->rq, c->o.queue_limit, c->o.queue_policy);
+    c->rq.resume = resume_reading;
+    c->rq.resume_arg = c;
+    pthread_mutex_init(&c->peers_mu, NULL);
+    pthread_mutex_init(&c->close_mu, NULL);
+    nq_cond_init_monotonic(&c->close_cv);
+    c->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+    if (!c->loop) {
+        st = nq_fail(NQ_EIO, "comm: cannot create the event loop");
+        goto fail;
+    }
+    if (purpose == NQ_CLIENT) {
+        c->sessions = calloc(1, sizeof *c->sessions);
+        if (!c->sessions) {
+            st = nq_fail(NQ_ENOMEM, "comm: out of memory");
+            goto fail;
+        }
+    }
+    if ((st = c->ops->start(c)) != NQ_OK)
+        goto fail;
+    if ((st = nq_loop_start(c)) != NQ_OK) {
+        c->ops->destroy(c);
+        goto fail;
+    }
+    *out = c;
+    return NQ_OK;
+fail:
+    if (c->loop)
+        ev_loop_destroy(c->loop);
+    free(c->sessions);
+    nq_recvq_destroy(&c->rq);
+    nq_options_clear(&c->o);
+    free(c);
+    return st;
+}
+
+nq_status nq_comm_id(const nq_comm *c, uint8_t *out)
+{
+    if (!c || !out)
+        return nq_fail(NQ_EINVAL, "comm: NULL argument");
+    memcpy(out, c->o.id, NQ_ID_SIZE);
+    return NQ_OK;
+}
+
+nq_status nq_comm_port(const nq_comm *c, int *port)
+{
+    if (!c || !port)
+        return nq_fail(NQ_EINVAL, "comm: NULL argument");
+    *port = c->port;
+    return NQ_OK;
+}
+
+nq_status nq_comm_peers(nq_comm *c, uint8_t *out, size_t cap, size_t *count)
+{
+    if (!c || !count || (cap && !out))
+        return nq_fail(NQ_EINVAL, "comm: NULL argument");
+    pthread_mutex_lock(&c->peers_mu);
+    size_t n = c->npeer_ids;
+    memcpy(out, c->peer_ids, (n < cap ? n : cap) * NQ_ID_SIZE);
+    pthread_mutex_unlock(&c->peers_mu);
+    *count = n;
+    return NQ_OK;
+}
+
+static nq_status check_peers(nq_comm *c, const uint8_t *peers, size_t npeers)
+{
+    if (npeers == 0)
+        return NQ_OK;
+    if (!peers)
+        return nq_fail(NQ_EINVAL, "put: peers is NULL with npeers %zu", npeers);
+    if (c->purpose == NQ_CLIENT)
+        return nq_fail(NQ_EINVAL, "put: only a server can name peers");
+    nq_status st = NQ_OK;
+    pthread_mutex_lock(&c->peers_mu);
+    for (size_t i = 0; i < npeers && st == NQ_OK; i++) {
+        size_t j = 0;
+        while (j < c->npeer_ids &&
+               memcmp(c->peer_ids + j * NQ_ID_SIZE, peers + i * NQ_ID_SIZE, NQ_ID_SIZE) != 0)
+            j++;
+        if (j == c->npeer_ids) {
+            char hex[33];
+            nq_id_format(peers + i * NQ_ID_SIZE, hex);
+            st = nq_fail(NQ_ENOPEER, "put: peer %s is not connected", hex);
+        }
+    }
+    pthread_mutex_unlock(&c->peers_mu);
+    return st;
+}
+
+/* Validate, then hand the payload to the I/O thread. On error the payload
+ * is not taken (the caller frees it) and fn never runs. */
+static nq_status submit(nq_comm *c, struct nq_payload *(*make)(void *), void *arg,
+                        uint64_t size, const uint8_t *peers, size_t npeers,
+                        nq_done_fn fn, void *user)
+{
+    if (!c)
+        return nq_fail(NQ_EINVAL, "put: comm is NULL");
+    if (size > c->o.message_limit)
+        return nq_fail(NQ_ETOOBIG, "put: %llu bytes exceed the message limit of %llu",
+                       (unsigned long long)size, (unsigned long long)c->o.message_limit);
+    nq_status st = check_peers(c, peers, npeers);
+    if (st != NQ_OK)
+        return st;
+    struct nq_put_req *r = malloc(sizeof *r + npeers * NQ_ID_SIZE);
+    if (!r)
+        return nq_fail(NQ_ENOMEM, "put: out of memory");
+    memset(r, 0, sizeof *r);
+    r->kind = NQ_CMD_PUT;
+    r->fn = fn;
+    r->user = user;
+    r->npeers = npeers;
+    if (npeers)
+        memcpy(r->peers, peers, npeers * NQ_ID_SIZE);
+
+    /* the closing check and the push form one step that close waits out */
+    atomic_fetch_add(&c->putters, 1);
+    if (atomic_load(&c->closing)) {
+        atomic_fetch_sub(&c->putters, 1);
+        free(r);
+        return nq_fail(NQ_ECLOSED, "put: communicator is closing");
+    }
+    r->p = make(arg);
+    if (!r->p) {
+        atomic_fetch_sub(&c->putters, 1);
+        free(r);
+        return nq_fail(NQ_ENOMEM, "put: out of memory");
+    }
+    nq_mpsc_push(&c->cmdq, &r->node);
+    atomic_fetch_sub(&c->putters, 1);
+    nq_loop_wake(c);
+    return NQ_OK;
+}
+
+struct copy_arg {
+    const void *data;
+    size_t size;
+};
+
+static struct nq_payload *make_copy(void *arg)
+{
+    struct copy_arg *a = arg;
+    return nq_payload_copy(a->data, a->size);
+}
+
+static struct nq_payload *make_stream(void *arg)
+{
+    return nq_payload_stream(arg);
+}
+
+nq_status nq_comm_put(nq_comm *c, const void *data, size_t size, const uint8_t *peers,
+                      size_t npeers, nq_done_fn fn, void *user)
+{
+    if (!data && size)
+        return nq_fail(NQ_EINVAL, "put: data is NULL");
+    struct copy_arg a = {data, size};
+    return submit(c, make_copy, &a, size, peers, npeers, fn, user);
+}
+
+nq_status nq_comm_put_stream(nq_comm *c, nq_stream *stream, const uint8_t *peers,
+                             size_t npeers, nq_done_fn fn, void *user)
+{
+    if (!stream)
+        return nq_fail(NQ_EINVAL, "put: stream is NULL");
+    return submit(c, make_stream, stream, stream->nbytes, peers, npeers, fn, user);
+}
+
+nq_status nq_comm_put_future(nq_comm *c, const void *data, size_t size, const uint8_t *peers,
+                             size_t npeers, nq_future **out)
+{
+    if (!out)
+        return nq_fail(NQ_EINVAL, "put: out is NULL");
+    nq_future *f;
+    nq_status st = nq_future_create(&f);
+    if (st != NQ_OK)
+        return st;
+    st = nq_comm_put(c, data, size, peers, npeers, nq_future_complete, f);
+    if (st != NQ_OK) {
+        nq_future_abandon(f);
+        return st;
+    }
+    *out = f;
+    return NQ_OK;
+}
+
+nq_status nq_comm_put_cq(nq_comm *c, const void *data, size_t size, const uint8_t *peers,
+                         size_t npeers, nq_cq *cq, uint64_t tag)
+{
+    if (!cq)
+        return nq_fail(NQ_EINVAL, "put: cq is NULL");
+    struct nq_cq_token *t;
+    nq_status st = nq_cq_token_new(&t, cq, tag);
+    if (st != NQ_OK)
+        return st;
+    st = nq_comm_put(c, data, size, peers, npeers, nq_cq_complete, t);
+    if (st != NQ_OK)
+        nq_cq_token_free(t);
+    return st;
+}
+
+nq_status nq_comm_put_value(nq_comm *c, const nq_value *v, const uint8_t *peers,
+                            size_t npeers, nq_done_fn fn, void *user)
+{
+    if (!c || !v)
+        return nq_fail(NQ_EINVAL, "put: NULL argument");
+    if (c->o.codec == NQ_CODEC_RAW) {
+        const void *data;
+        size_t size;
+        nq_value_type t = nq_value_type_of(v);
+        if (t != NQ_VALUE_BYTES && t != NQ_VALUE_BYTEARRAY && t != NQ_VALUE_STR)
+            return nq_fail(NQ_ECODEC, "put: the raw codec sends only bytes, bytearray or str");
+        nq_status st = nq_value_get_bytes(v, &data, &size);
+        if (st != NQ_OK)
+            return st;
+        return nq_comm_put(c, data, size, peers, npeers, fn, user);
+    }
+    void *buf;
+    size_t size;
+    nq_status st = nq_pickle_dump(v, &buf, &size);
+    if (st != NQ_OK)
+        return st;
+    st = nq_comm_put(c, buf, size, peers, npeers, fn, user);
+    nq_buffer_free(buf);
+    return st;
+}
+
+nq_status nq_comm_get(nq_comm *c, const uint8_t *peers, size_t npeers, int64_t timeout_ms,
+                      nq_msg **out)
+{
+    if (!c || !out || (npeers && !peers))
+        return nq_fail(NQ_EINVAL, "get: NULL argument");
+    return nq_recvq_get(&c->rq, peers, npeers, timeout_ms, out);
+}
+
+static nq_status wait_close_done(nq_comm *c, int64_t timeout_ms)
+{
+    struct timespec deadline;
+    nq_deadline(&deadline, timeout_ms);
+    pthread_mutex_lock(&c->close_mu);
+    int timed_out = 0;
+    while (!c->close_done && !timed_out) {
+        if (timeout_ms < 0)
+            pthread_cond_wait(&c->close_cv, &c->close_mu);
+        else
+            timed_out = pthread_cond_timedwait(&c->close_cv, &c->close_mu, &deadline) != 0 &&
+                        !c->close_done;
+    }
+    pthread_mutex_unlock(&c->close_mu);
+    return timed_out ? NQ_ETIMEDOUT : NQ_OK;
+}
+
+static void push_cmd(nq_comm *c, enum nq_cmd_kind kind)
+{
+    struct nq_put_req *r = calloc(1, sizeof *r);
+    if (!r)
+        return; /* the abort path below copes: the thread is still woken */
+    r->kind = kind;
+    nq_mpsc_push(&c->cmdq, &r->node);
+}
+
+/* After the I/O thread ended: whatever is still queued is cancelled. */
+static void cancel_leftovers(nq_comm *c)
+{
+    struct nq_mpsc_node *node;
+    while ((node = nq_mpsc_pop(&c->cmdq))) {
+        struct nq_put_req *r = (struct nq_put_req *)node;
+        if (r->kind == NQ_CMD_PUT && r->fn)
+            r->fn(r->user, NQ_ECANCELED);
+        if (r->kind == NQ_CMD_PUT)
+            nq_put_req_free(r);
+        else
+            free(r);
+    }
+    for (struct nq_session *s = c->sessions; s; s = s->next)
+        nq_session_fail_all(c, s, NQ_ECANCELED);
+}
+
+nq_status nq_comm_close(nq_comm *c, int64_t timeout_ms)
+{
+    if (!c)
+        return nq_fail(NQ_EINVAL, "close: comm is NULL");
+    if (atomic_exchange(&c->closing, 1)) {
+        /* someone else is closing: wait for them */
+        pthread_mutex_lock(&c->close_mu);
+        while (!c->closed)
+            pthread_cond_wait(&c->close_cv, &c->close_mu);
+        pthread_mutex_unlock(&c->close_mu);
+        return NQ_OK;
+    }
+    while (atomic_load(&c->putters))
+        sched_yield();
+    push_cmd(c, NQ_CMD_CLOSE);
+    nq_loop_wake(c);
+    nq_status st = wait_close_done(c, timeout_ms);
+    if (st == NQ_ETIMEDOUT) {
+        push_cmd(c, NQ_CMD_ABORT);
+        nq_loop_wake(c);
+        wait_close_done(c, NQ_FOREVER);
+    }
+    nq_loop_join(c);
+    c->ops->destroy(c);
+    cancel_leftovers(c);
+    nq_recvq_close(&c->rq);
+    if (st == NQ_OK)
+        st = c->close_result;
+    pthread_mutex_lock(&c->close_mu);
+    c->closed = 1;
+    pthread_cond_broadcast(&c->close_cv);
+    pthread_mutex_unlock(&c->close_mu);
+    return st == NQ_OK ? NQ_OK : nq_fail(st, "close: peers did not finish in time; connections cut");
+}
+
+void nq_comm_free(nq_comm *c)
+{
+    if (!c)
+        return;
+    nq_comm_close(c, 0);
+    while (c->sessions) {
+        struct nq_session *s = c->sessions;
+        c->sessions = s->next;
+        free(s);
+    }
+    ev_loop_destroy(c->loop);
+    nq_recvq_destroy(&c->rq);
+    free(c->peer_ids);
+    pthread_cond_destroy(&c->close_cv);
+    pthread_mutex_destroy(&c->close_mu);
+    pthread_mutex_destroy(&c->peers_mu);
+    nq_options_clear(&c->o);
+    free(c);
+}

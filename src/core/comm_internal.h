@@ -1,0 +1,150 @@
+/* Internal: the communicator, its sessions, and the interface between the
+ * transport-independent core (sessions, handshake, queues, completions) and
+ * a transport (TCP/TLS now; MQTT and gRPC later). Everything marked "I/O
+ * thread" runs only on the communicator's loop thread. */
+#ifndef NQ_CORE_COMM_INTERNAL_H
+#define NQ_CORE_COMM_INTERNAL_H
+
+#include <ev.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/framer.h"
+#include "core/msg.h"
+#include "core/options_internal.h"
+#include "core/payload.h"
+
+struct nq_comm;
+struct nq_session;
+
+/* The part of a transport connection the core looks at. Transports embed
+ * it as the first member of their connection struct. */
+struct nq_link {
+    struct nq_session *s; /* NULL until the peer's ini arrived (server) */
+    struct nq_framer fr;
+    int peer_ini;         /* the peer's ini arrived on this link */
+    char name[64];        /* "127.0.0.1:5555" for log lines */
+};
+
+struct nq_session {
+    uint8_t peer[NQ_ID_SIZE];
+    int identified;
+    struct nq_send_item *head, *tail;
+    uint64_t head_off; /* bytes of the head frame already written */
+    int fin_queued, fin_sent, fin_received;
+    struct nq_link *link; /* live connection, or NULL */
+    struct nq_session *next; /* all sessions of a server */
+    struct nq_session *dirty_next;
+    int dirty;
+};
+
+struct nq_transport_ops {
+    /* caller's thread, before the I/O thread starts: bind, load keys... */
+    nq_status (*start)(struct nq_comm *c);
+    /* I/O thread: s has new output */
+    void (*kick)(struct nq_comm *c, struct nq_session *s);
+    /* I/O thread: close was asked for (client: fin already queued) */
+    void (*close_begin)(struct nq_comm *c);
+    /* I/O thread: cut every connection now */
+    void (*abort)(struct nq_comm *c);
+    /* I/O thread: the receive queue drained below its limit: read again */
+    void (*resume)(struct nq_comm *c);
+    /* I/O thread: forget this link (its session is being replaced) */
+    void (*drop_link)(struct nq_comm *c, struct nq_link *l);
+    /* caller's thread, after the I/O thread ended */
+    void (*destroy)(struct nq_comm *c);
+};
+
+struct nq_comm {
+    nq_protocol protocol;
+    nq_purpose purpose;
+    struct nq_options o;
+    const struct nq_transport_ops *ops;
+    void *transport;
+
+    /* loop thread */
+    struct ev_loop *loop;
+    ev_async wake;
+    pthread_t thread;
+    int thread_started;
+
+    /* application threads -> I/O thread */
+    struct nq_mpsc cmdq;
+    atomic_int closing;  /* close has begun: puts are refused */
+    atomic_int putters;  /* puts between their closing check and their push */
+    atomic_int resume_asked;
+
+    struct nq_recvq rq;
+
+    /* I/O thread */
+    struct nq_session *sessions; /* a client has exactly one */
+    struct nq_session *dirty;
+    int close_phase;             /* 1 once close_begin ran */
+    int port;
+
+    /* live peers, for nq_comm_peers and the put-time peer check */
+    pthread_mutex_t peers_mu;
+    uint8_t *peer_ids;
+    size_t npeer_ids, peer_cap;
+
+    /* close hand-shake between the closing thread and the I/O thread */
+    pthread_mutex_t close_mu;
+    pthread_cond_t close_cv;
+    int close_done;
+    int closed;            /* nq_comm_close finished */
+    nq_status close_result;
+};
+
+/* ---- core services for transports (I/O thread) ---- */
+
+void nq_log(struct nq_comm *c, nq_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A frame arrived on l. Returns 0 to go on, -1 when the link must be
+ * closed (protocol error already logged). Owns m. */
+int nq_core_frame(struct nq_comm *c, struct nq_link *l, struct nq_msg *m);
+/* Feed received bytes through l's framer into nq_core_frame. -1: close l. */
+int nq_core_feed(struct nq_comm *c, struct nq_link *l, const uint8_t *buf, size_t len);
+/* n bytes were received at the pointer nq_framer_direct gave. -1: close l. */
+int nq_core_direct_commit(struct nq_comm *c, struct nq_link *l, size_t n);
+
+/* Write out every session that got output since the last flush. Call it
+ * last in an I/O callback: it may close connections (finished sessions). */
+void nq_core_flush(struct nq_comm *c);
+
+/* A new connection of a client: attach the client's session and queue ini
+ * in front of whatever is pending. */
+void nq_core_client_attach(struct nq_comm *c, struct nq_link *l);
+/* The link is gone (closed by us or the peer). */
+void nq_core_link_lost(struct nq_comm *c, struct nq_link *l, const char *why);
+
+/* Output of a session: up to max iovecs / max_bytes from the unsent part. */
+int nq_session_gather(struct nq_session *s, struct iovec *iov, int max, uint64_t max_bytes);
+/* n bytes went out: complete what was fully written. */
+void nq_session_consume(struct nq_comm *c, struct nq_session *s, uint64_t n);
+int nq_session_has_output(const struct nq_session *s);
+void nq_session_push(struct nq_session *s, struct nq_send_item *it);
+void nq_session_push_front(struct nq_session *s, struct nq_send_item *it);
+/* Complete every queued frame with st (puts' callbacks run). */
+void nq_session_fail_all(struct nq_comm *c, struct nq_session *s, nq_status st);
+void nq_session_fail_item(struct nq_comm *c, struct nq_send_item *it, nq_status st);
+/* fin sent and received and nothing left to send: the link can go. */
+int nq_session_finished(const struct nq_session *s);
+
+/* The I/O thread decided close is complete (or aborted). */
+void nq_core_close_done(struct nq_comm *c, nq_status result);
+/* Server: number of sessions with a live link. */
+size_t nq_core_live_links(struct nq_comm *c);
+
+/* ---- loop thread (src/loop) ---- */
+nq_status nq_loop_start(struct nq_comm *c);
+void nq_loop_wake(struct nq_comm *c);
+void nq_loop_join(struct nq_comm *c);
+/* I/O thread: process everything application threads handed over. */
+void nq_core_drain(struct nq_comm *c);
+
+/* ---- transports ---- */
+extern const struct nq_transport_ops nq_tcp_server_ops;
+extern const struct nq_transport_ops nq_tcp_client_ops;
+
+#endif

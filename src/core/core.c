@@ -1,0 +1,443 @@
+/* The transport-independent session logic on the I/O thread: handshake,
+ * delivery to the receive queue, put dispatch, close. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/comm_internal.h"
+#include "core/handshake.h"
+
+void nq_log(struct nq_comm *c, nq_log_level level, const char *fmt, ...)
+{
+    if (level > c->o.log_level)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (c->o.log_fn) {
+        c->o.log_fn(c->o.log_user, level, line);
+        return;
+    }
+    static const char *names[] = {"error", "warning", "info", "debug"};
+    fprintf(stderr, "netqueue: %s: %s\n", names[level], line);
+}
+
+/* ---- live peer list (read by application threads) ---- */
+
+static void peers_add(struct nq_comm *c, const uint8_t *id)
+{
+    pthread_mutex_lock(&c->peers_mu);
+    if (c->npeer_ids == c->peer_cap) {
+        size_t cap = c->peer_cap ? c->peer_cap * 2 : 16;
+        uint8_t *p = realloc(c->peer_ids, cap * NQ_ID_SIZE);
+        if (!p) {
+            pthread_mutex_unlock(&c->peers_mu);
+            return;
+        }
+        c->peer_ids = p;
+        c->peer_cap = cap;
+    }
+    memcpy(c->peer_ids + c->npeer_ids * NQ_ID_SIZE, id, NQ_ID_SIZE);
+    c->npeer_ids++;
+    pthread_mutex_unlock(&c->peers_mu);
+}
+
+static void peers_remove(struct nq_comm *c, const uint8_t *id)
+{
+    pthread_mutex_lock(&c->peers_mu);
+    for (size_t i = 0; i < c->npeer_ids; i++) {
+        uint8_t *p = c->peer_ids + i * NQ_ID_SIZE;
+        if (memcmp(p, id, NQ_ID_SIZE) == 0) {
+            memmove(p, p + NQ_ID_SIZE, (c->npeer_ids - i - 1) * NQ_ID_SIZE);
+            c->npeer_ids--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->peers_mu);
+}
+
+/* ---- sessions ---- */
+
+static struct nq_session *session_find(struct nq_comm *c, const uint8_t *id)
+{
+    for (struct nq_session *s = c->sessions; s; s = s->next)
+        if (s->identified && memcmp(s->peer, id, NQ_ID_SIZE) == 0)
+            return s;
+    return NULL;
+}
+
+static void mark_dirty(struct nq_comm *c, struct nq_session *s)
+{
+    if (!s->dirty) {
+        s->dirty = 1;
+        s->dirty_next = c->dirty;
+        c->dirty = s;
+    }
+}
+
+void nq_core_flush(struct nq_comm *c)
+{
+    while (c->dirty) {
+        struct nq_session *s = c->dirty;
+        c->dirty = s->dirty_next;
+        s->dirty = 0;
+        if (s->link)
+            c->ops->kick(c, s);
+    }
+}
+
+static void session_remove(struct nq_comm *c, struct nq_session *s)
+{
+    struct nq_session **pp = &c->sessions;
+    while (*pp && *pp != s)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = s->next;
+    /* unlink from the dirty list too */
+    struct nq_session **dp = &c->dirty;
+    while (*dp && *dp != s)
+        dp = &(*dp)->dirty_next;
+    if (*dp)
+        *dp = s->dirty_next;
+    nq_session_fail_all(c, s, NQ_ERESET);
+    free(s);
+}
+
+static int queue_control(struct nq_session *s, const uint8_t *id, int fin, int front)
+{
+    struct nq_send_item *it = calloc(1, sizeof *it);
+    if (!it)
+        return -1;
+    it->p = nq_payload_control(id);
+    if (!it->p) {
+        free(it);
+        return -1;
+    }
+    it->fin = fin;
+    it->ini = !fin;
+    if (front)
+        nq_session_push_front(s, it);
+    else
+        nq_session_push(s, it);
+    return 0;
+}
+
+/* Our fin: the id again (current) or an empty frame (legacy). */
+static int queue_fin(struct nq_comm *c, struct nq_session *s)
+{
+    if (s->fin_queued)
+        return 0;
+    s->fin_queued = 1;
+    return queue_control(s, c->o.dialect == NQ_DIALECT_LEGACY ? NULL : c->o.id, 1, 0);
+}
+
+/* A new link carries the session on: restart a partly written frame from
+ * its start, and put ini in front of everything. */
+static void attach(struct nq_comm *c, struct nq_session *s, struct nq_link *l)
+{
+    s->link = l;
+    l->s = s;
+    s->head_off = 0;
+    if (queue_control(s, c->o.id, 0, 1) < 0)
+        nq_log(c, NQ_LOG_ERROR, "%s: out of memory queueing ini", l->name);
+    mark_dirty(c, s);
+}
+
+void nq_core_client_attach(struct nq_comm *c, struct nq_link *l)
+{
+    attach(c, c->sessions, l);
+}
+
+static int on_ini(struct nq_comm *c, struct nq_link *l, const uint8_t *id)
+{
+    if (c->purpose == NQ_CLIENT) {
+        struct nq_session *s = l->s;
+        if (s->identified && memcmp(s->peer, id, NQ_ID_SIZE) != 0)
+            nq_log(c, NQ_LOG_INFO, "%s: server id changed on reconnect", l->name);
+        memcpy(s->peer, id, NQ_ID_SIZE);
+        if (!s->identified)
+            peers_add(c, id);
+        s->identified = 1;
+        s->fin_received = 0;
+        return 0;
+    }
+    struct nq_session *s = session_find(c, id);
+    if (s && s->link && s->link != l) {
+        nq_log(c, NQ_LOG_INFO, "%s: peer reconnected; dropping its old connection %s",
+               l->name, s->link->name);
+        struct nq_link *old = s->link;
+        s->link = NULL;
+        old->s = NULL;
+        c->ops->drop_link(c, old);
+    }
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s) {
+            nq_log(c, NQ_LOG_ERROR, "%s: out of memory for a session", l->name);
+            return -1;
+        }
+        memcpy(s->peer, id, NQ_ID_SIZE);
+        s->identified = 1;
+        s->next = c->sessions;
+        c->sessions = s;
+    }
+    s->fin_received = s->fin_sent = s->fin_queued = 0;
+    peers_add(c, id);
+    attach(c, s, l);
+    return 0;
+}
+
+int nq_core_frame(struct nq_comm *c, struct nq_link *l, struct nq_msg *m)
+{
+    struct nq_session *s = l->s;
+    enum nq_frame_kind k = nq_handshake_classify(c->o.dialect, l->peer_ini,
+                                                 s ? s->peer : NULL, m->data, m->size);
+    switch (k) {
+    case NQ_FRAME_BAD_INI:
+        nq_log(c, NQ_LOG_WARN, "%s: first frame is %zu bytes, not a 16-byte id: closing",
+               l->name, m->size);
+        nq_msg_free(m);
+        return -1;
+    case NQ_FRAME_INI: {
+        int r = on_ini(c, l, m->data);
+        nq_msg_free(m);
+        l->peer_ini = 1;
+        return r;
+    }
+    case NQ_FRAME_FIN:
+        nq_msg_free(m);
+        s->fin_received = 1;
+        if (queue_fin(c, s) < 0)
+            return -1;
+        mark_dirty(c, s);
+        return 0;
+    case NQ_FRAME_DATA:
+        break;
+    }
+    if (s->fin_received)
+        nq_log(c, NQ_LOG_WARN, "%s: message after fin; delivering it", l->name);
+    memcpy(m->peer, s->peer, NQ_ID_SIZE);
+    size_t dropped = nq_recvq_push(&c->rq, m);
+    if (dropped)
+        nq_log(c, NQ_LOG_WARN, "receive queue full: dropped %zu message(s)", dropped);
+    return 0;
+}
+
+struct feed_ctx {
+    struct nq_comm *c;
+    struct nq_link *l;
+    int failed;
+};
+
+static void feed_frame(void *ctx, struct nq_msg *m)
+{
+    struct feed_ctx *f = ctx;
+    if (f->failed) {
+        nq_msg_free(m);
+        return;
+    }
+    if (nq_core_frame(f->c, f->l, m) < 0)
+        f->failed = 1;
+}
+
+static int feed_status(struct nq_comm *c, struct nq_link *l, nq_status st, int failed)
+{
+    if (st == NQ_ETOOBIG) {
+        nq_log(c, NQ_LOG_WARN, "%s: frame of %llu bytes exceeds the message limit of %llu: closing",
+               l->name, (unsigned long long)l->fr.bad_size, (unsigned long long)l->fr.limit);
+        return -1;
+    }
+    if (st == NQ_ENOMEM) {
+        nq_log(c, NQ_LOG_ERROR, "%s: out of memory receiving a frame: closing", l->name);
+        return -1;
+    }
+    return failed ? -1 : 0;
+}
+
+int nq_core_feed(struct nq_comm *c, struct nq_link *l, const uint8_t *buf, size_t len)
+{
+    struct feed_ctx f = {c, l, 0};
+    nq_status st = nq_framer_feed(&l->fr, buf, len, feed_frame, &f);
+    return feed_status(c, l, st, f.failed);
+}
+
+int nq_core_direct_commit(struct nq_comm *c, struct nq_link *l, size_t n)
+{
+    struct feed_ctx f = {c, l, 0};
+    nq_framer_direct_commit(&l->fr, n, feed_frame, &f);
+    return f.failed ? -1 : 0;
+}
+
+size_t nq_core_live_links(struct nq_comm *c)
+{
+    size_t n = 0;
+    for (struct nq_session *s = c->sessions; s; s = s->next)
+        if (s->link)
+            n++;
+    return n;
+}
+
+static void drop_stale_ini(struct nq_comm *c, struct nq_session *s)
+{
+    /* a partly written ini belongs to the dead link; the next link sends its own */
+    if (s->head && s->head->ini) {
+        struct nq_send_item *it = s->head;
+        s->head = it->next;
+        if (!s->head)
+            s->tail = NULL;
+        nq_session_fail_item(c, it, NQ_OK);
+    }
+    s->head_off = 0;
+}
+
+void nq_core_link_lost(struct nq_comm *c, struct nq_link *l, const char *why)
+{
+    struct nq_session *s = l->s;
+    if (nq_framer_partial(&l->fr))
+        nq_log(c, NQ_LOG_WARN, "%s: connection ended inside a frame (%s); the partial frame is dropped",
+               l->name, why);
+    nq_framer_reset(&l->fr);
+    l->s = NULL;
+    if (!s || s->link != l)
+        return;
+    s->link = NULL;
+    int clean = s->fin_sent && s->fin_received;
+    if (!clean && !c->close_phase)
+        nq_log(c, NQ_LOG_WARN, "%s: connection lost without fin (%s)", l->name, why);
+    drop_stale_ini(c, s);
+    if (c->purpose == NQ_SERVER) {
+        if (s->identified)
+            peers_remove(c, s->peer);
+        /* keep a session that still has data for the peer: it may reconnect */
+        if (clean || !s->head)
+            session_remove(c, s);
+        if (c->close_phase && nq_core_live_links(c) == 0)
+            nq_core_close_done(c, NQ_OK);
+    } else {
+        if (clean && c->close_phase) {
+            nq_session_fail_all(c, s, NQ_OK);
+            nq_core_close_done(c, NQ_OK);
+        }
+    }
+}
+
+/* ---- puts and commands from application threads ---- */
+
+static void dispatch_put(struct nq_comm *c, struct nq_put_req *r)
+{
+    struct nq_session *targets_inline[1];
+    struct nq_session **targets = targets_inline;
+    size_t n = 0, cap = 1;
+    r->result = NQ_OK;
+
+    if (c->purpose == NQ_CLIENT) {
+        targets[n++] = c->sessions;
+    } else if (r->npeers == 0) {
+        for (struct nq_session *s = c->sessions; s; s = s->next) {
+            if (!s->link || !s->identified || s->fin_queued)
+                continue;
+            if (n == cap) {
+                size_t ncap = cap * 2;
+                struct nq_session **t = malloc(ncap * sizeof *t);
+                if (!t)
+                    break;
+                memcpy(t, targets, n * sizeof *t);
+                if (targets != targets_inline)
+                    free(targets);
+                targets = t;
+                cap = ncap;
+            }
+            targets[n++] = s;
+        }
+    } else {
+        if (r->npeers > 1 && !(targets = malloc(r->npeers * sizeof *targets))) {
+            r->npeers = 0;
+            r->result = NQ_ENOMEM;
+            targets = targets_inline;
+        }
+        for (size_t i = 0; i < r->npeers; i++) {
+            struct nq_session *s = session_find(c, r->peers + i * NQ_ID_SIZE);
+            if (s)
+                targets[n++] = s;
+            else
+                r->result = NQ_ENOPEER;
+        }
+    }
+
+    r->pending = n + 1; /* +1 holds the request while items are queued */
+    for (size_t i = 0; i < n; i++) {
+        struct nq_send_item *it = i == 0 ? &r->item : calloc(1, sizeof *it);
+        if (!it) {
+            r->result = NQ_ENOMEM;
+            r->pending--;
+            continue;
+        }
+        it->req = r;
+        it->p = r->p;
+        nq_payload_ref(r->p);
+        nq_session_push(targets[i], it);
+        mark_dirty(c, targets[i]);
+    }
+    if (targets != targets_inline)
+        free(targets);
+    /* drop the hold: a put with no target completes at once */
+    if (--r->pending == 0) {
+        if (r->fn)
+            r->fn(r->user, r->result);
+        nq_put_req_free(r);
+    }
+}
+
+static void begin_close(struct nq_comm *c)
+{
+    if (c->close_phase)
+        return;
+    c->close_phase = 1;
+    if (c->purpose == NQ_CLIENT) {
+        struct nq_session *s = c->sessions;
+        if (queue_fin(c, s) < 0)
+            nq_log(c, NQ_LOG_ERROR, "out of memory queueing fin");
+        mark_dirty(c, s);
+    }
+    c->ops->close_begin(c);
+}
+
+void nq_core_drain(struct nq_comm *c)
+{
+    if (atomic_exchange(&c->resume_asked, 0))
+        c->ops->resume(c);
+    struct nq_mpsc_node *node;
+    while ((node = nq_mpsc_pop(&c->cmdq))) {
+        struct nq_put_req *r = (struct nq_put_req *)node;
+        switch (r->kind) {
+        case NQ_CMD_PUT:
+            dispatch_put(c, r);
+            break;
+        case NQ_CMD_CLOSE:
+            free(r);
+            begin_close(c);
+            break;
+        case NQ_CMD_ABORT:
+            free(r);
+            c->ops->abort(c);
+            nq_core_close_done(c, NQ_ETIMEDOUT);
+            break;
+        }
+    }
+    nq_core_flush(c);
+}
+
+void nq_core_close_done(struct nq_comm *c, nq_status result)
+{
+    pthread_mutex_lock(&c->close_mu);
+    if (!c->close_done) {
+        c->close_done = 1;
+        c->close_result = result;
+    }
+    pthread_cond_broadcast(&c->close_cv);
+    pthread_mutex_unlock(&c->close_mu);
+    ev_break(c->loop, EVBREAK_ALL);
+}

@@ -1,0 +1,101 @@
+/* Incremental frame decoder. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/framer.h"
+
+void nq_framer_init(struct nq_framer *f, uint64_t limit)
+{
+    memset(f, 0, sizeof *f);
+    f->limit = limit;
+}
+
+void nq_framer_reset(struct nq_framer *f)
+{
+    nq_msg_free(f->msg);
+    f->msg = NULL;
+    f->hdr_have = 0;
+}
+
+int nq_framer_partial(const struct nq_framer *f)
+{
+    return f->hdr_have > 0 || f->msg != NULL;
+}
+
+static uint64_t get_be64(const uint8_t *b)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | b[i];
+    return v;
+}
+
+static void finish(struct nq_framer *f, nq_frame_fn on_frame, void *ctx)
+{
+    struct nq_msg *m = f->msg;
+    f->msg = NULL;
+    f->hdr_have = 0;
+    on_frame(ctx, m);
+}
+
+nq_status nq_framer_feed(struct nq_framer *f, const uint8_t *buf, size_t len,
+                         nq_frame_fn on_frame, void *ctx)
+{
+    while (len > 0) {
+        if (!f->msg) {
+            size_t take = 8 - f->hdr_have;
+            if (take > len)
+                take = len;
+            memcpy(f->hdr + f->hdr_have, buf, take);
+            f->hdr_have += (unsigned)take;
+            buf += take;
+            len -= take;
+            if (f->hdr_have < 8)
+                return NQ_OK;
+            uint64_t size = get_be64(f->hdr);
+            if (size > f->limit || size > SIZE_MAX / 2) {
+                f->bad_size = size;
+                return NQ_ETOOBIG;
+            }
+            f->msg = nq_msg_alloc((size_t)size);
+            if (!f->msg)
+                return NQ_ENOMEM;
+            if (size == 0) {
+                finish(f, on_frame, ctx);
+                continue;
+            }
+        }
+        struct nq_msg *m = f->msg;
+        size_t take = m->size - m->have;
+        if (take > len)
+            take = len;
+        if (nq_msg_reserve(m, m->have + take) < 0)
+            return NQ_ENOMEM;
+        memcpy(m->data + m->have, buf, take);
+        m->have += take;
+        buf += take;
+        len -= take;
+        if (m->have == m->size)
+            finish(f, on_frame, ctx);
+    }
+    return NQ_OK;
+}
+
+uint8_t *nq_framer_direct(struct nq_framer *f, size_t want, size_t *room)
+{
+    struct nq_msg *m = f->msg;
+    if (!m || m->size - m->have < want)
+        return NULL;
+    /* grow ahead of the bytes, never past what has been declared */
+    if (m->cap - m->have < want && nq_msg_reserve(m, m->have + want) < 0)
+        return NULL;
+    *room = m->cap - m->have;
+    return m->data + m->have;
+}
+
+void nq_framer_direct_commit(struct nq_framer *f, size_t n, nq_frame_fn on_frame, void *ctx)
+{
+    f->msg->have += n;
+    if (f->msg->have == f->msg->size)
+        finish(f, on_frame, ctx);
+}

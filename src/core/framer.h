@@ -1,0 +1,35 @@
+/* Internal: incremental frame decoder (8-byte big-endian length + payload).
+ * Bytes may arrive cut anywhere; a frame's payload is gathered into its own
+ * message buffer, which grows as bytes arrive instead of trusting the
+ * declared length. */
+#ifndef NQ_CORE_FRAMER_H
+#define NQ_CORE_FRAMER_H
+
+#include "core/msg.h"
+
+struct nq_framer {
+    uint8_t hdr[8];
+    unsigned hdr_have;
+    struct nq_msg *msg; /* frame being received, NULL between frames */
+    uint64_t limit;     /* largest payload accepted */
+    uint64_t bad_size;  /* the declared size when NQ_ETOOBIG was returned */
+};
+
+typedef void (*nq_frame_fn)(void *ctx, struct nq_msg *msg);
+
+void nq_framer_init(struct nq_framer *f, uint64_t limit);
+void nq_framer_reset(struct nq_framer *f);
+/* Feed bytes; on_frame gets each complete frame (and owns it). Returns
+ * NQ_OK, NQ_ETOOBIG (declared length over the limit) or NQ_ENOMEM. */
+nq_status nq_framer_feed(struct nq_framer *f, const uint8_t *buf, size_t len,
+                         nq_frame_fn on_frame, void *ctx);
+/* Room to receive straight into the current frame's buffer: at least
+ * `want` bytes of it still missing. Returns the pointer and sets *room, or
+ * NULL when no frame is that far from done. */
+uint8_t *nq_framer_direct(struct nq_framer *f, size_t want, size_t *room);
+/* n bytes were written at the pointer nq_framer_direct returned. */
+void nq_framer_direct_commit(struct nq_framer *f, size_t n, nq_frame_fn on_frame, void *ctx);
+/* 1 when a frame is partly received (a disconnect now truncates it). */
+int nq_framer_partial(const struct nq_framer *f);
+
+#endif

@@ -1,0 +1,62 @@
+/* Intrusive lock-free multi-producer single-consumer queue (Vyukov's).
+ * Producers (application threads) never wait for each other or for the
+ * consumer (the I/O thread); that keeps put off any lock. */
+#ifndef NQ_CORE_MPSC_H
+#define NQ_CORE_MPSC_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+struct nq_mpsc_node {
+    _Atomic(struct nq_mpsc_node *) next;
+};
+
+struct nq_mpsc {
+    _Atomic(struct nq_mpsc_node *) head; /* producers swap here */
+    struct nq_mpsc_node *tail;           /* consumer reads here */
+    struct nq_mpsc_node stub;
+};
+
+static inline void nq_mpsc_init(struct nq_mpsc *q)
+{
+    atomic_store_explicit(&q->stub.next, NULL, memory_order_relaxed);
+    atomic_store_explicit(&q->head, &q->stub, memory_order_relaxed);
+    q->tail = &q->stub;
+}
+
+static inline void nq_mpsc_push(struct nq_mpsc *q, struct nq_mpsc_node *n)
+{
+    atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
+    struct nq_mpsc_node *prev = atomic_exchange_explicit(&q->head, n, memory_order_acq_rel);
+    atomic_store_explicit(&prev->next, n, memory_order_release);
+}
+
+/* Consumer only. NULL when empty or when a producer is between its two
+ * steps; the producer's ev_async wake-up comes after, so it is seen then. */
+static inline struct nq_mpsc_node *nq_mpsc_pop(struct nq_mpsc *q)
+{
+    struct nq_mpsc_node *tail = q->tail;
+    struct nq_mpsc_node *next = atomic_load_explicit(&tail->next, memory_order_acquire);
+    if (tail == &q->stub) {
+        if (!next)
+            return NULL;
+        q->tail = next;
+        tail = next;
+        next = atomic_load_explicit(&next->next, memory_order_acquire);
+    }
+    if (next) {
+        q->tail = next;
+        return tail;
+    }
+    if (tail != atomic_load_explicit(&q->head, memory_order_acquire))
+        return NULL;
+    nq_mpsc_push(q, &q->stub);
+    next = atomic_load_explicit(&tail->next, memory_order_acquire);
+    if (next) {
+        q->tail = next;
+        return tail;
+    }
+    return NULL;
+}
+
+#endif

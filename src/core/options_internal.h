@@ -1,0 +1,40 @@
+/* Internal: the options record copied into every communicator. */
+#ifndef NQ_CORE_OPTIONS_INTERNAL_H
+#define NQ_CORE_OPTIONS_INTERNAL_H
+
+#include <netqueue/comm.h>
+
+#define NQ_HOST_MAX 255
+
+struct nq_options {
+    uint8_t id[NQ_ID_SIZE];
+    char host[NQ_HOST_MAX + 1];
+    int port;
+    int workers;
+    uint64_t transport_size;
+    int merge;
+    uint64_t message_limit;
+    uint64_t queue_limit;
+    nq_queue_policy queue_policy;
+    nq_dialect dialect;
+    nq_codec codec;
+    int tls;
+    int tls_verify;
+    char *tls_key;
+    char *tls_cert;
+    char *tls_ca;
+    char *tls_server_name;
+    int64_t connect_timeout_ms;
+    nq_log_fn log_fn;
+    void *log_user;
+    nq_log_level log_level;
+};
+
+/* Deep copy into dst (strings duplicated); dst must be zeroed or cleared. */
+nq_status nq_options_clone_into(struct nq_options *dst, const struct nq_options *src);
+/* Free the strings a copy owns. */
+void nq_options_clear(struct nq_options *o);
+/* Defaults, with a fresh random id. */
+nq_status nq_options_defaults(struct nq_options *o);
+
+#endif

@@ -1,0 +1,85 @@
+/* Outgoing frames. A copying put makes one allocation holding the header
+ * and the bytes, so one iovec covers the frame and writev merges it with
+ * its neighbours. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/payload.h"
+#include "core/stream_internal.h"
+
+static void put_be64(uint8_t *b, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        b[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+struct nq_payload *nq_payload_copy(const void *data, size_t size)
+{
+    struct nq_payload *p = malloc(sizeof *p + 8 + size);
+    if (!p)
+        return NULL;
+    atomic_init(&p->refs, 1);
+    p->frame_size = 8 + (uint64_t)size;
+    put_be64(p->buf, size);
+    if (size)
+        memcpy(p->buf + 8, data, size);
+    p->iov = p->iov_inline;
+    p->iov[0].iov_base = p->buf;
+    p->iov[0].iov_len = 8 + size;
+    p->niov = 1;
+    p->stream = NULL;
+    return p;
+}
+
+struct nq_payload *nq_payload_control(const uint8_t *id)
+{
+    return nq_payload_copy(id, id ? NQ_ID_SIZE : 0);
+}
+
+struct nq_payload *nq_payload_stream(nq_stream *s)
+{
+    size_t n = s->nchunks;
+    struct nq_payload *p = malloc(sizeof *p + (n + 1) * sizeof(struct iovec));
+    if (!p)
+        return NULL;
+    atomic_init(&p->refs, 1);
+    p->iov = (struct iovec *)p->buf;
+    put_be64(p->hdr, s->nbytes);
+    p->iov[0].iov_base = p->hdr;
+    p->iov[0].iov_len = 8;
+    int i = 1;
+    for (struct nq_chunk *c = s->head; c; c = c->next) {
+        if (!c->size)
+            continue;
+        p->iov[i].iov_base = c->data;
+        p->iov[i].iov_len = c->size;
+        i++;
+    }
+    p->niov = i;
+    p->frame_size = 8 + s->nbytes;
+    p->stream = s;
+    return p;
+}
+
+void nq_payload_ref(struct nq_payload *p)
+{
+    atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+}
+
+void nq_payload_unref(struct nq_payload *p)
+{
+    if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (p->stream)
+        nq_stream_free(p->stream);
+    free(p);
+}
+
+void nq_put_req_free(struct nq_put_req *r)
+{
+    if (r->p)
+        nq_payload_unref(r->p);
+    free(r);
+}

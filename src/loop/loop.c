@@ -1,0 +1,49 @@
+/* The communicator's I/O thread: one libev loop; application threads hand
+ * work over through the lock-free command queue and wake it with ev_async
+ * (which coalesces wake-ups, so a burst of puts costs one wake). */
+#include <signal.h>
+
+#include "core/comm_internal.h"
+#include "core/status.h"
+
+static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
+{
+    nq_core_drain(w->data);
+}
+
+static void *loop_main(void *arg)
+{
+    struct nq_comm *c = arg;
+    /* a peer that vanished must give EPIPE, not kill the process */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    nq_core_drain(c); /* anything put before the thread ran */
+    ev_run(c->loop, 0);
+    return NULL;
+}
+
+nq_status nq_loop_start(struct nq_comm *c)
+{
+    ev_async_init(&c->wake, on_wake);
+    c->wake.data = c;
+    ev_async_start(c->loop, &c->wake);
+    if (pthread_create(&c->thread, NULL, loop_main, c) != 0)
+        return nq_fail(NQ_EIO, "comm: cannot start the I/O thread");
+    c->thread_started = 1;
+    return NQ_OK;
+}
+
+void nq_loop_wake(struct nq_comm *c)
+{
+    ev_async_send(c->loop, &c->wake);
+}
+
+void nq_loop_join(struct nq_comm *c)
+{
+    if (c->thread_started) {
+        pthread_join(c->thread, NULL);
+        c->thread_started = 0;
+    }
+}

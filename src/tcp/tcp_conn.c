@@ -1,0 +1,356 @@
+/* One TCP or TLS connection on the I/O thread: reads feed the framer (big
+ * payloads are read straight into their message), writes gather a
+ * session's frames with sendmsg. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tcp/tcp_internal.h"
+#include "tls/tls.h"
+
+#define IOV_BATCH 64
+/* bytes read per event before other connections get a turn */
+#define READ_BUDGET (4u * 1024u * 1024u)
+
+static void on_io(struct ev_loop *loop, ev_io *w, int revents);
+
+void nq_tcp_format_addr(const struct sockaddr *sa, char *out, size_t n)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const void *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        port = ntohs(in->sin_port);
+        snprintf(out, n, "%s:%d", host, port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const void *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        port = ntohs(in6->sin6_port);
+        snprintf(out, n, "[%s]:%d", host, port);
+    } else {
+        snprintf(out, n, "?");
+    }
+}
+
+struct tcp_conn *nq_tcp_conn_new(struct tcp_state *t, int fd, int connecting, const char *name)
+{
+    struct nq_comm *c = t->c;
+    struct tcp_conn *k = calloc(1, sizeof *k);
+    if (!k) {
+        close(fd);
+        nq_log(c, NQ_LOG_ERROR, "%s: out of memory for a connection", name);
+        return NULL;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    k->c = c;
+    k->fd = fd;
+    k->connecting = connecting;
+    snprintf(k->link.name, sizeof k->link.name, "%s", name);
+    nq_framer_init(&k->link.fr, c->o.message_limit);
+    if (t->ssl_ctx) {
+        k->ssl = nq_tls_new(t->ssl_ctx, fd, &c->o, c->purpose == NQ_SERVER);
+        k->tls_out = malloc(NQ_TLS_STAGE);
+        if (!k->ssl || !k->tls_out) {
+            nq_log(c, NQ_LOG_ERROR, "%s: cannot set up TLS", name);
+            if (k->ssl)
+                SSL_free(k->ssl);
+            free(k->tls_out);
+            close(fd);
+            free(k);
+            return NULL;
+        }
+    }
+    k->next = t->conns;
+    if (t->conns)
+        t->conns->prev = k;
+    t->conns = k;
+    ev_io_init(&k->io, on_io, fd, connecting ? EV_WRITE : EV_READ);
+    k->io.data = k;
+    k->events = connecting ? EV_WRITE : EV_READ;
+    ev_io_start(c->loop, &k->io);
+    return k;
+}
+
+void nq_tcp_conn_close(struct tcp_conn *k, const char *why)
+{
+    struct nq_comm *c = k->c;
+    struct tcp_state *t = c->transport;
+    ev_io_stop(c->loop, &k->io);
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        t->conns = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    if (k->ssl) {
+        if (k->tls_ready)
+            SSL_shutdown(k->ssl);
+        SSL_free(k->ssl);
+    }
+    close(k->fd);
+    nq_core_link_lost(c, &k->link, why);
+    free(k->tls_out);
+    free(k);
+    if (c->purpose == NQ_CLIENT)
+        nq_tcp_client_lost(t, why);
+}
+
+static int wants_write(struct tcp_conn *k)
+{
+    if (k->connecting)
+        return 1;
+    if (k->ssl && !k->tls_ready)
+        return SSL_want_write(k->ssl);
+    if (k->tls_out_len > k->tls_out_off)
+        return 1;
+    return k->link.s && nq_session_has_output(k->link.s) && k->link.s->link == &k->link;
+}
+
+void nq_tcp_conn_update(struct tcp_conn *k)
+{
+    struct nq_comm *c = k->c;
+    int ev = 0;
+    if (k->connecting) {
+        ev = EV_WRITE;
+    } else {
+        if (!atomic_load(&c->rq.paused) || (k->ssl && !k->tls_ready))
+            ev |= EV_READ;
+        if (wants_write(k))
+            ev |= EV_WRITE;
+    }
+    if (ev == k->events)
+        return;
+    ev_io_stop(c->loop, &k->io);
+    ev_io_set(&k->io, k->fd, ev);
+    k->events = ev;
+    if (ev)
+        ev_io_start(c->loop, &k->io);
+}
+
+/* ---- reading ---- */
+
+/* >0 bytes, 0 end of stream, -1 would block, -2 error */
+static ssize_t conn_read(struct tcp_conn *k, void *buf, size_t len)
+{
+    if (!k->ssl) {
+        ssize_t n = recv(k->fd, buf, len, 0);
+        if (n >= 0)
+            return n;
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -1 : -2;
+    }
+    size_t got = 0;
+    int r = SSL_read_ex(k->ssl, buf, len, &got);
+    if (r == 1)
+        return (ssize_t)got;
+    int e = SSL_get_error(k->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+        return -1;
+    if (e == SSL_ERROR_ZERO_RETURN)
+        return 0;
+    if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+        return 0; /* peer closed the socket without close_notify */
+    return -2;
+}
+
+/* Returns -1 when the connection was closed. */
+static int do_read(struct tcp_conn *k)
+{
+    struct nq_comm *c = k->c;
+    struct tcp_state *t = c->transport;
+    size_t budget = READ_BUDGET;
+    while (budget > 0 && !atomic_load(&c->rq.paused)) {
+        size_t room;
+        uint8_t *direct = nq_framer_direct(&k->link.fr, NQ_TCP_RBUF, &room);
+        ssize_t n = conn_read(k, direct ? direct : t->rbuf, direct ? room : NQ_TCP_RBUF);
+        if (n == -1)
+            return 0;
+        if (n == 0) {
+            nq_tcp_conn_close(k, "peer closed the connection");
+            return -1;
+        }
+        if (n < 0) {
+            char why[320];
+            snprintf(why, sizeof why, "receive failed: %s",
+                     k->ssl ? nq_tls_reason(k->ssl) : strerror(errno));
+            nq_tcp_conn_close(k, why);
+            return -1;
+        }
+        int r = direct ? nq_core_direct_commit(c, &k->link, (size_t)n)
+                       : nq_core_feed(c, &k->link, t->rbuf, (size_t)n);
+        if (r < 0) {
+            nq_tcp_conn_close(k, "protocol error");
+            return -1;
+        }
+        budget -= (size_t)n < budget ? (size_t)n : budget;
+        if (nq_recvq_full(&c->rq))
+            atomic_store(&c->rq.paused, 1);
+    }
+    return 0;
+}
+
+/* ---- writing ---- */
+
+/* bytes written, 0 would block, -1 error */
+static ssize_t plain_write(struct tcp_conn *k)
+{
+    struct nq_session *s = k->link.s;
+    struct iovec iov[IOV_BATCH];
+    ssize_t total = 0;
+    while (nq_session_has_output(s)) {
+        int n = nq_session_gather(s, iov, IOV_BATCH, k->c->o.transport_size);
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(k->fd, &mh, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                return total;
+            return -1;
+        }
+        nq_session_consume(k->c, s, (uint64_t)w);
+        total += w;
+    }
+    return total;
+}
+
+static ssize_t tls_write(struct tcp_conn *k)
+{
+    struct nq_session *s = k->link.s;
+    ssize_t total = 0;
+    for (;;) {
+        if (k->tls_out_off == k->tls_out_len) {
+            if (!s || !nq_session_has_output(s))
+                return total;
+            /* stage the next bytes: the session may then forget them */
+            struct iovec iov[IOV_BATCH];
+            int n = nq_session_gather(s, iov, IOV_BATCH, NQ_TLS_STAGE);
+            size_t len = 0;
+            for (int i = 0; i < n; i++) {
+                memcpy(k->tls_out + len, iov[i].iov_base, iov[i].iov_len);
+                len += iov[i].iov_len;
+            }
+            k->tls_out_off = 0;
+            k->tls_out_len = len;
+            nq_session_consume(k->c, s, len);
+        }
+        size_t w = 0;
+        int r = SSL_write_ex(k->ssl, k->tls_out + k->tls_out_off, k->tls_out_len - k->tls_out_off, &w);
+        if (r != 1) {
+            int e = SSL_get_error(k->ssl, r);
+            if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+                return total;
+            return -1;
+        }
+        k->tls_out_off += w;
+        total += (ssize_t)w;
+    }
+}
+
+/* Returns -1 when the connection was closed. */
+static int do_write(struct tcp_conn *k)
+{
+    if (!k->link.s || k->link.s->link != &k->link)
+        return 0;
+    ssize_t w = k->ssl ? tls_write(k) : plain_write(k);
+    if (w < 0) {
+        char why[320];
+        snprintf(why, sizeof why, "send failed: %s", k->ssl ? nq_tls_reason(k->ssl) : strerror(errno));
+        nq_tcp_conn_close(k, why);
+        return -1;
+    }
+    struct nq_session *s = k->link.s;
+    if (s && nq_session_finished(s) && k->tls_out_off == k->tls_out_len) {
+        nq_tcp_conn_close(k, "session finished");
+        return -1;
+    }
+    return 0;
+}
+
+void nq_tcp_conn_kick(struct tcp_conn *k)
+{
+    if (k->connecting || (k->ssl && !k->tls_ready))
+        return;
+    if (do_write(k) == 0)
+        nq_tcp_conn_update(k);
+}
+
+/* ---- set-up ---- */
+
+static int finish_connect(struct tcp_conn *k)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err) {
+        char why[320];
+        snprintf(why, sizeof why, "connect failed: %s", strerror(err));
+        nq_tcp_conn_close(k, why);
+        return -1;
+    }
+    k->connecting = 0;
+    return 0;
+}
+
+static int do_handshake(struct tcp_conn *k)
+{
+    ERR_clear_error();
+    int r = SSL_do_handshake(k->ssl);
+    if (r == 1) {
+        k->tls_ready = 1;
+        return 1;
+    }
+    int e = SSL_get_error(k->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+        return 0;
+    char why[400];
+    snprintf(why, sizeof why, "TLS handshake failed: %s",
+             e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 ? "peer closed the connection"
+                                                            : nq_tls_reason(k->ssl));
+    nq_log(k->c, NQ_LOG_WARN, "%s: %s", k->link.name, why);
+    nq_tcp_conn_close(k, why);
+    return -1;
+}
+
+/* Connection work for one event; -1 when k was closed (k is gone then). */
+static int conn_event(struct tcp_conn *k, int revents)
+{
+    struct nq_comm *c = k->c;
+    if (k->connecting) {
+        if (finish_connect(k) < 0)
+            return -1;
+        if (!k->ssl)
+            nq_tcp_client_ready(c->transport, k);
+    }
+    if (k->ssl && !k->tls_ready) {
+        int r = do_handshake(k);
+        if (r < 0)
+            return -1;
+        if (r == 0) {
+            nq_tcp_conn_update(k);
+            return 0;
+        }
+        if (c->purpose == NQ_CLIENT)
+            nq_tcp_client_ready(c->transport, k);
+    }
+    if (((revents & EV_READ) || k->ssl) && do_read(k) < 0)
+        return -1;
+    if (do_write(k) < 0)
+        return -1;
+    nq_tcp_conn_update(k);
+    return 0;
+}
+
+static void on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct tcp_conn *k = w->data;
+    struct nq_comm *c = k->c;
+    conn_event(k, revents);
+    /* last: flushing may finish and free sessions' connections, k included */
+    nq_core_flush(c);
+}

@@ -1,0 +1,60 @@
+/* Internal: TCP (and TLS over TCP) connections. */
+#ifndef NQ_TCP_INTERNAL_H
+#define NQ_TCP_INTERNAL_H
+
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include "core/comm_internal.h"
+
+struct tcp_conn {
+    struct nq_link link; /* first: the core sees this */
+    struct nq_comm *c;
+    int fd;
+    ev_io io;
+    int events;          /* what io currently watches */
+    int connecting;      /* client: non-blocking connect in progress */
+    SSL *ssl;
+    int tls_ready;
+    uint8_t *tls_out;    /* plaintext staged for SSL_write (its retry needs the same bytes) */
+    size_t tls_out_off, tls_out_len;
+    struct tcp_conn *next, *prev;
+};
+
+struct tcp_state {
+    struct nq_comm *c;
+    SSL_CTX *ssl_ctx;
+    uint8_t *rbuf;       /* receive buffer shared by the loop's connections */
+    struct tcp_conn *conns;
+    /* server */
+    int listen_fd;
+    ev_io accept_io;
+    /* client */
+    ev_timer retry;
+    double backoff;
+    int64_t first_attempt_ms;
+};
+
+#define NQ_TCP_RBUF (256u * 1024u)
+#define NQ_TLS_STAGE (64u * 1024u)
+
+/* Adopt a connected (or connecting) socket. NULL on failure (fd closed). */
+struct tcp_conn *nq_tcp_conn_new(struct tcp_state *t, int fd, int connecting, const char *name);
+/* Close and free; tells the core the link is gone. */
+void nq_tcp_conn_close(struct tcp_conn *k, const char *why);
+/* Recompute what the watcher waits for. */
+void nq_tcp_conn_update(struct tcp_conn *k);
+/* Try to write now (after new output was queued). */
+void nq_tcp_conn_kick(struct tcp_conn *k);
+/* Connection is up (TCP connected, TLS handshaken): hook for the client. */
+void nq_tcp_client_ready(struct tcp_state *t, struct tcp_conn *k);
+/* Client: connection failed or was lost: try again later. */
+void nq_tcp_client_lost(struct tcp_state *t, const char *why);
+
+struct tcp_state *nq_tcp_state_new(struct nq_comm *c);
+void nq_tcp_state_free(struct tcp_state *t);
+void nq_tcp_close_all(struct tcp_state *t, const char *why);
+void nq_tcp_resume_all(struct tcp_state *t);
+void nq_tcp_format_addr(const struct sockaddr *sa, char *out, size_t n);
+
+#endif

@@ -1,0 +1,158 @@
+/* TCP server: bind and listen in the constructor (so errors are reported
+ * there), accept on the I/O thread. */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/status.h"
+#include "tcp/tcp_internal.h"
+#include "tls/tls.h"
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct tcp_state *t = w->data;
+    for (;;) {
+        struct sockaddr_storage sa;
+        socklen_t len = sizeof sa;
+        int fd = accept4(t->listen_fd, (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE)
+                nq_log(t->c, NQ_LOG_ERROR, "accept: %s (raise the open-file limit)", strerror(errno));
+            return;
+        }
+        char name[64];
+        nq_tcp_format_addr((struct sockaddr *)&sa, name, sizeof name);
+        struct tcp_conn *k = nq_tcp_conn_new(t, fd, 0, name);
+        if (k)
+            nq_log(t->c, NQ_LOG_DEBUG, "%s: accepted", name);
+    }
+}
+
+static nq_status server_listen(struct tcp_state *t)
+{
+    struct nq_comm *c = t->c;
+    char port[8];
+    snprintf(port, sizeof port, "%d", c->o.port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res;
+    int e = getaddrinfo(c->o.host, port, &hints, &res);
+    if (e)
+        return nq_fail(NQ_EADDR, "tcp: cannot resolve %s: %s", c->o.host, gai_strerror(e));
+    int err = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0) {
+            struct sockaddr_storage sa;
+            socklen_t len = sizeof sa;
+            getsockname(fd, (struct sockaddr *)&sa, &len);
+            c->port = sa.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&sa)->sin6_port)
+                                               : ntohs(((struct sockaddr_in *)&sa)->sin_port);
+            t->listen_fd = fd;
+            break;
+        }
+        err = errno;
+        close(fd);
+    }
+    freeaddrinfo(res);
+    if (t->listen_fd < 0)
+        return nq_fail(NQ_EADDR, "tcp: cannot listen on %s:%d: %s", c->o.host, c->o.port,
+                       strerror(err));
+    return NQ_OK;
+}
+
+static nq_status server_start(struct nq_comm *c)
+{
+    struct tcp_state *t = nq_tcp_state_new(c);
+    if (!t)
+        return nq_fail(NQ_ENOMEM, "tcp: out of memory");
+    nq_status st = NQ_OK;
+    if (c->o.tls && (st = nq_tls_context(&t->ssl_ctx, &c->o, 1)) != NQ_OK) {
+        nq_tcp_state_free(t);
+        return st;
+    }
+    if ((st = server_listen(t)) != NQ_OK) {
+        nq_tcp_state_free(t);
+        return st;
+    }
+    ev_io_init(&t->accept_io, on_accept, t->listen_fd, EV_READ);
+    t->accept_io.data = t;
+    ev_io_start(c->loop, &t->accept_io);
+    c->transport = t;
+    return NQ_OK;
+}
+
+static void server_kick(struct nq_comm *c, struct nq_session *s)
+{
+    nq_tcp_conn_kick((struct tcp_conn *)s->link);
+}
+
+static void stop_listening(struct tcp_state *t)
+{
+    if (t->listen_fd < 0)
+        return;
+    ev_io_stop(t->c->loop, &t->accept_io);
+    close(t->listen_fd);
+    t->listen_fd = -1;
+}
+
+static void server_close_begin(struct nq_comm *c)
+{
+    struct tcp_state *t = c->transport;
+    stop_listening(t);
+    /* connections that never said who they are are not clients to wait for */
+    for (struct tcp_conn *k = t->conns, *next; k; k = next) {
+        next = k->next;
+        if (!k->link.s)
+            nq_tcp_conn_close(k, "server closing");
+    }
+    if (nq_core_live_links(c) == 0)
+        nq_core_close_done(c, NQ_OK);
+}
+
+static void server_abort(struct nq_comm *c)
+{
+    struct tcp_state *t = c->transport;
+    stop_listening(t);
+    nq_tcp_close_all(t, "server close timed out");
+}
+
+static void server_resume(struct nq_comm *c)
+{
+    nq_tcp_resume_all(c->transport);
+}
+
+static void server_drop_link(struct nq_comm *c, struct nq_link *l)
+{
+    nq_tcp_conn_close((struct tcp_conn *)l, "replaced by a reconnection");
+}
+
+static void server_destroy(struct nq_comm *c)
+{
+    struct tcp_state *t = c->transport;
+    if (!t)
+        return;
+    stop_listening(t);
+    nq_tcp_close_all(t, "communicator freed");
+    nq_tcp_state_free(t);
+    c->transport = NULL;
+}
+
+const struct nq_transport_ops nq_tcp_server_ops = {
+    .start = server_start,
+    .kick = server_kick,
+    .close_begin = server_close_begin,
+    .abort = server_abort,
+    .resume = server_resume,
+    .drop_link = server_drop_link,
+    .destroy = server_destroy,
+};
