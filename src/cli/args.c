@@ -1,0 +1,222 @@
+/* Command-line parsing for `nq server` and `nq client`. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+enum {
+    OPT_PROTOCOL = 256, OPT_HOST, OPT_PORT, OPT_TLS, OPT_KEY, OPT_CERT, OPT_CA,
+    OPT_SERVER_NAME, OPT_NO_VERIFY, OPT_CODEC, OPT_LEGACY, OPT_ID, OPT_QUIET,
+    OPT_TIMEOUT, OPT_ECHO, OPT_REPLY, OPT_COUNT, OPT_CLIENTS, OPT_PUT,
+    OPT_PUT_FILE, OPT_GET, OPT_HELP
+};
+
+static const struct option options[] = {
+    {"protocol", required_argument, NULL, OPT_PROTOCOL},
+    {"host", required_argument, NULL, OPT_HOST},
+    {"port", required_argument, NULL, OPT_PORT},
+    {"tls", no_argument, NULL, OPT_TLS},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"cert", required_argument, NULL, OPT_CERT},
+    {"ca", required_argument, NULL, OPT_CA},
+    {"server-name", required_argument, NULL, OPT_SERVER_NAME},
+    {"no-verify", no_argument, NULL, OPT_NO_VERIFY},
+    {"codec", required_argument, NULL, OPT_CODEC},
+    {"legacy", no_argument, NULL, OPT_LEGACY},
+    {"id", required_argument, NULL, OPT_ID},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"echo", no_argument, NULL, OPT_ECHO},
+    {"reply", required_argument, NULL, OPT_REPLY},
+    {"count", required_argument, NULL, OPT_COUNT},
+    {"clients", required_argument, NULL, OPT_CLIENTS},
+    {"put", required_argument, NULL, OPT_PUT},
+    {"put-file", required_argument, NULL, OPT_PUT_FILE},
+    {"get", required_argument, NULL, OPT_GET},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0}
+};
+
+void cli_usage(FILE *f)
+{
+    fputs(
+"usage: nq server [options] [--echo] [--reply TEXT] [--count N] [--clients N]\n"
+"       nq client [options] [--put TEXT]... [--put-file F]... [--get N]\n"
+"       nq --help | --version | <command> --help\n"
+"\n"
+"server: listen; print each message received as a line\n"
+"  <peer-hex> <len> <text-or-repr>\n"
+"  (raw codec: the bytes as text when printable UTF-8, else 0x and hex;\n"
+"   pickle codec: the decoded value as Python prints its repr).\n"
+"  On stderr it says `nq: listening on HOST:PORT` once it accepts clients.\n"
+"  --echo          put each message back to its sender\n"
+"  --reply TEXT    answer each message with TEXT\n"
+"  --count N       after N messages, close (waiting for clients) and exit\n"
+"  --clients N     once N clients have been seen and all have left, exit\n"
+"  --timeout MS    exit 3 when no message comes for MS ms; also bounds close\n"
+"  Without --count/--clients it runs until SIGINT or SIGTERM.\n"
+"\n"
+"client: put the messages in order, waiting for each to be sent, then get\n"
+"N messages and print them as the server does, then close.\n"
+"  --put TEXT      send TEXT (pickle codec: as a Python str); repeatable\n"
+"  --put-file F    send the bytes of file F (pickle codec: as Python bytes)\n"
+"  --get N         receive and print N messages (default 0)\n"
+"  --timeout MS    bound each wait (put, get, close); default forever\n"
+"\n"
+"common options:\n"
+"  --protocol P    tcp (default); mqtt and grpc are not supported yet\n"
+"  --host H        address to bind or connect to (default 127.0.0.1)\n"
+"  --port N        TCP port (default 51966; server: 0 picks a free one)\n"
+"  --tls           use TLS\n"
+"  --key F         server: private key (PEM)\n"
+"  --cert F        server: certificate chain (PEM)\n"
+"  --ca F          client: CA file to verify the server (default: system)\n"
+"  --server-name S client: name to verify instead of --host\n"
+"  --no-verify     client: skip server verification (testing only)\n"
+"  --codec C       raw (default) or pickle (Python peers' default)\n"
+"  --legacy        net-queue 0.1.x dialect (empty frame as fin)\n"
+"  --id HEX        own id, 32 hex digits (default random)\n"
+"  --quiet         print no messages and no status lines, only errors\n"
+"\n"
+"exit codes: 0 ok, 1 runtime or network error, 2 usage error, 3 timeout\n"
+"errors: `nq: <what>: <status> (<detail>)` on stderr\n", f);
+}
+
+static int parse_long(const char *opt, const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return cli_usage_error("%s: '%s' is not a number in %ld..%ld", opt, s, min, max);
+    *out = v;
+    return -1;
+}
+
+/* Options that only one command takes; the other rejects them. */
+static int command_only(const struct cli_args *a, int opt)
+{
+    int server = strcmp(a->cmd, "server") == 0;
+    switch (opt) {
+    case OPT_ECHO: case OPT_REPLY: case OPT_COUNT: case OPT_CLIENTS:
+        return server ? 0 : -1;
+    case OPT_PUT: case OPT_PUT_FILE: case OPT_GET:
+        return server ? -1 : 0;
+    default:
+        return 0;
+    }
+}
+
+static int add_put(struct cli_args *a, const char *arg, int is_file)
+{
+    struct cli_put *p = realloc(a->puts, (a->nputs + 1) * sizeof *p);
+    if (!p) {
+        fprintf(stderr, "nq: out of memory\n");
+        return CLI_ERROR;
+    }
+    a->puts = p;
+    p[a->nputs].arg = arg;
+    p[a->nputs].is_file = is_file;
+    a->nputs++;
+    return -1;
+}
+
+static int apply(struct cli_args *a, int opt, const char *arg)
+{
+    long v;
+    int rc = -1;
+    switch (opt) {
+    case OPT_PROTOCOL:
+        if (strcmp(arg, "mqtt") == 0 || strcmp(arg, "grpc") == 0)
+            return cli_usage_error("--protocol %s: not supported yet (only tcp)", arg);
+        if (strcmp(arg, "tcp") != 0)
+            return cli_usage_error("--protocol %s: unknown protocol (tcp, mqtt, grpc)", arg);
+        break;
+    case OPT_HOST: a->host = arg; break;
+    case OPT_PORT:
+        rc = parse_long("--port", arg, 0, 65535, &v);
+        a->port = (int)v;
+        break;
+    case OPT_TLS: a->tls = 1; break;
+    case OPT_KEY: a->key = arg; break;
+    case OPT_CERT: a->cert = arg; break;
+    case OPT_CA: a->ca = arg; break;
+    case OPT_SERVER_NAME: a->server_name = arg; break;
+    case OPT_NO_VERIFY: a->verify = 0; break;
+    case OPT_CODEC:
+        if (strcmp(arg, "raw") == 0)
+            a->codec = NQ_CODEC_RAW;
+        else if (strcmp(arg, "pickle") == 0)
+            a->codec = NQ_CODEC_PICKLE;
+        else
+            return cli_usage_error("--codec %s: expected raw or pickle", arg);
+        break;
+    case OPT_LEGACY: a->legacy = 1; break;
+    case OPT_ID:
+        if (nq_id_parse(arg, a->id) != NQ_OK)
+            return cli_usage_error("--id %s: expected 32 hex digits", arg);
+        a->has_id = 1;
+        break;
+    case OPT_QUIET: a->quiet = 1; break;
+    case OPT_TIMEOUT:
+        rc = parse_long("--timeout", arg, 0, LONG_MAX, &v);
+        a->timeout_ms = v;
+        break;
+    case OPT_ECHO: a->echo = 1; break;
+    case OPT_REPLY: a->reply = arg; break;
+    case OPT_COUNT: rc = parse_long("--count", arg, 1, LONG_MAX, &a->count); break;
+    case OPT_CLIENTS: rc = parse_long("--clients", arg, 1, LONG_MAX, &a->clients); break;
+    case OPT_PUT: rc = add_put(a, arg, 0); break;
+    case OPT_PUT_FILE: rc = add_put(a, arg, 1); break;
+    case OPT_GET: rc = parse_long("--get", arg, 0, LONG_MAX, &a->get); break;
+    }
+    return rc;
+}
+
+int cli_parse(struct cli_args *a, int argc, char **argv)
+{
+    memset(a, 0, sizeof *a);
+    a->cmd = argv[0];
+    a->port = -1;
+    a->verify = 1;
+    a->codec = NQ_CODEC_RAW;
+    a->timeout_ms = NQ_FOREVER;
+
+    opterr = 0; /* our own messages, in our error format */
+    optind = 1;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (opt == OPT_HELP) {
+            cli_usage(stdout);
+            return CLI_OK;
+        }
+        if (opt == '?' || opt == ':') {
+            const char *bad = argv[optind - 1];
+            if (optopt)
+                return cli_usage_error("%s: missing or unexpected argument", bad);
+            return cli_usage_error("%s: unknown option (see nq --help)", bad);
+        }
+        if (command_only(a, opt))
+            return cli_usage_error("%s: not an option of nq %s", argv[optind - 1], a->cmd);
+        int rc = apply(a, opt, optarg);
+        if (rc >= 0)
+            return rc;
+    }
+    if (optind < argc)
+        return cli_usage_error("%s: unexpected argument (see nq --help)", argv[optind]);
+    if (a->tls && strcmp(a->cmd, "server") == 0 && (!a->key || !a->cert))
+        return cli_usage_error("--tls: a server needs --key and --cert");
+    if (!a->tls && (a->key || a->cert || a->ca || a->server_name || !a->verify))
+        return cli_usage_error("--key/--cert/--ca/--server-name/--no-verify need --tls");
+    return -1;
+}
+
+void cli_args_free(struct cli_args *a)
+{
+    free(a->puts);
+    a->puts = NULL;
+    a->nputs = 0;
+}

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""A peer built on the Python reference net-queue, for interop tests.
+
+Acts as a TCP server or client, plain or TLS, with the reference's default
+pickle serializer or raw bytes; puts and gets the messages given on the
+command line and prints one JSON object per line on stdout:
+
+    {"event": "ready", "id": "<own id hex>", ...}   communicator created
+    {"event": "got", "peer": "<hex>", "type": ..., "len": ..., ...}
+    {"event": "closed"}
+    {"event": "error", "error": "..."}                then a non-zero exit
+
+A message is given as KIND:ARG: text:STR (str under pickle, UTF-8 bytes
+raw), hex:HEX and file:PATH (bytes), py:EXPR (a Python literal or
+bytearray(...), pickle only).
+Its own alarm ends it (exit 3) so that it never hangs a test.
+"""
+import argparse
+import hashlib
+import json
+import os
+import signal
+import sys
+import uuid
+
+import net_queue as nq
+from net_queue.utils.stream import BufferSerializer
+
+INLINE_LIMIT = 4096  # bigger payloads are described by length and hash only
+
+
+def emit(**fields):
+    sys.stdout.write(json.dumps(fields) + "\n")
+    sys.stdout.flush()
+
+
+def fail(error, code=1):
+    emit(event="error", error=error)
+    # Threads of the communicator may still run: leave without joining them.
+    os._exit(code)
+
+
+def message(spec, codec):
+    kind, sep, arg = spec.partition(":")
+    if not sep:
+        raise SystemExit(f"ref_peer: message {spec!r} is not KIND:ARG")
+    if kind == "text":
+        return arg if codec == "pickle" else arg.encode()
+    if kind == "hex":
+        return bytes.fromhex(arg)
+    if kind == "file":
+        with open(arg, "rb") as f:
+            return f.read()
+    if kind == "py" and codec == "pickle":
+        # Our own driver writes these: literals, plus bytearray(...) which
+        # literal_eval cannot read.
+        return eval(arg, {"__builtins__": {}, "bytearray": bytearray})
+    raise SystemExit(f"ref_peer: unknown message kind {kind!r} for codec {codec}")
+
+
+def describe(value):
+    """JSON-able description of a received value, enough to compare."""
+    if isinstance(value, memoryview):
+        value = bytes(value)
+    d = {"type": type(value).__name__}
+    if isinstance(value, (bytes, bytearray)):
+        d["len"] = len(value)
+        d["sha256"] = hashlib.sha256(value).hexdigest()
+        if len(value) <= INLINE_LIMIT:
+            d["hex"] = bytes(value).hex()
+    elif isinstance(value, str):
+        raw = value.encode("utf-8", "surrogatepass")
+        d["len"] = len(raw)
+        d["sha256"] = hashlib.sha256(raw).hexdigest()
+        if len(raw) <= INLINE_LIMIT:
+            d["text"] = value
+    r = repr(value)
+    if len(r) <= INLINE_LIMIT:
+        d["repr"] = r
+    return d
+
+
+def options(args):
+    security = None
+    if args.tls:
+        if args.server:
+            security = nq.SecurityOptions(key=args.key, cert=args.cert)
+        else:
+            # For a client the reference's `cert` is the trust chain (CA file).
+            security = nq.SecurityOptions(cert=args.ca)
+    kw = dict(netloc=nq.NetworkLocation(args.host, args.port), security=security)
+    if args.codec == "raw":
+        raw = BufferSerializer()
+        kw["serialization"] = nq.SerializationOptions(load=raw.load, dump=raw.dump)
+    kw["id"] = uuid.UUID(hex=args.id) if args.id else uuid.uuid4()
+    return nq.CommunicatorOptions(**kw)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("role", choices=["server", "client"])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--tls", action="store_true")
+    p.add_argument("--key", help="server: private key (PEM)")
+    p.add_argument("--cert", help="server: certificate chain (PEM)")
+    p.add_argument("--ca", help="client: CA file")
+    p.add_argument("--codec", choices=["raw", "pickle"], default="pickle")
+    p.add_argument("--id", help="own id, 32 hex digits")
+    p.add_argument("--put", action="append", default=[], metavar="KIND:ARG")
+    p.add_argument("--get", type=int, default=0, help="messages to get")
+    p.add_argument("--echo", action="store_true", help="server: put each message back to its sender")
+    p.add_argument("--timeout", type=int, default=30, help="seconds before giving up (exit 3)")
+    args = p.parse_args()
+    args.server = args.role == "server"
+    puts = [message(s, args.codec) for s in args.put]
+
+    signal.signal(signal.SIGALRM, lambda *_: fail(f"timed out after {args.timeout} s", 3))
+    signal.alarm(args.timeout)
+
+    purpose = nq.Purpose.SERVER if args.server else nq.Purpose.CLIENT
+    try:
+        comm = nq.new(nq.Protocol.TCP, purpose, options(args))
+    except Exception as e:
+        fail(f"new: {e!r}")
+    emit(event="ready", id=comm.id.hex, role=args.role, port=args.port)
+
+    try:
+        if args.server:
+            # As the reference's README server: get first, then answer.
+            for _ in range(args.get):
+                msg = comm.get()
+                emit(event="got", peer=msg.peer.hex, **describe(msg.data))
+                if args.echo:
+                    comm.put(msg.data, msg.peer).result()
+            for value in puts:
+                comm.put(value).result()
+        else:
+            for value in puts:
+                comm.put(value).result()
+            for _ in range(args.get):
+                msg = comm.get()
+                emit(event="got", peer=msg.peer.hex, **describe(msg.data))
+        comm.close()
+    except Exception as e:
+        fail(f"{type(e).__name__}: {e}")
+    emit(event="closed")
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
