@@ -7,9 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-NQ=build/src/cli/nq
+NQ=${NQ:-build/src/cli/nq} # NQ=path overrides, e.g. for another build dir
 PY=.venv-ref/bin/python
-CERTS=build/demo-certs
+CERTS=${NQ_DEMO_CERTS:-build/demo-certs}
 for f in "$NQ" "$PY"; do
     [ -x "$f" ] || { echo "demo: $f missing: run ./scripts/setup.sh first" >&2; exit 1; }
 done
@@ -112,8 +112,10 @@ PYEOF
     transcript "Python client" receives "$work/pyclient.out"
     expect "Python client" "'$REPLY'" "$work/pyclient.out"
 
-    # The server leaves once both clients have come and gone (--clients 2).
-    if ! wait "$server_pid"; then
+    # The server leaves once both clients have come and gone (--clients 2);
+    # after a failed client it would wait for its --timeout: stop it now.
+    [ "$failed" -eq 0 ] || kill "$server_pid" 2>/dev/null || true
+    if ! wait "$server_pid" && [ "$failed" -eq 0 ]; then
         echo "  FAILED: the C server:" >&2
         cat "$work/server.err" >&2
         failed=1
