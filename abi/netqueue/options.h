@@ -67,7 +67,10 @@ NQ_API nq_status nq_options_set_host(nq_options *opts, const char *host);
  */
 NQ_API nq_status nq_options_set_port(nq_options *opts, int port);
 
-/* I/O threads for a server's connections, 1..64 (clients use 1). */
+/*
+ * I/O threads for a server's connections, 1..64 (clients use 1). Accepted
+ * and validated; this release runs every connection on one I/O thread.
+ */
 NQ_API nq_status nq_options_set_workers(nq_options *opts, int workers);
 
 /*
@@ -114,10 +117,10 @@ NQ_API nq_status nq_options_set_tls_server_name(nq_options *opts, const char *na
 NQ_API nq_status nq_options_set_tls_verify(nq_options *opts, int enabled);
 
 /*
- * Client: delay between connection attempts while the server is not
- * reachable, in ms (10 .. 60000, default 100, doubling up to 2000), and how
- * long to keep trying before pending puts fail with NQ_EADDR (ms, -1 =
- * until closed, the default).
+ * Client: while the server is unreachable the client retries (50 ms,
+ * doubling up to 2 s between attempts). After timeout_ms without a
+ * connection, puts pending then fail with NQ_EADDR (retries go on for later
+ * puts). -1 (the default) keeps them waiting until close.
  */
 NQ_API nq_status nq_options_set_connect_timeout(nq_options *opts, int64_t timeout_ms);
 

@@ -118,8 +118,10 @@ void nq_core_client_attach(struct nq_comm *c, struct nq_link *l);
 /* The link is gone (closed by us or the peer). */
 void nq_core_link_lost(struct nq_comm *c, struct nq_link *l, const char *why);
 
-/* Output of a session: up to max iovecs / max_bytes from the unsent part. */
-int nq_session_gather(struct nq_session *s, struct iovec *iov, int max, uint64_t max_bytes);
+/* Output of a session: up to max iovecs / max_bytes from the unsent part;
+ * with merge 0, from the first unsent frame only (one frame per write). */
+int nq_session_gather(struct nq_session *s, struct iovec *iov, int max, uint64_t max_bytes,
+                      int merge);
 /* n bytes went out: complete what was fully written. */
 void nq_session_consume(struct nq_comm *c, struct nq_session *s, uint64_t n);
 int nq_session_has_output(const struct nq_session *s);

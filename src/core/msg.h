@@ -20,7 +20,7 @@ struct nq_msg {
 /* Payloads up to this size are stored inline and allocated at once. */
 #define NQ_MSG_INLINE_MAX (64u * 1024u)
 /* A bigger declared size is not trusted: the buffer grows as bytes come. */
-#define NQ_MSG_FIRST_CAP (1u << 20)
+#define NQ_MSG_FIRST_CAP (8u << 20)
 
 struct nq_msg *nq_msg_alloc(size_t size);
 /* Make room for at least `need` received bytes; -1 if out of memory. */

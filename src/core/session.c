@@ -14,12 +14,14 @@ int nq_session_finished(const struct nq_session *s)
     return s->fin_sent && s->fin_received && !s->head;
 }
 
-int nq_session_gather(struct nq_session *s, struct iovec *iov, int max, uint64_t max_bytes)
+int nq_session_gather(struct nq_session *s, struct iovec *iov, int max, uint64_t max_bytes,
+                      int merge)
 {
     int n = 0;
     uint64_t total = 0;
     uint64_t skip = s->head_off;
-    for (struct nq_send_item *it = s->head; it && n < max && total < max_bytes; it = it->next) {
+    for (struct nq_send_item *it = s->head; it && n < max && total < max_bytes;
+         it = merge ? it->next : NULL) {
         struct nq_payload *p = it->p;
         for (int i = 0; i < p->niov && n < max && total < max_bytes; i++) {
             uint64_t len = p->iov[i].iov_len;

@@ -205,7 +205,7 @@ static ssize_t plain_write(struct tcp_conn *k)
     struct iovec iov[IOV_BATCH];
     ssize_t total = 0;
     while (nq_session_has_output(s)) {
-        int n = nq_session_gather(s, iov, IOV_BATCH, k->c->o.transport_size);
+        int n = nq_session_gather(s, iov, IOV_BATCH, k->c->o.transport_size, k->c->o.merge);
         struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
         ssize_t w = sendmsg(k->fd, &mh, MSG_NOSIGNAL);
         if (w < 0) {
@@ -229,7 +229,7 @@ static ssize_t tls_write(struct tcp_conn *k)
                 return total;
             /* stage the next bytes: the session may then forget them */
             struct iovec iov[IOV_BATCH];
-            int n = nq_session_gather(s, iov, IOV_BATCH, NQ_TLS_STAGE);
+            int n = nq_session_gather(s, iov, IOV_BATCH, NQ_TLS_STAGE, k->c->o.merge);
             size_t len = 0;
             for (int i = 0; i < n; i++) {
                 memcpy(k->tls_out + len, iov[i].iov_base, iov[i].iov_len);
