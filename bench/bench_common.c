@@ -1,5 +1,7 @@
 /* Command line, workload, clocks and result line shared by the C benchmarks. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "bench_common.h"
 
 #include <getopt.h>

@@ -3,7 +3,9 @@
  * big-endian length + payload) with no protocol on top. Small frames are
  * batched through a user-space buffer each way, as any library would.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
