@@ -96,6 +96,14 @@ static int parse_long(const char *opt, const char *s, long min, long max, long *
     return -1;
 }
 
+static const char *opt_name(int opt)
+{
+    for (const struct option *o = options; o->name; o++)
+        if (o->val == opt)
+            return o->name;
+    return "?";
+}
+
 /* Options that only one command takes; the other rejects them. */
 static int command_only(const struct cli_args *a, int opt)
 {
@@ -200,7 +208,7 @@ int cli_parse(struct cli_args *a, int argc, char **argv)
             return cli_usage_error("%s: unknown option (see nq --help)", bad);
         }
         if (command_only(a, opt))
-            return cli_usage_error("%s: not an option of nq %s", argv[optind - 1], a->cmd);
+            return cli_usage_error("--%s: not an option of nq %s", opt_name(opt), a->cmd);
         int rc = apply(a, opt, optarg);
         if (rc >= 0)
             return rc;

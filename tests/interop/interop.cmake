@@ -72,3 +72,6 @@ if(Python3_Interpreter_FOUND)
   nq_interop(cli_cclient_cserver_tcp_current_pickle_order ${Python3_EXECUTABLE}
     cclient-cserver order --codec pickle LABELS cli tcp pickle)
 endif()
+
+add_test(NAME cli_usage COMMAND bash ${_nq_interop_dir}/cli_usage.sh $<TARGET_FILE:nq>)
+set_tests_properties(cli_usage PROPERTIES LABELS "cli" TIMEOUT 60)
