@@ -125,6 +125,10 @@ PYEOF
     expect "C server" "'Hello from the C client'" "$work/server.out"
     expect "C server" "'How are you, server?'" "$work/server.out"
     expect "C server" "'Hello from the Python client'" "$work/server.out"
+    if [ "$(wc -l < "$work/server.out")" -ne 3 ]; then
+        echo "  FAILED: the C server should have received exactly 3 messages" >&2
+        failed=1
+    fi
 }
 
 round tcp
