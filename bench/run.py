@@ -23,8 +23,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-IMPLS = ["netqueue", "reference", "zmq", "raw"]
-BINARIES = {"netqueue": "nq_bench", "zmq": "zmq_bench", "raw": "raw_bench"}
+IMPLS = ["netqueue", "netqueue-zc", "reference", "zmq", "raw"]
+BINARIES = {"netqueue": "nq_bench", "netqueue-zc": "nq_bench", "zmq": "zmq_bench", "raw": "raw_bench"}
 MODES = ["sync", "async", "pingpong"]
 DEFAULT_SIZES = "64,1KiB,64KiB,2MiB,mixed"
 MIXED_MEAN = ((1 << 22) - (1 << 6)) / 16  # log-uniform 64 B .. 2 MiB
@@ -128,7 +128,8 @@ def command(impl, args, role):
         pin = ["taskset", "-c", args.pin.split(",")[0 if role == "server" else 1]]
     if impl == "reference":
         return pin + [args.python, str(HERE / "ref_bench.py"), "--role", role]
-    return pin + [str(args.bin_dir / BINARIES[impl]), "--role", role]
+    extra = ["--zerocopy"] if impl == "netqueue-zc" else []
+    return pin + [str(args.bin_dir / BINARIES[impl]), "--role", role] + extra
 
 
 def run_pair(impl, size, mode, count, args, taken):
@@ -244,25 +245,21 @@ def report(rows, impls, sizes, modes, memory_rows):
                 for i in impls])
     print_table("peak RSS (VmHWM), client / server, MiB", header, lines)
 
-    if "netqueue" in impls:
-        bases = [b for b in ("reference", "zmq", "raw") if b in impls]
+    bases = [b for b in ("reference", "zmq", "raw") if b in impls]
+    for subject in [i for i in ("netqueue", "netqueue-zc") if i in impls]:
         header = ["mode", "size"] + [f"vs {b}" for b in bases]
         lines = []
         for mode in modes:
             key = "lat_p50_us" if mode == "pingpong" else "gbit_per_s"
             for s in sizes:
-                mine = cell("netqueue", mode, s, key)
+                mine = cell(subject, mode, s, key)
                 out = []
                 for b in bases:
                     theirs = cell(b, mode, s, key)
-                    if not mine or not theirs:
-                        out.append("-")
-                    else:
-                        # throughput: >1 means netqueue is faster; latency: <1 means lower
-                        out.append(f"{mine / theirs:.2f}x")
+                    out.append(f"{mine / theirs:.2f}x" if mine and theirs else "-")
                 lines.append([mode, size_label(s)] + out)
-        print_table("netqueue ratios (throughput: netqueue/other, >1 better; pingpong p50 latency: "
-                    "netqueue/other, <1 better)", header, lines)
+        print_table(f"{subject} ratios (throughput: {subject}/other, >1 better; "
+                    f"pingpong p50 latency: {subject}/other, <1 better)", header, lines)
 
     if memory_rows:
         header = ["impl", "run", "Gbit/s", "client MiB", "server MiB"]
@@ -345,7 +342,7 @@ def main():
                 status = rec.get("error") or (
                     f"{rec['client'].get('lat_p50_us', 0):.1f} us p50" if mode == "pingpong"
                     else f"{rec['client']['gbit_per_s']:.3f} Gbit/s")
-                print(f"[{time.monotonic() - began:6.1f}s] rep {rep + 1}/{reps} {impl:9} {mode:8} "
+                print(f"[{time.monotonic() - began:6.1f}s] rep {rep + 1}/{reps} {impl:11} {mode:8} "
                       f"{size_label(size):7} x{count}: {status}", file=sys.stderr, flush=True)
     if not args.no_memory:
         for impl in impls:
@@ -358,7 +355,7 @@ def main():
                            rss_client_kb=rec["client"].get("rss_peak_kb"),
                            rss_server_kb=rec["server"].get("rss_peak_kb"))
             memory.append(row)
-            print(f"[{time.monotonic() - began:6.1f}s] memory {impl:9}: {row.get('error') or row}",
+            print(f"[{time.monotonic() - began:6.1f}s] memory {impl:11}: {row.get('error') or row}",
                   file=sys.stderr, flush=True)
 
     rows = summarize(records)
