@@ -4,29 +4,54 @@
 
 #include "cli.h"
 
+/* Every payload, read and encoded before any network work, so that a bad
+ * file or text is a usage error that never touches a connection. */
+struct payload {
+    void *data;
+    size_t size;
+};
+
+static void free_payloads(struct payload *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(p[i].data);
+    free(p);
+}
+
+static int make_payloads(const struct cli_args *a, struct payload **out)
+{
+    struct payload *p = calloc(a->nputs ? a->nputs : 1, sizeof *p);
+    if (!p)
+        return cli_fail("client", NQ_ENOMEM);
+    for (size_t i = 0; i < a->nputs; i++) {
+        const struct cli_put *put = &a->puts[i];
+        int rc;
+        if (put->is_file) {
+            void *raw = NULL;
+            size_t raw_size = 0;
+            rc = cli_read_file(put->arg, &raw, &raw_size);
+            if (rc == CLI_OK)
+                rc = cli_encode(a->codec, raw, raw_size, 0, &p[i].data, &p[i].size);
+            free(raw);
+        } else {
+            rc = cli_encode(a->codec, put->arg, strlen(put->arg), 1, &p[i].data, &p[i].size);
+        }
+        if (rc != CLI_OK) {
+            free_payloads(p, a->nputs);
+            return rc;
+        }
+    }
+    *out = p;
+    return CLI_OK;
+}
+
 /* Put one payload and wait until it has been handed to the transport, so
  * that the order on the wire is the order on the command line and a
  * failure is reported against the message that caused it. */
-static int put_one(nq_comm *c, const struct cli_args *a, const struct cli_put *p)
+static int put_one(nq_comm *c, const struct cli_args *a, const struct payload *p)
 {
-    void *raw = NULL, *buf = NULL;
-    size_t raw_size = 0, size = 0;
-    int rc;
-    if (p->is_file) {
-        rc = cli_read_file(p->arg, &raw, &raw_size);
-        if (rc != CLI_OK)
-            return rc;
-        rc = cli_encode(a->codec, raw, raw_size, 0, &buf, &size);
-        free(raw);
-    } else {
-        rc = cli_encode(a->codec, p->arg, strlen(p->arg), 1, &buf, &size);
-    }
-    if (rc != CLI_OK)
-        return rc;
-
     nq_future *fu = NULL;
-    nq_status st = nq_comm_put_future(c, buf, size, NULL, 0, &fu);
-    free(buf); /* put copies the bytes */
+    nq_status st = nq_comm_put_future(c, p->data, p->size, NULL, 0, &fu);
     if (st != NQ_OK)
         return cli_fail("put", st);
     nq_status result = NQ_OK;
@@ -41,13 +66,20 @@ static int put_one(nq_comm *c, const struct cli_args *a, const struct cli_put *p
 
 int cli_client(const struct cli_args *a)
 {
-    nq_comm *c = NULL;
-    int rc = cli_comm_new(a, NQ_CLIENT, &c);
+    struct payload *payloads = NULL;
+    int rc = make_payloads(a, &payloads);
     if (rc != CLI_OK)
         return rc;
+    nq_comm *c = NULL;
+    rc = cli_comm_new(a, NQ_CLIENT, &c);
+    if (rc != CLI_OK) {
+        free_payloads(payloads, a->nputs);
+        return rc;
+    }
 
     for (size_t i = 0; i < a->nputs && rc == CLI_OK; i++)
-        rc = put_one(c, a, &a->puts[i]);
+        rc = put_one(c, a, &payloads[i]);
+    free_payloads(payloads, a->nputs);
 
     for (long i = 0; i < a->get && rc == CLI_OK; i++) {
         nq_msg *m = NULL;
