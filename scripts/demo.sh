@@ -91,6 +91,7 @@ round() { # tcp|tls
     expect "C client" "'$REPLY'" "$work/cclient.out"
 
     # The Python reference client, as its README does it.
+    echo "  Python client  sends     'Hello from the Python client'"
     if ! "$PY" - "$port" "$PY_CLIENT_ID" "${tls[@]}" >"$work/pyclient.out" <<'PYEOF'
 import pickle, signal, sys, uuid
 import net_queue as nq
@@ -108,7 +109,6 @@ PYEOF
         echo "  FAILED: the Python client" >&2
         failed=1
     fi
-    echo "  Python client  sends     'Hello from the Python client'"
     transcript "Python client" receives "$work/pyclient.out"
     expect "Python client" "'$REPLY'" "$work/pyclient.out"
 
