@@ -100,8 +100,9 @@ nq_status nq_comm_peers(nq_comm *c, uint8_t *out, size_t cap, size_t *count)
     if (!c || !count || (cap && !out))
         return nq_fail(NQ_EINVAL, "comm: NULL argument");
     pthread_mutex_lock(&c->peers_mu);
-    size_t n = c->npeer_ids;
-    memcpy(out, c->peer_ids, (n < cap ? n : cap) * NQ_ID_SIZE);
+    size_t n = c->live.n;
+    if (n)
+        memcpy(out, c->live.ids, (n < cap ? n : cap) * NQ_ID_SIZE);
     pthread_mutex_unlock(&c->peers_mu);
     *count = n;
     return NQ_OK;
@@ -118,14 +119,10 @@ static nq_status check_peers(nq_comm *c, const uint8_t *peers, size_t npeers)
     nq_status st = NQ_OK;
     pthread_mutex_lock(&c->peers_mu);
     for (size_t i = 0; i < npeers && st == NQ_OK; i++) {
-        size_t j = 0;
-        while (j < c->npeer_ids &&
-               memcmp(c->peer_ids + j * NQ_ID_SIZE, peers + i * NQ_ID_SIZE, NQ_ID_SIZE) != 0)
-            j++;
-        if (j == c->npeer_ids) {
+        if (nq_idset_find(&c->known, peers + i * NQ_ID_SIZE) < 0) {
             char hex[33];
             nq_id_format(peers + i * NQ_ID_SIZE, hex);
-            st = nq_fail(NQ_ENOPEER, "put: peer %s is not connected", hex);
+            st = nq_fail(NQ_ENOPEER, "put: peer %s has no session", hex);
         }
     }
     pthread_mutex_unlock(&c->peers_mu);
@@ -366,7 +363,8 @@ void nq_comm_free(nq_comm *c)
     }
     ev_loop_destroy(c->loop);
     nq_recvq_destroy(&c->rq);
-    free(c->peer_ids);
+    nq_idset_free(&c->live);
+    nq_idset_free(&c->known);
     pthread_cond_destroy(&c->close_cv);
     pthread_mutex_destroy(&c->close_mu);
     pthread_mutex_destroy(&c->peers_mu);

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 
 #include "core/framer.h"
+#include "core/idset.h"
 #include "core/msg.h"
 #include "core/options_internal.h"
 #include "core/payload.h"
@@ -31,8 +32,12 @@ struct nq_session {
     int identified;
     struct nq_send_item *head, *tail;
     uint64_t head_off; /* bytes of the head frame already written */
+    /* written on a link whose peer has not sent its ini yet: completed
+     * when it does, sent again on the next link if this one dies first */
+    struct nq_send_item *sent_head, *sent_tail;
     int fin_queued, fin_sent, fin_received;
     struct nq_link *link; /* live connection, or NULL */
+    int64_t lost_ms;      /* when the link went without fin (server) */
     struct nq_session *next; /* all sessions of a server */
     struct nq_session *dirty_next;
     int dirty;
@@ -82,10 +87,11 @@ struct nq_comm {
     int close_phase;             /* 1 once close_begin ran */
     int port;
 
-    /* live peers, for nq_comm_peers and the put-time peer check */
+    /* peers with a live link (nq_comm_peers) and peers with a session,
+     * live or waiting for a reconnection (the put-time peer check) */
     pthread_mutex_t peers_mu;
-    uint8_t *peer_ids;
-    size_t npeer_ids, peer_cap;
+    struct nq_idset live, known;
+    ev_timer sweep;          /* server: expires sessions that never came back */
 
     /* close hand-shake between the closing thread and the I/O thread */
     pthread_mutex_t close_mu;
@@ -127,11 +133,20 @@ void nq_session_consume(struct nq_comm *c, struct nq_session *s, uint64_t n);
 int nq_session_has_output(const struct nq_session *s);
 void nq_session_push(struct nq_session *s, struct nq_send_item *it);
 void nq_session_push_front(struct nq_session *s, struct nq_send_item *it);
+/* The peer's ini arrived: what was written before it is now delivered. */
+void nq_session_ack(struct nq_comm *c, struct nq_session *s);
+/* The link died: frames not acknowledged go back in front, to resend. */
+void nq_session_requeue(struct nq_session *s);
 /* Complete every queued frame with st (puts' callbacks run). */
 void nq_session_fail_all(struct nq_comm *c, struct nq_session *s, nq_status st);
 void nq_session_fail_item(struct nq_comm *c, struct nq_send_item *it, nq_status st);
 /* fin sent and received and nothing left to send: the link can go. */
 int nq_session_finished(const struct nq_session *s);
+
+/* A lost peer's session is kept this long for its reconnection. */
+#define NQ_SESSION_LINGER_MS 60000
+/* I/O thread, once a second: expire sessions past their linger. */
+void nq_core_sweep(struct nq_comm *c);
 
 /* The I/O thread decided close is complete (or aborted). */
 void nq_core_close_done(struct nq_comm *c, nq_status result);

@@ -7,6 +7,7 @@
 
 #include "core/comm_internal.h"
 #include "core/handshake.h"
+#include "core/timeutil.h"
 
 void nq_log(struct nq_comm *c, nq_log_level level, const char *fmt, ...)
 {
@@ -27,35 +28,17 @@ void nq_log(struct nq_comm *c, nq_log_level level, const char *fmt, ...)
 
 /* ---- live peer list (read by application threads) ---- */
 
-static void peers_add(struct nq_comm *c, const uint8_t *id)
+static void peers_update(struct nq_comm *c, const uint8_t *id, int live, int known)
 {
     pthread_mutex_lock(&c->peers_mu);
-    if (c->npeer_ids == c->peer_cap) {
-        size_t cap = c->peer_cap ? c->peer_cap * 2 : 16;
-        uint8_t *p = realloc(c->peer_ids, cap * NQ_ID_SIZE);
-        if (!p) {
-            pthread_mutex_unlock(&c->peers_mu);
-            return;
-        }
-        c->peer_ids = p;
-        c->peer_cap = cap;
-    }
-    memcpy(c->peer_ids + c->npeer_ids * NQ_ID_SIZE, id, NQ_ID_SIZE);
-    c->npeer_ids++;
-    pthread_mutex_unlock(&c->peers_mu);
-}
-
-static void peers_remove(struct nq_comm *c, const uint8_t *id)
-{
-    pthread_mutex_lock(&c->peers_mu);
-    for (size_t i = 0; i < c->npeer_ids; i++) {
-        uint8_t *p = c->peer_ids + i * NQ_ID_SIZE;
-        if (memcmp(p, id, NQ_ID_SIZE) == 0) {
-            memmove(p, p + NQ_ID_SIZE, (c->npeer_ids - i - 1) * NQ_ID_SIZE);
-            c->npeer_ids--;
-            break;
-        }
-    }
+    if (live)
+        nq_idset_add(&c->live, id);
+    else
+        nq_idset_remove(&c->live, id);
+    if (known)
+        nq_idset_add(&c->known, id);
+    else
+        nq_idset_remove(&c->known, id);
     pthread_mutex_unlock(&c->peers_mu);
 }
 
@@ -157,11 +140,14 @@ static int on_ini(struct nq_comm *c, struct nq_link *l, const uint8_t *id)
         struct nq_session *s = l->s;
         if (s->identified && memcmp(s->peer, id, NQ_ID_SIZE) != 0)
             nq_log(c, NQ_LOG_INFO, "%s: server id changed on reconnect", l->name);
+        if (s->identified && memcmp(s->peer, id, NQ_ID_SIZE) != 0)
+            peers_update(c, s->peer, 0, 0);
         memcpy(s->peer, id, NQ_ID_SIZE);
-        if (!s->identified)
-            peers_add(c, id);
+        peers_update(c, id, 1, 1);
         s->identified = 1;
         s->fin_received = 0;
+        l->peer_ini = 1;
+        nq_session_ack(c, s);
         return 0;
     }
     struct nq_session *s = session_find(c, id);
@@ -185,7 +171,7 @@ static int on_ini(struct nq_comm *c, struct nq_link *l, const uint8_t *id)
         c->sessions = s;
     }
     s->fin_received = s->fin_sent = s->fin_queued = 0;
-    peers_add(c, id);
+    peers_update(c, id, 1, 1);
     attach(c, s, l);
     return 0;
 }
@@ -282,6 +268,7 @@ size_t nq_core_live_links(struct nq_comm *c)
 
 static void drop_stale_ini(struct nq_comm *c, struct nq_session *s)
 {
+    nq_session_requeue(s);
     /* a partly written ini belongs to the dead link; the next link sends its own */
     if (s->head && s->head->ini) {
         struct nq_send_item *it = s->head;
@@ -309,14 +296,15 @@ void nq_core_link_lost(struct nq_comm *c, struct nq_link *l, const char *why)
         nq_log(c, NQ_LOG_WARN, "%s: connection lost without fin (%s)", l->name, why);
     drop_stale_ini(c, s);
     if (c->purpose == NQ_SERVER) {
-        if (s->identified)
-            peers_remove(c, s->peer);
-        /* keep a session that still has data for the peer: it may reconnect */
-        if (clean || !s->head)
+        /* a session that ended without fin is kept for a reconnection */
+        peers_update(c, s->peer, 0, !clean);
+        s->lost_ms = nq_now_ms();
+        if (clean)
             session_remove(c, s);
         if (c->close_phase && nq_core_live_links(c) == 0)
             nq_core_close_done(c, NQ_OK);
     } else {
+        peers_update(c, s->peer, 0, 1);
         if (clean && c->close_phase) {
             nq_session_fail_all(c, s, NQ_OK);
             nq_core_close_done(c, NQ_OK);
@@ -440,4 +428,19 @@ void nq_core_close_done(struct nq_comm *c, nq_status result)
     pthread_cond_broadcast(&c->close_cv);
     pthread_mutex_unlock(&c->close_mu);
     ev_break(c->loop, EVBREAK_ALL);
+}
+
+void nq_core_sweep(struct nq_comm *c)
+{
+    int64_t now = nq_now_ms();
+    for (struct nq_session *s = c->sessions, *next; s; s = next) {
+        next = s->next;
+        if (s->link || now - s->lost_ms < NQ_SESSION_LINGER_MS)
+            continue;
+        char hex[33];
+        nq_id_format(s->peer, hex);
+        nq_log(c, NQ_LOG_INFO, "peer %s did not come back: session dropped", hex);
+        peers_update(c, s->peer, 0, 0);
+        session_remove(c, s);
+    }
 }

@@ -72,9 +72,43 @@ void nq_session_consume(struct nq_comm *c, struct nq_session *s, uint64_t n)
             s->tail = NULL;
         if (it->fin)
             s->fin_sent = 1;
-        item_done(c, it, NQ_OK);
+        if (s->link && !s->link->peer_ini) {
+            it->next = NULL;
+            if (s->sent_tail)
+                s->sent_tail->next = it;
+            else
+                s->sent_head = it;
+            s->sent_tail = it;
+        } else {
+            item_done(c, it, NQ_OK);
+        }
     }
     s->head_off = off;
+}
+
+void nq_session_ack(struct nq_comm *c, struct nq_session *s)
+{
+    while (s->sent_head) {
+        struct nq_send_item *it = s->sent_head;
+        s->sent_head = it->next;
+        item_done(c, it, NQ_OK);
+    }
+    s->sent_tail = NULL;
+}
+
+void nq_session_requeue(struct nq_session *s)
+{
+    if (!s->sent_head)
+        return;
+    for (struct nq_send_item *it = s->sent_head; it; it = it->next)
+        if (it->fin)
+            s->fin_sent = 0;
+    s->sent_tail->next = s->head;
+    if (!s->head)
+        s->tail = s->sent_tail;
+    s->head = s->sent_head;
+    s->sent_head = s->sent_tail = NULL;
+    s->head_off = 0;
 }
 
 void nq_session_push(struct nq_session *s, struct nq_send_item *it)
@@ -97,6 +131,7 @@ void nq_session_push_front(struct nq_session *s, struct nq_send_item *it)
 
 void nq_session_fail_all(struct nq_comm *c, struct nq_session *s, nq_status st)
 {
+    nq_session_requeue(s);
     while (s->head) {
         struct nq_send_item *it = s->head;
         s->head = it->next;

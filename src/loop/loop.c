@@ -11,6 +11,11 @@ static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
     nq_core_drain(w->data);
 }
 
+static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    nq_core_sweep(w->data);
+}
+
 static void *loop_main(void *arg)
 {
     struct nq_comm *c = arg;
@@ -19,7 +24,9 @@ static void *loop_main(void *arg)
     sigemptyset(&set);
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    nq_core_drain(c); /* anything put before the thread ran */
+    /* puts made before this thread ran already signalled the ev_async, so
+     * the first iteration drains them; draining here instead would lose an
+     * ev_break (ev_run clears it on entry) */
     ev_run(c->loop, 0);
     return NULL;
 }
@@ -29,6 +36,12 @@ nq_status nq_loop_start(struct nq_comm *c)
     ev_async_init(&c->wake, on_wake);
     c->wake.data = c;
     ev_async_start(c->loop, &c->wake);
+    if (c->purpose == NQ_SERVER) {
+        ev_timer_init(&c->sweep, on_sweep, 1., 1.);
+        c->sweep.data = c;
+        ev_timer_start(c->loop, &c->sweep);
+        ev_unref(c->loop); /* housekeeping alone does not keep the loop alive */
+    }
     if (pthread_create(&c->thread, NULL, loop_main, c) != 0)
         return nq_fail(NQ_EIO, "comm: cannot start the I/O thread");
     c->thread_started = 1;
