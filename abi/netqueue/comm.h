@@ -64,7 +64,9 @@ NQ_API nq_status nq_options_set_log(nq_options *opts, nq_log_fn fn, void *user,
  * the defaults and is copied.
  * Errors: NQ_EINVAL (bad argument or option combination), NQ_EUNSUPPORTED
  * (protocol not built in), NQ_EADDR, NQ_ETLS (bad key/certificate/CA),
- * NQ_ENOMEM, NQ_EIO.
+ * NQ_ENOMEM, NQ_EIO. Failures of a later connection (refused, TLS
+ * handshake or certificate verification) are logged, not returned: the
+ * client retries and its puts wait (see nq_options_set_connect_timeout).
  */
 NQ_API nq_status nq_comm_new(nq_comm **out, nq_protocol protocol, nq_purpose purpose,
                              const nq_options *opts);
@@ -76,8 +78,11 @@ NQ_API nq_status nq_comm_id(const nq_comm *comm, uint8_t *out);
 NQ_API nq_status nq_comm_port(const nq_comm *comm, int *port);
 
 /*
- * Ids of the peers with a live connection, 16 bytes each, into out (room
- * for cap ids); *count gets how many there are (may exceed cap).
+ * Ids of the peers with a live connection (for a client: the server, once
+ * its ini arrived on the current connection), 16 bytes each, into out
+ * (room for cap ids); *count gets how many there are (may exceed cap).
+ * A server keeps the session of a peer that vanished without fin for 60 s:
+ * it is not listed here, but puts naming it are queued for its return.
  */
 NQ_API nq_status nq_comm_peers(nq_comm *comm, uint8_t *out, size_t cap, size_t *count);
 
@@ -148,8 +153,9 @@ NQ_API nq_status nq_comm_get(nq_comm *comm, const uint8_t *peers, size_t npeers,
  * elapses, connections are cut and NQ_ETIMEDOUT is returned. Either way the
  * communicator is closed afterwards: puts not yet complete finish with
  * NQ_ECANCELED, and every callback has returned before close returns.
- * Calling it again returns NQ_OK at once. Must not be called from a
- * callback of this communicator.
+ * A client whose server disappears after the client's fin was sent gets
+ * NQ_ERESET. A second call waits for the first to finish, then returns
+ * NQ_OK. Must not be called from a callback of this communicator.
  */
 NQ_API nq_status nq_comm_close(nq_comm *comm, int64_t timeout_ms);
 

@@ -3,9 +3,12 @@
  *
  * Thread rules for the whole ABI: every function is safe to call from any
  * thread unless its comment says otherwise. Callbacks given to the library
- * run on the library's own I/O thread, with no library lock held; they must
- * not block and must not call nq_comm_close() or nq_comm_free() on the
- * communicator that runs them.
+ * run on the library's own I/O thread, with no library lock held — except
+ * for puts (and chunks) still pending when a communicator is closed: those
+ * complete with NQ_ECANCELED on the thread that calls nq_comm_close() or
+ * nq_comm_free(), after the I/O thread has stopped. Callbacks must not block
+ * and must not call nq_comm_close() or nq_comm_free() on the communicator
+ * that runs them.
  */
 #ifndef NETQUEUE_COMMON_H
 #define NETQUEUE_COMMON_H
@@ -53,7 +56,7 @@ typedef enum nq_status {
     NQ_EPROTO = 8,        /* the peer broke the protocol (bad frame, bad handshake) */
     NQ_ETOOBIG = 9,       /* a message exceeds the configured message limit */
     NQ_EIO = 10,          /* a system I/O call failed (see nq_last_error()) */
-    NQ_ETLS = 11,         /* TLS set-up, handshake or verification failed */
+    NQ_ETLS = 11,         /* TLS set-up failed (key, certificate, CA files) */
     NQ_EUNSUPPORTED = 12, /* not supported by this build, protocol or role */
     NQ_EAGAIN = 13,       /* nothing available yet (non-blocking calls) */
     NQ_ECODEC = 14,       /* a value cannot be encoded or decoded by the codec */
@@ -69,8 +72,9 @@ NQ_API const char *nq_strerror(nq_status status);
 
 /*
  * Detail of the last failed call made by the calling thread (for example
- * "tls: certificate verify failed (cert.pem)"). Thread-local; valid until
- * the thread's next netqueue call. Empty string when there is none.
+ * "options: port 70000 is not in 0..65535"). Thread-local; successful calls
+ * leave it alone, so read it right after the failing call. Empty string
+ * when no call of this thread has failed yet.
  */
 NQ_API const char *nq_last_error(void);
 

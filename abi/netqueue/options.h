@@ -86,7 +86,8 @@ NQ_API nq_status nq_options_set_merge(nq_options *opts, int enabled);
 /*
  * Largest message payload accepted from a peer or by put (bytes,
  * 0 .. 2^62). A peer whose frame header declares more loses its connection
- * with NQ_ETOOBIG; a put of more fails with NQ_ETOOBIG.
+ * with NQ_ETOOBIG; a put of more fails with NQ_ETOOBIG. Handshake frames
+ * (16 bytes) are always accepted, whatever the limit.
  */
 NQ_API nq_status nq_options_set_message_limit(nq_options *opts, uint64_t bytes);
 

@@ -54,7 +54,8 @@ struct tcp_conn *nq_tcp_conn_new(struct tcp_state *t, int fd, int connecting, co
     k->fd = fd;
     k->connecting = connecting;
     snprintf(k->link.name, sizeof k->link.name, "%s", name);
-    nq_framer_init(&k->link.fr, c->o.message_limit);
+    /* handshake frames pass whatever the limit */
+    nq_framer_init(&k->link.fr, c->o.message_limit < NQ_ID_SIZE ? NQ_ID_SIZE : c->o.message_limit);
     if (t->ssl_ctx) {
         k->ssl = nq_tls_new(t->ssl_ctx, fd, &c->o, c->purpose == NQ_SERVER);
         k->tls_out = malloc(NQ_TLS_STAGE);
