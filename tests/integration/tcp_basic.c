@@ -192,8 +192,12 @@ static void test_empty_and_16_byte(void **state)
  */
 static void test_16_byte_own_id(void **state)
 {
-    int port;
-    nq_comm *s = nqt_plain_server(&port);
+    nqt_log log;
+    nqt_log_init(&log);
+    nq_options *so = nqt_opts(0);
+    nqt_log_attach(so, &log);
+    nq_comm *s = nqt_server(so);
+    int port = nqt_port_of(s);
     nq_comm *a = nqt_plain_client(port);
     uint8_t aid[16], sid[16];
     nqt_id_of(a, aid);
@@ -220,11 +224,25 @@ static void test_16_byte_own_id(void **state)
             assert_false(nq_msg_size(m) == 16 && memcmp(nq_msg_data(m), aid, 16) == 0);
             nq_msg_free(m);
         }
+        /* The session has ended (docs/protocol.md §3.4). The client must
+         * then stay quiet: no stream of new connections to the server. */
+        assert_int_equal(nqt_wait_npeers(s, 0, NQT_LONG_MS), 0);
+        nqt_sleep_ms(300);
+        int before = nqt_log_bad(&log);
+        nqt_sleep_ms(1000);
+        int after = nqt_log_bad(&log);
+        if (after != before) {
+            nqt_log_print(&log, "server");
+            print_message("BUG: after the own-id collision the client keeps reconnecting "
+                          "(%d new server warnings in 1 s)\n", after - before);
+        }
+        assert_int_equal(after, before);
         nq_status cs = nq_comm_close(a, 5000);
         print_message("client close after own-id put: %s\n", nq_strerror(cs));
         nq_comm_free(a);
     }
     close_free(s, 5000, NQ_OK);
+    nqt_log_destroy(&log);
 }
 
 /* get from chosen peers while another peer's messages wait. */

@@ -152,6 +152,8 @@ static void test_small_transport_size(void **state)
     size_t sizes[] = { 0, 1, 4095, 4096, 4097, 100000, 3 };
     uint8_t *buf = malloc(100000);
     assert_non_null(buf);
+    /* A broadcast reaches connected clients only: wait for this one. */
+    assert_true(nqt_wait_peer(s, cid, 1, NQT_LONG_MS));
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         nqt_fill(buf, sizes[i], 100 + i);
         nqt_put(c, buf, sizes[i], NULL, 0);

@@ -1,5 +1,7 @@
 /* Shared helpers for the integration tests; see nqtest.h. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "nqtest.h"
 
 #include <errno.h>
