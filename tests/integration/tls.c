@@ -316,6 +316,38 @@ static void test_tls_many_clients(void **state)
     close_free(s, NQ_OK);
 }
 
+/* A TCP peer that never starts its TLS handshake, and one that sends
+ * garbage instead of a ClientHello, do not stall the server (§9.5). */
+static void test_tls_silent_and_garbage_peers(void **state)
+{
+    nqt_log log;
+    nqt_log_init(&log);
+    nq_comm *s = tls_server("server.pem", "server.key", &log);
+    int port = nqt_port_of(s);
+    int silent = nqt_raw_connect(port);
+    assert_true(silent >= 0);
+    int junk = nqt_raw_connect(port);
+    assert_true(junk >= 0);
+    uint8_t bytes[512];
+    nqt_fill(bytes, sizeof bytes, 3);
+    nqt_raw_send(junk, bytes, sizeof bytes);
+    assert_int_equal(nqt_raw_wait_eof(junk, NQT_LONG_MS, NULL), 0);
+    nqt_raw_close(junk);
+    assert_true(nqt_log_wait_bad(&log, 1, NQT_LONG_MS) >= 1);
+
+    nq_comm *c = good_client(port);
+    nqt_round_trip(s, c, "past the silent peer");
+    close_free(c, NQ_OK);
+    nq_status st = nq_comm_close(s, 2000);
+    print_message("TLS server close with a silent TCP peer: %s\n", nq_strerror(st));
+    assert_true(st == NQ_OK || st == NQ_ETIMEDOUT);
+    assert_int_equal(nqt_raw_wait_eof(silent, NQT_LONG_MS, NULL), 0);
+    nqt_raw_close(silent);
+    nq_comm_free(s);
+    nqt_log_print(&log, "server");
+    nqt_log_destroy(&log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_tls_client_on_plain_port),
         cmocka_unit_test(test_tls_bad_files),
         cmocka_unit_test(test_tls_many_clients),
+        cmocka_unit_test(test_tls_silent_and_garbage_peers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
