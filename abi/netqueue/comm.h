@@ -94,6 +94,8 @@ NQ_API nq_status nq_comm_peers(nq_comm *comm, uint8_t *out, size_t cap, size_t *
  * server (for a client) or every connected client (for a server). Only a
  * server may name peers. The message is framed once, whatever the number
  * of peers. Never blocks.
+ * In the current dialect a 16-byte message equal to this communicator's id
+ * is refused with NQ_EINVAL: on the wire it is the sender's fin.
  * Errors (no callback then): NQ_EINVAL, NQ_ETOOBIG (over message limit),
  * NQ_ENOPEER (a named peer is unknown), NQ_ECLOSED (close has begun),
  * NQ_ENOMEM.

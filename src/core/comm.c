@@ -189,11 +189,27 @@ static struct nq_payload *make_stream(void *arg)
     return nq_payload_stream(arg);
 }
 
+/* In the current dialect the sender's own id is its fin on the wire: such a
+ * message would end the session and be lost, so it is refused up front. */
+static int is_own_fin(const nq_comm *c, const uint8_t *bytes, uint64_t size)
+{
+    return c && c->o.dialect == NQ_DIALECT_CURRENT && size == NQ_ID_SIZE &&
+           memcmp(bytes, c->o.id, NQ_ID_SIZE) == 0;
+}
+
+static nq_status own_fin_error(void)
+{
+    return nq_fail(NQ_EINVAL, "put: a 16-byte message equal to this communicator's id "
+                              "is its fin on the wire; send it another way");
+}
+
 nq_status nq_comm_put(nq_comm *c, const void *data, size_t size, const uint8_t *peers,
                       size_t npeers, nq_done_fn fn, void *user)
 {
     if (!data && size)
         return nq_fail(NQ_EINVAL, "put: data is NULL");
+    if (is_own_fin(c, data, size))
+        return own_fin_error();
     struct copy_arg a = {data, size};
     return submit(c, make_copy, &a, size, peers, npeers, fn, user);
 }
@@ -203,6 +219,17 @@ nq_status nq_comm_put_stream(nq_comm *c, nq_stream *stream, const uint8_t *peers
 {
     if (!stream)
         return nq_fail(NQ_EINVAL, "put: stream is NULL");
+    if (stream->nbytes == NQ_ID_SIZE) {
+        uint8_t first[NQ_ID_SIZE];
+        size_t n = 0;
+        for (struct nq_chunk *k = stream->head; k && n < NQ_ID_SIZE; k = k->next) {
+            size_t take = k->size < NQ_ID_SIZE - n ? k->size : NQ_ID_SIZE - n;
+            memcpy(first + n, k->data, take);
+            n += take;
+        }
+        if (is_own_fin(c, first, n))
+            return own_fin_error();
+    }
     return submit(c, make_stream, stream, stream->nbytes, peers, npeers, fn, user);
 }
 

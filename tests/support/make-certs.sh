@@ -8,13 +8,17 @@ mkdir -p "$out"
 cd "$out"
 [ -f done ] && exit 0
 days=3650
+# Python 3.13 verifies strictly (VERIFY_X509_STRICT): CAs need key usage,
+# leaf certificates need an authority key identifier.
+ca_ext=(-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+        -addext "subjectKeyIdentifier=hash")
 openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days $days \
-  -subj "/CN=netqueue test CA" 2>/dev/null
+  -subj "/CN=netqueue test CA" "${ca_ext[@]}" 2>/dev/null
 openssl req -x509 -newkey rsa:2048 -nodes -keyout other-ca.key -out other-ca.pem -days $days \
-  -subj "/CN=netqueue other CA" 2>/dev/null
+  -subj "/CN=netqueue other CA" "${ca_ext[@]}" 2>/dev/null
 sign() { # name subject san
   openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2" 2>/dev/null
-  printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$3" > "$1.ext"
+  printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' "$3" > "$1.ext"
   openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$1.pem" \
     -days $days -extfile "$1.ext" 2>/dev/null
   rm -f "$1.csr" "$1.ext"
