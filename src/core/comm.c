@@ -101,7 +101,7 @@ nq_status nq_comm_peers(nq_comm *c, uint8_t *out, size_t cap, size_t *count)
         return nq_fail(NQ_EINVAL, "comm: NULL argument");
     pthread_mutex_lock(&c->peers_mu);
     size_t n = c->live.n;
-    if (n)
+    if (n && cap)
         memcpy(out, c->live.ids, (n < cap ? n : cap) * NQ_ID_SIZE);
     pthread_mutex_unlock(&c->peers_mu);
     *count = n;

@@ -85,6 +85,12 @@ void nq_tcp_client_lost(struct tcp_state *t, const char *why)
         nq_core_close_done(c, NQ_ERESET);
         return;
     }
+    if (s->fin_sent && s->fin_received) {
+        /* the server ended the session (both fins): there is nothing to
+         * reconnect to; a later close returns at once */
+        nq_log(c, NQ_LOG_INFO, "%s:%d ended the session", c->o.host, c->o.port);
+        return;
+    }
     int64_t now = nq_now_ms();
     if (!t->first_attempt_ms)
         t->first_attempt_ms = now;
@@ -129,6 +135,9 @@ static void client_kick(struct nq_comm *c, struct nq_session *s)
 
 static void client_close_begin(struct nq_comm *c)
 {
+    struct nq_session *s = c->sessions;
+    if (!s->link && s->fin_sent && s->fin_received) /* the server already ended it */
+        nq_core_close_done(c, NQ_OK);
 }
 
 static void client_abort(struct nq_comm *c)
