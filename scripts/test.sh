@@ -3,4 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ninja -C build -j2
-ctest --test-dir build --output-on-failure -j2
+# Our own tests get no second chance. Tests that run the Python reference
+# get one retry: its 2.6.4 client has a start-up race (bidict
+# ValueDuplicationError in its constructor, seen about once in 30 runs) that
+# is not ours to fix; a failure twice in a row still fails the suite.
+ctest --test-dir build --output-on-failure -j2 -LE interop
+ctest --test-dir build --output-on-failure -j2 -L interop --repeat until-pass:2
