@@ -66,7 +66,7 @@ round() { # tcp|tls
     echo
     echo "== over ${mode^^} =="
     "$NQ" server --port 0 --codec pickle --id "$C_SERVER_ID" --reply "$REPLY" \
-        --clients 2 --timeout 30000 "${srv[@]}" >"$work/server.out" 2>"$work/server.err" &
+        --count 3 --timeout 30000 "${srv[@]}" >"$work/server.out" 2>"$work/server.err" &
     server_pid=$!
     local port=
     for _ in $(seq 200); do
@@ -90,29 +90,43 @@ round() { # tcp|tls
     transcript "C client" receives "$work/cclient.out"
     expect "C client" "'$REPLY'" "$work/cclient.out"
 
-    # The Python reference client, as its README does it.
+    # The Python reference client, as its README does it. Its constructor
+    # can race its own selector thread (ValueDuplicationError, a bug of the
+    # reference, seen Python x Python over TLS): then it exits 75 and runs again.
     echo "  Python client  sends     'Hello from the Python client'"
-    if ! "$PY" - "$port" "$PY_CLIENT_ID" "${tls[@]}" >"$work/pyclient.out" <<'PYEOF'
-import pickle, signal, sys, uuid
+    local rc=75 try
+    for try in 1 2 3; do
+        rc=0
+        "$PY" - "$port" "$PY_CLIENT_ID" "${tls[@]}" >"$work/pyclient.out" <<'PYEOF' || rc=$?
+import os, pickle, signal, sys, uuid
 import net_queue as nq
 signal.alarm(20)
 port, ident = int(sys.argv[1]), uuid.UUID(sys.argv[2])
 security = nq.SecurityOptions(cert=sys.argv[4]) if sys.argv[3:4] == ["--tls"] else None
 opts = nq.CommunicatorOptions(id=ident, security=security,
                               netloc=nq.NetworkLocation("127.0.0.1", port))
-with nq.new(nq.Protocol.TCP, nq.Purpose.CLIENT, opts) as queue:
+try:
+    queue = nq.new(nq.Protocol.TCP, nq.Purpose.CLIENT, opts)
+except Exception as e:
+    if type(e).__name__ != "ValueDuplicationError":
+        raise
+    print("(the reference client's constructor raced itself; trying again)", file=sys.stderr)
+    os._exit(75)
+with queue:
     queue.put("Hello from the Python client").result()
     message = queue.get()
 print(message.peer.hex, len(pickle.dumps(message.data, protocol=5)), repr(message.data))
 PYEOF
-    then
+        [ "$rc" -eq 75 ] || break
+    done
+    if [ "$rc" -ne 0 ]; then
         echo "  FAILED: the Python client" >&2
         failed=1
     fi
     transcript "Python client" receives "$work/pyclient.out"
     expect "Python client" "'$REPLY'" "$work/pyclient.out"
 
-    # The server leaves once both clients have come and gone (--clients 2);
+    # The server leaves after the three messages (--count 3), once its clients are done;
     # after a failed client it would wait for its --timeout: stop it now.
     [ "$failed" -eq 0 ] || kill "$server_pid" 2>/dev/null || true
     if ! wait "$server_pid" && [ "$failed" -eq 0 ]; then
