@@ -147,6 +147,13 @@ PYEOF
 
 round tcp
 round tls
+# Further exchanges (other transports, bindings): one script each; every
+# one prints its own transcript and exits non-zero when a message is lost.
+for step in scripts/demo.d/*.sh; do
+    [ -e "$step" ] || continue
+    echo
+    bash "$step" || failed=1
+done
 echo
 if [ "$failed" -ne 0 ]; then
     echo "demo: FAILED (see above)"

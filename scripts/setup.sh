@@ -11,8 +11,11 @@ JOBS=2 # the machines have 2 cores
 say() { printf 'setup: %s\n' "$*"; }
 
 # --- Debian packages ---------------------------------------------------------
-pkgs=(cmake ninja-build gcc pkg-config libev-dev libssl-dev openssl libcmocka-dev
-      libzmq3-dev python3 valgrind)
+pkgs=(cmake ninja-build gcc g++ pkg-config libev-dev libssl-dev openssl libcmocka-dev
+      libzmq3-dev python3 valgrind abigail-tools
+      mosquitto libpaho-mqtt-dev                                   # MQTT transport
+      libgrpc-dev libprotobuf-c-dev protobuf-c-compiler            # gRPC transport, proto/
+      swig libclang-dev)                                           # bindings
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -65,4 +68,11 @@ if [ ! -f build/build.ninja ]; then
     cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 fi
 ninja -C build -j"$JOBS"
+
+# --- Per-area steps (bindings, conformance...): one file each ---------------------
+for step in scripts/setup.d/*.sh; do
+    [ -e "$step" ] || continue
+    say "running $step"
+    bash "$step"
+done
 say "done: build/ is built, $venv has the reference"

@@ -9,3 +9,10 @@ ninja -C build -j2
 # is not ours to fix; a failure twice in a row still fails the suite.
 ctest --test-dir build --output-on-failure -j2 -LE interop
 ctest --test-dir build --output-on-failure -j2 -L interop --repeat until-pass:2
+
+# Per-area suites that are not ctest tests (each exits non-zero on failure).
+for step in scripts/test.d/*.sh; do
+    [ -e "$step" ] || continue
+    echo "test: running $step"
+    bash "$step"
+done

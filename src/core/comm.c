@@ -25,11 +25,27 @@ nq_status nq_comm_new(nq_comm **out, nq_protocol protocol, nq_purpose purpose,
     *out = NULL;
     if (purpose != NQ_CLIENT && purpose != NQ_SERVER)
         return nq_fail(NQ_EINVAL, "comm: unknown purpose %d", (int)purpose);
-    if (protocol == NQ_MQTT || protocol == NQ_GRPC)
-        return nq_fail(NQ_EUNSUPPORTED, "comm: %s is not built into this release",
-                       protocol == NQ_MQTT ? "MQTT" : "gRPC");
-    if (protocol != NQ_TCP)
+    const struct nq_transport_ops *ops = NULL;
+    switch (protocol) {
+    case NQ_TCP:
+        ops = purpose == NQ_SERVER ? &nq_tcp_server_ops : &nq_tcp_client_ops;
+        break;
+    case NQ_MQTT:
+#ifdef NQ_HAVE_MQTT
+        ops = purpose == NQ_SERVER ? &nq_mqtt_server_ops : &nq_mqtt_client_ops;
+#endif
+        break;
+    case NQ_GRPC:
+#ifdef NQ_HAVE_GRPC
+        ops = purpose == NQ_SERVER ? &nq_grpc_server_ops : &nq_grpc_client_ops;
+#endif
+        break;
+    default:
         return nq_fail(NQ_EINVAL, "comm: unknown protocol %d", (int)protocol);
+    }
+    if (!ops)
+        return nq_fail(NQ_EUNSUPPORTED, "comm: %s is not built into this library",
+                       protocol == NQ_MQTT ? "MQTT" : "gRPC");
 
     struct nq_comm *c = calloc(1, sizeof *c);
     if (!c)
@@ -41,7 +57,7 @@ nq_status nq_comm_new(nq_comm **out, nq_protocol protocol, nq_purpose purpose,
     }
     c->protocol = protocol;
     c->purpose = purpose;
-    c->ops = purpose == NQ_SERVER ? &nq_tcp_server_ops : &nq_tcp_client_ops;
+    c->ops = ops;
     nq_mpsc_init(&c->cmdq);
     nq_recvq_init(&c->rq, c->o.queue_limit, c->o.queue_policy);
     c->rq.resume = resume_reading;

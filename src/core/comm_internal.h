@@ -163,5 +163,13 @@ void nq_core_drain(struct nq_comm *c);
 /* ---- transports ---- */
 extern const struct nq_transport_ops nq_tcp_server_ops;
 extern const struct nq_transport_ops nq_tcp_client_ops;
+#ifdef NQ_HAVE_MQTT
+extern const struct nq_transport_ops nq_mqtt_server_ops;
+extern const struct nq_transport_ops nq_mqtt_client_ops;
+#endif
+#ifdef NQ_HAVE_GRPC
+extern const struct nq_transport_ops nq_grpc_server_ops;
+extern const struct nq_transport_ops nq_grpc_client_ops;
+#endif
 
 #endif
