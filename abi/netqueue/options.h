@@ -40,7 +40,7 @@ typedef enum nq_codec {
 /*
  * New options with the defaults: random id, host 127.0.0.1, port 51966,
  * 1 worker, transport size 16 MiB, merge on, message limit 1 GiB,
- * queue limit 256 MiB with NQ_QUEUE_BLOCK, current dialect, raw codec,
+ * queue limit 32 MiB with NQ_QUEUE_BLOCK, no send limit, current dialect, raw codec,
  * no TLS, close timeout forever.
  * Errors: NQ_EINVAL (out is NULL), NQ_ENOMEM.
  */
@@ -97,6 +97,16 @@ NQ_API nq_status nq_options_set_message_limit(nq_options *opts, uint64_t bytes);
  */
 NQ_API nq_status nq_options_set_queue_limit(nq_options *opts, uint64_t bytes);
 NQ_API nq_status nq_options_set_queue_policy(nq_options *opts, nq_queue_policy policy);
+
+/*
+ * Opt-in bound on bytes handed to put and not yet written (summed over
+ * every put of the communicator; 0, the default, means no bound and puts
+ * never wait, as the reference). Over the bound, a put waits until earlier
+ * puts complete, or fails with NQ_ECLOSED if the communicator closes
+ * meanwhile; puts made from a completion callback never wait. Bounds the
+ * memory of copying puts when the peer is slower than the sender.
+ */
+NQ_API nq_status nq_options_set_send_limit(nq_options *opts, uint64_t bytes);
 
 NQ_API nq_status nq_options_set_dialect(nq_options *opts, nq_dialect dialect);
 NQ_API nq_status nq_options_set_codec(nq_options *opts, nq_codec codec);

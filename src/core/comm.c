@@ -60,6 +60,7 @@ nq_status nq_comm_new(nq_comm **out, nq_protocol protocol, nq_purpose purpose,
     c->ops = ops;
     nq_mpsc_init(&c->cmdq);
     nq_recvq_init(&c->rq, c->o.queue_limit, c->o.queue_policy);
+    nq_budget_init(&c->send_budget, c->o.send_limit);
     c->rq.resume = resume_reading;
     c->rq.resume_arg = c;
     pthread_mutex_init(&c->peers_mu, NULL);
@@ -177,10 +178,19 @@ static nq_status submit(nq_comm *c, struct nq_payload *(*make)(void *), void *ar
         free(r);
         return nq_fail(NQ_ECLOSED, "put: communicator is closing");
     }
+    /* charged before the copy is made, so waiting bounds the memory too */
+    int on_io_thread = c->thread_started && pthread_equal(pthread_self(), c->thread);
+    if (nq_budget_charge(&c->send_budget, size + 8, !on_io_thread) < 0) {
+        atomic_fetch_sub(&c->putters, 1);
+        free(r);
+        return nq_fail(NQ_ECLOSED, "put: communicator closed while waiting for send budget");
+    }
+    r->budget = &c->send_budget;
+    r->charged = size + 8;
     r->p = make(arg);
     if (!r->p) {
         atomic_fetch_sub(&c->putters, 1);
-        free(r);
+        nq_put_req_free(r);
         return nq_fail(NQ_ENOMEM, "put: out of memory");
     }
     nq_mpsc_push(&c->cmdq, &r->node);
@@ -371,6 +381,7 @@ nq_status nq_comm_close(nq_comm *c, int64_t timeout_ms)
         pthread_mutex_unlock(&c->close_mu);
         return NQ_OK;
     }
+    nq_budget_close(&c->send_budget); /* puts waiting for budget give up */
     while (atomic_load(&c->putters))
         sched_yield();
     push_cmd(c, NQ_CMD_CLOSE);
@@ -406,6 +417,7 @@ void nq_comm_free(nq_comm *c)
     }
     ev_loop_destroy(c->loop);
     nq_recvq_destroy(&c->rq);
+    nq_budget_destroy(&c->send_budget);
     nq_idset_free(&c->live);
     nq_idset_free(&c->known);
     pthread_cond_destroy(&c->close_cv);

@@ -80,6 +80,7 @@ struct nq_comm {
     atomic_int resume_asked;
 
     struct nq_recvq rq;
+    struct nq_budget send_budget;
 
     /* I/O thread */
     struct nq_session *sessions; /* a client has exactly one */

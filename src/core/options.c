@@ -23,7 +23,7 @@ nq_status nq_options_defaults(struct nq_options *o)
     o->transport_size = 16 * MIB;
     o->merge = 1;
     o->message_limit = 1 * GIB;
-    o->queue_limit = 256 * MIB;
+    o->queue_limit = 32 * MIB; /* backpressure, not dropping, past it: a small bound costs no messages */
     o->queue_policy = NQ_QUEUE_BLOCK;
     o->dialect = NQ_DIALECT_CURRENT;
     o->codec = NQ_CODEC_RAW;
@@ -276,5 +276,15 @@ nq_status nq_options_set_log(nq_options *o, nq_log_fn fn, void *user, nq_log_lev
     o->log_fn = fn;
     o->log_user = user;
     o->log_level = level;
+    return NQ_OK;
+}
+
+nq_status nq_options_set_send_limit(nq_options *o, uint64_t bytes)
+{
+    CHECK_OPTS(o);
+    if (bytes != 0 && (bytes < KIB || bytes > LIMIT_MAX))
+        return nq_fail(NQ_EINVAL, "options: send limit %llu is not 0 or 1 KiB..2^62",
+                       (unsigned long long)bytes);
+    o->send_limit = bytes;
     return NQ_OK;
 }

@@ -15,6 +15,7 @@ struct nq_options {
     int merge;
     uint64_t message_limit;
     uint64_t queue_limit;
+    uint64_t send_limit; /* 0: puts never wait */
     nq_queue_policy queue_policy;
     nq_dialect dialect;
     nq_codec codec;

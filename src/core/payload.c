@@ -79,6 +79,8 @@ void nq_payload_unref(struct nq_payload *p)
 
 void nq_put_req_free(struct nq_put_req *r)
 {
+    if (r->budget)
+        nq_budget_refund(r->budget, r->charged);
     if (r->p)
         nq_payload_unref(r->p);
     free(r);

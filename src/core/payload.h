@@ -7,6 +7,7 @@
 #include <sys/uio.h>
 #include <netqueue/comm.h>
 
+#include "core/budget.h"
 #include "core/mpsc.h"
 
 struct nq_payload {
@@ -52,6 +53,8 @@ struct nq_put_req {
     size_t pending;           /* targets not yet done (I/O thread only) */
     nq_status result;
     struct nq_send_item item; /* the first target's entry, to save a malloc */
+    struct nq_budget *budget; /* refunded `charged` bytes when freed */
+    uint64_t charged;
     size_t npeers;
     uint8_t peers[];          /* npeers ids, 16 bytes each */
 };
