@@ -6,6 +6,7 @@
  * (nq_comm_put_stream), as the reference's BufferSerializer does.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <netqueue/netqueue.h>
@@ -75,11 +76,16 @@ static void nb_finish(void *ctx)
 
 int main(int argc, char **argv)
 {
-    /* --zerocopy is ours alone: take it out before the shared parser. */
+    /* --zerocopy and --send-limit are ours alone: take them out before the
+     * shared parser. The send limit (default 16 MiB) keeps copying puts from
+     * piling up copies when the sender outruns the socket; 0 turns it off. */
     int zerocopy = 0, k = 1;
+    unsigned long long send_limit = 16ull << 20;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--zerocopy"))
             zerocopy = 1;
+        else if (!strcmp(argv[i], "--send-limit") && i + 1 < argc)
+            send_limit = strtoull(argv[++i], NULL, 0);
         else
             argv[k++] = argv[i];
     }
@@ -92,6 +98,7 @@ int main(int argc, char **argv)
     check(nq_options_set_port(opts, o.port), "port");
     /* Frames of the biggest benchmark message must be accepted. */
     check(nq_options_set_message_limit(opts, bench_max_size(&o) + 1024), "message limit");
+    check(nq_options_set_send_limit(opts, send_limit), "send limit");
 
     struct nb n = { 0 };
     int server = o.role == ROLE_SERVER;
