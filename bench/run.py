@@ -275,7 +275,7 @@ def _mib(kb):
 
 
 def find_bin_dir():
-    for d in ("build-bench", "build"):
+    for d in ("build", "build-bench"):  # the README's build first
         if (ROOT / d / "bench").is_dir():
             return ROOT / d / "bench"
     return ROOT / "build" / "bench"
@@ -285,8 +285,8 @@ def default_python():
     env = os.environ.get("NQ_REF_PYTHON")
     if env:
         return env
-    if Path("/tmp/nqref/bin/python").exists():
-        return "/tmp/nqref/bin/python"
+    if (ROOT / ".venv-ref" / "bin" / "python").exists():  # made by scripts/setup.sh
+        return str(ROOT / ".venv-ref" / "bin" / "python")
     return shutil.which("python3.13") or "python3.13"
 
 
