@@ -1,4 +1,4 @@
-/* Internal: received messages, and the queue get() takes them from. */
+/* Internal: received messages. */
 #ifndef NQ_CORE_MSG_H
 #define NQ_CORE_MSG_H
 
@@ -6,7 +6,10 @@
 #include <stdatomic.h>
 #include <netqueue/comm.h>
 
+#include "core/mpsc.h"
+
 struct nq_msg {
+    struct nq_mpsc_node node; /* the I/O thread's lock-free hand-over */
     struct nq_msg *next;
     struct nq_msg *prev;
     uint8_t peer[NQ_ID_SIZE];
@@ -26,28 +29,6 @@ struct nq_msg *nq_msg_alloc(size_t size);
 /* Make room for at least `need` received bytes; -1 if out of memory. */
 int nq_msg_reserve(struct nq_msg *m, size_t need);
 
-struct nq_recvq {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct nq_msg *head, *tail;
-    _Atomic uint64_t bytes;
-    uint64_t limit;
-    nq_queue_policy policy;
-    int closed;
-    atomic_int paused;       /* the I/O thread stopped reading: resume below limit/2 */
-    void (*resume)(void *);  /* called (any thread) to wake the I/O thread */
-    void *resume_arg;
-};
-
-void nq_recvq_init(struct nq_recvq *q, uint64_t limit, nq_queue_policy policy);
-void nq_recvq_destroy(struct nq_recvq *q);
-/* I/O thread: append a message; returns how many messages were dropped. */
-size_t nq_recvq_push(struct nq_recvq *q, struct nq_msg *m);
-/* 1 when the queue is over its limit (the I/O thread should stop reading). */
-int nq_recvq_full(struct nq_recvq *q);
-nq_status nq_recvq_get(struct nq_recvq *q, const uint8_t *peers, size_t npeers,
-                       int64_t timeout_ms, struct nq_msg **out);
-/* No more messages will come: waiting gets return NQ_ECLOSED once drained. */
-void nq_recvq_close(struct nq_recvq *q);
+#include "core/recvq.h"
 
 #endif

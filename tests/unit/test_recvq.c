@@ -1,0 +1,155 @@
+/* The receive queue: lock-free delivery from one producer to several
+ * getters, per-peer order, peer filters, timeouts and close wake-ups. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/msg.h"
+
+#define N 100000
+
+static struct nq_recvq q;
+
+static struct nq_msg *make(int peer, int seq)
+{
+    struct nq_msg *m = nq_msg_alloc(sizeof seq);
+    memset(m->peer, peer, NQ_ID_SIZE);
+    memcpy(m->data, &seq, sizeof seq);
+    m->have = m->size;
+    return m;
+}
+
+static void *produce(void *arg)
+{
+    for (int i = 0; i < N; i++)
+        nq_recvq_push(&q, make(i % 2, i / 2));
+    return NULL;
+}
+
+struct getter {
+    int peer;
+    int got;
+    int in_order;
+};
+
+static void *consume(void *arg)
+{
+    struct getter *g = arg;
+    uint8_t want[NQ_ID_SIZE];
+    memset(want, g->peer, NQ_ID_SIZE);
+    g->in_order = 1;
+    while (g->got < N / 2) {
+        struct nq_msg *m;
+        if (nq_recvq_get(&q, want, 1, 5000, &m) != NQ_OK)
+            break;
+        int seq;
+        memcpy(&seq, m->data, sizeof seq);
+        if (seq != g->got || m->peer[0] != g->peer)
+            g->in_order = 0;
+        g->got++;
+        nq_msg_free(m);
+    }
+    return NULL;
+}
+
+static void test_filtered_getters(void **state)
+{
+    nq_recvq_init(&q, UINT64_MAX, NQ_QUEUE_BLOCK);
+    struct getter a = {.peer = 0}, b = {.peer = 1};
+    pthread_t p, ta, tb;
+    pthread_create(&ta, NULL, consume, &a);
+    pthread_create(&tb, NULL, consume, &b);
+    pthread_create(&p, NULL, produce, NULL);
+    pthread_join(p, NULL);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.got, N / 2);
+    assert_int_equal(b.got, N / 2);
+    assert_true(a.in_order && b.in_order);
+    assert_int_equal(atomic_load(&q.bytes), 0);
+    nq_recvq_destroy(&q);
+}
+
+static void test_timeout_and_poll(void **state)
+{
+    nq_recvq_init(&q, UINT64_MAX, NQ_QUEUE_BLOCK);
+    struct nq_msg *m = NULL;
+    assert_int_equal(nq_recvq_get(&q, NULL, 0, 0, &m), NQ_ETIMEDOUT);
+    assert_int_equal(nq_recvq_get(&q, NULL, 0, 30, &m), NQ_ETIMEDOUT);
+    nq_recvq_push(&q, make(3, 7));
+    uint8_t other[NQ_ID_SIZE];
+    memset(other, 4, NQ_ID_SIZE);
+    assert_int_equal(nq_recvq_get(&q, other, 1, 20, &m), NQ_ETIMEDOUT); /* not for peer 4 */
+    assert_int_equal(nq_recvq_get(&q, NULL, 0, 0, &m), NQ_OK);
+    assert_int_equal(m->peer[0], 3);
+    nq_msg_free(m);
+    nq_recvq_destroy(&q);
+}
+
+static void *close_later(void *arg)
+{
+    struct timespec ts = {0, 50 * 1000000L};
+    nanosleep(&ts, NULL);
+    nq_recvq_close(&q);
+    return NULL;
+}
+
+static void test_close_wakes_and_drains(void **state)
+{
+    nq_recvq_init(&q, UINT64_MAX, NQ_QUEUE_BLOCK);
+    struct nq_msg *m = NULL;
+    pthread_t t;
+    pthread_create(&t, NULL, close_later, NULL);
+    assert_int_equal(nq_recvq_get(&q, NULL, 0, NQ_FOREVER, &m), NQ_ECLOSED);
+    pthread_join(t, NULL);
+    nq_recvq_destroy(&q);
+
+    nq_recvq_init(&q, UINT64_MAX, NQ_QUEUE_BLOCK);
+    nq_recvq_push(&q, make(1, 1));
+    nq_recvq_close(&q);
+    assert_int_equal(nq_recvq_get(&q, NULL, 0, NQ_FOREVER, &m), NQ_OK); /* drained first */
+    nq_msg_free(m);
+    assert_int_equal(nq_recvq_get(&q, NULL, 0, NQ_FOREVER, &m), NQ_ECLOSED);
+    nq_recvq_destroy(&q);
+}
+
+static void test_drop_policies(void **state)
+{
+    struct nq_msg *m;
+    nq_recvq_init(&q, 2 * sizeof(int), NQ_QUEUE_DROP_OLDEST);
+    for (int i = 0; i < 5; i++)
+        nq_recvq_push(&q, make(0, i));
+    assert_int_equal(nq_recvq_get(&q, NULL, 0, 0, &m), NQ_OK);
+    int seq;
+    memcpy(&seq, m->data, sizeof seq);
+    assert_int_equal(seq, 3); /* 0..2 dropped, the newest kept */
+    nq_msg_free(m);
+    nq_recvq_destroy(&q);
+
+    nq_recvq_init(&q, 2 * sizeof(int), NQ_QUEUE_DROP_NEWEST);
+    for (int i = 0; i < 5; i++)
+        nq_recvq_push(&q, make(0, i));
+    assert_int_equal(nq_recvq_get(&q, NULL, 0, 0, &m), NQ_OK);
+    memcpy(&seq, m->data, sizeof seq);
+    assert_int_equal(seq, 0); /* the oldest kept */
+    nq_msg_free(m);
+    assert_int_equal(nq_recvq_get(&q, NULL, 0, 0, &m), NQ_OK);
+    nq_msg_free(m);
+    assert_int_equal(nq_recvq_get(&q, NULL, 0, 0, &m), NQ_ETIMEDOUT);
+    nq_recvq_destroy(&q);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_filtered_getters),
+        cmocka_unit_test(test_timeout_and_poll),
+        cmocka_unit_test(test_close_wakes_and_drains),
+        cmocka_unit_test(test_drop_policies),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
