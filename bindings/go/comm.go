@@ -1,0 +1,258 @@
+package netqueue
+
+/*
+#include <netqueue/netqueue.h>
+*/
+import "C"
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// Comm is a communicator: one end of net-queue, a server or a client. Its
+// methods are safe for concurrent use. Close it when done: it owns a C I/O
+// thread and a goroutine that delivers put completions.
+type Comm struct {
+	// mu guards c against nq_comm_free: calls hold it shared, Close
+	// takes it exclusively to free.
+	mu    sync.RWMutex
+	c     *C.nq_comm
+	cq    *C.nq_cq
+	codec Codec
+
+	closeMu sync.Mutex // one Close at a time
+	closed  bool       // under closeMu
+
+	pendMu  sync.Mutex
+	pending map[uint64]*Future
+	nextTag uint64
+	drained chan struct{} // closed when the drain goroutine has returned
+}
+
+// New creates a communicator and starts its I/O. A server is listening when
+// New returns; a client connects in the background, and puts made
+// meanwhile wait for the connection.
+func New(protocol Protocol, purpose Purpose, opts ...Option) (*Comm, error) {
+	// One OS thread for the setters, nq_comm_new and nq_last_error().
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	fail := func(op string, st C.nq_status) error {
+		return &Error{Op: op, Status: Status(st), Detail: C.GoString(C.nq_last_error())}
+	}
+	b := builder{}
+	if st := C.nq_options_new(&b.o); st != C.NQ_OK {
+		return nil, fail("options", st)
+	}
+	defer C.nq_options_free(b.o)
+	for _, o := range opts {
+		if st := o(&b); st != C.NQ_OK {
+			return nil, fail("options", st)
+		}
+	}
+	m := &Comm{codec: b.codec, pending: make(map[uint64]*Future), drained: make(chan struct{})}
+	if st := C.nq_cq_new(&m.cq); st != C.NQ_OK {
+		return nil, fail("new", st)
+	}
+	if st := C.nq_comm_new(&m.c, C.nq_protocol(protocol), C.nq_purpose(purpose), b.o); st != C.NQ_OK {
+		err := fail("new", st)
+		C.nq_cq_free(m.cq)
+		return nil, err
+	}
+	go m.drain()
+	return m, nil
+}
+
+// drain delivers completions from the C completion queue to the futures.
+// It blocks in C on a thread of its own; it returns once Close has freed
+// the communicator (every put then has completed) and shut the queue down.
+func (m *Comm) drain() {
+	defer close(m.drained)
+	for {
+		var tag C.uint64_t
+		var res C.nq_status
+		if C.nq_cq_next(m.cq, C.NQ_FOREVER, &tag, &res) != C.NQ_OK {
+			return // NQ_ECLOSED: shut down and drained
+		}
+		m.pendMu.Lock()
+		f := m.pending[uint64(tag)]
+		delete(m.pending, uint64(tag))
+		m.pendMu.Unlock()
+		if f != nil {
+			f.complete(statusErr("put", res))
+		}
+	}
+}
+
+// ID is the communicator's own id.
+func (m *Comm) ID() (ID, error) {
+	var id ID
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.c == nil {
+		return id, &Error{Op: "id", Status: StatusClosed}
+	}
+	err := call("id", func() C.nq_status { return C.nq_comm_id(m.c, (*C.uint8_t)(unsafe.Pointer(&id[0]))) })
+	return id, err
+}
+
+// Port is the port a server listens on (useful after WithPort(0)).
+func (m *Comm) Port() (int, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.c == nil {
+		return 0, &Error{Op: "port", Status: StatusClosed}
+	}
+	var p C.int
+	err := call("port", func() C.nq_status { return C.nq_comm_port(m.c, &p) })
+	return int(p), err
+}
+
+// Peers lists the ids of the peers connected now (a client: its server,
+// once the handshake is done).
+func (m *Comm) Peers() ([]ID, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.c == nil {
+		return nil, &Error{Op: "peers", Status: StatusClosed}
+	}
+	for {
+		var n C.size_t
+		if err := call("peers", func() C.nq_status { return C.nq_comm_peers(m.c, nil, 0, &n) }); err != nil {
+			return nil, err
+		}
+		ids := make([]ID, int(n)+1) // room for one more joining meanwhile
+		var got C.size_t
+		err := call("peers", func() C.nq_status {
+			return C.nq_comm_peers(m.c, (*C.uint8_t)(unsafe.Pointer(&ids[0][0])), C.size_t(len(ids)), &got)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if int(got) <= len(ids) {
+			return ids[:got], nil
+		}
+	}
+}
+
+// Put sends data as one message: to the server (a client), or to every
+// connected client (a server with no ids), or to the clients named. data
+// is copied before Put returns. The returned future completes once the
+// message is written to every target's transport, or failed (ErrReset,
+// ErrNoPeer, ErrCanceled on close).
+func (m *Comm) Put(data []byte, to ...ID) (*Future, error) {
+	return m.put("put", func(c *C.nq_comm, peers *C.uint8_t, n C.size_t, tag C.uint64_t) C.nq_status {
+		return C.nq_comm_put_cq(c, bytesPtr(data), C.size_t(len(data)), peers, n, m.cq, tag)
+	}, to)
+}
+
+// put registers a future under a new tag before the C call, since the
+// completion may reach the drain goroutine before the call returns.
+func (m *Comm) put(op string, do func(*C.nq_comm, *C.uint8_t, C.size_t, C.uint64_t) C.nq_status, to []ID) (*Future, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.c == nil {
+		return nil, &Error{Op: op, Status: StatusClosed}
+	}
+	f := newFuture()
+	m.pendMu.Lock()
+	m.nextTag++
+	tag := m.nextTag
+	m.pending[tag] = f
+	m.pendMu.Unlock()
+	peers, n := peerArray(to)
+	err := call(op, func() C.nq_status { return do(m.c, peers, n, C.uint64_t(tag)) })
+	runtime.KeepAlive(to)
+	if err != nil {
+		m.pendMu.Lock()
+		delete(m.pending, tag)
+		m.pendMu.Unlock()
+		return nil, err
+	}
+	return f, nil
+}
+
+// getSlice bounds one blocking C get when ctx can be cancelled, so that
+// cancellation is seen within this long (C's get cannot be interrupted).
+const getSlice = 100 * time.Millisecond
+
+// Get takes the next message, from any peer or from one of those named,
+// waiting until one comes or ctx ends (then ctx.Err()). After Close, the
+// messages still queued are returned, then ErrClosed.
+func (m *Comm) Get(ctx context.Context, from ...ID) (*Message, error) {
+	peers, n := peerArray(from)
+	defer runtime.KeepAlive(from)
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		timeout := int64(C.NQ_FOREVER)
+		if ctx.Done() != nil {
+			slice := getSlice
+			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < slice {
+				slice = max(time.Until(dl), 0)
+			}
+			timeout = slice.Milliseconds()
+		}
+		msg, err := m.getOnce(peers, n, timeout)
+		if err == nil || !isStatus(err, StatusTimedOut) {
+			return msg, err
+		}
+	}
+}
+
+func (m *Comm) getOnce(peers *C.uint8_t, n C.size_t, timeout int64) (*Message, error) {
+	// Shared lock while blocked in C: Close calls nq_comm_close first,
+	// which wakes this get, and only then waits for the lock to free.
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.c == nil {
+		return nil, &Error{Op: "get", Status: StatusClosed}
+	}
+	var msg *C.nq_msg
+	if err := call("get", func() C.nq_status { return C.nq_comm_get(m.c, peers, n, C.int64_t(timeout), &msg) }); err != nil {
+		return nil, err
+	}
+	return takeMessage(msg, m.codec), nil
+}
+
+// Close ends the communicator: a client sends its queued puts and its fin
+// and waits for the server's; a server stops accepting and waits for its
+// clients to finish. If ctx has a deadline and it passes first,
+// connections are cut and an error of StatusTimedOut is returned; either
+// way the communicator is closed and freed afterwards, and every put's
+// future has completed (those not sent with ErrCanceled). Closing again
+// returns nil. Cancelling ctx without a deadline cannot interrupt the wait.
+func (m *Comm) Close(ctx context.Context) error {
+	m.closeMu.Lock()
+	defer m.closeMu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	timeout := int64(C.NQ_FOREVER)
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = max(time.Until(dl).Milliseconds(), 0)
+	}
+	m.mu.RLock()
+	err := call("close", func() C.nq_status { return C.nq_comm_close(m.c, C.int64_t(timeout)) })
+	m.mu.RUnlock()
+
+	m.mu.Lock()
+	C.nq_comm_free(m.c) // completes every put still pending into the cq
+	m.c = nil
+	m.mu.Unlock()
+	C.nq_cq_shutdown(m.cq)
+	<-m.drained
+	C.nq_cq_free(m.cq)
+	m.cq = nil
+	return err
+}
+
+func isStatus(err error, s Status) bool {
+	e, ok := err.(*Error)
+	return ok && e.Status == s
+}

@@ -1,0 +1,3 @@
+module netqueue.dev/netqueue
+
+go 1.22
