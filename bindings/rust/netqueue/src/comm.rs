@@ -1,0 +1,214 @@
+use crate::error::{check, completion};
+use crate::id::flat;
+use crate::put::{Completion, Put};
+use crate::value::OwnedValue;
+use crate::{Codec, Id, Message, Options, Result, Value};
+use netqueue_sys as sys;
+use std::ffi::c_void;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr::{self, NonNull};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Transport of a communicator. Only TCP (plain or TLS) is built in this
+/// release; the others fail [`Comm::new`] with [`crate::Status::Unsupported`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Tcp,
+    Mqtt,
+    Grpc,
+}
+
+/// Whether a communicator listens or connects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Client,
+    Server,
+}
+
+/// A communicator: one end of net-queue, a server or a client, with an I/O
+/// thread of its own. Dropping it closes it without waiting for peers (call
+/// [`Comm::close`] first for an orderly end) and frees it.
+pub struct Comm {
+    raw: NonNull<sys::nq_comm>,
+    codec: Codec,
+}
+
+// SAFETY: the C ABI makes every nq_comm_* call safe from any thread,
+// concurrently, until nq_comm_free, which only Drop calls (with no borrow
+// left).
+unsafe impl Send for Comm {}
+unsafe impl Sync for Comm {}
+
+type Callback = Box<dyn FnOnce(Result<()>) + Send + 'static>;
+
+/// Completion trampoline: runs once per accepted put, on the library's I/O
+/// thread (or the thread that closes the communicator). A panic in the
+/// user's callback must not unwind into C, so it is caught here.
+unsafe extern "C" fn done_trampoline(user: *mut c_void, status: sys::nq_status) {
+    // SAFETY: user is the Box<Callback> leaked by put_with, given back once.
+    let cb = unsafe { Box::from_raw(user as *mut Callback) };
+    let caught = catch_unwind(AssertUnwindSafe(move || cb(completion(status))));
+    if let Err(payload) = caught {
+        // Dropping a payload can panic too; forget it rather than risk that.
+        std::mem::forget(payload);
+    }
+}
+
+/// Timeout in the C ABI's milliseconds: None waits forever.
+fn millis(timeout: Option<Duration>) -> i64 {
+    match timeout {
+        None => sys::NQ_FOREVER as i64,
+        Some(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+fn peers_ptr(flat: &[u8]) -> *const u8 {
+    if flat.is_empty() { ptr::null() } else { flat.as_ptr() }
+}
+
+impl Comm {
+    /// Create a communicator and start its I/O. A server is listening when
+    /// this returns; a client connects in the background (puts wait).
+    pub fn new(protocol: Protocol, purpose: Purpose, opts: &Options) -> Result<Comm> {
+        let proto = match protocol {
+            Protocol::Tcp => sys::NQ_TCP,
+            Protocol::Mqtt => sys::NQ_MQTT,
+            Protocol::Grpc => sys::NQ_GRPC,
+        };
+        let purp = match purpose {
+            Purpose::Client => sys::NQ_CLIENT,
+            Purpose::Server => sys::NQ_SERVER,
+        };
+        let mut raw = ptr::null_mut();
+        // SAFETY: valid out pointer and options handle (copied by the call).
+        check(unsafe { sys::nq_comm_new(&mut raw, proto, purp, opts.as_ptr()) })?;
+        Ok(Comm { raw: NonNull::new(raw).expect("nq_comm_new gave NULL"), codec: opts.codec })
+    }
+
+    /// The communicator's own id.
+    pub fn id(&self) -> Result<Id> {
+        let mut id = Id::default();
+        // SAFETY: live handle, 16 writable bytes.
+        check(unsafe { sys::nq_comm_id(self.raw.as_ptr(), id.0.as_mut_ptr()) })?;
+        Ok(id)
+    }
+
+    /// The port a server listens on.
+    pub fn port(&self) -> Result<u16> {
+        let mut port = 0;
+        // SAFETY: live handle, valid out pointer.
+        check(unsafe { sys::nq_comm_port(self.raw.as_ptr(), &mut port) })?;
+        Ok(port as u16)
+    }
+
+    /// Ids of the peers connected now.
+    pub fn peers(&self) -> Result<Vec<Id>> {
+        loop {
+            let mut n = 0;
+            // SAFETY: count-only call (NULL, 0).
+            check(unsafe { sys::nq_comm_peers(self.raw.as_ptr(), ptr::null_mut(), 0, &mut n) })?;
+            let mut ids = vec![Id::default(); n + 1]; // room for one joining meanwhile
+            let mut got = 0;
+            // SAFETY: ids has room for ids.len() ids of 16 bytes, contiguous.
+            check(unsafe {
+                sys::nq_comm_peers(self.raw.as_ptr(), ids.as_mut_ptr().cast(), ids.len(), &mut got)
+            })?;
+            if got <= ids.len() {
+                ids.truncate(got);
+                return Ok(ids);
+            }
+        }
+    }
+
+    /// Send `data` as one message: to the server (a client), every
+    /// connected client (a server, `to` empty) or the clients in `to`.
+    /// The bytes are copied before this returns.
+    pub fn put(&self, data: &[u8], to: &[Id]) -> Result<Put> {
+        let shared = Arc::new(Completion::default());
+        let done = shared.clone();
+        self.put_with(data, to, move |r| done.complete(r))?;
+        Ok(Put { shared })
+    }
+
+    /// As [`Comm::put`], running `done` once with the outcome, on the
+    /// library's I/O thread (or the thread that closes or drops the
+    /// communicator, for puts cancelled then). `done` must not block and
+    /// must not close or drop this communicator; a panic in it is caught.
+    pub fn put_with<F>(&self, data: &[u8], to: &[Id], done: F) -> Result<()>
+    where
+        F: FnOnce(Result<()>) + Send + 'static,
+    {
+        let peers = flat(to);
+        self.with_callback(done, |fn_, user| unsafe {
+            // SAFETY: live handle; data and peers are read before returning.
+            sys::nq_comm_put(self.raw.as_ptr(), data.as_ptr().cast(), data.len(),
+                             peers_ptr(&peers), to.len(), fn_, user)
+        })
+    }
+
+    /// Encode `value` with the communicator's codec ([`Options::codec`])
+    /// and put it. Under [`Codec::Raw`] the value must be bytes or a str.
+    pub fn put_value(&self, value: &Value, to: &[Id]) -> Result<Put> {
+        let owned = OwnedValue::from_value(value)?;
+        let peers = flat(to);
+        let shared = Arc::new(Completion::default());
+        let done = shared.clone();
+        self.with_callback(move |r| done.complete(r), |fn_, user| unsafe {
+            // SAFETY: live handles; the value is encoded before returning.
+            sys::nq_comm_put_value(self.raw.as_ptr(), owned.as_ptr(), peers_ptr(&peers),
+                                   to.len(), fn_, user)
+        })?;
+        Ok(Put { shared })
+    }
+
+    /// Hand `done` to a C put call as (trampoline, user); take it back if
+    /// the call fails, since the library then never calls it.
+    fn with_callback<F>(&self, done: F, call: impl FnOnce(sys::nq_done_fn, *mut c_void) -> sys::nq_status) -> Result<()>
+    where
+        F: FnOnce(Result<()>) + Send + 'static,
+    {
+        let cb: Box<Callback> = Box::new(Box::new(done));
+        let user = Box::into_raw(cb).cast::<c_void>();
+        let st = call(Some(done_trampoline), user);
+        let result = check(st);
+        if result.is_err() {
+            // SAFETY: the library did not take the callback.
+            drop(unsafe { Box::from_raw(user as *mut Callback) });
+        }
+        result
+    }
+
+    /// Take the next message, from any peer (`from` empty) or one of
+    /// those named, waiting up to `timeout` (None: forever). Errors:
+    /// [`crate::Status::TimedOut`]; [`crate::Status::Closed`] once closed
+    /// and drained.
+    pub fn get(&self, from: &[Id], timeout: Option<Duration>) -> Result<Message> {
+        let peers = flat(from);
+        let mut msg = ptr::null_mut();
+        // SAFETY: live handle, peers readable, valid out pointer.
+        check(unsafe {
+            sys::nq_comm_get(self.raw.as_ptr(), peers_ptr(&peers), from.len(), millis(timeout), &mut msg)
+        })?;
+        // SAFETY: the library handed us a message of our own.
+        Ok(unsafe { Message::from_raw(msg, self.codec) })
+    }
+
+    /// Orderly close: a client sends its queued puts and fin and waits for
+    /// the server's; a server waits for its clients to finish. After
+    /// `timeout` (None: forever) connections are cut and
+    /// [`crate::Status::TimedOut`] is returned. Either way the
+    /// communicator is closed: unsent puts complete with
+    /// [`crate::Status::Canceled`]. Closing again returns Ok.
+    pub fn close(&self, timeout: Option<Duration>) -> Result<()> {
+        // SAFETY: live handle.
+        check(unsafe { sys::nq_comm_close(self.raw.as_ptr(), millis(timeout)) })
+    }
+}
+
+impl Drop for Comm {
+    fn drop(&mut self) {
+        // SAFETY: we own the handle and nothing borrows it any more.
+        unsafe { sys::nq_comm_free(self.raw.as_ptr()) }
+    }
+}

@@ -1,0 +1,188 @@
+use crate::error::check;
+use crate::{Id, Result};
+use netqueue_sys as sys;
+use std::ffi::CString;
+use std::ptr::NonNull;
+use std::time::Duration;
+
+/// Payload encoding of [`crate::Comm::put_value`] and [`crate::Message::value`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Codec {
+    /// Bytes as they are (the reference's BufferSerializer).
+    #[default]
+    Raw,
+    /// The safe pickle subset, Python net-queue peers' default.
+    Pickle,
+}
+
+impl Codec {
+    pub(crate) fn raw(self) -> sys::nq_codec {
+        match self {
+            Codec::Raw => sys::NQ_CODEC_RAW,
+            Codec::Pickle => sys::NQ_CODEC_PICKLE,
+        }
+    }
+}
+
+/// What a full receive queue does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueuePolicy {
+    Block,
+    DropOldest,
+    DropNewest,
+}
+
+/// Which fin a session uses (see docs/protocol.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Current,
+    Legacy,
+}
+
+/// Communicator options: a builder over `nq_options`. Every setter
+/// validates its value and fails with [`crate::Status::Invalid`] and a
+/// detail on a bad one:
+///
+/// ```no_run
+/// # fn main() -> netqueue::Result<()> {
+/// let opts = netqueue::Options::new()?.host("127.0.0.1")?.port(0)?;
+/// # Ok(()) }
+/// ```
+pub struct Options {
+    raw: NonNull<sys::nq_options>,
+    pub(crate) codec: Codec,
+}
+
+// SAFETY: the handle is plain memory, usable from any one thread at a time
+// (not Sync: the C rules say one thread at a time).
+unsafe impl Send for Options {}
+
+impl Options {
+    /// The defaults: random id, 127.0.0.1:51966, raw codec, no TLS...
+    pub fn new() -> Result<Options> {
+        let mut raw = std::ptr::null_mut();
+        // SAFETY: raw is a valid out pointer.
+        check(unsafe { sys::nq_options_new(&mut raw) })?;
+        Ok(Options { raw: NonNull::new(raw).expect("nq_options_new gave NULL"), codec: Codec::Raw })
+    }
+
+    pub(crate) fn as_ptr(&self) -> *const sys::nq_options {
+        self.raw.as_ptr()
+    }
+
+    fn set(self, f: impl FnOnce(*mut sys::nq_options) -> sys::nq_status) -> Result<Options> {
+        check(f(self.raw.as_ptr()))?;
+        Ok(self)
+    }
+
+    fn set_str(self, s: &str, f: unsafe extern "C" fn(*mut sys::nq_options, *const std::ffi::c_char) -> sys::nq_status) -> Result<Options> {
+        let c = CString::new(s).map_err(|_| crate::Error::new(crate::Status::Invalid, "string contains NUL"))?;
+        // SAFETY: valid handle and NUL-terminated string; the library copies it.
+        self.set(|o| unsafe { f(o, c.as_ptr()) })
+    }
+
+    /// Own id (default: random).
+    pub fn id(self, id: Id) -> Result<Options> {
+        // SAFETY: id.0 is 16 readable bytes.
+        self.set(|o| unsafe { sys::nq_options_set_id(o, id.0.as_ptr()) })
+    }
+    /// Host to bind (server) or connect to (client).
+    pub fn host(self, host: &str) -> Result<Options> {
+        self.set_str(host, sys::nq_options_set_host)
+    }
+    /// TCP port, 0..65535; a server given 0 binds a free one ([`crate::Comm::port`]).
+    pub fn port(self, port: i32) -> Result<Options> {
+        // SAFETY: valid handle.
+        self.set(|o| unsafe { sys::nq_options_set_port(o, port) })
+    }
+    /// A server's I/O threads, 1..64.
+    pub fn workers(self, n: i32) -> Result<Options> {
+        // SAFETY: valid handle.
+        self.set(|o| unsafe { sys::nq_options_set_workers(o, n) })
+    }
+    /// Largest single transport write.
+    pub fn transport_size(self, bytes: u64) -> Result<Options> {
+        // SAFETY: valid handle.
+        self.set(|o| unsafe { sys::nq_options_set_transport_size(o, bytes) })
+    }
+    /// Merge small frames into one write.
+    pub fn merge(self, on: bool) -> Result<Options> {
+        // SAFETY: valid handle.
+        self.set(|o| unsafe { sys::nq_options_set_merge(o, on as i32) })
+    }
+    /// Largest message accepted or put.
+    pub fn message_limit(self, bytes: u64) -> Result<Options> {
+        // SAFETY: valid handle.
+        self.set(|o| unsafe { sys::nq_options_set_message_limit(o, bytes) })
+    }
+    /// Bound of the receive queue in bytes, and what happens above it.
+    pub fn queue_limit(self, bytes: u64, policy: QueuePolicy) -> Result<Options> {
+        let p = match policy {
+            QueuePolicy::Block => sys::NQ_QUEUE_BLOCK,
+            QueuePolicy::DropOldest => sys::NQ_QUEUE_DROP_OLDEST,
+            QueuePolicy::DropNewest => sys::NQ_QUEUE_DROP_NEWEST,
+        };
+        // SAFETY: valid handle.
+        self.set(|o| unsafe { sys::nq_options_set_queue_limit(o, bytes) })?
+            .set(|o| unsafe { sys::nq_options_set_queue_policy(o, p) })
+    }
+    /// Bound on bytes put and not yet written (0: none).
+    pub fn send_limit(self, bytes: u64) -> Result<Options> {
+        // SAFETY: valid handle.
+        self.set(|o| unsafe { sys::nq_options_set_send_limit(o, bytes) })
+    }
+    pub fn dialect(self, d: Dialect) -> Result<Options> {
+        let d = match d {
+            Dialect::Current => sys::NQ_DIALECT_CURRENT,
+            Dialect::Legacy => sys::NQ_DIALECT_LEGACY,
+        };
+        // SAFETY: valid handle.
+        self.set(|o| unsafe { sys::nq_options_set_dialect(o, d) })
+    }
+    pub fn codec(self, c: Codec) -> Result<Options> {
+        // SAFETY: valid handle.
+        let mut me = self.set(|o| unsafe { sys::nq_options_set_codec(o, c.raw()) })?;
+        me.codec = c;
+        Ok(me)
+    }
+    /// Turn TLS on.
+    pub fn tls(self) -> Result<Options> {
+        // SAFETY: valid handle.
+        self.set(|o| unsafe { sys::nq_options_set_tls(o, 1) })
+    }
+    /// Server: private key (PEM file).
+    pub fn tls_key(self, path: &str) -> Result<Options> {
+        self.set_str(path, sys::nq_options_set_tls_key)
+    }
+    /// Server: certificate chain (PEM file).
+    pub fn tls_cert(self, path: &str) -> Result<Options> {
+        self.set_str(path, sys::nq_options_set_tls_cert)
+    }
+    /// Client: CA file to verify the server against (default: the system's).
+    pub fn tls_ca(self, path: &str) -> Result<Options> {
+        self.set_str(path, sys::nq_options_set_tls_ca)
+    }
+    /// Client: name to verify instead of the host.
+    pub fn tls_server_name(self, name: &str) -> Result<Options> {
+        self.set_str(name, sys::nq_options_set_tls_server_name)
+    }
+    /// Client: verify the server (default); false is for testing only.
+    pub fn tls_verify(self, on: bool) -> Result<Options> {
+        // SAFETY: valid handle.
+        self.set(|o| unsafe { sys::nq_options_set_tls_verify(o, on as i32) })
+    }
+    /// Client: pending puts fail with [`crate::Status::Address`] after this
+    /// long without a connection (default: they wait until close).
+    pub fn connect_timeout(self, d: Duration) -> Result<Options> {
+        let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        // SAFETY: valid handle.
+        self.set(|o| unsafe { sys::nq_options_set_connect_timeout(o, ms) })
+    }
+}
+
+impl Drop for Options {
+    fn drop(&mut self) {
+        // SAFETY: we own the handle.
+        unsafe { sys::nq_options_free(self.raw.as_ptr()) }
+    }
+}
