@@ -1,0 +1,42 @@
+# Go and Rust bindings (bindings/go, bindings/rust): each one's own runner
+# (go test, cargo test) against this build of libnetqueue, installed into a
+# relocatable prefix in the build tree so that netqueue.pc is usable.
+# Labels: bindings + go/rust; tests that talk to another language or to
+# the Python reference also carry interop.
+find_program(NQ_GO go)
+find_program(NQ_CARGO cargo)
+if(NOT TARGET nq OR (NOT NQ_GO AND NOT NQ_CARGO))
+  return()
+endif()
+set(_gr_prefix ${CMAKE_BINARY_DIR}/bindings-go-rust-prefix)
+set(_gr_src ${PROJECT_SOURCE_DIR}/bindings)
+add_test(NAME bindings_go_rust_install
+  COMMAND ${CMAKE_COMMAND} --install ${CMAKE_BINARY_DIR} --prefix ${_gr_prefix})
+set_tests_properties(bindings_go_rust_install PROPERTIES
+  FIXTURES_SETUP bindings_go_rust LABELS "bindings;go;rust")
+set(_gr_env
+  "PKG_CONFIG_PATH=${_gr_prefix}/${CMAKE_INSTALL_LIBDIR}/pkgconfig"
+  "LD_LIBRARY_PATH=${_gr_prefix}/${CMAKE_INSTALL_LIBDIR}"
+  "NQ_CLI=$<TARGET_FILE:nq>")
+
+# nq_gr_test(NAME DIR LABELS COMMAND...)
+function(nq_gr_test name dir labels)
+  add_test(NAME ${name} COMMAND ${ARGN} WORKING_DIRECTORY ${dir})
+  set_tests_properties(${name} PROPERTIES LABELS "${labels}" TIMEOUT 900
+    ENVIRONMENT "${_gr_env}" FIXTURES_REQUIRED bindings_go_rust SKIP_RETURN_CODE 77)
+endfunction()
+
+if(NQ_GO)
+  nq_gr_test(bindings_go ${_gr_src}/go "bindings;go" ${NQ_GO} test -count=1 ./...)
+  nq_gr_test(bindings_go_ref_example ${_gr_src}/go "bindings;go;interop"
+    bash examples/with-ref-server.sh ${NQ_REF_PYTHON} ${NQ_GO} run ./examples/hello -port PORT)
+endif()
+if(NQ_CARGO)
+  nq_gr_test(bindings_rust ${_gr_src}/rust "bindings;rust" ${NQ_CARGO} test -j 2 --locked)
+  nq_gr_test(bindings_rust_ref_example ${_gr_src}/rust "bindings;rust;interop"
+    bash ../go/examples/with-ref-server.sh ${NQ_REF_PYTHON}
+    ${NQ_CARGO} run -q -j 2 --locked --example hello -- --port PORT)
+endif()
+if(NQ_GO AND NQ_CARGO)
+  nq_gr_test(bindings_go_rust_cross ${_gr_src}/go "bindings;go;rust;interop" bash cross-rust.sh)
+endif()
