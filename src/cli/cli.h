@@ -21,6 +21,7 @@ struct cli_put {
 
 struct cli_args {
     const char *cmd;            /* "server" or "client" */
+    nq_protocol protocol;       /* NQ_TCP unless --protocol */
     const char *host;           /* NULL: library default */
     int port;                   /* -1: library default */
     int tls, verify;

@@ -43,7 +43,7 @@ int cli_comm_new(const struct cli_args *a, nq_purpose purpose, nq_comm **out)
         if (!a->verify)
             SET(nq_options_set_tls_verify(o, 0), "--no-verify");
     }
-    st = nq_comm_new(out, NQ_TCP, purpose, o);
+    st = nq_comm_new(out, a->protocol, purpose, o);
     nq_options_free(o);
     if (st != NQ_OK)
         return cli_fail(purpose == NQ_SERVER ? "server" : "client", st);

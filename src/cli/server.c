@@ -108,7 +108,10 @@ int cli_server(const struct cli_args *a)
     nq_comm_port(c, &port);
     if (!a->quiet)
         fprintf(stderr, "nq: listening on %s:%d (%s)\n",
-                a->host ? a->host : "127.0.0.1", port, a->tls ? "tls" : "tcp");
+                a->host ? a->host : "127.0.0.1", port,
+                a->protocol == NQ_GRPC ? (a->tls ? "grpc+tls" : "grpc")
+                : a->protocol == NQ_MQTT ? (a->tls ? "mqtt+tls" : "mqtt")
+                : a->tls ? "tls" : "tcp");
 
     struct seen seen = {0};
     long received = 0;

@@ -29,8 +29,6 @@ expect 0 '^usage: nq server' -- client --help
 expect 0 '^nq [0-9]+\.[0-9]+\.[0-9]+ ' -- --version
 expect 2 '^usage:' --
 expect 2 '^nq: frob: unknown command' -- frob
-expect 2 '^nq: --protocol mqtt: not supported yet' -- client --protocol mqtt
-expect 2 '^nq: --protocol grpc: not supported yet' -- server --protocol grpc
 expect 2 '^nq: --protocol udp: unknown protocol' -- server --protocol udp
 expect 2 '^nq: --port: .70000. is not a number' -- client --port 70000
 expect 2 '^nq: --id xyz: expected 32 hex digits' -- client --id xyz
@@ -46,6 +44,8 @@ expect 2 '^nq: --put-file /nonexistent' -- client --put-file /nonexistent/file
 expect 3 '^nq: put: .*timed out' -- client --port 1 --put x --timeout 300
 # A server key that is not a key: the library's status and detail.
 expect 1 '^nq: server: TLS error \(.+\)' -- server --port 0 --tls --key "$0" --cert "$0"
+# --protocol picks the transport (gRPC: the same TLS check, when built in).
+expect 1 '^nq: server: (TLS error|not supported)' -- server --protocol grpc --port 0 --tls --key "$0" --cert "$0"
 
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
