@@ -17,16 +17,22 @@ import (
 func main() {
 	host := flag.String("host", "127.0.0.1", "server address")
 	port := flag.Int("port", 51966, "server port")
+	text := flag.String("text", "Hello, Server!", "what to say")
+	raw := flag.Bool("raw", false, "send and print raw bytes, not pickle (for non-Python peers)")
 	flag.Parse()
 
+	codec := netqueue.CodecPickle
+	if *raw {
+		codec = netqueue.CodecRaw
+	}
 	q, err := netqueue.New(netqueue.TCP, netqueue.Client,
-		netqueue.WithHost(*host), netqueue.WithPort(*port), netqueue.WithCodec(netqueue.CodecPickle))
+		netqueue.WithHost(*host), netqueue.WithPort(*port), netqueue.WithCodec(codec))
 	if err != nil {
 		log.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	put, err := q.PutValue("Hello, Server!")
+	put, err := q.PutValue(*text)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -43,6 +49,9 @@ func main() {
 	}
 	if err := q.Close(ctx); err != nil {
 		log.Fatal(err)
+	}
+	if b, ok := reply.([]byte); ok { // raw codec
+		reply = string(b)
 	}
 	fmt.Printf("%#v\n", reply)
 }
