@@ -5,7 +5,9 @@
 # the Python reference also carry interop.
 find_program(NQ_GO go)
 find_program(NQ_CARGO cargo)
-if(NOT TARGET nq OR (NOT NQ_GO AND NOT NQ_CARGO))
+# Sanitizer builds are left out: go and cargo test binaries would load an
+# instrumented libnetqueue without the sanitizer runtime.
+if(NOT TARGET nq OR NQ_SANITIZE OR (NOT NQ_GO AND NOT NQ_CARGO))
   return()
 endif()
 set(_gr_prefix ${CMAKE_BINARY_DIR}/bindings-go-rust-prefix)
