@@ -1,0 +1,205 @@
+/* gRPC client: one channel to the server; rounds start when there is
+ * output, and an idle client polls with empty rounds, backing off from
+ * 2^-10 s by doubling up to 0.5 s (reset whenever a round moves data). A
+ * failed round (server down or restarted, bad status) drops the link: the
+ * next round starts a new one with our ini, after a retry backoff. */
+#include <grpc/grpc_security.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+#include "core/timeutil.h"
+#include "grpc/grpc_internal.h"
+
+#define POLL_FIRST (1.0 / 1024.0)
+#define POLL_MAX 0.5
+#define RETRY_FIRST 0.05
+#define RETRY_MAX 2.0
+
+static void schedule(struct gq_state *g, double delay)
+{
+    ev_timer_stop(g->c->loop, &g->poll);
+    ev_timer_set(&g->poll, delay, 0.);
+    ev_timer_start(g->c->loop, &g->poll);
+}
+
+static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct gq_state *g = w->data;
+    nq_gq_client_round(g);
+    nq_core_flush(g->c);
+}
+
+/* The round failed: the link is gone; try again later. */
+static void round_lost(struct gq_state *g, const char *why)
+{
+    struct nq_comm *c = g->c;
+    struct nq_session *s = c->sessions;
+    if (g->linked) {
+        g->linked = 0;
+        nq_core_link_lost(c, &g->link.link, why);
+    }
+    if (c->close_done)
+        return;
+    if (c->close_phase && s->fin_sent) {
+        /* the server went away during our close: nothing more can be said */
+        nq_session_fail_all(c, s, NQ_ERESET);
+        nq_core_close_done(c, NQ_ERESET);
+        return;
+    }
+    int64_t now = nq_now_ms();
+    if (!g->first_fail_ms)
+        g->first_fail_ms = now;
+    if (c->o.connect_timeout_ms >= 0 && now - g->first_fail_ms > c->o.connect_timeout_ms &&
+        nq_session_has_output(s)) {
+        nq_log(c, NQ_LOG_WARN, "%s:%d unreachable for %lld ms (%s): failing pending puts",
+               c->o.host, c->o.port, (long long)(now - g->first_fail_ms), why);
+        nq_session_fail_all(c, s, NQ_EADDR);
+        g->first_fail_ms = now;
+    } else {
+        nq_log(c, NQ_LOG_DEBUG, "%s:%d: %s; retrying", c->o.host, c->o.port, why);
+    }
+    g->retry_backoff = g->retry_backoff ? g->retry_backoff * 2 : RETRY_FIRST;
+    if (g->retry_backoff > RETRY_MAX)
+        g->retry_backoff = RETRY_MAX;
+    schedule(g, g->retry_backoff);
+}
+
+void nq_gq_client_round_done(struct gq_state *g, struct gq_call *k)
+{
+    struct nq_comm *c = g->c;
+    int failed = k->failed, data = k->data;
+    char why[sizeof k->why];
+    snprintf(why, sizeof why, "%s", k->why);
+    g->round = NULL;
+    nq_gq_call_free(k);
+    if (failed) {
+        round_lost(g, why);
+        return;
+    }
+    g->retry_backoff = 0;
+    g->first_fail_ms = 0;
+    struct nq_session *s = c->sessions;
+    if (nq_session_finished(s)) {
+        g->linked = 0;
+        nq_core_link_lost(c, &g->link.link, "session finished");
+        if (!c->close_phase)
+            nq_log(c, NQ_LOG_INFO, "%s:%d ended the session", c->o.host, c->o.port);
+        return;
+    }
+    if (nq_session_has_output(s)) {
+        g->poll_backoff = POLL_FIRST;
+        nq_gq_client_round(g);
+        return;
+    }
+    /* idle: poll for the server's data, slower and slower while none comes */
+    if (data || g->poll_backoff == 0)
+        g->poll_backoff = POLL_FIRST;
+    else if ((g->poll_backoff *= 2) > POLL_MAX)
+        g->poll_backoff = POLL_MAX;
+    schedule(g, g->poll_backoff);
+}
+
+static nq_status client_start(struct nq_comm *c)
+{
+    struct gq_state *g = nq_gq_new(c, nq_gq_client_event);
+    if (!g)
+        return nq_fail(NQ_ENOMEM, "grpc: cannot set up the completion queue");
+    grpc_channel_credentials *creds;
+    nq_status st = nq_gq_channel_creds(c, &creds);
+    if (st != NQ_OK) {
+        nq_gq_free(g);
+        return st;
+    }
+    char target[NQ_HOST_MAX + 16];
+    snprintf(target, sizeof target, strchr(c->o.host, ':') ? "[%s]:%d" : "%s:%d", c->o.host,
+             c->o.port);
+    g->channel = grpc_channel_create(target, creds, &g->args);
+    grpc_channel_credentials_release(creds);
+    if (!g->channel) {
+        nq_gq_free(g);
+        return nq_fail(NQ_EADDR, "grpc: cannot create a channel to %s", target);
+    }
+    ev_timer_init(&g->poll, on_poll, 0., 0.);
+    g->poll.data = g;
+    ev_timer_start(c->loop, &g->poll); /* the first round: our ini */
+    c->transport = g;
+    return NQ_OK;
+}
+
+static void client_kick(struct nq_comm *c, struct nq_session *s)
+{
+    struct gq_state *g = c->transport;
+    if (g->round)
+        nq_gq_client_send_next(g, g->round);
+    else if (!g->retry_backoff) /* after a failure the retry timer decides */
+        nq_gq_client_round(g);
+}
+
+static void client_close_begin(struct nq_comm *c)
+{
+    struct gq_state *g = c->transport;
+    struct nq_session *s = c->sessions;
+    if (!g->linked && s->fin_sent && s->fin_received) /* the server already ended it */
+        nq_core_close_done(c, NQ_OK);
+}
+
+static void client_abort(struct nq_comm *c)
+{
+    struct gq_state *g = c->transport;
+    ev_timer_stop(c->loop, &g->poll);
+    if (g->round)
+        grpc_call_cancel(g->round->call, NULL);
+}
+
+static void client_resume(struct nq_comm *c)
+{
+    nq_gq_client_resume(c->transport);
+}
+
+static void client_drop_link(struct nq_comm *c, struct nq_link *l)
+{
+    struct gq_state *g = c->transport;
+    if (g->round)
+        grpc_call_cancel(g->round->call, NULL);
+}
+
+static void finish(struct gq_state *g, struct gq_op *op)
+{
+    struct gq_call *k = op->call;
+    if (--k->pending <= 0)
+        nq_gq_call_free(k);
+}
+
+static void client_destroy(struct nq_comm *c)
+{
+    struct gq_state *g = c->transport;
+    if (!g)
+        return;
+    ev_timer_stop(c->loop, &g->poll);
+    pthread_mutex_lock(&c->close_mu);
+    c->close_done = 1; /* no new round from here on */
+    pthread_mutex_unlock(&c->close_mu);
+    if (g->round)
+        grpc_call_cancel(g->round->call, NULL);
+    nq_gq_stop(g, finish);
+    g->round = NULL;
+    if (g->linked) {
+        g->linked = 0;
+        nq_core_link_lost(c, &g->link.link, "communicator closed");
+    }
+    grpc_channel_destroy(g->channel);
+    nq_gq_free(g);
+    c->transport = NULL;
+}
+
+const struct nq_transport_ops nq_grpc_client_ops = {
+    .start = client_start,
+    .kick = client_kick,
+    .close_begin = client_close_begin,
+    .abort = client_abort,
+    .resume = client_resume,
+    .drop_link = client_drop_link,
+    .destroy = client_destroy,
+};

@@ -1,0 +1,301 @@
+/* The gRPC transport's shared machinery: the completion-queue thread that
+ * hands finished operations to the loop thread, call bookkeeping, and the
+ * conversion between session output / received messages and gRPC byte
+ * buffers. */
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/support/time.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+#include "grpc/grpc_internal.h"
+
+#define TAKE_IOV 64
+#define TAKE_SLICES 16
+
+static void *cq_main(void *arg)
+{
+    struct gq_state *g = arg;
+    sigset_t set;
+    sigfillset(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    for (;;) {
+        /* blocks in gRPC's poller: no busy-waiting, and this thread is
+         * also where gRPC does the connection I/O */
+        grpc_event ev = grpc_completion_queue_next(g->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            break;
+        if (ev.type != GRPC_OP_COMPLETE)
+            continue;
+        struct gq_op *op = ev.tag;
+        op->success = ev.success;
+        if (op->kind == GQ_SHUTDOWN) {
+            pthread_mutex_lock(&g->shut_mu);
+            g->shut_done = 1;
+            pthread_cond_broadcast(&g->shut_cv);
+            pthread_mutex_unlock(&g->shut_mu);
+            continue;
+        }
+        nq_mpsc_push(&g->events, &op->node);
+        ev_async_send(g->c->loop, &g->wake);
+    }
+    return NULL;
+}
+
+static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
+{
+    struct gq_state *g = w->data;
+    struct nq_mpsc_node *n;
+    while ((n = nq_mpsc_pop(&g->events)))
+        g->on_event(g, (struct gq_op *)n);
+    /* last: it may start sends, end rounds, or finish the close */
+    nq_core_flush(g->c);
+}
+
+static void set_args(struct gq_state *g)
+{
+    struct nq_comm *c = g->c;
+    int size = c->o.transport_size > INT_MAX ? INT_MAX : (int)c->o.transport_size;
+    int n = 0;
+    g->arg_items[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = size}};
+    g->arg_items[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = size}};
+    g->arg_items[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_COMPRESSION_CHANNEL_DEFAULT_ALGORITHM,
+                                   {.integer = GRPC_COMPRESS_NONE}};
+    if (c->purpose == NQ_CLIENT) {
+        /* the server tells clients apart by connection: never share one
+         * with another communicator of this process */
+        g->arg_items[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, {.integer = 1}};
+        g->arg_items[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, {.integer = 100}};
+        if (c->o.tls && c->o.tls_server_name)
+            g->arg_items[n++] = (grpc_arg){GRPC_ARG_STRING, GRPC_SSL_TARGET_NAME_OVERRIDE_ARG,
+                                           {.string = c->o.tls_server_name}};
+    }
+    g->args.num_args = (size_t)n;
+    g->args.args = g->arg_items;
+}
+
+struct gq_state *nq_gq_new(struct nq_comm *c, void (*on_event)(struct gq_state *, struct gq_op *))
+{
+    struct gq_state *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->c = c;
+    g->on_event = on_event;
+    nq_mpsc_init(&g->events);
+    pthread_mutex_init(&g->shut_mu, NULL);
+    pthread_cond_init(&g->shut_cv, NULL);
+    set_args(g);
+    /* gRPC counts grpc_init/grpc_shutdown pairs itself: one pair per
+     * communicator keeps the library up exactly while one is alive */
+    grpc_init();
+    g->cq = grpc_completion_queue_create_for_next(NULL);
+    ev_async_init(&g->wake, on_wake);
+    g->wake.data = g;
+    ev_async_start(c->loop, &g->wake);
+    if (pthread_create(&g->cq_thread, NULL, cq_main, g) != 0) {
+        nq_gq_free(g);
+        return NULL;
+    }
+    g->cq_thread_started = 1;
+    return g;
+}
+
+struct gq_call *nq_gq_call_new(struct gq_state *g)
+{
+    struct gq_call *k = calloc(1, sizeof *k);
+    if (!k)
+        return NULL;
+    k->g = g;
+    struct gq_op *ops[] = {&k->op_start, &k->op_send, &k->op_recv, &k->op_status, &k->op_new};
+    enum gq_kind kinds[] = {GQ_START, GQ_SEND, GQ_RECV, GQ_STATUS, GQ_NEW_CALL};
+    for (int i = 0; i < 5; i++) {
+        ops[i]->kind = kinds[i];
+        ops[i]->call = k;
+    }
+    grpc_metadata_array_init(&k->md_init);
+    grpc_metadata_array_init(&k->md_trail);
+    grpc_metadata_array_init(&k->md_req);
+    grpc_call_details_init(&k->details);
+    k->status_details = grpc_empty_slice();
+    k->all_next = g->calls;
+    if (g->calls)
+        g->calls->all_prev = k;
+    g->calls = k;
+    return k;
+}
+
+void nq_gq_call_free(struct gq_call *k)
+{
+    struct gq_state *g = k->g;
+    if (k->all_prev)
+        k->all_prev->all_next = k->all_next;
+    else
+        g->calls = k->all_next;
+    if (k->all_next)
+        k->all_next->all_prev = k->all_prev;
+    if (k->send_buf)
+        grpc_byte_buffer_destroy(k->send_buf);
+    if (k->recv_buf)
+        grpc_byte_buffer_destroy(k->recv_buf);
+    grpc_metadata_array_destroy(&k->md_init);
+    grpc_metadata_array_destroy(&k->md_trail);
+    grpc_metadata_array_destroy(&k->md_req);
+    grpc_call_details_destroy(&k->details);
+    grpc_slice_unref(k->status_details);
+    if (k->error_string)
+        gpr_free((void *)k->error_string);
+    if (k->call)
+        grpc_call_unref(k->call);
+    free(k);
+}
+
+grpc_call_error nq_gq_batch(struct gq_call *k, struct gq_op *op, const grpc_op *ops, size_t n)
+{
+    grpc_call_error e = grpc_call_start_batch(k->call, ops, n, op, NULL);
+    if (e == GRPC_CALL_OK)
+        k->pending++;
+    return e;
+}
+
+void nq_gq_stop(struct gq_state *g, void (*finish)(struct gq_state *, struct gq_op *))
+{
+    if (g->cq_thread_started) {
+        grpc_completion_queue_shutdown(g->cq);
+        pthread_join(g->cq_thread, NULL);
+        g->cq_thread_started = 0;
+    }
+    /* the loop thread has ended: this thread is the queue's consumer now */
+    struct nq_mpsc_node *n;
+    while ((n = nq_mpsc_pop(&g->events)))
+        finish(g, (struct gq_op *)n);
+    while (g->calls) /* nothing is outstanding any more */
+        nq_gq_call_free(g->calls);
+}
+
+void nq_gq_free(struct gq_state *g)
+{
+    if (!g)
+        return;
+    ev_async_stop(g->c->loop, &g->wake);
+    if (g->cq_thread_started) {
+        grpc_completion_queue_shutdown(g->cq);
+        pthread_join(g->cq_thread, NULL);
+    }
+    if (g->cq)
+        grpc_completion_queue_destroy(g->cq);
+    pthread_mutex_destroy(&g->shut_mu);
+    pthread_cond_destroy(&g->shut_cv);
+    free(g);
+    grpc_shutdown();
+}
+
+grpc_byte_buffer *nq_gq_take(struct nq_comm *c, struct nq_session *s, size_t *len)
+{
+    grpc_slice slices[TAKE_SLICES];
+    int ns = 0;
+    uint64_t total = 0, max = c->o.transport_size;
+    while (ns < TAKE_SLICES && total < max && nq_session_has_output(s)) {
+        struct iovec iov[TAKE_IOV];
+        int n = nq_session_gather(s, iov, TAKE_IOV, max - total, c->o.merge || total == 0);
+        size_t bytes = 0;
+        for (int i = 0; i < n; i++)
+            bytes += iov[i].iov_len;
+        if (bytes == 0)
+            break;
+        grpc_slice sl = grpc_slice_malloc(bytes);
+        uint8_t *p = GRPC_SLICE_START_PTR(sl);
+        for (int i = 0; i < n; i++) {
+            memcpy(p, iov[i].iov_base, iov[i].iov_len);
+            p += iov[i].iov_len;
+        }
+        slices[ns++] = sl;
+        total += bytes;
+        /* copied: the frames (and their puts) are done with */
+        nq_session_consume(c, s, bytes);
+        if (!c->o.merge)
+            break;
+    }
+    *len = (size_t)total;
+    if (ns == 0)
+        return NULL;
+    grpc_byte_buffer *b = grpc_raw_byte_buffer_create(slices, (size_t)ns);
+    for (int i = 0; i < ns; i++)
+        grpc_slice_unref(slices[i]);
+    return b;
+}
+
+int nq_gq_feed(struct nq_comm *c, struct nq_link *l, grpc_byte_buffer *b, size_t *len)
+{
+    grpc_byte_buffer_reader r;
+    *len = 0;
+    if (!grpc_byte_buffer_reader_init(&r, b)) {
+        nq_log(c, NQ_LOG_WARN, "%s: cannot read a gRPC message", l->name);
+        return -1;
+    }
+    grpc_slice sl;
+    int rc = 0;
+    while (rc == 0 && grpc_byte_buffer_reader_next(&r, &sl)) {
+        size_t n = GRPC_SLICE_LENGTH(sl);
+        *len += n;
+        rc = nq_core_feed(c, l, GRPC_SLICE_START_PTR(sl), n);
+        grpc_slice_unref(sl);
+    }
+    grpc_byte_buffer_reader_destroy(&r);
+    return rc;
+}
+
+void nq_gq_link_init(struct nq_comm *c, struct gq_peer *p, const char *name)
+{
+    memset(&p->link, 0, sizeof p->link);
+    snprintf(p->link.name, sizeof p->link.name, "%s", name);
+    /* handshake frames pass whatever the limit */
+    nq_framer_init(&p->link.fr, c->o.message_limit < NQ_ID_SIZE ? NQ_ID_SIZE : c->o.message_limit);
+}
+
+nq_status nq_gq_read_file(const char *what, const char *path, char **out)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return nq_fail(NQ_ETLS, "grpc: cannot open %s %s", what, path);
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (n < cap)
+            break;
+        char *nb = realloc(buf, cap * 2 + 1);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (!buf)
+        return nq_fail(NQ_ENOMEM, "grpc: out of memory reading %s", path);
+    if (err || n == 0) {
+        free(buf);
+        return nq_fail(NQ_ETLS, "grpc: cannot read %s %s (empty or unreadable)", what, path);
+    }
+    buf[n] = 0;
+    *out = buf;
+    return NQ_OK;
+}
+
+const char *nq_gq_status_name(grpc_status_code st)
+{
+    static const char *names[] = {
+        "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+        "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+        "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+        "UNAUTHENTICATED"};
+    return (unsigned)st < sizeof names / sizeof *names ? names[st] : "?";
+}

@@ -1,0 +1,145 @@
+/* Internal: the gRPC transport (gRPC core C API). One completion queue per
+ * communicator, drained by its own thread, which only forwards completed
+ * operations to the loop thread (lock-free queue + ev_async): every gRPC
+ * call and all core state are driven from the loop thread. */
+#ifndef NQ_GRPC_INTERNAL_H
+#define NQ_GRPC_INTERNAL_H
+
+#include <grpc/byte_buffer.h>
+#include <grpc/grpc.h>
+#include <grpc/support/alloc.h>
+#include <pthread.h>
+
+#include "core/comm_internal.h"
+#include "core/mpsc.h"
+
+#define NQ_GRPC_METHOD "/grpc/comm"
+
+enum gq_kind {
+    GQ_NEW_CALL,  /* server: grpc_server_request_call completed */
+    GQ_START,     /* initial metadata sent */
+    GQ_SEND,      /* a message, the half-close or the server's status went out */
+    GQ_RECV,      /* a message (or the end of the peer's stream) arrived */
+    GQ_STATUS,    /* client: final status; server: the call closed */
+    GQ_SHUTDOWN,  /* server: grpc_server_shutdown_and_notify completed */
+};
+
+struct gq_call;
+
+/* One outstanding gRPC operation batch; its address is the cq tag. */
+struct gq_op {
+    struct nq_mpsc_node node; /* first: queued to the loop thread */
+    enum gq_kind kind;
+    int success;
+    struct gq_call *call;
+};
+
+struct gq_peer;
+
+/* One gRPC call: a round (client or server), a rejected call, or a pending
+ * server request. */
+struct gq_call {
+    struct gq_state *g;
+    grpc_call *call;
+    struct gq_peer *peer;      /* the link the round carries (NULL: none) */
+    struct gq_op op_start, op_send, op_recv, op_status, op_new;
+    int pending;               /* operations outstanding */
+    int sending;               /* a send operation is outstanding */
+    int send_done;             /* client: half-closed; server: done streaming */
+    int recv_done;             /* the peer's stream ended */
+    int recv_stalled;          /* receive queue full: read again on resume */
+    int status_sent;           /* server: status is on its way */
+    int failed;
+    int data;                  /* bytes moved this round (client backoff) */
+    int reject;                /* server: wrong method, answered with an error */
+    char why[200];
+    grpc_byte_buffer *send_buf, *recv_buf;
+    grpc_metadata_array md_init, md_trail, md_req;
+    grpc_call_details details;
+    grpc_status_code status;
+    grpc_slice status_details;
+    const char *error_string;
+    int cancelled;
+    struct gq_call *next_wait; /* server: calls of a busy peer, in order */
+    struct gq_call *all_next, *all_prev;
+};
+
+/* A link: the byte streams with one peer, carried by successive calls. */
+struct gq_peer {
+    struct nq_link link;       /* first: the core sees this */
+    char addr[128];            /* server: the call's peer address */
+    struct gq_call *round;     /* the call in progress */
+    struct gq_call *wait_head, *wait_tail;
+    int dropped;               /* the core let go of it: free after the round */
+    struct gq_peer *next;
+};
+
+struct gq_state {
+    struct nq_comm *c;
+    grpc_completion_queue *cq;
+    pthread_t cq_thread;
+    int cq_thread_started;
+    struct nq_mpsc events;     /* cq thread -> loop thread */
+    void (*on_event)(struct gq_state *, struct gq_op *);
+    ev_async wake;
+    grpc_channel_args args;
+    grpc_arg arg_items[6];
+    struct gq_call *calls;     /* every live call struct */
+    /* server */
+    grpc_server *server;
+    struct gq_peer *peers;
+    struct gq_op op_shutdown;
+    pthread_mutex_t shut_mu;
+    pthread_cond_t shut_cv;
+    int shut_done;
+    /* client */
+    grpc_channel *channel;
+    struct gq_peer link;       /* the one link to the server */
+    int linked;
+    struct gq_call *round;
+    ev_timer poll;
+    double poll_backoff;       /* next idle poll delay */
+    double retry_backoff;      /* next retry delay after a failed round */
+    int64_t first_fail_ms;
+};
+
+/* ---- common (grpc_common.c) ---- */
+struct gq_state *nq_gq_new(struct nq_comm *c, void (*on_event)(struct gq_state *, struct gq_op *));
+/* Loop thread: start a batch; counts it pending. GRPC_CALL_OK or an error. */
+grpc_call_error nq_gq_batch(struct gq_call *k, struct gq_op *op, const grpc_op *ops, size_t n);
+struct gq_call *nq_gq_call_new(struct gq_state *g);
+/* pending reached 0: unref the gRPC call and free. */
+void nq_gq_call_free(struct gq_call *k);
+/* Caller's thread after the loop ended: stop the cq thread, then finish
+ * every operation still queued (finish is called for each). */
+void nq_gq_stop(struct gq_state *g, void (*finish)(struct gq_state *, struct gq_op *));
+void nq_gq_free(struct gq_state *g);
+/* A message of at most transport_size bytes from s's output (copied, then
+ * consumed: the puts complete). NULL when s has nothing to send. */
+grpc_byte_buffer *nq_gq_take(struct nq_comm *c, struct nq_session *s, size_t *len);
+/* Feed a received message through l. -1: protocol error (logged). */
+int nq_gq_feed(struct nq_comm *c, struct nq_link *l, grpc_byte_buffer *b, size_t *len);
+void nq_gq_link_init(struct nq_comm *c, struct gq_peer *p, const char *name);
+/* Read a PEM file into a NUL-terminated string. */
+nq_status nq_gq_read_file(const char *what, const char *path, char **out);
+const char *nq_gq_status_name(grpc_status_code st);
+
+/* ---- credentials (grpc_creds.c) ---- */
+nq_status nq_gq_server_creds(struct nq_comm *c, grpc_server_credentials **out);
+nq_status nq_gq_channel_creds(struct nq_comm *c, grpc_channel_credentials **out);
+
+/* ---- server rounds (grpc_peers.c) ---- */
+void nq_gq_server_new_call(struct gq_state *g, struct gq_call *k);
+void nq_gq_server_event(struct gq_state *g, struct gq_op *op);
+void nq_gq_server_kick(struct gq_state *g, struct gq_peer *p);
+void nq_gq_peer_drop(struct gq_state *g, struct gq_peer *p, const char *why);
+void nq_gq_server_resume(struct gq_state *g);
+
+/* ---- client rounds (grpc_round.c) and polling (grpc_client.c) ---- */
+void nq_gq_client_round(struct gq_state *g);
+void nq_gq_client_event(struct gq_state *g, struct gq_op *op);
+void nq_gq_client_send_next(struct gq_state *g, struct gq_call *k);
+void nq_gq_client_round_done(struct gq_state *g, struct gq_call *k);
+void nq_gq_client_resume(struct gq_state *g);
+
+#endif

@@ -1,0 +1,273 @@
+/* gRPC server rounds. Clients are known by the call's peer address (one
+ * channel, one HTTP/2 connection, one client): each address has a link
+ * whose byte streams continue from call to call. A round streams what is
+ * pending for the client, then reads the client's messages, then ends
+ * with status OK; calls from a client whose round is still running wait
+ * their turn. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "grpc/grpc_internal.h"
+
+static void round_start(struct gq_state *g, struct gq_peer *p, struct gq_call *k);
+
+static struct gq_peer *peer_get(struct gq_state *g, const char *addr)
+{
+    for (struct gq_peer *p = g->peers; p; p = p->next)
+        if (strcmp(p->addr, addr) == 0)
+            return p;
+    struct gq_peer *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    snprintf(p->addr, sizeof p->addr, "%s", addr);
+    nq_gq_link_init(g->c, p, addr);
+    p->next = g->peers;
+    g->peers = p;
+    nq_log(g->c, NQ_LOG_DEBUG, "%s: new gRPC peer", addr);
+    return p;
+}
+
+void nq_gq_server_new_call(struct gq_state *g, struct gq_call *k)
+{
+    char *addr = grpc_call_get_peer(k->call);
+    struct gq_peer *p = peer_get(g, addr ? addr : "?");
+    gpr_free(addr);
+    if (!p) {
+        nq_log(g->c, NQ_LOG_ERROR, "grpc: out of memory for a peer");
+        grpc_call_cancel_with_status(k->call, GRPC_STATUS_RESOURCE_EXHAUSTED, "server out of memory", NULL);
+        nq_gq_call_free(k);
+        return;
+    }
+    k->peer = p;
+    if (p->round) {
+        k->next_wait = NULL;
+        if (p->wait_tail)
+            p->wait_tail->next_wait = k;
+        else
+            p->wait_head = k;
+        p->wait_tail = k;
+        return;
+    }
+    round_start(g, p, k);
+}
+
+static void fail(struct gq_call *k, grpc_status_code code, const char *why)
+{
+    if (k->failed)
+        return;
+    k->failed = 1;
+    snprintf(k->why, sizeof k->why, "%s", why);
+    /* ends the call now, whatever operations are outstanding */
+    grpc_call_cancel_with_status(k->call, code, why, NULL);
+}
+
+static void start_recv(struct gq_state *g, struct gq_call *k)
+{
+    if (k->recv_done || k->failed || k->recv_buf)
+        return;
+    if (atomic_load(&g->c->rq.paused)) {
+        k->recv_stalled = 1;
+        return;
+    }
+    grpc_op op = {0};
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &k->recv_buf;
+    if (nq_gq_batch(k, &k->op_recv, &op, 1) != GRPC_CALL_OK)
+        fail(k, GRPC_STATUS_INTERNAL, "cannot start a receive");
+}
+
+static struct nq_session *session_of(struct gq_peer *p)
+{
+    struct nq_session *s = p->link.s;
+    return s && s->link == &p->link ? s : NULL;
+}
+
+static void send_next(struct gq_state *g, struct gq_call *k)
+{
+    if (k->sending || k->send_done || k->failed)
+        return;
+    struct nq_session *s = session_of(k->peer);
+    size_t len = 0;
+    grpc_byte_buffer *b = s ? nq_gq_take(g->c, s, &len) : NULL;
+    if (!b) {
+        /* our part of the round is out: now the client's */
+        k->send_done = 1;
+        start_recv(g, k);
+        return;
+    }
+    k->send_buf = b;
+    grpc_op op = {0};
+    op.op = GRPC_OP_SEND_MESSAGE;
+    op.flags = GRPC_WRITE_NO_COMPRESS;
+    op.data.send_message.send_message = b;
+    if (nq_gq_batch(k, &k->op_send, &op, 1) != GRPC_CALL_OK) {
+        fail(k, GRPC_STATUS_INTERNAL, "cannot start a send");
+        return;
+    }
+    k->sending = 1;
+}
+
+static void round_start(struct gq_state *g, struct gq_peer *p, struct gq_call *k)
+{
+    p->round = k;
+    grpc_op ops[1] = {0};
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    grpc_call_error e1 = nq_gq_batch(k, &k->op_start, ops, 1);
+    grpc_op close_op = {0};
+    close_op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    close_op.data.recv_close_on_server.cancelled = &k->cancelled;
+    grpc_call_error e2 = nq_gq_batch(k, &k->op_status, &close_op, 1);
+    if (e1 != GRPC_CALL_OK || e2 != GRPC_CALL_OK) {
+        fail(k, GRPC_STATUS_INTERNAL, "cannot start the round");
+        return;
+    }
+    send_next(g, k);
+}
+
+static void send_status(struct gq_call *k)
+{
+    k->status_sent = 1;
+    grpc_op op = {0};
+    op.op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    op.data.send_status_from_server.status = GRPC_STATUS_OK;
+    if (nq_gq_batch(k, &k->op_send, &op, 1) != GRPC_CALL_OK)
+        fail(k, GRPC_STATUS_INTERNAL, "cannot end the round");
+}
+
+static void redispatch_waiting(struct gq_state *g, struct gq_peer *p)
+{
+    struct gq_call *w = p->wait_head;
+    p->wait_head = p->wait_tail = NULL;
+    while (w) {
+        struct gq_call *next = w->next_wait;
+        nq_gq_server_new_call(g, w);
+        w = next;
+    }
+}
+
+void nq_gq_peer_drop(struct gq_state *g, struct gq_peer *p, const char *why)
+{
+    for (struct gq_peer **pp = &g->peers; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    p->next = NULL;
+    nq_core_link_lost(g->c, &p->link, why);
+    /* later calls from that address start a new link (with ini) */
+    redispatch_waiting(g, p);
+    if (p->round) {
+        p->dropped = 1;
+        fail(p->round, GRPC_STATUS_UNAVAILABLE, why);
+        return;
+    }
+    free(p);
+}
+
+static void round_end(struct gq_state *g, struct gq_call *k)
+{
+    struct gq_peer *p = k->peer;
+    int failed = k->failed;
+    char why[sizeof k->why];
+    snprintf(why, sizeof why, "%s", k->why);
+    p->round = NULL;
+    nq_gq_call_free(k);
+    if (p->dropped) {
+        free(p);
+        return;
+    }
+    struct nq_session *s = session_of(p);
+    if (failed) {
+        nq_log(g->c, NQ_LOG_WARN, "%s: round failed: %s", p->addr, why);
+        nq_gq_peer_drop(g, p, why);
+    } else if (s && nq_session_finished(s)) {
+        nq_gq_peer_drop(g, p, "session finished");
+    } else if (p->wait_head) {
+        struct gq_call *w = p->wait_head;
+        p->wait_head = w->next_wait;
+        if (!p->wait_head)
+            p->wait_tail = NULL;
+        round_start(g, p, w);
+    }
+}
+
+static void on_recv(struct gq_state *g, struct gq_call *k, int success)
+{
+    struct nq_comm *c = g->c;
+    if (!success) {
+        fail(k, GRPC_STATUS_CANCELLED, "receive failed (call cancelled or connection lost)");
+        return;
+    }
+    if (!k->recv_buf) { /* the client half-closed: its part is in */
+        k->recv_done = 1;
+        if (!k->failed)
+            send_status(k);
+        return;
+    }
+    grpc_byte_buffer *b = k->recv_buf;
+    k->recv_buf = NULL;
+    size_t len;
+    int r = nq_gq_feed(c, &k->peer->link, b, &len);
+    grpc_byte_buffer_destroy(b);
+    if (r < 0) {
+        fail(k, GRPC_STATUS_INVALID_ARGUMENT, "protocol error in the client's byte stream");
+        return;
+    }
+    if (nq_recvq_full(&c->rq))
+        atomic_store(&c->rq.paused, 1);
+    start_recv(g, k);
+}
+
+void nq_gq_server_event(struct gq_state *g, struct gq_op *op)
+{
+    struct gq_call *k = op->call;
+    k->pending--;
+    switch (op->kind) {
+    case GQ_START:
+        if (!op->success)
+            fail(k, GRPC_STATUS_CANCELLED, "the call ended before it began");
+        break;
+    case GQ_SEND:
+        if (k->send_buf) {
+            grpc_byte_buffer_destroy(k->send_buf);
+            k->send_buf = NULL;
+        }
+        k->sending = 0;
+        if (!op->success)
+            fail(k, GRPC_STATUS_CANCELLED, "send failed (call cancelled or connection lost)");
+        else if (!k->status_sent)
+            send_next(g, k);
+        break;
+    case GQ_RECV:
+        on_recv(g, k, op->success);
+        break;
+    case GQ_STATUS:
+        if (k->cancelled && !k->failed) {
+            k->failed = 1;
+            snprintf(k->why, sizeof k->why, "the client cancelled the call or went away");
+        }
+        break;
+    default:
+        break;
+    }
+    if (k->pending == 0)
+        round_end(g, k);
+}
+
+void nq_gq_server_kick(struct gq_state *g, struct gq_peer *p)
+{
+    if (p && p->round && !p->round->send_done)
+        send_next(g, p->round);
+}
+
+void nq_gq_server_resume(struct gq_state *g)
+{
+    for (struct gq_peer *p = g->peers; p; p = p->next) {
+        struct gq_call *k = p->round;
+        if (k && k->recv_stalled) {
+            k->recv_stalled = 0;
+            start_recv(g, k);
+        }
+    }
+}

@@ -1,0 +1,10 @@
+# gRPC transport: C x C (plain and TLS) and faults (raw gRPC core calls).
+if(NOT NQ_WITH_GRPC OR NOT EXISTS ${PROJECT_SOURCE_DIR}/src/grpc)
+  return()
+endif()
+nq_add_test(it_grpc_basic SOURCES grpc_basic.c ${PROJECT_SOURCE_DIR}/tests/support/nqtest.c LABELS grpc PUBLIC CERTS TIMEOUT 180)
+if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/grpc_faults.c)
+  nq_add_test(it_grpc_faults SOURCES grpc_faults.c ${PROJECT_SOURCE_DIR}/tests/support/nqtest.c LABELS grpc PUBLIC CERTS TIMEOUT 180)
+  target_include_directories(it_grpc_faults PRIVATE ${GRPC_INCLUDE_DIRS})
+  target_link_libraries(it_grpc_faults PRIVATE ${GRPC_LINK_LIBRARIES})
+endif()
