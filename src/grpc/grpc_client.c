@@ -4,6 +4,7 @@
  * failed round (server down or restarted, bad status) drops the link: the
  * next round starts a new one with our ini, after a retry backoff. */
 #include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,65 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
     nq_core_flush(g->c);
 }
 
+static const char *conn_name(grpc_connectivity_state st)
+{
+    switch (st) {
+    case GRPC_CHANNEL_IDLE: return "idle";
+    case GRPC_CHANNEL_CONNECTING: return "connecting";
+    case GRPC_CHANNEL_READY: return "ready";
+    case GRPC_CHANNEL_TRANSIENT_FAILURE: return "failing to connect";
+    default: return "shut down";
+    }
+}
+
+/* Nothing got through for a while: fail the puts waiting (as TCP does
+ * after the connect timeout), then keep trying. */
+static void unreachable(struct gq_state *g, const char *why)
+{
+    struct nq_comm *c = g->c;
+    struct nq_session *s = c->sessions;
+    int64_t now = nq_now_ms();
+    if (!g->first_fail_ms)
+        g->first_fail_ms = now;
+    if (c->o.connect_timeout_ms >= 0 && now - g->first_fail_ms > c->o.connect_timeout_ms &&
+        nq_session_has_output(s)) {
+        nq_log(c, NQ_LOG_WARN, "%s:%d unreachable for %lld ms (%s): failing pending puts",
+               c->o.host, c->o.port, (long long)(now - g->first_fail_ms), why);
+        nq_session_fail_all(c, s, NQ_EADDR);
+        g->first_fail_ms = now;
+    } else {
+        nq_log(c, NQ_LOG_DEBUG, "%s:%d: %s; retrying", c->o.host, c->o.port, why);
+    }
+}
+
+void nq_gq_client_wait_ready(struct gq_state *g, grpc_connectivity_state st)
+{
+    struct nq_comm *c = g->c;
+    if (g->watching || c->close_done)
+        return;
+    if (st == GRPC_CHANNEL_TRANSIENT_FAILURE) {
+        char why[160];
+        snprintf(why, sizeof why, "channel %s (server down, or TLS on one side only?)", conn_name(st));
+        unreachable(g, why);
+        if (c->close_phase && c->sessions->fin_queued && !nq_session_has_output(c->sessions)) {
+            /* our fin was failed with the rest: nobody to say goodbye to */
+            nq_core_close_done(c, NQ_ERESET);
+            return;
+        }
+    }
+    g->watching = 1;
+    g->op_conn.kind = GQ_CONN;
+    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                         gpr_time_from_millis(250, GPR_TIMESPAN));
+    grpc_channel_watch_connectivity_state(g->channel, st, deadline, g->cq, &g->op_conn);
+}
+
+void nq_gq_client_conn_event(struct gq_state *g)
+{
+    g->watching = 0;
+    nq_gq_client_round(g);
+}
+
 /* The round failed: the link is gone; try again later. */
 static void round_lost(struct gq_state *g, const char *why)
 {
@@ -48,18 +108,7 @@ static void round_lost(struct gq_state *g, const char *why)
         nq_core_close_done(c, NQ_ERESET);
         return;
     }
-    int64_t now = nq_now_ms();
-    if (!g->first_fail_ms)
-        g->first_fail_ms = now;
-    if (c->o.connect_timeout_ms >= 0 && now - g->first_fail_ms > c->o.connect_timeout_ms &&
-        nq_session_has_output(s)) {
-        nq_log(c, NQ_LOG_WARN, "%s:%d unreachable for %lld ms (%s): failing pending puts",
-               c->o.host, c->o.port, (long long)(now - g->first_fail_ms), why);
-        nq_session_fail_all(c, s, NQ_EADDR);
-        g->first_fail_ms = now;
-    } else {
-        nq_log(c, NQ_LOG_DEBUG, "%s:%d: %s; retrying", c->o.host, c->o.port, why);
-    }
+    unreachable(g, why);
     g->retry_backoff = g->retry_backoff ? g->retry_backoff * 2 : RETRY_FIRST;
     if (g->retry_backoff > RETRY_MAX)
         g->retry_backoff = RETRY_MAX;
@@ -70,10 +119,16 @@ void nq_gq_client_round_done(struct gq_state *g, struct gq_call *k)
 {
     struct nq_comm *c = g->c;
     int failed = k->failed, data = k->data;
+    uint64_t carried = k->inflight;
     char why[sizeof k->why];
     snprintf(why, sizeof why, "%s", k->why);
     g->round = NULL;
     nq_gq_call_free(k);
+    struct nq_session *cs = c->sessions;
+    /* the server's OK says it took all of it: the puts complete now; a
+     * failed round's bytes stay queued for the next link */
+    if (!failed && carried && g->linked && cs->link == &g->link.link)
+        nq_session_consume(c, cs, carried);
     if (failed) {
         round_lost(g, why);
         return;
@@ -168,6 +223,8 @@ static void client_drop_link(struct nq_comm *c, struct nq_link *l)
 static void finish(struct gq_state *g, struct gq_op *op)
 {
     struct gq_call *k = op->call;
+    if (!k) /* the connectivity watch */
+        return;
     if (--k->pending <= 0)
         nq_gq_call_free(k);
 }
@@ -183,13 +240,14 @@ static void client_destroy(struct nq_comm *c)
     pthread_mutex_unlock(&c->close_mu);
     if (g->round)
         grpc_call_cancel(g->round->call, NULL);
+    /* first: it ends a connectivity watch at once */
+    grpc_channel_destroy(g->channel);
     nq_gq_stop(g, finish);
     g->round = NULL;
     if (g->linked) {
         g->linked = 0;
         nq_core_link_lost(c, &g->link.link, "communicator closed");
     }
-    grpc_channel_destroy(g->channel);
     nq_gq_free(g);
     c->transport = NULL;
 }

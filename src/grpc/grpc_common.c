@@ -192,14 +192,19 @@ void nq_gq_free(struct gq_state *g)
     grpc_shutdown();
 }
 
-grpc_byte_buffer *nq_gq_take(struct nq_comm *c, struct nq_session *s, size_t *len)
+grpc_byte_buffer *nq_gq_take(struct nq_comm *c, struct nq_session *s, uint64_t skip, size_t *len)
 {
     grpc_slice slices[TAKE_SLICES];
     int ns = 0;
     uint64_t total = 0, max = c->o.transport_size;
-    while (ns < TAKE_SLICES && total < max && nq_session_has_output(s)) {
+    uint64_t off = s->head_off;
+    while (ns < TAKE_SLICES && total < max) {
         struct iovec iov[TAKE_IOV];
-        int n = nq_session_gather(s, iov, TAKE_IOV, max - total, c->o.merge || total == 0);
+        /* the bytes of this round's earlier messages are still queued (they
+         * are consumed when the round succeeds): gather after them */
+        s->head_off = off + skip + total;
+        int n = nq_session_gather(s, iov, TAKE_IOV, max - total, 1);
+        s->head_off = off;
         size_t bytes = 0;
         for (int i = 0; i < n; i++)
             bytes += iov[i].iov_len;
@@ -213,10 +218,6 @@ grpc_byte_buffer *nq_gq_take(struct nq_comm *c, struct nq_session *s, size_t *le
         }
         slices[ns++] = sl;
         total += bytes;
-        /* copied: the frames (and their puts) are done with */
-        nq_session_consume(c, s, bytes);
-        if (!c->o.merge)
-            break;
     }
     *len = (size_t)total;
     if (ns == 0)

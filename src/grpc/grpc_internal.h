@@ -22,6 +22,7 @@ enum gq_kind {
     GQ_RECV,      /* a message (or the end of the peer's stream) arrived */
     GQ_STATUS,    /* client: final status; server: the call closed */
     GQ_SHUTDOWN,  /* server: grpc_server_shutdown_and_notify completed */
+    GQ_CONN,      /* client: the channel's connectivity changed (or the watch timed out) */
 };
 
 struct gq_call;
@@ -51,6 +52,7 @@ struct gq_call {
     int status_sent;           /* server: status is on its way */
     int failed;
     int data;                  /* bytes moved this round (client backoff) */
+    uint64_t inflight;         /* bytes sent this round, consumed at its OK end */
     int reject;                /* server: wrong method, answered with an error */
     char why[200];
     grpc_byte_buffer *send_buf, *recv_buf;
@@ -101,6 +103,8 @@ struct gq_state {
     double poll_backoff;       /* next idle poll delay */
     double retry_backoff;      /* next retry delay after a failed round */
     int64_t first_fail_ms;
+    struct gq_op op_conn;      /* connectivity watch (call NULL) */
+    int watching;
 };
 
 /* ---- common (grpc_common.c) ---- */
@@ -114,9 +118,11 @@ void nq_gq_call_free(struct gq_call *k);
  * every operation still queued (finish is called for each). */
 void nq_gq_stop(struct gq_state *g, void (*finish)(struct gq_state *, struct gq_op *));
 void nq_gq_free(struct gq_state *g);
-/* A message of at most transport_size bytes from s's output (copied, then
- * consumed: the puts complete). NULL when s has nothing to send. */
-grpc_byte_buffer *nq_gq_take(struct nq_comm *c, struct nq_session *s, size_t *len);
+/* A message of at most transport_size bytes (copied) from s's output after
+ * the skip bytes already in flight. NULL when there is nothing more. The
+ * bytes stay queued: a round consumes what it carried only when it ends
+ * with OK, so a failed round's data goes again on the next link. */
+grpc_byte_buffer *nq_gq_take(struct nq_comm *c, struct nq_session *s, uint64_t skip, size_t *len);
 /* Feed a received message through l. -1: protocol error (logged). */
 int nq_gq_feed(struct nq_comm *c, struct nq_link *l, grpc_byte_buffer *b, size_t *len);
 void nq_gq_link_init(struct nq_comm *c, struct gq_peer *p, const char *name);
@@ -141,5 +147,8 @@ void nq_gq_client_event(struct gq_state *g, struct gq_op *op);
 void nq_gq_client_send_next(struct gq_state *g, struct gq_call *k);
 void nq_gq_client_round_done(struct gq_state *g, struct gq_call *k);
 void nq_gq_client_resume(struct gq_state *g);
+/* The channel is not ready: wait for it (grpc_client.c). */
+void nq_gq_client_wait_ready(struct gq_state *g, grpc_connectivity_state st);
+void nq_gq_client_conn_event(struct gq_state *g);
 
 #endif

@@ -89,7 +89,7 @@ static void send_next(struct gq_state *g, struct gq_call *k)
         return;
     struct nq_session *s = session_of(k->peer);
     size_t len = 0;
-    grpc_byte_buffer *b = s ? nq_gq_take(g->c, s, &len) : NULL;
+    grpc_byte_buffer *b = s ? nq_gq_take(g->c, s, k->inflight, &len) : NULL;
     if (!b) {
         /* our part of the round is out: now the client's */
         k->send_done = 1;
@@ -97,6 +97,7 @@ static void send_next(struct gq_state *g, struct gq_call *k)
         return;
     }
     k->send_buf = b;
+    k->inflight += len;
     grpc_op op = {0};
     op.op = GRPC_OP_SEND_MESSAGE;
     op.flags = GRPC_WRITE_NO_COMPRESS;
@@ -169,6 +170,7 @@ static void round_end(struct gq_state *g, struct gq_call *k)
 {
     struct gq_peer *p = k->peer;
     int failed = k->failed;
+    uint64_t carried = k->inflight;
     char why[sizeof k->why];
     snprintf(why, sizeof why, "%s", k->why);
     p->round = NULL;
@@ -178,6 +180,8 @@ static void round_end(struct gq_state *g, struct gq_call *k)
         return;
     }
     struct nq_session *s = session_of(p);
+    if (!failed && s && carried)
+        nq_session_consume(g->c, s, carried); /* the client has them: puts complete */
     if (failed) {
         nq_log(g->c, NQ_LOG_WARN, "%s: round failed: %s", p->addr, why);
         nq_gq_peer_drop(g, p, why);

@@ -49,11 +49,12 @@ void nq_gq_client_send_next(struct gq_state *g, struct gq_call *k)
         return;
     struct nq_session *s = session_of(g);
     size_t len = 0;
-    grpc_byte_buffer *b = s ? nq_gq_take(g->c, s, &len) : NULL;
+    grpc_byte_buffer *b = s ? nq_gq_take(g->c, s, k->inflight, &len) : NULL;
     grpc_op op = {0};
     if (b) {
         k->send_buf = b;
         k->data = 1;
+        k->inflight += len;
         op.op = GRPC_OP_SEND_MESSAGE;
         op.flags = GRPC_WRITE_NO_COMPRESS;
         op.data.send_message.send_message = b;
@@ -78,6 +79,15 @@ void nq_gq_client_round(struct gq_state *g)
     if (!g->linked && s->fin_sent && s->fin_received)
         return; /* the session is over: nothing to poll for */
     ev_timer_stop(c->loop, &g->poll);
+    if (!g->linked) {
+        /* a link starts only on a usable channel: no ini (and no lost
+         * link) per failed connection attempt */
+        grpc_connectivity_state st = grpc_channel_check_connectivity_state(g->channel, 1);
+        if (st != GRPC_CHANNEL_READY) {
+            nq_gq_client_wait_ready(g, st);
+            return;
+        }
+    }
     struct gq_call *k = nq_gq_call_new(g);
     if (!k) {
         nq_log(c, NQ_LOG_ERROR, "grpc: out of memory starting a round");
@@ -154,6 +164,10 @@ static void on_status(struct gq_call *k)
 
 void nq_gq_client_event(struct gq_state *g, struct gq_op *op)
 {
+    if (op->kind == GQ_CONN) {
+        nq_gq_client_conn_event(g);
+        return;
+    }
     struct gq_call *k = op->call;
     k->pending--;
     switch (op->kind) {
