@@ -20,6 +20,14 @@
 
 static void on_io(struct ev_loop *loop, ev_io *w, int revents);
 
+/* Backpressure stops reading while the receive queue is full, except during
+ * close: a closing server must read its clients' data up to their fin (and
+ * notice clients that vanished); what it reads stays gettable after close. */
+static int reading_paused(struct nq_comm *c)
+{
+    return atomic_load(&c->rq.paused) && !c->close_phase;
+}
+
 void nq_tcp_format_addr(const struct sockaddr *sa, char *out, size_t n)
 {
     char host[INET6_ADDRSTRLEN] = "?";
@@ -122,7 +130,7 @@ void nq_tcp_conn_update(struct tcp_conn *k)
     if (k->connecting) {
         ev = EV_WRITE;
     } else {
-        if (!atomic_load(&c->rq.paused) || (k->ssl && !k->tls_ready))
+        if (!reading_paused(c) || (k->ssl && !k->tls_ready))
             ev |= EV_READ;
         if (wants_write(k))
             ev |= EV_WRITE;
@@ -167,7 +175,7 @@ static int do_read(struct tcp_conn *k)
     struct nq_comm *c = k->c;
     struct tcp_state *t = c->transport;
     size_t budget = READ_BUDGET;
-    while (budget > 0 && !atomic_load(&c->rq.paused)) {
+    while (budget > 0 && !reading_paused(c)) {
         size_t room;
         uint8_t *direct = nq_framer_direct(&k->link.fr, NQ_TCP_RBUF, &room);
         ssize_t n = conn_read(k, direct ? direct : t->rbuf, direct ? room : NQ_TCP_RBUF);

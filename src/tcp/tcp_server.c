@@ -115,6 +115,7 @@ static void server_close_begin(struct nq_comm *c)
         if (!k->link.s)
             nq_tcp_conn_close(k, "server closing");
     }
+    nq_tcp_resume_all(t); /* read to the clients' fin even if the queue is full */
     if (nq_core_live_links(c) == 0)
         nq_core_close_done(c, NQ_OK);
 }

@@ -114,6 +114,34 @@ static void test_send_limit_lets_everything_through(void **state)
     nq_comm_free(s);
 }
 
+/* A server whose queue is full stops reading; when it closes it must still
+ * notice a client that was cut off meanwhile instead of waiting for it. */
+static void test_full_server_closes_after_client_cut(void **state)
+{
+    nq_options *so = nqt_opts(0);
+    assert_int_equal(nq_options_set_queue_limit(so, 1024), NQ_OK);
+    nq_comm *s = nqt_server(so);
+    nq_comm *c = nqt_plain_client(nqt_port_of(s));
+    uint8_t *buf = calloc(1, 1 << 20);
+    for (int i = 0; i < 64; i++)
+        assert_int_equal(nq_comm_put(c, buf, 1 << 20, NULL, 0, NULL, NULL), NQ_OK);
+    free(buf);
+    nqt_sleep_ms(200);
+    assert_int_equal(nq_comm_close(c, 200), NQ_ETIMEDOUT); /* the server is not reading */
+    nq_comm_free(c);
+    assert_int_equal(nq_comm_close(s, 20000), NQ_OK);
+    nq_msg *m;
+    int got = 0;
+    while (nq_comm_get(s, NULL, 0, 0, &m) == NQ_OK) { /* still gettable after close */
+        assert_int_equal(nq_msg_size(m), 1 << 20);
+        nq_msg_free(m);
+        got++;
+    }
+    print_message("server kept %d whole messages from the cut client\n", got);
+    assert_true(got > 0 && got < 64);
+    nq_comm_free(s);
+}
+
 static void test_send_limit_option(void **state)
 {
     nq_options *o;
@@ -130,6 +158,7 @@ int main(void)
         cmocka_unit_test(test_send_limit_option),
         cmocka_unit_test(test_send_limit_bounds_and_close_releases),
         cmocka_unit_test(test_send_limit_lets_everything_through),
+        cmocka_unit_test(test_full_server_closes_after_client_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
