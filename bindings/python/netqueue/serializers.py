@@ -1,0 +1,55 @@
+"""Codecs: pickle (the default, as the reference) and raw buffers.
+
+Pickle is Python's own pickle module, not the library's safe pickle codec:
+it round-trips everything the reference can send (any picklable object,
+UUIDs, numpy arrays...) at C speed with no value-tree conversion, exactly as
+the reference does. Like the reference, it trusts the peer by default;
+PickleSerializer(allow=...) restricts which globals may be loaded (pass an
+empty tuple for plain data only: None, bool, int, float, str, bytes, list,
+tuple, dict, set...).
+
+load() of both serializers here takes a memoryview borrowed from the
+received message (no copy) and never keeps it; a user-supplied load gets
+its own bytes instead.
+"""
+import io
+import pickle
+
+
+class PickleSerializer:
+    def __init__(self, allow=None):
+        self.allow = allow
+
+    def dump(self, data):
+        return pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def load(self, data):
+        if self.allow is None:
+            return pickle.loads(data)
+        return _Restricted(io.BytesIO(data), self.allow).load()
+
+
+class _Restricted(pickle.Unpickler):
+    def __init__(self, file, allow):
+        super().__init__(file)
+        self._allow = allow
+
+    def find_class(self, module, name):
+        if module in self._allow or f"{module}.{name}" in self._allow:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"global {module}.{name} is not allowed")
+
+
+class BufferSerializer:
+    """Raw bytes as they are (the reference's BufferSerializer): dump takes
+    any bytes-like object (str is sent as UTF-8), load returns bytes."""
+
+    def dump(self, data):
+        return data.encode() if isinstance(data, str) else data
+
+    def load(self, data):
+        return bytes(data)
+
+
+# load functions known not to keep the memoryview they are given
+BORROWING_LOADS = frozenset({PickleSerializer.load, BufferSerializer.load})
