@@ -17,10 +17,13 @@ Its own alarm ends it (exit 3) so that it never hangs a test.
 """
 import argparse
 import hashlib
+import importlib
 import json
 import os
+import pathlib
 import signal
 import sys
+import threading
 import uuid
 
 import net_queue as nq
@@ -80,14 +83,40 @@ def describe(value):
     return d
 
 
+def new_grpc(server, opts):
+    """The reference's gRPC communicator. nq.new(Protocol.GRPC) cannot load
+    it (it imports net_queue.grpc; the package is named gprc), and
+    net_queue/gprc/__init__.py drops the last sys.path entry before
+    `import grpc`, which in a venv is site-packages itself: give it a
+    spare entry to drop (docs/reference-deviations.md)."""
+    sys.path.append(os.devnull)
+    module = importlib.import_module("net_queue.gprc." + ("server" if server else "client"))
+    return module.Communicator(opts)
+
+
+def poll_rounds(comm, stop):
+    """The reference gRPC client never polls (its loop tests a SimpleQueue
+    for truth): data its server queued only comes on rounds its own puts
+    start. While this peer waits for messages, run the reference's own
+    round function every 20 ms, as its poll loop meant to."""
+    while not stop.wait(0.02):
+        try:
+            comm._pool.submit(comm._handle_connection, comm._comm).result()
+        except Exception as e:  # the session ended under us
+            emit(event="poll-stopped", error=repr(e))
+            return
+
+
 def options(args):
     security = None
     if args.tls:
+        # Its gRPC communicators call .read_bytes() on these: pathlib paths.
+        path = pathlib.Path if args.protocol == "grpc" else str
         if args.server:
-            security = nq.SecurityOptions(key=args.key, cert=args.cert)
+            security = nq.SecurityOptions(key=path(args.key), cert=path(args.cert))
         else:
             # For a client the reference's `cert` is the trust chain (CA file).
-            security = nq.SecurityOptions(cert=args.ca)
+            security = nq.SecurityOptions(cert=path(args.ca))
     kw = dict(netloc=nq.NetworkLocation(args.host, args.port), security=security)
     if args.codec == "raw":
         raw = BufferSerializer()
@@ -99,6 +128,9 @@ def options(args):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("role", choices=["server", "client"])
+    p.add_argument("--protocol", choices=["tcp", "grpc"], default="tcp")
+    p.add_argument("--no-poll", action="store_true",
+                   help="grpc client: do not run rounds while getting (the reference as is)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--tls", action="store_true")
@@ -120,7 +152,10 @@ def main():
 
     purpose = nq.Purpose.SERVER if args.server else nq.Purpose.CLIENT
     try:
-        comm = nq.new(nq.Protocol.TCP, purpose, options(args))
+        if args.protocol == "grpc":
+            comm = new_grpc(args.server, options(args))
+        else:
+            comm = nq.new(nq.Protocol.TCP, purpose, options(args))
     except Exception as e:
         if type(e).__name__ == "ValueDuplicationError" and not args.server:
             # A race inside the reference's TCP client constructor: its
@@ -144,9 +179,18 @@ def main():
         else:
             for value in puts:
                 comm.put(value).result()
+            if args.protocol == "grpc" and not args.no_poll:
+                # Its close loops on _s2c until the session ends, but that
+                # _s2c runs no round and then raises queue.Empty: make it
+                # one round, as the loop meant.
+                comm._s2c = comm._handle_connection
+            stop = threading.Event()
+            if args.protocol == "grpc" and args.get and not args.no_poll:
+                threading.Thread(target=poll_rounds, args=(comm, stop), daemon=True).start()
             for _ in range(args.get):
                 msg = comm.get()
                 emit(event="got", peer=msg.peer.hex, **describe(msg.data))
+            stop.set()
         comm.close()
     except Exception as e:
         fail(f"{type(e).__name__}: {e}")

@@ -207,6 +207,8 @@ class Run:
         a = self.a
         argv = [a.nq, role, "--host", HOST, "--port", str(port), "--codec", a.codec,
                 "--timeout", str(WAIT * 1000)]
+        if a.protocol != "tcp":
+            argv += ["--protocol", a.protocol]
         if a.legacy:
             argv.append("--legacy")
         if a.tls:
@@ -231,6 +233,8 @@ class Run:
         a = self.a
         argv = [sys.executable, os.path.join(HERE, "ref_peer.py"), role, "--host", HOST,
                 "--port", str(port), "--codec", a.codec, "--timeout", str(WAIT)]
+        if a.protocol != "tcp":
+            argv += ["--protocol", a.protocol]
         if a.tls:
             certs = a.certs
             argv += (["--tls", "--key", f"{certs}/server.key", "--cert", f"{certs}/server.pem"]
@@ -374,6 +378,7 @@ def main():
     p.add_argument("--tls", action="store_true")
     p.add_argument("--codec", choices=["raw", "pickle"], default="raw")
     p.add_argument("--legacy", action="store_true")
+    p.add_argument("--protocol", choices=["tcp", "grpc"], default="tcp")
     a = p.parse_args()
     if a.case == "readme":
         a.codec = "pickle"
@@ -407,7 +412,7 @@ def main():
         finally:
             for peer in run.peers:
                 peer.kill()
-    print(f"passed: {a.pair} {a.case} codec={a.codec}{' tls' if a.tls else ''}"
+    print(f"passed: {a.pair} {a.case} {a.protocol} codec={a.codec}{' tls' if a.tls else ''}"
           f"{' legacy' if a.legacy else ''}")
     return 0
 
