@@ -15,5 +15,6 @@
 #include "future.h"
 #include "value.h"
 #include "comm.h"
+#include "mqtt.h"
 
 #endif

@@ -29,6 +29,11 @@ struct nq_options {
     nq_log_fn log_fn;
     void *log_user;
     nq_log_level log_level;
+    /* MQTT (abi/netqueue/mqtt.h, src/mqtt/mqtt_options.c): inline arrays,
+     * so the plain struct copy in nq_options_clone_into covers them */
+    int mqtt_qos;
+    char mqtt_username[256];
+    char mqtt_password[256];
 };
 
 /* Deep copy into dst (strings duplicated); dst must be zeroed or cleared. */

@@ -63,7 +63,14 @@ static void test_copy_is_deep(void **state)
 static void test_comm_new_rejects(void **state)
 {
     nq_comm *c = NULL;
-    assert_int_equal(nq_comm_new(&c, NQ_MQTT, NQ_CLIENT, NULL), NQ_EUNSUPPORTED);
+    /* MQTT is built in when paho is found: then the constructor succeeds
+     * (it never waits for the broker); otherwise it says so */
+    nq_status mq = nq_comm_new(&c, NQ_MQTT, NQ_CLIENT, NULL);
+    assert_true(mq == NQ_EUNSUPPORTED || mq == NQ_OK);
+    if (c) {
+        nq_comm_free(c);
+        c = NULL;
+    }
     assert_int_equal(nq_comm_new(&c, (nq_protocol)9, NQ_CLIENT, NULL), NQ_EINVAL);
     assert_int_equal(nq_comm_new(&c, NQ_TCP, (nq_purpose)5, NULL), NQ_EINVAL);
     assert_null(c);

@@ -1,0 +1,448 @@
+/* The connection to the broker, shared by the MQTT server and client: paho
+ * handle, (re)connection with backoff, subscription, and the hand-over of
+ * paho's callbacks (on paho's threads) to the loop thread. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/status.h"
+#include "core/timeutil.h"
+#include "mqtt/mqtt_internal.h"
+
+#define BACKOFF_FIRST 0.05
+#define BACKOFF_MAX 2.0
+#define INBOX_BATCH 256 /* messages fed per wake-up before others get a turn */
+#define MIB (UINT64_C(1) << 20)
+
+/* ---- paho threads: record and wake the loop, nothing else ---- */
+
+static void post(struct mqtt_state *t, enum mqtt_ev_kind kind, int rc, const char *why)
+{
+    struct mqtt_ev *e = calloc(1, sizeof *e);
+    if (!e)
+        return; /* the next event or retry recovers */
+    e->kind = kind;
+    e->rc = rc;
+    snprintf(e->why, sizeof e->why, "%s", why ? why : "");
+    nq_mpsc_push(&t->events, &e->node);
+    ev_async_send(t->c->loop, &t->async);
+}
+
+static void on_connected(void *ctx, MQTTAsync_successData *r)
+{
+    post(ctx, MQTT_EV_CONNECTED, 0, NULL);
+}
+
+static void on_connect_failed(void *ctx, MQTTAsync_failureData *r)
+{
+    char why[160];
+    snprintf(why, sizeof why, "%s%s%s", MQTTAsync_strerror(r ? r->code : -1),
+             r && r->message ? ": " : "", r && r->message ? r->message : "");
+    post(ctx, MQTT_EV_CONNECT_FAILED, r ? r->code : -1, why);
+}
+
+static void on_lost(void *ctx, char *cause)
+{
+    post(ctx, MQTT_EV_LOST, 0, cause ? cause : "connection lost");
+    if (cause)
+        MQTTAsync_free(cause);
+}
+
+static void on_subscribed(void *ctx, MQTTAsync_successData *r)
+{
+    /* 0x80 is the broker refusing the subscription */
+    if (r && r->alt.qos == 0x80)
+        post(ctx, MQTT_EV_SUBSCRIBE_FAILED, 0x80, "the broker refused the subscription");
+    else
+        post(ctx, MQTT_EV_SUBSCRIBED, 0, NULL);
+}
+
+static void on_subscribe_failed(void *ctx, MQTTAsync_failureData *r)
+{
+    post(ctx, MQTT_EV_SUBSCRIBE_FAILED, r ? r->code : -1, MQTTAsync_strerror(r ? r->code : -1));
+}
+
+static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
+{
+    struct mqtt_state *t = ctx;
+    size_t size = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
+    struct mqtt_in *in = calloc(1, sizeof *in);
+    pthread_mutex_lock(&t->inbox_mu);
+    /* back-pressure: hold paho's receive thread while the loop thread is
+     * behind (a single message larger than the budget still passes) */
+    while (!t->stopping && t->inbox_bytes > 0 && t->inbox_bytes + size > t->inbox_max)
+        pthread_cond_wait(&t->inbox_cv, &t->inbox_mu);
+    int drop = t->stopping || !in;
+    if (!drop)
+        t->inbox_bytes += size;
+    pthread_mutex_unlock(&t->inbox_mu);
+    if (drop) {
+        free(in);
+        MQTTAsync_freeMessage(&m);
+        MQTTAsync_free(topic);
+        return 1;
+    }
+    size_t tl = topic_len > 0 ? (size_t)topic_len : strlen(topic);
+    in->topic_cut = tl >= sizeof in->topic || memchr(topic, 0, tl) != NULL;
+    if (tl >= sizeof in->topic)
+        tl = sizeof in->topic - 1;
+    memcpy(in->topic, topic, tl);
+    in->topic[tl] = 0;
+    in->msg = m;
+    in->size = size;
+    MQTTAsync_free(topic);
+    nq_mpsc_push(&t->inbox, &in->node);
+    ev_async_send(t->c->loop, &t->async);
+    return 1;
+}
+
+static void on_pub_success(void *ctx, MQTTAsync_successData *r)
+{
+    struct mqtt_pub *p = ctx;
+    p->ev.rc = 0;
+    nq_mpsc_push(&p->t->events, &p->ev.node);
+    ev_async_send(p->t->c->loop, &p->t->async);
+}
+
+static void on_pub_failure(void *ctx, MQTTAsync_failureData *r)
+{
+    struct mqtt_pub *p = ctx;
+    p->ev.rc = r && r->code ? r->code : -1;
+    nq_mpsc_push(&p->t->events, &p->ev.node);
+    ev_async_send(p->t->c->loop, &p->t->async);
+}
+
+static void disc_signal(struct mqtt_state *t)
+{
+    pthread_mutex_lock(&t->disc_mu);
+    t->disc_done = 1;
+    pthread_cond_broadcast(&t->disc_cv);
+    pthread_mutex_unlock(&t->disc_mu);
+}
+
+static void on_disc_success(void *ctx, MQTTAsync_successData *r)
+{
+    disc_signal(ctx);
+}
+
+static void on_disc_failure(void *ctx, MQTTAsync_failureData *r)
+{
+    disc_signal(ctx);
+}
+
+/* ---- loop thread ---- */
+
+void mqtt_pub_callbacks(MQTTAsync_responseOptions *ro, struct mqtt_pub *p)
+{
+    ro->onSuccess = on_pub_success;
+    ro->onFailure = on_pub_failure;
+    ro->context = p;
+}
+
+void mqtt_connect_soon(struct mqtt_state *t, double delay)
+{
+    ev_timer_stop(t->c->loop, &t->retry);
+    ev_timer_set(&t->retry, delay, 0.);
+    ev_timer_start(t->c->loop, &t->retry);
+}
+
+static void backoff(struct mqtt_state *t)
+{
+    t->backoff = t->backoff ? t->backoff * 2 : BACKOFF_FIRST;
+    if (t->backoff > BACKOFF_MAX)
+        t->backoff = BACKOFF_MAX;
+    mqtt_connect_soon(t, t->backoff);
+}
+
+static void subscribe(struct mqtt_state *t)
+{
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    ro.onSuccess = on_subscribed;
+    ro.onFailure = on_subscribe_failed;
+    ro.context = t;
+    int rc = MQTTAsync_subscribe(t->h, t->sub_topic, t->qos, &ro);
+    if (rc != MQTTASYNC_SUCCESS) {
+        nq_log(t->c, NQ_LOG_WARN, "mqtt: cannot subscribe to %s: %s; retrying", t->sub_topic,
+               MQTTAsync_strerror(rc));
+        backoff(t);
+    }
+}
+
+static void connect_now(struct mqtt_state *t)
+{
+    struct nq_comm *c = t->c;
+    MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
+    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+    co.keepAliveInterval = MQTT_KEEPALIVE_S;
+    /* QoS 0 is the reference's clean session; with 1 or 2 the broker keeps
+     * our subscription and undelivered messages across a reconnection */
+    co.cleansession = t->qos == 0;
+    co.MQTTVersion = MQTTVERSION_3_1_1;
+    co.connectTimeout = 10;
+    co.automaticReconnect = 0; /* ours: also covers a broker down at start */
+    co.onSuccess = on_connected;
+    co.onFailure = on_connect_failed;
+    co.context = t;
+    if (c->o.mqtt_username[0]) {
+        co.username = c->o.mqtt_username;
+        if (c->o.mqtt_password[0])
+            co.password = c->o.mqtt_password;
+    }
+    if (c->o.tls) {
+        ssl.trustStore = c->o.tls_ca;
+        ssl.keyStore = c->o.tls_cert;
+        ssl.privateKey = c->o.tls_key;
+        ssl.enableServerCertAuth = c->o.tls_verify;
+        ssl.verify = c->o.tls_verify;
+        co.ssl = &ssl;
+    }
+    t->connecting = 1;
+    int rc = MQTTAsync_connect(t->h, &co);
+    if (rc != MQTTASYNC_SUCCESS) {
+        t->connecting = 0;
+        nq_log(c, NQ_LOG_WARN, "mqtt: cannot start connecting to %s: %s", t->uri,
+               MQTTAsync_strerror(rc));
+        backoff(t);
+    }
+}
+
+static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct mqtt_state *t = w->data;
+    if (t->c->close_done)
+        return;
+    if (!t->connected && !t->connecting)
+        connect_now(t);
+    else if (t->connected && !t->subscribed)
+        subscribe(t);
+}
+
+static void connect_failed(struct mqtt_state *t, const char *why)
+{
+    struct nq_comm *c = t->c;
+    t->connecting = 0;
+    t->failures++;
+    /* say it once loudly, then quietly while retrying */
+    nq_log(c, t->failures == 1 ? NQ_LOG_WARN : NQ_LOG_DEBUG,
+           "mqtt: cannot connect to the broker at %s (%s); retrying", t->uri, why);
+    if (c->purpose == NQ_CLIENT)
+        mqtt_client_unreachable(t, why);
+    backoff(t);
+}
+
+static void handle_event(struct mqtt_state *t, struct mqtt_ev *e)
+{
+    struct nq_comm *c = t->c;
+    switch (e->kind) {
+    case MQTT_EV_CONNECTED:
+        t->connecting = 0;
+        t->connected = 1;
+        t->backoff = 0;
+        t->first_attempt_ms = 0;
+        nq_log(c, t->failures || t->ever_connected ? NQ_LOG_INFO : NQ_LOG_DEBUG,
+               "mqtt: connected to the broker at %s", t->uri);
+        t->failures = 0;
+        t->ever_connected = 1;
+        subscribe(t);
+        break;
+    case MQTT_EV_CONNECT_FAILED:
+        connect_failed(t, e->why);
+        break;
+    case MQTT_EV_LOST:
+        t->connected = t->subscribed = 0;
+        nq_log(c, c->close_phase ? NQ_LOG_INFO : NQ_LOG_WARN,
+               "mqtt: lost the broker at %s (%s); reconnecting", t->uri, e->why);
+        mqtt_connect_soon(t, BACKOFF_FIRST);
+        break;
+    case MQTT_EV_SUBSCRIBED:
+        t->subscribed = 1;
+        if (c->purpose == NQ_CLIENT)
+            mqtt_client_ready(t);
+        else
+            mqtt_server_ready(t);
+        break;
+    case MQTT_EV_SUBSCRIBE_FAILED:
+        nq_log(c, NQ_LOG_ERROR, "mqtt: subscribing to %s failed (%s); retrying", t->sub_topic,
+               e->why);
+        backoff(t);
+        break;
+    case MQTT_EV_PUB_DONE:
+        mqtt_pub_done(t, (struct mqtt_pub *)e);
+        return; /* not ours to free */
+    case MQTT_EV_DISCONNECTED:
+        break;
+    }
+    free(e);
+}
+
+static void inbox_release(struct mqtt_state *t, size_t size)
+{
+    pthread_mutex_lock(&t->inbox_mu);
+    t->inbox_bytes -= size;
+    pthread_cond_broadcast(&t->inbox_cv);
+    pthread_mutex_unlock(&t->inbox_mu);
+}
+
+static void drain_inbox(struct mqtt_state *t)
+{
+    struct nq_comm *c = t->c;
+    for (int n = 0; n < INBOX_BATCH; n++) {
+        if (atomic_load(&c->rq.paused))
+            return; /* resume() comes back here */
+        struct nq_mpsc_node *node = nq_mpsc_pop(&t->inbox);
+        if (!node)
+            return;
+        struct mqtt_in *in = (struct mqtt_in *)node;
+        if (!c->close_done) {
+            if (c->purpose == NQ_CLIENT)
+                mqtt_client_message(t, in);
+            else
+                mqtt_server_message(t, in);
+            if (nq_recvq_full(&c->rq))
+                atomic_store(&c->rq.paused, 1);
+        }
+        size_t size = in->size;
+        MQTTAsync_freeMessage(&in->msg);
+        free(in);
+        inbox_release(t, size);
+    }
+    ev_async_send(c->loop, &t->async); /* more may wait: come back after others */
+}
+
+static void on_async(struct ev_loop *loop, ev_async *w, int revents)
+{
+    struct mqtt_state *t = w->data;
+    struct nq_mpsc_node *node;
+    while ((node = nq_mpsc_pop(&t->events)))
+        handle_event(t, (struct mqtt_ev *)node);
+    drain_inbox(t);
+    nq_core_flush(t->c);
+}
+
+void mqtt_resume(struct mqtt_state *t)
+{
+    ev_async_send(t->c->loop, &t->async);
+}
+
+nq_status mqtt_state_start(struct nq_comm *c, struct mqtt_state **out)
+{
+    struct mqtt_state *t = calloc(1, sizeof *t);
+    if (!t)
+        return nq_fail(NQ_ENOMEM, "mqtt: out of memory");
+    t->c = c;
+    t->qos = c->o.mqtt_qos;
+    t->piece = c->o.transport_size ? c->o.transport_size : 1;
+    if (t->piece > 256 * MIB - 1024)
+        t->piece = 256 * MIB - 1024; /* MQTT's largest packet is 256 MiB */
+    t->window = 2 * t->piece > 4 * MIB ? 2 * t->piece : 4 * MIB;
+    t->inbox_max = (size_t)t->window;
+    t->stage = malloc((size_t)t->piece);
+    mqtt_hex(c->o.id, t->own_hex);
+    const char *host = c->o.host;
+    int v6 = strchr(host, ':') != NULL;
+    snprintf(t->uri, sizeof t->uri, "%s://%s%s%s:%d", c->o.tls ? "ssl" : "tcp", v6 ? "[" : "",
+             host, v6 ? "]" : "", c->o.port);
+    if (c->purpose == NQ_SERVER)
+        snprintf(t->sub_topic, sizeof t->sub_topic, "c2s/+");
+    else
+        snprintf(t->sub_topic, sizeof t->sub_topic, "s2c/%s", t->own_hex);
+    nq_mpsc_init(&t->events);
+    nq_mpsc_init(&t->inbox);
+    pthread_mutex_init(&t->inbox_mu, NULL);
+    pthread_cond_init(&t->inbox_cv, NULL);
+    pthread_mutex_init(&t->disc_mu, NULL);
+    nq_cond_init_monotonic(&t->disc_cv);
+    if (!t->stage) {
+        mqtt_state_destroy(t);
+        return nq_fail(NQ_ENOMEM, "mqtt: out of memory");
+    }
+    if (c->o.tls && c->o.tls_cert && !c->o.tls_key) {
+        mqtt_state_destroy(t);
+        return nq_fail(NQ_EINVAL, "mqtt: a TLS client certificate needs its key (nq_options_set_tls_key)");
+    }
+    /* in-memory persistence: paho keeps QoS 1/2 messages in flight across
+     * a reconnection; our own queues hold everything else */
+    int rc = MQTTAsync_create(&t->h, t->uri, t->own_hex, MQTTCLIENT_PERSISTENCE_NONE, NULL);
+    if (rc != MQTTASYNC_SUCCESS) {
+        t->h = NULL;
+        mqtt_state_destroy(t);
+        return nq_fail(NQ_EINVAL, "mqtt: cannot create a client for %s: %s", t->uri,
+                       MQTTAsync_strerror(rc));
+    }
+    rc = MQTTAsync_setCallbacks(t->h, t, on_lost, on_message, NULL);
+    if (rc != MQTTASYNC_SUCCESS) {
+        mqtt_state_destroy(t);
+        return nq_fail(NQ_EIO, "mqtt: cannot set callbacks: %s", MQTTAsync_strerror(rc));
+    }
+    ev_async_init(&t->async, on_async);
+    t->async.data = t;
+    ev_async_start(c->loop, &t->async);
+    ev_timer_init(&t->retry, on_retry, 0., 0.);
+    t->retry.data = t;
+    ev_timer_start(c->loop, &t->retry); /* the first connect runs on the loop thread */
+    *out = t;
+    return NQ_OK;
+}
+
+static void wait_disconnect(struct mqtt_state *t)
+{
+    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+    d.timeout = 2000; /* ms for queued publishes (the last fin) to go out */
+    d.onSuccess = on_disc_success;
+    d.onFailure = on_disc_failure;
+    d.context = t;
+    if (MQTTAsync_disconnect(t->h, &d) != MQTTASYNC_SUCCESS)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += 3;
+    pthread_mutex_lock(&t->disc_mu);
+    while (!t->disc_done)
+        if (pthread_cond_timedwait(&t->disc_cv, &t->disc_mu, &ts) != 0)
+            break;
+    pthread_mutex_unlock(&t->disc_mu);
+}
+
+/* Caller's thread, the loop thread has ended. */
+void mqtt_state_destroy(struct mqtt_state *t)
+{
+    struct nq_comm *c = t->c;
+    pthread_mutex_lock(&t->inbox_mu);
+    t->stopping = 1;
+    pthread_cond_broadcast(&t->inbox_cv);
+    pthread_mutex_unlock(&t->inbox_mu);
+    if (ev_is_active(&t->retry))
+        ev_timer_stop(c->loop, &t->retry);
+    if (ev_is_active(&t->async))
+        ev_async_stop(c->loop, &t->async);
+    if (t->h) {
+        if (MQTTAsync_isConnected(t->h))
+            wait_disconnect(t);
+        MQTTAsync_destroy(&t->h); /* no callback of ours runs after this */
+    }
+    while (t->links)
+        mqtt_link_close(t->links, "communicator closed");
+    struct nq_mpsc_node *node;
+    while ((node = nq_mpsc_pop(&t->events))) {
+        struct mqtt_ev *e = (struct mqtt_ev *)node;
+        if (e->kind != MQTT_EV_PUB_DONE) /* publishes are freed below, from t->all */
+            free(e);
+    }
+    while (t->all) {
+        struct mqtt_pub *p = t->all;
+        t->all = p->all_next;
+        free(p);
+    }
+    while ((node = nq_mpsc_pop(&t->inbox))) {
+        struct mqtt_in *in = (struct mqtt_in *)node;
+        MQTTAsync_freeMessage(&in->msg);
+        free(in);
+    }
+    pthread_mutex_destroy(&t->inbox_mu);
+    pthread_cond_destroy(&t->inbox_cv);
+    pthread_mutex_destroy(&t->disc_mu);
+    pthread_cond_destroy(&t->disc_cv);
+    free(t->stage);
+    free(t);
+}

@@ -1,0 +1,141 @@
+/* Internal: the MQTT transport on paho.mqtt.c's asynchronous client.
+ *
+ * Threads: paho runs its callbacks on its own threads; they only copy what
+ * happened into lock-free queues (events, inbox) and wake the loop thread
+ * with an ev_async. Every piece of core state is touched on the loop thread
+ * only. The one place a paho thread waits is mqtt_on_message, when the
+ * inbox holds more than its byte budget: that stops paho reading from the
+ * broker socket (TCP back-pressure) instead of growing memory. */
+#ifndef NQ_MQTT_INTERNAL_H
+#define NQ_MQTT_INTERNAL_H
+
+#include <MQTTAsync.h>
+#include <pthread.h>
+
+#include "core/comm_internal.h"
+#include "core/mpsc.h"
+
+#define MQTT_HEX_LEN 32
+#define MQTT_TOPIC_MAX 40 /* "c2s/" + 32 hex + NUL */
+#define MQTT_KEEPALIVE_S 60 /* as the reference's paho-mqtt default */
+
+enum mqtt_ev_kind {
+    MQTT_EV_CONNECTED,
+    MQTT_EV_CONNECT_FAILED,
+    MQTT_EV_LOST,
+    MQTT_EV_SUBSCRIBED,
+    MQTT_EV_SUBSCRIBE_FAILED,
+    MQTT_EV_PUB_DONE, /* a struct mqtt_pub: its publish completed or failed */
+    MQTT_EV_DISCONNECTED,
+};
+
+/* Something a paho thread tells the loop thread. */
+struct mqtt_ev {
+    struct nq_mpsc_node node; /* first */
+    enum mqtt_ev_kind kind;
+    int rc;
+    char why[160];
+};
+
+/* A message from the broker, waiting in the inbox. */
+struct mqtt_in {
+    struct nq_mpsc_node node; /* first */
+    MQTTAsync_message *msg;
+    size_t size;
+    char topic[MQTT_TOPIC_MAX + 8]; /* longer topics are cut (and then rejected) */
+    int topic_cut;
+};
+
+struct mqtt_link;
+
+/* One publish handed to paho, until its completion callback. */
+struct mqtt_pub {
+    struct mqtt_ev ev;        /* first: pushed to the events queue when done */
+    struct mqtt_state *t;
+    struct mqtt_link *l;      /* NULL once the link is gone */
+    uint64_t size;
+    int done;
+    struct mqtt_pub *next;    /* the link's unacknowledged publishes (QoS > 0) */
+    struct mqtt_pub *all_next, *all_prev;
+};
+
+/* One peer's byte-stream pair: the client's link to the server, or the
+ * server's link to one client topic. */
+struct mqtt_link {
+    struct nq_link link;      /* first: the core sees this */
+    struct mqtt_state *t;
+    char hex[MQTT_HEX_LEN + 1];
+    char out_topic[MQTT_TOPIC_MAX];
+    struct mqtt_pub *unacked_head, *unacked_tail;
+    uint64_t unacked;         /* bytes published, not yet consumed (QoS > 0) */
+    struct mqtt_link *next, *prev;
+};
+
+struct mqtt_state {
+    struct nq_comm *c;
+    MQTTAsync h;
+    char uri[NQ_HOST_MAX + 32];
+    char own_hex[MQTT_HEX_LEN + 1];
+    char sub_topic[MQTT_TOPIC_MAX];
+    int qos;
+    uint64_t piece;           /* bytes per publish: the transport size */
+    uint64_t window;          /* bytes in paho's hands at most */
+    uint64_t inflight;        /* bytes in paho's hands now */
+    uint8_t *stage;           /* contiguous copy of a piece (paho copies it again) */
+
+    ev_async async;
+    struct nq_mpsc events, inbox;
+    pthread_mutex_t inbox_mu;
+    pthread_cond_t inbox_cv;
+    size_t inbox_bytes, inbox_max;
+    int stopping;             /* under inbox_mu: paho threads give up waiting */
+
+    int connected, connecting, subscribed;
+    int ever_connected;
+    ev_timer retry;
+    double backoff;
+    int64_t first_attempt_ms;
+    unsigned failures;        /* connection attempts failed in a row */
+    unsigned bad_topics;      /* rate limit for the warning */
+
+    /* the caller's thread waits here for the disconnect at destroy */
+    pthread_mutex_t disc_mu;
+    pthread_cond_t disc_cv;
+    int disc_done;
+
+    struct mqtt_link *links;
+    struct mqtt_pub *all;     /* every publish paho has not completed */
+};
+
+/* mqtt_topic.c */
+int mqtt_is_hex_id(const char *s, size_t len);
+/* "c2s/<hex>" -> pointer to hex in topic, or NULL when prefix/length differ */
+const char *mqtt_topic_id(const char *topic, const char *prefix);
+void mqtt_hex(const uint8_t *id, char *out);
+
+/* mqtt_broker.c: the broker connection (both purposes) */
+nq_status mqtt_state_start(struct nq_comm *c, struct mqtt_state **out);
+void mqtt_state_destroy(struct mqtt_state *t);
+void mqtt_connect_soon(struct mqtt_state *t, double delay);
+/* the receive queue drained: feed the inbox again */
+void mqtt_resume(struct mqtt_state *t);
+/* onSuccess/onFailure of a publish: hand p back to the loop thread */
+void mqtt_pub_callbacks(MQTTAsync_responseOptions *ro, struct mqtt_pub *p);
+/* purpose hooks, loop thread */
+void mqtt_client_ready(struct mqtt_state *t);  /* connected and subscribed */
+void mqtt_server_ready(struct mqtt_state *t);
+void mqtt_client_message(struct mqtt_state *t, struct mqtt_in *in);
+void mqtt_server_message(struct mqtt_state *t, struct mqtt_in *in);
+void mqtt_client_unreachable(struct mqtt_state *t, const char *why);
+
+/* mqtt_link.c, loop thread */
+struct mqtt_link *mqtt_link_new(struct mqtt_state *t, const char *hex, const char *out_prefix);
+void mqtt_link_close(struct mqtt_link *l, const char *why);
+void mqtt_link_kick(struct mqtt_link *l);
+void mqtt_kick_all(struct mqtt_state *t);
+void mqtt_pub_done(struct mqtt_state *t, struct mqtt_pub *p);
+struct mqtt_link *mqtt_link_find(struct mqtt_state *t, const char *hex);
+/* Feed a message's bytes into l; closes l on a protocol error (returns -1). */
+int mqtt_link_feed(struct mqtt_link *l, struct mqtt_in *in);
+
+#endif

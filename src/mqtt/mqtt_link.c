@@ -1,0 +1,203 @@
+/* A link = one peer's pair of topics. Output: the session's unsent bytes
+ * are cut into publishes of up to the transport size. When puts complete:
+ *  - QoS 0: once paho accepted the publish (it copies the bytes); there is
+ *    no delivery receipt in QoS 0, so nothing later can be waited for.
+ *  - QoS 1/2: once the broker acknowledged it (PUBACK / PUBCOMP), in order.
+ * Memory: at most `window` bytes sit in paho's queues at a time. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mqtt/mqtt_internal.h"
+
+#define GATHER_IOV 512
+
+struct mqtt_link *mqtt_link_new(struct mqtt_state *t, const char *hex, const char *out_prefix)
+{
+    struct nq_comm *c = t->c;
+    struct mqtt_link *l = calloc(1, sizeof *l);
+    if (!l) {
+        nq_log(c, NQ_LOG_ERROR, "mqtt: out of memory for a link");
+        return NULL;
+    }
+    l->t = t;
+    memcpy(l->hex, hex, MQTT_HEX_LEN);
+    snprintf(l->out_topic, sizeof l->out_topic, "%s%s", out_prefix, hex);
+    snprintf(l->link.name, sizeof l->link.name, "mqtt %.50s", c->purpose == NQ_SERVER
+             ? l->out_topic : t->uri);
+    /* handshake frames pass whatever the limit */
+    nq_framer_init(&l->link.fr, c->o.message_limit < NQ_ID_SIZE ? NQ_ID_SIZE : c->o.message_limit);
+    l->next = t->links;
+    if (t->links)
+        t->links->prev = l;
+    t->links = l;
+    return l;
+}
+
+struct mqtt_link *mqtt_link_find(struct mqtt_state *t, const char *hex)
+{
+    for (struct mqtt_link *l = t->links; l; l = l->next)
+        if (memcmp(l->hex, hex, MQTT_HEX_LEN) == 0)
+            return l;
+    return NULL;
+}
+
+static void all_unlink(struct mqtt_state *t, struct mqtt_pub *p)
+{
+    if (p->all_prev)
+        p->all_prev->all_next = p->all_next;
+    else
+        t->all = p->all_next;
+    if (p->all_next)
+        p->all_next->all_prev = p->all_prev;
+    p->all_next = p->all_prev = NULL;
+}
+
+void mqtt_link_close(struct mqtt_link *l, const char *why)
+{
+    struct mqtt_state *t = l->t;
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        t->links = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    /* publishes still with paho complete later without us */
+    for (struct mqtt_pub *p = l->unacked_head, *next; p; p = next) {
+        next = p->next;
+        p->l = NULL;
+        p->next = NULL;
+        if (p->done)
+            free(p); /* already out of t->all */
+    }
+    nq_core_link_lost(t->c, &l->link, why);
+    free(l);
+}
+
+/* Copy up to one piece of s's bytes past what paho already holds. */
+static size_t gather_piece(struct mqtt_link *l, struct nq_session *s, const uint8_t **out)
+{
+    struct mqtt_state *t = l->t;
+    struct iovec iov[GATHER_IOV];
+    uint64_t saved = s->head_off;
+    s->head_off += l->unacked; /* skip bytes published but not yet acknowledged */
+    int n = nq_session_gather(s, iov, GATHER_IOV, t->piece, l->unacked ? 1 : t->c->o.merge);
+    s->head_off = saved;
+    if (n == 1) {
+        *out = iov[0].iov_base;
+        return iov[0].iov_len;
+    }
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        memcpy(t->stage + len, iov[i].iov_base, iov[i].iov_len);
+        len += iov[i].iov_len;
+    }
+    *out = t->stage;
+    return len;
+}
+
+void mqtt_link_kick(struct mqtt_link *l)
+{
+    struct mqtt_state *t = l->t;
+    struct nq_comm *c = t->c;
+    struct nq_session *s = l->link.s;
+    if (!s || s->link != &l->link)
+        return;
+    while (t->connected && t->subscribed && t->inflight < t->window) {
+        const uint8_t *buf;
+        size_t len = gather_piece(l, s, &buf);
+        if (len == 0)
+            break;
+        struct mqtt_pub *p = calloc(1, sizeof *p);
+        if (!p) {
+            nq_log(c, NQ_LOG_ERROR, "mqtt: out of memory for a publish");
+            break;
+        }
+        p->ev.kind = MQTT_EV_PUB_DONE;
+        p->t = t;
+        p->size = len;
+        MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+        mqtt_pub_callbacks(&ro, p);
+        int rc = MQTTAsync_send(t->h, l->out_topic, (int)len, buf, t->qos, 0, &ro);
+        if (rc != MQTTASYNC_SUCCESS) {
+            free(p);
+            nq_log(c, NQ_LOG_DEBUG, "mqtt: publish to %s not accepted now (%s); later",
+                   l->out_topic, MQTTAsync_strerror(rc));
+            break;
+        }
+        p->all_next = t->all;
+        if (t->all)
+            t->all->all_prev = p;
+        t->all = p;
+        t->inflight += len;
+        if (t->qos == 0) {
+            nq_session_consume(c, s, len);
+        } else {
+            p->l = l;
+            if (l->unacked_tail)
+                l->unacked_tail->next = p;
+            else
+                l->unacked_head = p;
+            l->unacked_tail = p;
+            l->unacked += len;
+        }
+    }
+    if (t->qos == 0 && nq_session_finished(s))
+        mqtt_link_close(l, "session finished");
+}
+
+void mqtt_kick_all(struct mqtt_state *t)
+{
+    for (struct mqtt_link *l = t->links, *next; l; l = next) {
+        next = l->next;
+        mqtt_link_kick(l);
+    }
+}
+
+void mqtt_pub_done(struct mqtt_state *t, struct mqtt_pub *p)
+{
+    struct nq_comm *c = t->c;
+    all_unlink(t, p);
+    t->inflight -= p->size;
+    struct mqtt_link *l = p->l;
+    if (p->ev.rc)
+        nq_log(c, NQ_LOG_WARN, "mqtt: a publish of %llu bytes%s%s failed: %s",
+               (unsigned long long)p->size, l ? " to " : "", l ? l->out_topic : "",
+               MQTTAsync_strerror(p->ev.rc));
+    if (!l) {
+        free(p);
+        mqtt_kick_all(t);
+        return;
+    }
+    p->done = 1;
+    uint64_t n = 0;
+    while (l->unacked_head && l->unacked_head->done) {
+        struct mqtt_pub *q = l->unacked_head;
+        l->unacked_head = q->next;
+        if (!l->unacked_head)
+            l->unacked_tail = NULL;
+        n += q->size;
+        free(q);
+    }
+    l->unacked -= n;
+    struct nq_session *s = l->link.s;
+    if (n && s && s->link == &l->link) {
+        nq_session_consume(c, s, n);
+        if (nq_session_finished(s)) {
+            mqtt_link_close(l, "session finished");
+            l = NULL;
+        }
+    }
+    mqtt_kick_all(t);
+}
+
+int mqtt_link_feed(struct mqtt_link *l, struct mqtt_in *in)
+{
+    if (in->size == 0)
+        return 0;
+    if (nq_core_feed(l->t->c, &l->link, in->msg->payload, in->size) < 0) {
+        mqtt_link_close(l, "protocol error");
+        return -1;
+    }
+    return 0;
+}
