@@ -8,3 +8,10 @@ if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/grpc_faults.c)
   target_include_directories(it_grpc_faults PRIVATE ${GRPC_INCLUDE_DIRS})
   target_link_libraries(it_grpc_faults PRIVATE ${GRPC_LINK_LIBRARIES})
 endif()
+# proto/grpc_comm.proto documents the service: it must at least parse.
+find_program(NQ_PROTOC_C protoc-c)
+if(NQ_PROTOC_C)
+  add_test(NAME grpc_proto_parses COMMAND ${NQ_PROTOC_C} --proto_path=${PROJECT_SOURCE_DIR}/proto
+    --c_out=${CMAKE_CURRENT_BINARY_DIR} ${PROJECT_SOURCE_DIR}/proto/grpc_comm.proto)
+  set_tests_properties(grpc_proto_parses PROPERTIES LABELS grpc)
+endif()
