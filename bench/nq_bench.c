@@ -79,11 +79,13 @@ int main(int argc, char **argv)
     /* --zerocopy and --send-limit are ours alone: take them out before the
      * shared parser. The send limit (default 16 MiB) keeps copying puts from
      * piling up copies when the sender outruns the socket; 0 turns it off. */
-    int zerocopy = 0, k = 1;
+    int zerocopy = 0, grpc = 0, k = 1;
     unsigned long long send_limit = 16ull << 20;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--zerocopy"))
             zerocopy = 1;
+        else if (!strcmp(argv[i], "--grpc")) /* bench/grpc_bench.py */
+            grpc = 1;
         else if (!strcmp(argv[i], "--send-limit") && i + 1 < argc)
             send_limit = strtoull(argv[++i], NULL, 0);
         else
@@ -102,11 +104,11 @@ int main(int argc, char **argv)
 
     struct nb n = { 0 };
     int server = o.role == ROLE_SERVER;
-    check(nq_comm_new(&n.comm, NQ_TCP, server ? NQ_SERVER : NQ_CLIENT, opts), "comm_new");
+    check(nq_comm_new(&n.comm, grpc ? NQ_GRPC : NQ_TCP, server ? NQ_SERVER : NQ_CLIENT, opts), "comm_new");
     nq_options_free(opts);
     if (server)
         bench_ready();
     struct bench_io io = { zerocopy ? nb_put_zc : nb_put, NULL, nb_get, nb_finish, &n };
-    bench_run(&o, zerocopy ? "netqueue-zc" : "netqueue", &io);
+    bench_run(&o, grpc ? "netqueue-grpc" : zerocopy ? "netqueue-zc" : "netqueue", &io);
     return 0;
 }
