@@ -1,6 +1,8 @@
 /* Setters of the MQTT options (abi/netqueue/mqtt.h). */
 #include <string.h>
 
+#include <netqueue/mqtt.h>
+
 #include "core/options_internal.h"
 #include "core/status.h"
 
