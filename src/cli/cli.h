@@ -71,5 +71,7 @@ void cli_repr(FILE *f, const nq_value *v);
 
 int cli_server(const struct cli_args *a);
 int cli_client(const struct cli_args *a);
+/* adapter.c: `nq adapter`, the conformance suite's adapter (argv[0] is its name). */
+int cli_adapter(int argc, char **argv);
 
 #endif
