@@ -129,6 +129,10 @@ void nq_core_link_lost(struct nq_comm *c, struct nq_link *l, const char *why);
  * with merge 0, from the first unsent frame only (one frame per write). */
 int nq_session_gather(struct nq_session *s, struct iovec *iov, int max, uint64_t max_bytes,
                       int merge);
+/* The same, starting `after` bytes past the unsent part's start (bytes a
+ * transport has sent but not yet consumed, e.g. within a gRPC round). */
+int nq_session_gather_at(struct nq_session *s, uint64_t after, struct iovec *iov, int max,
+                         uint64_t max_bytes, int merge);
 /* n bytes went out: complete what was fully written. */
 void nq_session_consume(struct nq_comm *c, struct nq_session *s, uint64_t n);
 int nq_session_has_output(const struct nq_session *s);

@@ -17,9 +17,15 @@ int nq_session_finished(const struct nq_session *s)
 int nq_session_gather(struct nq_session *s, struct iovec *iov, int max, uint64_t max_bytes,
                       int merge)
 {
+    return nq_session_gather_at(s, 0, iov, max, max_bytes, merge);
+}
+
+int nq_session_gather_at(struct nq_session *s, uint64_t after, struct iovec *iov, int max,
+                         uint64_t max_bytes, int merge)
+{
     int n = 0;
     uint64_t total = 0;
-    uint64_t skip = s->head_off;
+    uint64_t skip = s->head_off + after;
     for (struct nq_send_item *it = s->head; it && n < max && total < max_bytes;
          it = merge ? it->next : NULL) {
         struct nq_payload *p = it->p;

@@ -197,14 +197,11 @@ grpc_byte_buffer *nq_gq_take(struct nq_comm *c, struct nq_session *s, uint64_t s
     grpc_slice slices[TAKE_SLICES];
     int ns = 0;
     uint64_t total = 0, max = c->o.transport_size;
-    uint64_t off = s->head_off;
     while (ns < TAKE_SLICES && total < max) {
         struct iovec iov[TAKE_IOV];
         /* the bytes of this round's earlier messages are still queued (they
          * are consumed when the round succeeds): gather after them */
-        s->head_off = off + skip + total;
-        int n = nq_session_gather(s, iov, TAKE_IOV, max - total, 1);
-        s->head_off = off;
+        int n = nq_session_gather_at(s, skip + total, iov, TAKE_IOV, max - total, 1);
         size_t bytes = 0;
         for (int i = 0; i < n; i++)
             bytes += iov[i].iov_len;
