@@ -113,6 +113,44 @@ static void on_pub_failure(void *ctx, MQTTAsync_failureData *r)
     ev_async_send(p->t->c->loop, &p->t->async);
 }
 
+static void post_token(struct mqtt_state *t, int token, int rc)
+{
+    struct mqtt_ev *e = calloc(1, sizeof *e);
+    if (!e)
+        return;
+    e->kind = MQTT_EV_TOKEN_DONE;
+    e->token = token;
+    e->rc = rc;
+    nq_mpsc_push(&t->events, &e->node);
+    ev_async_send(t->c->loop, &t->async);
+}
+
+static void on_tok_success(void *ctx, MQTTAsync_successData *r)
+{
+    if (r)
+        post_token(ctx, r->token, 0);
+}
+
+static void on_tok_failure(void *ctx, MQTTAsync_failureData *r)
+{
+    if (r)
+        post_token(ctx, r->token, r->code ? r->code : -1);
+}
+
+/* paho's own word that a QoS 1/2 message arrived, also for the ones it
+ * sent again after a reconnection (whose onSuccess may never come) */
+static void on_delivered(void *ctx, MQTTAsync_token token)
+{
+    post_token(ctx, token, 0);
+}
+
+void mqtt_token_callbacks(MQTTAsync_responseOptions *ro, struct mqtt_state *t)
+{
+    ro->onSuccess = on_tok_success;
+    ro->onFailure = on_tok_failure;
+    ro->context = t;
+}
+
 static void disc_signal(struct mqtt_state *t)
 {
     pthread_mutex_lock(&t->disc_mu);
@@ -257,6 +295,7 @@ static void handle_event(struct mqtt_state *t, struct mqtt_ev *e)
         break;
     case MQTT_EV_SUBSCRIBED:
         t->subscribed = 1;
+        nq_log(c, NQ_LOG_DEBUG, "mqtt: subscribed to %s", t->sub_topic);
         if (c->purpose == NQ_CLIENT)
             mqtt_client_ready(t);
         else
@@ -270,6 +309,9 @@ static void handle_event(struct mqtt_state *t, struct mqtt_ev *e)
     case MQTT_EV_PUB_DONE:
         mqtt_pub_done(t, (struct mqtt_pub *)e);
         return; /* not ours to free */
+    case MQTT_EV_TOKEN_DONE:
+        mqtt_token_done(t, e->token, e->rc);
+        break;
     case MQTT_EV_DISCONNECTED:
         break;
     }
@@ -370,7 +412,7 @@ nq_status mqtt_state_start(struct nq_comm *c, struct mqtt_state **out)
         return nq_fail(NQ_EINVAL, "mqtt: cannot create a client for %s: %s", t->uri,
                        MQTTAsync_strerror(rc));
     }
-    rc = MQTTAsync_setCallbacks(t->h, t, on_lost, on_message, NULL);
+    rc = MQTTAsync_setCallbacks(t->h, t, on_lost, on_message, t->qos ? on_delivered : NULL);
     if (rc != MQTTASYNC_SUCCESS) {
         mqtt_state_destroy(t);
         return nq_fail(NQ_EIO, "mqtt: cannot set callbacks: %s", MQTTAsync_strerror(rc));

@@ -25,7 +25,9 @@ enum mqtt_ev_kind {
     MQTT_EV_LOST,
     MQTT_EV_SUBSCRIBED,
     MQTT_EV_SUBSCRIBE_FAILED,
-    MQTT_EV_PUB_DONE, /* a struct mqtt_pub: its publish completed or failed */
+    MQTT_EV_PUB_DONE, /* a struct mqtt_pub: its QoS 0 publish completed or failed */
+    MQTT_EV_TOKEN_DONE, /* a QoS 1/2 publish, by token: paho may resend it after a reconnection,
+                         * so its callbacks cannot point at our memory */
     MQTT_EV_DISCONNECTED,
 };
 
@@ -34,6 +36,7 @@ struct mqtt_ev {
     struct nq_mpsc_node node; /* first */
     enum mqtt_ev_kind kind;
     int rc;
+    int token;
     char why[160];
 };
 
@@ -55,6 +58,8 @@ struct mqtt_pub {
     struct mqtt_link *l;      /* NULL once the link is gone */
     uint64_t size;
     int done;
+    int failed;               /* paho gave up on it (discarded at a disconnect) */
+    int token;                /* QoS 1/2: paho's message token */
     struct mqtt_pub *next;    /* the link's unacknowledged publishes (QoS > 0) */
     struct mqtt_pub *all_next, *all_prev;
 };
@@ -68,6 +73,7 @@ struct mqtt_link {
     char out_topic[MQTT_TOPIC_MAX];
     struct mqtt_pub *unacked_head, *unacked_tail;
     uint64_t unacked;         /* bytes published, not yet consumed (QoS > 0) */
+    int rewinding;            /* a publish failed: send nothing until all are settled */
     struct mqtt_link *next, *prev;
 };
 
@@ -121,6 +127,9 @@ void mqtt_connect_soon(struct mqtt_state *t, double delay);
 void mqtt_resume(struct mqtt_state *t);
 /* onSuccess/onFailure of a publish: hand p back to the loop thread */
 void mqtt_pub_callbacks(MQTTAsync_responseOptions *ro, struct mqtt_pub *p);
+/* QoS 1/2: the completion comes back by token (MQTT_EV_TOKEN_DONE) */
+void mqtt_token_callbacks(MQTTAsync_responseOptions *ro, struct mqtt_state *t);
+void mqtt_token_done(struct mqtt_state *t, int token, int rc);
 /* purpose hooks, loop thread */
 void mqtt_client_ready(struct mqtt_state *t);  /* connected and subscribed */
 void mqtt_server_ready(struct mqtt_state *t);

@@ -101,7 +101,7 @@ void mqtt_link_kick(struct mqtt_link *l)
     struct mqtt_state *t = l->t;
     struct nq_comm *c = t->c;
     struct nq_session *s = l->link.s;
-    if (!s || s->link != &l->link)
+    if (!s || s->link != &l->link || l->rewinding)
         return;
     while (t->connected && t->subscribed && t->inflight < t->window) {
         const uint8_t *buf;
@@ -117,7 +117,10 @@ void mqtt_link_kick(struct mqtt_link *l)
         p->t = t;
         p->size = len;
         MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-        mqtt_pub_callbacks(&ro, p);
+        if (t->qos == 0)
+            mqtt_pub_callbacks(&ro, p);
+        else
+            mqtt_token_callbacks(&ro, t);
         int rc = MQTTAsync_send(t->h, l->out_topic, (int)len, buf, t->qos, 0, &ro);
         if (rc != MQTTASYNC_SUCCESS) {
             free(p);
@@ -125,6 +128,7 @@ void mqtt_link_kick(struct mqtt_link *l)
                    l->out_topic, MQTTAsync_strerror(rc));
             break;
         }
+        p->token = ro.token;
         p->all_next = t->all;
         if (t->all)
             t->all->all_prev = p;
@@ -142,7 +146,7 @@ void mqtt_link_kick(struct mqtt_link *l)
             l->unacked += len;
         }
     }
-    if (t->qos == 0 && nq_session_finished(s))
+    if (!l->unacked_head && nq_session_finished(s)) /* QoS 1/2: nothing awaits its ack */
         mqtt_link_close(l, "session finished");
 }
 
@@ -154,6 +158,41 @@ void mqtt_kick_all(struct mqtt_state *t)
     }
 }
 
+/* Every publish of l has completed, one way or the other. */
+static int settled(struct mqtt_link *l)
+{
+    for (struct mqtt_pub *p = l->unacked_head; p; p = p->next)
+        if (!p->done)
+            return 0;
+    return 1;
+}
+
+/* Paho discards the publishes it had not written when the connection
+ * drops (those in flight it keeps and resends itself). Once all are
+ * settled, what failed is sent again from the first failure on, so the
+ * stream keeps its order. A success after a failure would mean paho
+ * delivered out of order: that cannot be repaired, only said. */
+static void rewind_link(struct mqtt_link *l)
+{
+    int seen_failure = 0;
+    for (struct mqtt_pub *p = l->unacked_head; p; p = p->next) {
+        if (p->failed)
+            seen_failure = 1;
+        else if (seen_failure)
+            nq_log(l->t->c, NQ_LOG_ERROR, "mqtt: %s: a publish succeeded after an earlier one failed; "
+                   "the stream to this peer may be corrupt", l->out_topic);
+    }
+    while (l->unacked_head) {
+        struct mqtt_pub *q = l->unacked_head;
+        l->unacked_head = q->next;
+        free(q);
+    }
+    l->unacked_tail = NULL;
+    l->unacked = 0;
+    l->rewinding = 0;
+    nq_log(l->t->c, NQ_LOG_INFO, "mqtt: %s: sending again what the broker did not take", l->out_topic);
+}
+
 void mqtt_pub_done(struct mqtt_state *t, struct mqtt_pub *p)
 {
     struct nq_comm *c = t->c;
@@ -161,7 +200,7 @@ void mqtt_pub_done(struct mqtt_state *t, struct mqtt_pub *p)
     t->inflight -= p->size;
     struct mqtt_link *l = p->l;
     if (p->ev.rc)
-        nq_log(c, NQ_LOG_WARN, "mqtt: a publish of %llu bytes%s%s failed: %s",
+        nq_log(c, l ? NQ_LOG_INFO : NQ_LOG_WARN, /* with l (QoS > 0) it is sent again */ "mqtt: a publish of %llu bytes%s%s failed: %s",
                (unsigned long long)p->size, l ? " to " : "", l ? l->out_topic : "",
                MQTTAsync_strerror(p->ev.rc));
     if (!l) {
@@ -170,8 +209,11 @@ void mqtt_pub_done(struct mqtt_state *t, struct mqtt_pub *p)
         return;
     }
     p->done = 1;
+    p->failed = p->ev.rc != 0;
+    if (p->failed)
+        l->rewinding = 1;
     uint64_t n = 0;
-    while (l->unacked_head && l->unacked_head->done) {
+    while (l->unacked_head && l->unacked_head->done && !l->unacked_head->failed) {
         struct mqtt_pub *q = l->unacked_head;
         l->unacked_head = q->next;
         if (!l->unacked_head)
@@ -180,6 +222,8 @@ void mqtt_pub_done(struct mqtt_state *t, struct mqtt_pub *p)
         free(q);
     }
     l->unacked -= n;
+    if (l->rewinding && settled(l))
+        rewind_link(l);
     struct nq_session *s = l->link.s;
     if (n && s && s->link == &l->link) {
         nq_session_consume(c, s, n);
@@ -200,4 +244,16 @@ int mqtt_link_feed(struct mqtt_link *l, struct mqtt_in *in)
         return -1;
     }
     return 0;
+}
+
+void mqtt_token_done(struct mqtt_state *t, int token, int rc)
+{
+    /* the first word about a token settles it; later ones find nothing */
+    for (struct mqtt_pub *p = t->all; p; p = p->all_next) {
+        if (p->token == token && !p->done) {
+            p->ev.rc = rc;
+            mqtt_pub_done(t, p);
+            return;
+        }
+    }
 }
