@@ -11,7 +11,7 @@ enum {
     OPT_PROTOCOL = 256, OPT_HOST, OPT_PORT, OPT_TLS, OPT_KEY, OPT_CERT, OPT_CA,
     OPT_SERVER_NAME, OPT_NO_VERIFY, OPT_CODEC, OPT_LEGACY, OPT_ID, OPT_QUIET,
     OPT_TIMEOUT, OPT_ECHO, OPT_REPLY, OPT_COUNT, OPT_CLIENTS, OPT_PUT,
-    OPT_PUT_FILE, OPT_GET, OPT_HELP
+    OPT_PUT_FILE, OPT_GET, OPT_HELP, OPT_QOS, OPT_USERNAME, OPT_PASSWORD
 };
 
 static const struct option options[] = {
@@ -37,6 +37,9 @@ static const struct option options[] = {
     {"put-file", required_argument, NULL, OPT_PUT_FILE},
     {"get", required_argument, NULL, OPT_GET},
     {"help", no_argument, NULL, OPT_HELP},
+    {"qos", required_argument, NULL, OPT_QOS},
+    {"username", required_argument, NULL, OPT_USERNAME},
+    {"password", required_argument, NULL, OPT_PASSWORD},
     {NULL, 0, NULL, 0}
 };
 
@@ -68,6 +71,8 @@ void cli_usage(FILE *f)
 "\n"
 "common options:\n"
 "  --protocol P    tcp (default), mqtt or grpc (if built in)\n"
+"  --qos N         mqtt: QoS 0 (default), 1 or 2; host/port are the broker's\n"
+"  --username U, --password P   mqtt: broker credentials\n"
 "  --host H        address to bind or connect to (default 127.0.0.1)\n"
 "  --port N        TCP port (default 51966; server: 0 picks a free one)\n"
 "  --tls           use TLS\n"
@@ -185,6 +190,12 @@ static int apply(struct cli_args *a, int opt, const char *arg)
     case OPT_PUT: rc = add_put(a, arg, 0); break;
     case OPT_PUT_FILE: rc = add_put(a, arg, 1); break;
     case OPT_GET: rc = parse_long("--get", arg, 0, LONG_MAX, &a->get); break;
+    case OPT_QOS:
+        rc = parse_long("--qos", arg, 0, 2, &v);
+        a->qos = (int)v;
+        break;
+    case OPT_USERNAME: a->username = arg; break;
+    case OPT_PASSWORD: a->password = arg; break;
     }
     return rc;
 }

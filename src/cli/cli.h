@@ -22,6 +22,8 @@ struct cli_put {
 struct cli_args {
     const char *cmd;            /* "server" or "client" */
     nq_protocol protocol;       /* NQ_TCP unless --protocol */
+    int qos;                    /* mqtt: --qos */
+    const char *username, *password; /* mqtt: broker credentials */
     const char *host;           /* NULL: library default */
     int port;                   /* -1: library default */
     int tls, verify;

@@ -43,6 +43,12 @@ int cli_comm_new(const struct cli_args *a, nq_purpose purpose, nq_comm **out)
         if (!a->verify)
             SET(nq_options_set_tls_verify(o, 0), "--no-verify");
     }
+    if (a->qos)
+        SET(nq_options_set_mqtt_qos(o, a->qos), "--qos");
+    if (a->username)
+        SET(nq_options_set_mqtt_username(o, a->username), "--username");
+    if (a->password)
+        SET(nq_options_set_mqtt_password(o, a->password), "--password");
     st = nq_comm_new(out, a->protocol, purpose, o);
     nq_options_free(o);
     if (st != NQ_OK)
