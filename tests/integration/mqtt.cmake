@@ -6,3 +6,11 @@ if(NQ_WITH_MQTT AND PAHO_LIBRARY)
   target_link_libraries(it_mqtt PRIVATE ${PAHO_LIBRARY})
   target_include_directories(it_mqtt PRIVATE ${PAHO_INCLUDE_DIR})
 endif()
+
+# Interop: the MQTT demo exchange (C server, C client and the Python
+# reference client through a private mosquitto), when the reference venv exists.
+if(NQ_WITH_MQTT AND TARGET nq AND EXISTS ${PROJECT_SOURCE_DIR}/.venv-ref/bin/python)
+  add_test(NAME interop_mqtt_demo COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/demo.d/mqtt.sh)
+  set_tests_properties(interop_mqtt_demo PROPERTIES LABELS "mqtt;interop;pickle" TIMEOUT 120
+    ENVIRONMENT "NQ=$<TARGET_FILE:nq>")
+endif()
