@@ -79,10 +79,9 @@ static size_t gather_piece(struct mqtt_link *l, struct nq_session *s, const uint
 {
     struct mqtt_state *t = l->t;
     struct iovec iov[GATHER_IOV];
-    uint64_t saved = s->head_off;
-    s->head_off += l->unacked; /* skip bytes published but not yet acknowledged */
-    int n = nq_session_gather(s, iov, GATHER_IOV, t->piece, l->unacked ? 1 : t->c->o.merge);
-    s->head_off = saved;
+    /* skip bytes published but not yet acknowledged */
+    int n = nq_session_gather_at(s, l->unacked, iov, GATHER_IOV, t->piece,
+                                 l->unacked ? 1 : t->c->o.merge);
     if (n == 1) {
         *out = iov[0].iov_base;
         return iov[0].iov_len;
