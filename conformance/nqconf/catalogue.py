@@ -1,0 +1,121 @@
+"""The case catalogue: JSON files under conformance/cases/, one schema
+(proto/conformance.proto, message CaseDef; docs/conformance.md).
+
+A definition names the transports it applies to; it expands into one case
+per transport with the stable id <transport>/<group>/<n>.
+"""
+import json
+import os
+import re
+
+TRANSPORTS = ("tcp", "tls", "mqtt", "grpc")
+GROUPS = ("ini", "fin", "c2s", "s2c", "frame", "tls", "limits", "interleave",
+          "mqtt", "grpc")
+LEVELS = ("MUST", "SHOULD", "INFO")
+ROLES = ("server", "client", "both")
+DIALECTS = ("current", "legacy")
+CLAUSE = re.compile(r"^§\d+(\.\d+)*( ?, ?§\d+(\.\d+)*)*$")
+FIELDS = {"group", "n", "transports", "description", "clause", "level", "role",
+          "dialect", "script", "timeout"}
+
+
+class CatalogueError(ValueError):
+    pass
+
+
+class Case:
+    __slots__ = ("id", "transport", "group", "n", "description", "clause", "level",
+                 "role", "dialect", "script", "timeout", "source")
+
+    def __init__(self, transport, d, source):
+        self.transport = transport
+        self.group, self.n = d["group"], d["n"]
+        self.id = f"{transport}/{self.group}/{self.n}"
+        self.description = d["description"]
+        self.clause = d["clause"]
+        self.level = d["level"]
+        self.role = d["role"]
+        self.dialect = d.get("dialect", "current")
+        self.script = d["script"]
+        self.timeout = d.get("timeout", 10)
+        self.source = source
+
+    def as_dict(self):
+        return {k: getattr(self, k) for k in ("id", "transport", "group", "n", "description",
+                                              "clause", "level", "role", "dialect")}
+
+
+def check_def(d, where):
+    def bad(why):
+        raise CatalogueError(f"{where}: {why}")
+    if not isinstance(d, dict):
+        bad("a case definition must be an object")
+    missing = {"group", "n", "transports", "description", "clause", "level", "role",
+               "script"} - set(d)
+    if missing:
+        bad(f"missing {', '.join(sorted(missing))}")
+    extra = set(d) - FIELDS
+    if extra:
+        bad(f"unknown field(s) {', '.join(sorted(extra))}")
+    if d["group"] not in GROUPS:
+        bad(f"group {d['group']!r} is not one of {GROUPS}")
+    if not isinstance(d["n"], int) or d["n"] < 1:
+        bad("n must be a positive integer")
+    if not d["transports"] or any(t not in TRANSPORTS for t in d["transports"]):
+        bad(f"transports must be a non-empty subset of {TRANSPORTS}")
+    if d["level"] not in LEVELS:
+        bad(f"level {d['level']!r} is not one of {LEVELS}")
+    if d["role"] not in ROLES:
+        bad(f"role {d['role']!r} is not one of {ROLES}")
+    if d.get("dialect", "current") not in DIALECTS:
+        bad(f"dialect must be one of {DIALECTS}")
+    if not CLAUSE.match(d["clause"]):
+        bad(f"clause {d['clause']!r} must cite numbered sections of docs/protocol.md, like §3.1")
+    if not isinstance(d["description"], str) or "\n" in d["description"]:
+        bad("description must be one line")
+    if not isinstance(d["script"], list) or not d["script"]:
+        bad("script must be a non-empty list of steps")
+    for i, step in enumerate(d["script"]):
+        if not isinstance(step, dict) or len({"peer", "impl"} & set(step)) != 1:
+            bad(f"step {i + 1} must have exactly one of 'peer' or 'impl'")
+
+
+def parse(text, source="<string>"):
+    """Cases of one catalogue file's text."""
+    try:
+        doc = json.loads(text)
+    except ValueError as e:
+        raise CatalogueError(f"{source}: not JSON: {e}") from None
+    defs = doc.get("cases") if isinstance(doc, dict) else None
+    if not isinstance(defs, list):
+        raise CatalogueError(f"{source}: expected an object with a 'cases' list")
+    cases = []
+    for i, d in enumerate(defs):
+        check_def(d, f"{source}: case {i + 1}")
+        cases += [Case(t, d, source) for t in d["transports"]]
+    return cases
+
+
+def load(directory):
+    """Every case of every *.json file in directory, ids unique, sorted."""
+    cases, seen = [], {}
+    for name in sorted(os.listdir(directory)):
+        if not name.endswith(".json"):
+            continue
+        path = os.path.join(directory, name)
+        with open(path, encoding="utf-8") as f:
+            for c in parse(f.read(), name):
+                if c.id in seen:
+                    raise CatalogueError(f"{name}: duplicate id {c.id} (also in {seen[c.id]})")
+                seen[c.id] = name
+                cases.append(c)
+    order = {t: i for i, t in enumerate(TRANSPORTS)}
+    cases.sort(key=lambda c: (order[c.transport], GROUPS.index(c.group), c.n))
+    return cases
+
+
+def select(cases, transports=None, prefixes=None):
+    """Cases of the given transports whose id starts with one of prefixes."""
+    return [c for c in cases
+            if (not transports or c.transport in transports)
+            and (not prefixes or any(c.id.startswith(p) for p in prefixes))]

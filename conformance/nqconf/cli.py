@@ -1,0 +1,178 @@
+"""nq-conformance: run the catalogue against an implementation's adapter."""
+import argparse
+import concurrent.futures
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from . import catalogue, report
+from .adapter import AdapterError, Retry, Unsupported
+from .script import Run, StepFailed
+from .verdict import Expected, judge, verdict
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def make_peer(case, ctx, log):
+    if case.transport in ("tcp", "tls"):
+        from .peer_tcp import Peer
+        return Peer(case.transport, case.role, ctx["certs"], log)
+    if case.transport == "mqtt":
+        from .peer_mqtt import Peer
+        return Peer(case.role, ctx["broker"](), log)
+    from .peer_grpc import Peer
+    return Peer(case.role, log)
+
+
+def run_case(case, argv, ctx):
+    """-> result dict."""
+    lines = []
+    t0 = time.monotonic()
+
+    def log(msg):
+        lines.append(f"{time.monotonic() - t0:7.3f} {msg}")
+
+    outcome, detail, run = "pass", "", None
+    for attempt in range(3):
+        if outcome == "unsupported":
+            break
+        outcome, detail, run = "pass", "", None
+        try:
+            peer = make_peer(case, ctx, log)
+            run = Run(case, argv, peer, log)
+            box = {}
+
+            def body():
+                try:
+                    run.run()
+                except BaseException as e:  # reported below
+                    box["e"] = e
+            t = threading.Thread(target=body, daemon=True)
+            t.start()
+            t.join(case.timeout + 15)
+            if t.is_alive():
+                raise StepFailed(f"case did not finish within {case.timeout + 15} s")
+            if "e" in box:
+                raise box["e"]
+        except Retry as e:
+            outcome, detail = "fail", str(e)
+            log(f"attempt {attempt + 1}: {e}: starting the case again")
+            continue
+        except Unsupported as e:
+            outcome, detail = "unsupported", str(e)
+        except (StepFailed, AdapterError) as e:
+            outcome, detail = "fail", str(e)
+        except Exception as e:  # a peer's own error is the case failing, never the run
+            outcome, detail = "fail", f"{type(e).__name__}: {e}"
+        finally:
+            if run:
+                run.cleanup()
+        break
+    log(f"outcome: {outcome} {detail}")
+    v = verdict(case.level, outcome, ctx["strict"])
+    r = case.as_dict()
+    r.update(verdict=v, outcome=outcome, detail=detail,
+             seconds=round(time.monotonic() - t0, 3))
+    if v in ("FAIL", "NON-STRICT", "INFORMATIONAL") or ctx["all_logs"]:
+        r["wire_log"] = lines
+    return r
+
+
+class Broker:
+    """One mosquitto for the whole run, on a free loopback port, started
+    on first use."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.addr = None
+        self.proc = None
+
+    def __call__(self):
+        with self.lock:
+            if self.addr is None:
+                from .peer_mqtt import start_broker
+                self.proc, self.addr = start_broker()
+            return self.addr
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait()
+
+
+def certs_dir(given):
+    if given:
+        return given
+    d = os.path.join(tempfile.gettempdir(), f"nq-conformance-certs-{os.getuid()}")
+    script = os.path.join(HERE, "..", "tests", "support", "make-certs.sh")
+    subprocess.run(["bash", script, d], check=True)
+    return d
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="nq-conformance", description=__doc__)
+    p.add_argument("--adapter", help="adapter command line (shell words), e.g. 'nq adapter'")
+    p.add_argument("--name", help="implementation name for the report")
+    p.add_argument("--transport", action="append", default=[],
+                   help="tcp, tls, mqtt, grpc (repeatable or comma-separated; default all)")
+    p.add_argument("--case", action="append", default=[], metavar="PREFIX",
+                   help="only case ids starting with PREFIX (repeatable)")
+    p.add_argument("--strict", action="store_true", help="a failing SHOULD case is FAIL")
+    p.add_argument("--list", action="store_true", help="print the catalogue and exit")
+    p.add_argument("--catalogue", default=os.path.join(HERE, "cases"))
+    p.add_argument("--expected", help="expected-failures file (deviations.json, known-failures-*.json)")
+    p.add_argument("--certs", help="test certificates (tests/support/make-certs.sh); default: made in /tmp")
+    p.add_argument("--json", help="write the JSON report here")
+    p.add_argument("--junit", help="write JUnit XML here")
+    p.add_argument("--jobs", type=int, default=2, help="cases run at once (default 2)")
+    p.add_argument("--all-logs", action="store_true", help="keep the wire log of every case")
+    p.add_argument("--quiet", action="store_true", help="no wire logs in the summary")
+    a = p.parse_args(argv)
+
+    try:
+        cases = catalogue.load(a.catalogue)
+    except catalogue.CatalogueError as e:
+        print(f"nq-conformance: catalogue: {e}", file=sys.stderr)
+        return 2
+    transports = [t for s in a.transport for t in s.split(",") if t]
+    bad = [t for t in transports if t not in catalogue.TRANSPORTS]
+    if bad:
+        p.error(f"unknown transport {bad[0]}")
+    cases = catalogue.select(cases, transports, a.case)
+    if a.list:
+        for c in cases:
+            print(f"{c.id:<22} {c.level:<6} {c.role:<6} {c.dialect:<7} {c.clause:<10} {c.description}")
+        print(f"{len(cases)} cases")
+        return 0
+    if not a.adapter:
+        p.error("--adapter is required (or --list)")
+    if not cases:
+        p.error("no case selected")
+    argv_impl = shlex.split(a.adapter)
+    name = a.name or os.path.basename(argv_impl[0])
+    expected = Expected.load(a.expected) if a.expected else None
+    broker = Broker()
+    ctx = {"certs": certs_dir(a.certs) if any(c.transport == "tls" for c in cases) else None,
+           "broker": broker, "strict": a.strict, "all_logs": a.all_logs}
+    t0 = time.monotonic()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max(1, a.jobs)) as pool:
+            results = list(pool.map(lambda c: run_case(c, argv_impl, ctx), cases))
+    finally:
+        broker.stop()
+    unexpected, stale = judge(results, expected)
+    sys.stdout.write(report.summary(results, name, unexpected, stale, wire_logs=not a.quiet))
+    print(f"({len(results)} cases in {time.monotonic() - t0:.1f} s)")
+    meta = {"adapter": a.adapter, "strict": a.strict, "unexpected_failures": unexpected,
+            "stale_expected_failures": stale}
+    if a.json:
+        with open(a.json, "w", encoding="utf-8") as f:
+            f.write(report.to_json(results, name, meta))
+    if a.junit:
+        with open(a.junit, "w", encoding="utf-8") as f:
+            f.write(report.to_junit(results, name))
+    return 1 if unexpected or stale else 0

@@ -1,0 +1,35 @@
+# ctest: the runner's own unit tests, then the suite against our library
+# (label conformance) and against the Python reference (conformance;interop).
+find_program(NQ_CONF_PYTHON3 python3 REQUIRED)
+set(_certs ${CMAKE_BINARY_DIR}/test-certs)
+set(_runner ${CMAKE_BINARY_DIR}/nq-conformance)
+set(_dir ${CMAKE_CURRENT_SOURCE_DIR})
+
+add_test(NAME conformance_runner_unit
+  COMMAND ${NQ_CONF_PYTHON3} -m unittest discover -s ${_dir}/tests -t ${_dir})
+set_tests_properties(conformance_runner_unit PROPERTIES LABELS "conformance;unit" TIMEOUT 120)
+
+# Transports of our library the suite runs: TCP and TLS always; MQTT and
+# gRPC once their scripted peers exist (see docs/conformance.md).
+set(_transports tcp,tls)
+
+# Reports go to the build tree: conformance-<impl>.json / .xml.
+add_test(NAME conformance_netqueue
+  COMMAND ${_runner} --adapter "$<TARGET_FILE:nq> adapter" --name netqueue
+          --transport ${_transports} --certs ${_certs} --quiet
+          --expected ${_dir}/known-failures-netqueue.json
+          --json ${CMAKE_BINARY_DIR}/conformance-netqueue.json
+          --junit ${CMAKE_BINARY_DIR}/conformance-netqueue.xml)
+set_tests_properties(conformance_netqueue PROPERTIES LABELS "conformance;tcp;tls"
+  TIMEOUT 600 FIXTURES_REQUIRED certs RESOURCE_LOCK nq_conformance)
+
+if(EXISTS ${NQ_CONF_VENV})
+  add_test(NAME conformance_reference
+    COMMAND ${_runner} --adapter "${NQ_CONF_VENV} ${_dir}/adapters/ref_adapter.py"
+            --name python-reference --transport ${_transports} --certs ${_certs} --quiet
+            --expected ${_dir}/deviations.json
+            --json ${CMAKE_BINARY_DIR}/conformance-reference.json
+            --junit ${CMAKE_BINARY_DIR}/conformance-reference.xml)
+  set_tests_properties(conformance_reference PROPERTIES LABELS "conformance;interop;tcp;tls"
+    TIMEOUT 600 FIXTURES_REQUIRED certs RESOURCE_LOCK nq_conformance)
+endif()
