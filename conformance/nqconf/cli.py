@@ -21,11 +21,9 @@ def make_peer(case, ctx, log):
     if case.transport in ("tcp", "tls"):
         from .peer_tcp import Peer
         return Peer(case.transport, case.role, ctx["certs"], log)
-    if case.transport == "mqtt":
-        from .peer_mqtt import Peer
-        return Peer(case.role, ctx["broker"](), log)
-    from .peer_grpc import Peer
-    return Peer(case.role, log)
+    # The MQTT and gRPC scripted peers are not written yet: their cases
+    # are in the catalogue and report UNSUPPORTED, saying why.
+    raise Unsupported(f"this suite has no scripted {case.transport} peer yet")
 
 
 def run_case(case, argv, ctx):
