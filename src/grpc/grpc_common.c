@@ -13,8 +13,10 @@
 #include "core/status.h"
 #include "grpc/grpc_internal.h"
 
-#define TAKE_IOV 64
-#define TAKE_SLICES 16
+/* runs of queued bytes per outgoing message */
+#define TAKE_SEGS 1024
+/* runs at least this long are referenced, shorter ones copied */
+#define TAKE_REF_MIN (16 * 1024)
 
 static void *cq_main(void *arg)
 {
@@ -192,31 +194,85 @@ void nq_gq_free(struct gq_state *g)
     grpc_shutdown();
 }
 
+/* One run of queued bytes: part of a payload's iovec. */
+struct take_seg {
+    struct nq_payload *p;
+    const uint8_t *base;
+    size_t len;
+};
+
+static void payload_slice_done(void *p)
+{
+    /* last gRPC reference to the slice: may run on a gRPC thread, which
+     * payloads allow (stream chunks' release functions run on any thread) */
+    nq_payload_unref(p);
+}
+
+/* The queued bytes from `skip` past the unsent part's start, up to max
+ * bytes or TAKE_SEGS runs. */
+static int take_segs(struct nq_session *s, uint64_t skip, uint64_t max, struct take_seg *seg)
+{
+    int n = 0;
+    uint64_t total = 0;
+    skip += s->head_off;
+    for (struct nq_send_item *it = s->head; it && n < TAKE_SEGS && total < max; it = it->next) {
+        struct nq_payload *p = it->p;
+        if (skip >= p->frame_size) {
+            skip -= p->frame_size;
+            continue;
+        }
+        for (int i = 0; i < p->niov && n < TAKE_SEGS && total < max; i++) {
+            uint64_t len = p->iov[i].iov_len;
+            if (skip >= len) {
+                skip -= len;
+                continue;
+            }
+            uint64_t take = len - skip;
+            if (take > max - total)
+                take = max - total;
+            seg[n++] = (struct take_seg){p, (const uint8_t *)p->iov[i].iov_base + skip, (size_t)take};
+            skip = 0;
+            total += take;
+        }
+    }
+    return n;
+}
+
 grpc_byte_buffer *nq_gq_take(struct nq_comm *c, struct nq_session *s, uint64_t skip, size_t *len)
 {
-    grpc_slice slices[TAKE_SLICES];
-    int ns = 0;
-    uint64_t total = 0, max = c->o.transport_size;
-    while (ns < TAKE_SLICES && total < max) {
-        struct iovec iov[TAKE_IOV];
-        /* the bytes of this round's earlier messages are still queued (they
-         * are consumed when the round succeeds): gather after them */
-        int n = nq_session_gather_at(s, skip + total, iov, TAKE_IOV, max - total, 1);
-        size_t bytes = 0;
-        for (int i = 0; i < n; i++)
-            bytes += iov[i].iov_len;
-        if (bytes == 0)
-            break;
-        grpc_slice sl = grpc_slice_malloc(bytes);
-        uint8_t *p = GRPC_SLICE_START_PTR(sl);
-        for (int i = 0; i < n; i++) {
-            memcpy(p, iov[i].iov_base, iov[i].iov_len);
-            p += iov[i].iov_len;
+    struct take_seg seg[TAKE_SEGS];
+    grpc_slice slices[TAKE_SEGS];
+    uint64_t max = c->o.transport_size;
+    int n = take_segs(s, skip, max, seg), ns = 0;
+    size_t total = 0;
+    for (int i = 0; i < n;) {
+        if (seg[i].len >= TAKE_REF_MIN) {
+            /* big runs go out from the queued payload itself: it stays
+             * alive as long as gRPC holds the slice (past the round's end,
+             * past a failed link, past the communicator) */
+            nq_payload_ref(seg[i].p);
+            slices[ns++] = grpc_slice_new_with_user_data((void *)seg[i].base, seg[i].len,
+                                                         payload_slice_done, seg[i].p);
+            total += seg[i].len;
+            i++;
+            continue;
+        }
+        /* small frames: one copy into a slice of their own beats a
+         * refcounted slice per frame */
+        size_t run = 0;
+        int j = i;
+        for (; j < n && seg[j].len < TAKE_REF_MIN; j++)
+            run += seg[j].len;
+        grpc_slice sl = grpc_slice_malloc(run);
+        uint8_t *q = GRPC_SLICE_START_PTR(sl);
+        for (; i < j; i++) {
+            memcpy(q, seg[i].base, seg[i].len);
+            q += seg[i].len;
         }
         slices[ns++] = sl;
-        total += bytes;
+        total += run;
     }
-    *len = (size_t)total;
+    *len = total;
     if (ns == 0)
         return NULL;
     grpc_byte_buffer *b = grpc_raw_byte_buffer_create(slices, (size_t)ns);

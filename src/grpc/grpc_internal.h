@@ -118,8 +118,9 @@ void nq_gq_call_free(struct gq_call *k);
  * every operation still queued (finish is called for each). */
 void nq_gq_stop(struct gq_state *g, void (*finish)(struct gq_state *, struct gq_op *));
 void nq_gq_free(struct gq_state *g);
-/* A message of at most transport_size bytes (copied) from s's output after
- * the skip bytes already in flight. NULL when there is nothing more. The
+/* A message of at most transport_size bytes from s's output after the skip
+ * bytes already in flight: long runs are slices that reference the queued
+ * payloads, short frames are copied. NULL when there is nothing more. The
  * bytes stay queued: a round consumes what it carried only when it ends
  * with OK, so a failed round's data goes again on the next link. */
 grpc_byte_buffer *nq_gq_take(struct nq_comm *c, struct nq_session *s, uint64_t skip, size_t *len);
