@@ -21,9 +21,13 @@ def make_peer(case, ctx, log):
     if case.transport in ("tcp", "tls"):
         from .peer_tcp import Peer
         return Peer(case.transport, case.role, ctx["certs"], log)
-    # The MQTT and gRPC scripted peers are not written yet: their cases
-    # are in the catalogue and report UNSUPPORTED, saying why.
-    raise Unsupported(f"this suite has no scripted {case.transport} peer yet")
+    if case.transport == "mqtt":
+        from .peer_mqtt import Peer
+        return Peer(case.transport, case.role, ctx["certs"], log)
+    if case.transport == "grpc":
+        from .peer_grpc import Peer
+        return Peer(case.transport, case.role, ctx["certs"], log)
+    raise Unsupported(f"this suite has no scripted {case.transport} peer")
 
 
 def run_case(case, argv, ctx):
@@ -80,28 +84,6 @@ def run_case(case, argv, ctx):
     return r
 
 
-class Broker:
-    """One mosquitto for the whole run, on a free loopback port, started
-    on first use."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.addr = None
-        self.proc = None
-
-    def __call__(self):
-        with self.lock:
-            if self.addr is None:
-                from .peer_mqtt import start_broker
-                self.proc, self.addr = start_broker()
-            return self.addr
-
-    def stop(self):
-        if self.proc:
-            self.proc.terminate()
-            self.proc.wait()
-
-
 def certs_dir(given):
     if given:
         return given
@@ -153,15 +135,11 @@ def main(argv=None):
     argv_impl = shlex.split(a.adapter)
     name = a.name or os.path.basename(argv_impl[0])
     expected = Expected.load(a.expected) if a.expected else None
-    broker = Broker()
     ctx = {"certs": certs_dir(a.certs) if any(c.transport == "tls" for c in cases) else None,
-           "broker": broker, "strict": a.strict, "all_logs": a.all_logs}
+           "strict": a.strict, "all_logs": a.all_logs}
     t0 = time.monotonic()
-    try:
-        with concurrent.futures.ThreadPoolExecutor(max(1, a.jobs)) as pool:
-            results = list(pool.map(lambda c: run_case(c, argv_impl, ctx), cases))
-    finally:
-        broker.stop()
+    with concurrent.futures.ThreadPoolExecutor(max(1, a.jobs)) as pool:
+        results = list(pool.map(lambda c: run_case(c, argv_impl, ctx), cases))
     unexpected, stale = judge(results, expected)
     sys.stdout.write(report.summary(results, name, unexpected, stale, wire_logs=not a.quiet))
     print(f"({len(results)} cases in {time.monotonic() - t0:.1f} s)")
