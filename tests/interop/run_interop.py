@@ -6,7 +6,8 @@
 PAIR: cclient-pyserver, pyclient-cserver, cclient-cserver (C x C, the only
 pairing for --legacy: PyPI has no net-queue 0.1.x).
 CASE: order (several messages), sizes (empty, 1 and 16 bytes), big (1 MiB
-then a small one), values (Python values of every picklable kind, pickle
+then a small one), huge (17 MiB, over both sides' 16 MiB transport size, so
+split into several pieces/publishes, then a small one), values (Python values of every picklable kind, pickle
 only), readme (the reference README's example against our tool).
 
 Every case checks what each side printed it received, in content and in
@@ -14,6 +15,10 @@ order, and that each side names the other by its id. Exit 0: passed,
 1: failed. Peers run on 127.0.0.1 only, on a free port, and are killed at
 the end whatever happens. Stdlib only, so the pairing without the reference
 runs on any Python 3; the reference peers run with this same interpreter.
+
+--protocol mqtt: the driver starts its own mosquitto on a free loopback port
+(generated config in the temporary folder; with --tls a TLS listener with
+the certificates of --certs) and both peers are clients of it.
 """
 import argparse
 import hashlib
@@ -64,6 +69,7 @@ CASES = {
     "sizes": [("text", ""), ("bytes", b"\x00"), ("bytes", bytes(range(16))),
               ("text", "sixteen bytes ok"), ("text", "after the small ones")],
     "big": [("bytes", pattern(MIB)), ("text", "after the big one")],
+    "huge": [("bytes", pattern(17 * MIB)), ("text", "after the huge one")],
 }
 
 # Sent by the Python client only (the tool can only send str and bytes).
@@ -171,12 +177,67 @@ def free_port():
         return s.getsockname()[1]
 
 
+MOSQUITTO = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"]
+
+
+class Broker:
+    """A private mosquitto (--protocol mqtt): free loopback port, plain or
+    TLS listener, subscriptions logged so that the driver can wait until a
+    server subscribed (MQTT keeps nothing for a subscriber not there yet)."""
+
+    def __init__(self, run, tls):
+        exe = next((m for m in MOSQUITTO if os.access(m, os.X_OK)), None)
+        if exe is None:
+            print("skipped: mosquitto is not installed")
+            sys.exit(77)
+        self.port = free_port()
+        self.log = os.path.join(run.tmp, "mosquitto.log")
+        conf = os.path.join(run.tmp, "mosquitto.conf")
+        with open(conf, "w") as f:
+            if os.geteuid() == 0:
+                f.write("user root\n")  # its own user could not read our folder
+            f.write(f"log_dest file {self.log}\nlog_type all\nallow_anonymous true\n"
+                    f"listener {self.port} {HOST}\n")
+            if tls:
+                c = run.a.certs
+                f.write(f"cafile {c}/ca.pem\ncertfile {c}/server.pem\nkeyfile {c}/server.key\n")
+        self.peer = run.start("mosquitto", [exe, "-c", conf])
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((HOST, self.port), 1).close()
+                return
+            except OSError:
+                if self.peer.proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+        raise Failure("mosquitto did not start listening")
+
+    def subscriptions(self, topic):
+        try:
+            with open(self.log, encoding="utf-8", errors="replace") as f:
+                return sum(1 for line in f if line.rstrip().endswith(" " + topic))
+        except FileNotFoundError:
+            return 0
+
+    def wait_subscribed(self, topic, before, who):
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            if self.subscriptions(topic) > before:
+                return
+            if who.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise Failure(f"{who.name} never subscribed to {topic}")
+
+
 class Run:
     def __init__(self, args, tmp):
         self.a = args
         self.tmp = tmp
         self.peers = []
         self.files = 0
+        self.broker = None  # --protocol mqtt: main() starts one
 
     def start(self, name, argv):
         p = Peer(name, argv, self.tmp)
@@ -215,6 +276,8 @@ class Run:
             certs = a.certs
             argv += (["--tls", "--key", f"{certs}/server.key", "--cert", f"{certs}/server.pem"]
                      if role == "server" else ["--tls", "--ca", f"{certs}/ca.pem"])
+            if role == "server" and a.protocol == "mqtt":
+                argv += ["--ca", f"{certs}/ca.pem"]  # a broker client: verifies the broker
         if ident:
             argv += ["--id", ident]
         for kind, value in msgs:
@@ -238,7 +301,8 @@ class Run:
         if a.tls:
             certs = a.certs
             argv += (["--tls", "--key", f"{certs}/server.key", "--cert", f"{certs}/server.pem"]
-                     if role == "server" else ["--tls", "--ca", f"{certs}/ca.pem"])
+                     if role == "server" and a.protocol != "mqtt"
+                     else ["--tls", "--ca", f"{certs}/ca.pem"])
         if ident:
             argv += ["--id", ident]
         for kind, value in msgs:
@@ -255,15 +319,24 @@ class Run:
         return argv
 
     def start_nq_server(self, **kw):
+        if self.broker:
+            before = self.broker.subscriptions("c2s/+")
+            server = self.start("nq-server", self.nq("server", self.broker.port, **kw))
+            server.wait_for(r"listening on", server.err)
+            self.broker.wait_subscribed("c2s/+", before, server)
+            return server, self.broker.port
         server = self.start("nq-server", self.nq("server", 0, **kw))
         m = server.wait_for(r"listening on [^ ]+:(\d+)", server.err)
         return server, int(m.group(1))
 
     def start_ref_server(self, **kw):
-        port = free_port()
+        port = self.broker.port if self.broker else free_port()
+        before = self.broker.subscriptions("c2s/+") if self.broker else 0
         server = self.start("ref-server", self.ref("server", port, **kw))
         server.wait_for(r'"event": "(ready|error)"', server.out)
         check('"ready"' in server.out(), "reference server did not start")
+        if self.broker:
+            self.broker.wait_subscribed("c2s/+", before, server)
         return server, port
 
     # Checks -------------------------------------------------------------------
@@ -378,7 +451,7 @@ def main():
     p.add_argument("--tls", action="store_true")
     p.add_argument("--codec", choices=["raw", "pickle"], default="raw")
     p.add_argument("--legacy", action="store_true")
-    p.add_argument("--protocol", choices=["tcp", "grpc"], default="tcp")
+    p.add_argument("--protocol", choices=["tcp", "grpc", "mqtt"], default="tcp")
     a = p.parse_args()
     if a.case == "readme":
         a.codec = "pickle"
@@ -392,6 +465,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="nq-interop-") as tmp:
         run = Run(a, tmp)
         try:
+            if a.protocol == "mqtt":
+                run.broker = Broker(run, a.tls)
             if a.case == "readme":
                 case_readme(run, a.pair)
             elif a.case == "values":
@@ -408,6 +483,10 @@ def main():
             print("FAILED:", e)
             for peer in run.peers:
                 print(peer.report())
+            if run.broker:
+                with open(run.broker.log, encoding="utf-8", errors="replace") as f:
+                    log = f.read()
+                print("--- mosquitto log (end)\n" + log[-6000:])
             return 1
         finally:
             for peer in run.peers:
