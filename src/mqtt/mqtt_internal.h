@@ -74,6 +74,12 @@ struct mqtt_link {
     struct mqtt_pub *unacked_head, *unacked_tail;
     uint64_t unacked;         /* bytes published, not yet consumed (QoS > 0) */
     int rewinding;            /* a publish failed: send nothing until all are settled */
+    /* server: the first frame (8-byte header + 16-byte id) is held back
+     * until it is whole, so that an ini whose id is not the topic's never
+     * reaches the core (it would take over that id's session) */
+    int check_ini;
+    size_t ini_len;
+    uint8_t ini_head[8 + NQ_ID_SIZE];
     struct mqtt_link *next, *prev;
 };
 

@@ -234,15 +234,59 @@ void mqtt_pub_done(struct mqtt_state *t, struct mqtt_pub *p)
     mqtt_kick_all(t);
 }
 
-int mqtt_link_feed(struct mqtt_link *l, struct mqtt_in *in)
+static int feed(struct mqtt_link *l, const uint8_t *buf, size_t len)
 {
-    if (in->size == 0)
-        return 0;
-    if (nq_core_feed(l->t->c, &l->link, in->msg->payload, in->size) < 0) {
+    if (nq_core_feed(l->t->c, &l->link, buf, len) < 0) {
         mqtt_link_close(l, "protocol error");
         return -1;
     }
     return 0;
+}
+
+/* The held-back first frame is an ini (a 16-byte frame) naming another id
+ * than the topic's c2s/<hex>. Any other first frame goes to the core, which
+ * says what is wrong with it. */
+static int ini_mismatch(const struct mqtt_link *l, char *got)
+{
+    mqtt_hex(l->ini_head + 8, got);
+    return memcmp(got, l->hex, MQTT_HEX_LEN) != 0;
+}
+
+/* The first 8 bytes held back announce a 16-byte frame (an ini). */
+static int ini_header(const struct mqtt_link *l)
+{
+    static const uint8_t len16[8] = {0, 0, 0, 0, 0, 0, 0, NQ_ID_SIZE};
+    return memcmp(l->ini_head, len16, sizeof len16) == 0;
+}
+
+int mqtt_link_feed(struct mqtt_link *l, struct mqtt_in *in)
+{
+    const uint8_t *p = in->msg->payload;
+    size_t n = in->size;
+    if (l->check_ini) {
+        size_t take = sizeof l->ini_head - l->ini_len;
+        if (take > n)
+            take = n;
+        memcpy(l->ini_head + l->ini_len, p, take);
+        l->ini_len += take;
+        p += take;
+        n -= take;
+        /* wait for the whole ini; a header that announces anything else
+         * goes to the core at once, which reports it */
+        if (l->ini_len < 8 || (ini_header(l) && l->ini_len < sizeof l->ini_head))
+            return 0;
+        l->check_ini = 0;
+        char got[MQTT_HEX_LEN + 1];
+        if (ini_header(l) && ini_mismatch(l, got)) {
+            nq_log(l->t->c, NQ_LOG_WARN, "mqtt c2s/%s: its ini names %s, not the topic's id: "
+                   "protocol error, dropping this link", l->hex, got);
+            mqtt_link_close(l, "protocol error");
+            return -1;
+        }
+        if (feed(l, l->ini_head, l->ini_len) < 0)
+            return -1;
+    }
+    return n ? feed(l, p, n) : 0;
 }
 
 void mqtt_token_done(struct mqtt_state *t, int token, int rc)

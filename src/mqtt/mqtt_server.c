@@ -42,6 +42,7 @@ void mqtt_server_message(struct mqtt_state *t, struct mqtt_in *in)
         }
         if (!(l = mqtt_link_new(t, hex, "s2c/")))
             return;
+        l->check_ini = 1; /* its ini must name the topic's id */
         nq_log(c, NQ_LOG_DEBUG, "mqtt: new client topic c2s/%s", hex);
     }
     mqtt_link_feed(l, in);

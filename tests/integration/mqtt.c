@@ -324,6 +324,78 @@ static void test_garbage(void **state)
     nqt_broker_destroy(&b);
 }
 
+/* How many times text appears in the server's warnings, once it reached n. */
+static int mq_wait_text(struct mq_log *l, const char *text, int n)
+{
+    int64_t end = nqt_now_ms() + NQT_LONG_MS;
+    int count = 0;
+    do {
+        count = 0;
+        pthread_mutex_lock(&l->mu);
+        for (const char *p = l->text; (p = strstr(p, text)); p += strlen(text))
+            count++;
+        pthread_mutex_unlock(&l->mu);
+        if (count >= n)
+            break;
+        nqt_sleep_ms(5);
+    } while (nqt_now_ms() < end);
+    return count;
+}
+
+/* ini frame naming id, then a data frame "spoofed", as one publish */
+static size_t spoof_stream(uint8_t *out, const uint8_t id[16])
+{
+    nqt_header(out, 16);
+    memcpy(out + 8, id, 16);
+    nqt_header(out + 24, 7);
+    memcpy(out + 32, "spoofed", 7);
+    return 39;
+}
+
+/* A client whose ini names another id than its topic c2s/<hex> is a
+ * protocol error for that link only: warning, link dropped, nothing it
+ * sent delivered; in particular it cannot take over the session of the
+ * client whose id it names. */
+static void test_ini_topic_mismatch(void **state)
+{
+    nqt_broker b;
+    nqt_broker_start(&b, 0, 0);
+    struct mq_log *sl;
+    nq_comm *s = mq_server(mq_opts(b.port, 0), &sl);
+    nq_comm *c = mq_new(mq_opts(b.port, 0), NQ_CLIENT);
+    uint8_t cid[16], sid[16];
+    nqt_id_of(c, cid);
+    nqt_id_of(s, sid);
+    nqt_round_trip(s, c, "before");
+
+    uint8_t buf[64];
+    /* a third party names the live client's id on its own topic */
+    size_t n = spoof_stream(buf, cid);
+    assert_int_equal(nqt_mqtt_publish_raw(b.port, "c2s/0123456789abcdef0123456789abcdef", buf, n, 0), 0);
+    assert_true(mq_wait_text(sl, "not the topic's id", 1) >= 1);
+    /* an id nobody has, split over publishes inside the ini */
+    uint8_t other[16];
+    memset(other, 0x5a, sizeof other);
+    n = spoof_stream(buf, other);
+    const char *topic2 = "c2s/fedcba9876543210fedcba9876543210";
+    assert_int_equal(nqt_mqtt_publish_raw(b.port, topic2, buf, 10, 0), 0);
+    assert_int_equal(nqt_mqtt_publish_raw(b.port, topic2, buf + 10, n - 10, 0), 0);
+    assert_true(mq_wait_text(sl, "not the topic's id", 2) >= 2);
+    print_message("server log:\n%s", sl->text);
+
+    /* the real client's session goes on, nothing spoofed came through */
+    assert_true(nqt_wait_peer(s, cid, 1, NQT_LONG_MS));
+    nqt_round_trip(s, c, "after");
+    nqt_put_str(s, "still yours", cid, 1);
+    nqt_expect_str(c, "still yours", sid);
+    nqt_expect_none(s, NQT_SHORT_MS);
+    assert_int_equal(nqt_npeers(s), 1);
+    close_free(c, NQ_OK);
+    close_free(s, NQ_OK);
+    free(sl);
+    nqt_broker_destroy(&b);
+}
+
 struct restart_ctx {
     nqt_broker *b;
     nq_comm *s;
@@ -462,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_close_in_flight),
         cmocka_unit_test(test_broker_late),
         cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_ini_topic_mismatch),
         cmocka_unit_test(test_qos2_broker_restart),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_auth),
