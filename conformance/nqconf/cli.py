@@ -46,6 +46,9 @@ def run_case(case, argv, ctx):
         try:
             peer = make_peer(case, ctx, log)
             run = Run(case, argv, peer, log)
+            known = ctx["expected"].by_id.get(case.id) if ctx.get("expected") else None
+            if known and known.get("step_timeout"):
+                run.step_timeout = float(known["step_timeout"])
             box = {}
 
             def body():
@@ -136,7 +139,7 @@ def main(argv=None):
     name = a.name or os.path.basename(argv_impl[0])
     expected = Expected.load(a.expected) if a.expected else None
     ctx = {"certs": certs_dir(a.certs) if any(c.transport == "tls" for c in cases) else None,
-           "strict": a.strict, "all_logs": a.all_logs}
+           "expected": expected, "strict": a.strict, "all_logs": a.all_logs}
     t0 = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max(1, a.jobs)) as pool:
         results = list(pool.map(lambda c: run_case(c, argv_impl, ctx), cases))

@@ -22,6 +22,7 @@ the half-close, `cancel` instead of half-closing), `method` (a call to
 another method; `status` names the status it must end with).
 """
 import concurrent.futures
+import os
 import queue
 import threading
 import time
@@ -31,6 +32,7 @@ from .adapter import Unsupported
 from .peer_stream import StreamLink, show
 from .peer_tcp import HOST, free_port
 
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # no GOAWAY chatter in the report
 try:
     import grpc
 except ImportError:
@@ -49,11 +51,31 @@ class StepError(Exception):
     pass
 
 
-class ClientLink(StreamLink):
-    """We are a client: one channel, rounds on a thread of its own."""
+class FinWatch:
+    """Frames of one direction of a stream: has the fin gone by? (first
+    frame = ini; later, the same 16 bytes, or an empty frame in legacy)."""
 
-    def __init__(self, port, log, name, timeout):
+    def __init__(self, legacy):
+        self.reader, self.legacy = frames.Reader(), legacy
+        self.ini, self.fin = None, False
+
+    def feed(self, data):
+        self.reader.feed(data)
+        while (f := self.reader.frame()) is not None:
+            if self.ini is None:
+                self.ini = f
+            elif (f == b"" if self.legacy else f == self.ini):
+                self.fin = True
+
+
+class ClientLink(StreamLink):
+    """We are a client: one channel, rounds on a thread of its own. Like a
+    TCP client that closes once fins crossed, it stops polling when it has
+    sent its fin and got the server's (a round with data still runs)."""
+
+    def __init__(self, port, log, name, timeout, legacy=False):
         super().__init__(log, name)
+        self.sent, self.got = FinWatch(legacy), FinWatch(legacy)
         self.channel = grpc.insecure_channel(f"{HOST}:{port}", options=CHANNEL_OPTIONS)
         try:
             grpc.channel_ready_future(self.channel).result(timeout)
@@ -92,6 +114,8 @@ class ClientLink(StreamLink):
                     job[3].set()
                 break
             if job is None:
+                if self.sent.fin and self.got.fin:
+                    continue  # fins crossed: no more polls
                 moved = self._round([], 0, {}, quiet=True)
                 poll = POLL_FIRST if moved.get("received") else min(poll * 2, POLL_MAX)
                 continue
@@ -112,6 +136,7 @@ class ClientLink(StreamLink):
                 if i and delay:
                     time.sleep(delay)
                 self.log(f"peer {self.name} > message {show(p)}")
+                self.sent.feed(p)
                 yield p
             if hold:
                 time.sleep(hold)
@@ -134,6 +159,7 @@ class ClientLink(StreamLink):
                                  daemon=True).start()
             for resp in call:
                 res["received"] += 1
+                self.got.feed(resp)
                 self.feed(resp)
             res["status"] = "OK"
             if not quiet or res["received"]:
@@ -259,7 +285,8 @@ class Peer:
             self.log(f"peer {name}: is the client at {link.addr}")
             link.name = name
         else:
-            link = ClientLink(self.port, self.log, name, timeout)
+            link = ClientLink(self.port, self.log, name, timeout,
+                              getattr(self, "dialect", "current") == "legacy")
             self.log(f"peer {name}: channel to {HOST}:{self.port} ready")
         self.links.append(link)
         return link

@@ -23,7 +23,11 @@ class Run:
         self.adapter = None
         self.get_tag = 1 << 20
         self.impl_refused = False
+        # Default step timeout; an expected-failures entry may shorten it
+        # ("step_timeout") so that a recorded hang costs less time.
+        self.step_timeout = STEP_TIMEOUT
         peer.ids = self.ids  # MQTT/gRPC peers name their connections by id
+        peer.dialect = self.dialect
 
     # -- helpers -----------------------------------------------------------
 
@@ -87,7 +91,7 @@ class Run:
         self.ids[name] = self.ids[s["id_of"]] if "id_of" in s else os.urandom(16)
         try:
             extra = {"step": s} if getattr(self.peer, "wants_step", False) else {}
-            self.links[name] = self.peer.open(name, s.get("timeout", STEP_TIMEOUT),
+            self.links[name] = self.peer.open(name, s.get("timeout", self.step_timeout),
                                               handshake=s.get("handshake", True), **extra)
         except OSError as e:
             raise StepFailed(f"open {name}: {type(e).__name__}: {e}") from None
@@ -105,7 +109,7 @@ class Run:
     def p_expect(self, s):
         name, _ = self.link(s)
         for spec in frames.expand(s["frames"]):
-            got = self.next_frame(name, s.get("timeout", STEP_TIMEOUT))
+            got = self.next_frame(name, s.get("timeout", self.step_timeout))
             if got is None:
                 raise StepFailed(f"conn {name}: end of stream, expected {spec}")
             why = frames.matches(spec, got, "impl", self.ids, self.dialect)
@@ -114,7 +118,7 @@ class Run:
 
     def p_expect_eof(self, s):
         name, link = self.link(s)
-        timeout = s.get("timeout", STEP_TIMEOUT)
+        timeout = s.get("timeout", self.step_timeout)
         quiet = getattr(link, "quiet_eof", None)
         if quiet is not None:
             # MQTT, gRPC: no end of stream the peer could see; the end is
@@ -205,11 +209,11 @@ class Run:
         tag, want = s.get("tag", 0), s.get("ok", True)
         for _ in range(s.get("count", 1)):
             ev = self.adapter.wait(lambda e: e.get("event") == "put-done" and e.get("tag") == tag,
-                                   s.get("timeout", STEP_TIMEOUT))
+                                   s.get("timeout", self.step_timeout))
             if ev is None:
                 if want == "pending":
                     return
-                raise StepFailed(f"put {tag}: no completion within {s.get('timeout', STEP_TIMEOUT)} s")
+                raise StepFailed(f"put {tag}: no completion within {s.get('timeout', self.step_timeout)} s")
             if want == "pending" or ev.get("ok") != want:
                 raise StepFailed(f"put {tag}: completed ok={ev.get('ok')} ({ev.get('error', '')}), "
                                  f"expected {'no completion' if want == 'pending' else 'ok=' + str(want)}")
@@ -217,7 +221,7 @@ class Run:
     def i_get(self, s):
         if "conn" in s:  # unrolled from "conns": that peer's messages only
             s = dict(s, peers=[s["conn"]], **{"from": s["conn"]})
-        timeout = s.get("timeout", STEP_TIMEOUT)
+        timeout = s.get("timeout", self.step_timeout)
         specs = list(frames.expand(s["expect"])) if "expect" in s else [None]
         for n, spec in enumerate(specs):
             self.get_tag += 1
@@ -252,16 +256,16 @@ class Run:
         self.adapter.send(cmd)
 
     def i_closed(self, s):
-        ev = self.adapter.wait(lambda e: e.get("event") == "closed", s.get("timeout", STEP_TIMEOUT))
+        ev = self.adapter.wait(lambda e: e.get("event") == "closed", s.get("timeout", self.step_timeout))
         if ev is None:
-            raise StepFailed(f"close did not return within {s.get('timeout', STEP_TIMEOUT)} s")
+            raise StepFailed(f"close did not return within {s.get('timeout', self.step_timeout)} s")
         if "ok" in s and ev.get("ok") != s["ok"]:
             raise StepFailed(f"close returned ok={ev.get('ok')} ({ev.get('error', '')}), expected ok={s['ok']}")
 
     def i_alive(self, s):
         """The implementation still answers commands (it did not crash)."""
         self.adapter.send({"cmd": "id"})
-        if self.adapter.wait(lambda e: e.get("event") == "id", s.get("timeout", STEP_TIMEOUT)) is None:
+        if self.adapter.wait(lambda e: e.get("event") == "id", s.get("timeout", self.step_timeout)) is None:
             raise StepFailed(f"implementation no longer answers (exit {self.adapter.exited})")
 
     # -- driver -------------------------------------------------------------
