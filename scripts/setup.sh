@@ -14,7 +14,7 @@ say() { printf 'setup: %s\n' "$*"; }
 pkgs=(cmake ninja-build gcc g++ pkg-config libev-dev libssl-dev openssl libcmocka-dev
       libzmq3-dev python3 valgrind abigail-tools
       mosquitto libpaho-mqtt-dev                                   # MQTT transport
-      libgrpc-dev libprotobuf-c-dev protobuf-c-compiler            # gRPC transport, proto/
+      libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev  # gRPC transport, proto/
       swig libclang-dev)                                           # bindings
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,8 @@
+# proto/conformance.proto is the conformance suite's schema: it must parse
+# (it imports google/protobuf/struct.proto, from Debian's libprotobuf-dev).
+find_program(NQ_PROTOC_C protoc-c)
+if(NQ_PROTOC_C)
+  add_test(NAME conformance_proto_parses COMMAND ${NQ_PROTOC_C} --proto_path=${PROJECT_SOURCE_DIR}/proto
+    --proto_path=/usr/include --c_out=${CMAKE_CURRENT_BINARY_DIR} ${PROJECT_SOURCE_DIR}/proto/conformance.proto)
+  set_tests_properties(conformance_proto_parses PROPERTIES LABELS "unit;conformance")
+endif()
