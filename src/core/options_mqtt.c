@@ -1,4 +1,5 @@
-/* Setters of the MQTT options (abi/netqueue/mqtt.h). */
+/* Setters of the MQTT options (abi/netqueue/mqtt.h). Built whether or not the
+ * MQTT transport is, so the exported symbols never depend on the build. */
 #include <string.h>
 
 #include <netqueue/mqtt.h>
