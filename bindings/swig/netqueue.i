@@ -135,6 +135,10 @@ static void nq_swig_throw(JNIEnv *jenv)
     $2 = (size_t)view.len;
 }
 %typemap(freearg) (const void *data, size_t size) { if (got$argnum) PyBuffer_Release(&view$argnum); }
+%{
+#define NQ_SWIG_PIN(data) ((void)0)
+#define NQ_SWIG_UNPIN(data) ((void)0)
+%}
 
 /* Peers: None or a bytes-like of 16*n bytes. */
 %typemap(in) (const uint8_t *peers, size_t npeers) (Py_buffer pview, int pgot = 0) {
@@ -172,23 +176,29 @@ static void nq_swig_throw(JNIEnv *jenv)
 }
 
 #elif defined(SWIGJAVA)
-/* byte[] pinned for the call: put copies before returning and never blocks
- * here (the Java package sets no send limit), so the critical section is
- * one memcpy long. */
+/* byte[] pinned (GetPrimitiveArrayCritical) around the one library call
+ * that copies it, inside the wrapped function (NQ_SWIG_PIN): no other JNI
+ * call and no exception may happen while it is pinned, so the typemap only
+ * passes the array through. put never blocks here (the Java package sets no
+ * send limit), so the pin lasts one memcpy. */
 %typemap(jni) (const void *data, size_t size) "jbyteArray"
 %typemap(jtype) (const void *data, size_t size) "byte[]"
 %typemap(jstype) (const void *data, size_t size) "byte[]"
 %typemap(javain) (const void *data, size_t size) "$javainput"
-%typemap(in) (const void *data, size_t size) (jbyteArray arr) {
+%typemap(in) (const void *data, size_t size) {
     if (!$input) { SWIG_JavaThrowException(jenv, SWIG_JavaNullPointerException, "data is null"); return $null; }
-    arr = $input;
+    nq_swig_jenv = jenv;
+    $1 = (void *)$input;
     $2 = (size_t)(*jenv)->GetArrayLength(jenv, $input);
-    $1 = (*jenv)->GetPrimitiveArrayCritical(jenv, $input, NULL);
-    if (!$1) return $null;
 }
-%typemap(freearg) (const void *data, size_t size) {
-    if ($1) (*jenv)->ReleasePrimitiveArrayCritical(jenv, arr$argnum, (void *)$1, JNI_ABORT);
-}
+%{
+static __thread JNIEnv *nq_swig_jenv;
+#define NQ_SWIG_PIN(data) \
+    jbyteArray nq_swig_arr_ = (jbyteArray)(data); \
+    data = (*nq_swig_jenv)->GetPrimitiveArrayCritical(nq_swig_jenv, nq_swig_arr_, NULL)
+#define NQ_SWIG_UNPIN(data) \
+    if (data) (*nq_swig_jenv)->ReleasePrimitiveArrayCritical(nq_swig_jenv, nq_swig_arr_, (void *)(data), JNI_ABORT)
+%}
 
 /* Peers: null or byte[16*n], copied (small) since get may block. */
 %typemap(jni) (const uint8_t *peers, size_t npeers) "jbyteArray"
@@ -278,7 +288,11 @@ const char *version_string(void) { return nq_version_string(); }
 nq_swig_owned pickle_dumps_str(const void *data, size_t size) {
     nq_swig_owned r = { NULL, 0, nq_buffer_free };
     nq_value *v = NULL;
-    if (nq_swig_check(nq_value_new_str(&v, (const char *)data, size))) return r;
+    nq_status st;
+    NQ_SWIG_PIN(data);
+    st = data ? nq_value_new_str(&v, (const char *)data, size) : NQ_ENOMEM;
+    NQ_SWIG_UNPIN(data);
+    if (nq_swig_check(st)) return r;
     nq_swig_check(nq_pickle_dump(v, &r.p, &r.n));
     nq_value_free(v);
     return r;
@@ -287,7 +301,11 @@ nq_swig_owned pickle_loads_str(const void *data, size_t size) {
     nq_swig_owned r = { NULL, 0, free };
     nq_value *v = NULL;
     const void *p; size_t n;
-    if (nq_swig_check(nq_pickle_load(data, size, &v))) return r;
+    nq_status st;
+    NQ_SWIG_PIN(data);
+    st = data ? nq_pickle_load(data, size, &v) : NQ_ENOMEM;
+    NQ_SWIG_UNPIN(data);
+    if (nq_swig_check(st)) return r;
     if (nq_value_type_of(v) != NQ_VALUE_STR) {
         nq_swig_fail(NQ_ECODEC, "pickle: the value is not a str");
     } else if (!nq_swig_check(nq_value_get_bytes(v, &p, &n))) {
@@ -380,7 +398,11 @@ struct nqs_cq {};
     /* Put; (tag, status) goes to cq when complete. */
     void put(const void *data, size_t size, const uint8_t *peers, size_t npeers,
              struct nqs_cq *cq, long long tag) {
-        nq_swig_check(nq_comm_put_cq($self, data, size, peers, npeers, cq, (uint64_t)tag));
+        nq_status st;
+        NQ_SWIG_PIN(data);
+        st = data ? nq_comm_put_cq($self, data, size, peers, npeers, cq, (uint64_t)tag) : NQ_ENOMEM;
+        NQ_SWIG_UNPIN(data);
+        nq_swig_check(st);
     }
     /* Next message (a new Message), waiting up to timeout_ms (-1 forever). */
     struct nqs_msg *get(const uint8_t *peers, size_t npeers, long long timeout_ms) {

@@ -1,0 +1,3 @@
+package org.netqueue;
+
+public enum Purpose { CLIENT, SERVER }
