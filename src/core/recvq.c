@@ -1,40 +1,10 @@
 /* The receive queue: lock-free delivery, futex wake-ups. */
-#include <errno.h>
-#include <limits.h>
-#include <linux/futex.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "core/futex.h"
 #include "core/msg.h"
 #include "core/status.h"
 #include "core/timeutil.h"
-
-static void futex_wake_all(_Atomic uint32_t *word)
-{
-    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-}
-
-/* Sleep while *word == seen, at most until deadline (NULL: no limit). */
-static void futex_wait(_Atomic uint32_t *word, uint32_t seen, const struct timespec *deadline)
-{
-    struct timespec rel, *relp = NULL;
-    if (deadline) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        rel.tv_sec = deadline->tv_sec - now.tv_sec;
-        rel.tv_nsec = deadline->tv_nsec - now.tv_nsec;
-        if (rel.tv_nsec < 0) {
-            rel.tv_sec--;
-            rel.tv_nsec += 1000000000L;
-        }
-        if (rel.tv_sec < 0)
-            return;
-        relp = &rel;
-    }
-    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, seen, relp, NULL, 0);
-}
 
 void nq_recvq_init(struct nq_recvq *q, uint64_t limit, nq_queue_policy policy)
 {
@@ -94,7 +64,7 @@ static void announce(struct nq_recvq *q)
 {
     atomic_fetch_add(&q->seq, 1);
     if (atomic_load(&q->sleepers))
-        futex_wake_all(&q->seq);
+        nq_futex_wake_all(&q->seq);
 }
 
 /* The opt-in drop policies need to see what is queued: they take the
@@ -176,15 +146,10 @@ nq_status nq_recvq_get(struct nq_recvq *q, const uint8_t *peers, size_t npeers,
         if (timeout_ms == 0 || last_look)
             return nq_fail(NQ_ETIMEDOUT, "get: no message within the timeout");
         atomic_fetch_add(&q->sleepers, 1);
-        futex_wait(&q->seq, seen, timeout_ms < 0 ? NULL : &deadline);
+        nq_futex_wait(&q->seq, seen, timeout_ms < 0 ? NULL : &deadline);
         atomic_fetch_sub(&q->sleepers, 1);
-        if (timeout_ms > 0) {
-            struct timespec now;
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            if (now.tv_sec > deadline.tv_sec ||
-                (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec))
-                last_look = 1;
-        }
+        if (timeout_ms > 0 && nq_deadline_passed(&deadline))
+            last_look = 1;
     }
     if (atomic_load_explicit(&q->paused, memory_order_acquire) &&
         atomic_load_explicit(&q->bytes, memory_order_relaxed) <= q->limit / 2 &&
