@@ -64,6 +64,16 @@ import net_queue as nq
 o = nq.CommunicatorOptions(netloc=nq.NetworkLocation("127.0.0.1", int(sys.argv[1])),
                            id=uuid.UUID(hex=sys.argv[2]))
 c = nq.new(nq.Protocol.MQTT, nq.Purpose.CLIENT, o)
+# The reference client's put can race the server's ini (KeyError in
+# _put_commit, the put never completes: docs/reference-deviations.md
+# mqtt-client-commit-race); commit under the session's current id instead.
+commit = c._put_commit
+def put_commit(peer, size):
+    try:
+        return commit(peer, size)
+    except KeyError:
+        return commit(c._comms.inverse[c._comm], size)
+c._put_commit = put_commit
 for m in ("Hello from the Python client", b"second Python message"):
     c.put(m).result()
 for _ in range(2):
@@ -71,7 +81,8 @@ for _ in range(2):
     print(m.peer.hex, repr(m.data))
 c.close()
 PYEOF
-timeout 60 "$PY" "$work/pyclient.py" "$port" "$PY_CLIENT_ID" > "$work/pyclient.out" 2> "$work/pyclient.err"
+timeout 60 "$PY" "$work/pyclient.py" "$port" "$PY_CLIENT_ID" > "$work/pyclient.out" 2> "$work/pyclient.err" ||
+    { echo "Python client failed:"; cat "$work/pyclient.err"; exit 1; }
 wait "$server_pid" || { echo "C server failed:"; cat "$work/server.err"; exit 1; }
 
 echo "-- C server received:"; sed 's/^/   /' "$work/server.out"

@@ -31,6 +31,9 @@ static void post(struct mqtt_state *t, enum mqtt_ev_kind kind, int rc, const cha
 
 static void on_connected(void *ctx, MQTTAsync_successData *r)
 {
+    struct mqtt_state *t = ctx;
+    /* before any message of this connection is queued (same paho thread) */
+    atomic_fetch_add(&t->conn_gen, 1);
     post(ctx, MQTT_EV_CONNECTED, 0, NULL);
 }
 
@@ -91,6 +94,7 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
     in->topic[tl] = 0;
     in->msg = m;
     in->size = size;
+    in->gen = atomic_load(&t->conn_gen);
     MQTTAsync_free(topic);
     nq_mpsc_push(&t->inbox, &in->node);
     ev_async_send(t->c->loop, &t->async);
@@ -336,7 +340,7 @@ static void drain_inbox(struct mqtt_state *t)
         if (!node)
             return;
         struct mqtt_in *in = (struct mqtt_in *)node;
-        if (!c->close_done) {
+        if (!c->close_done && !mqtt_dup_check(t, in)) {
             if (c->purpose == NQ_CLIENT)
                 mqtt_client_message(t, in);
             else
@@ -486,5 +490,6 @@ void mqtt_state_destroy(struct mqtt_state *t)
     pthread_mutex_destroy(&t->disc_mu);
     pthread_cond_destroy(&t->disc_cv);
     free(t->stage);
+    free(t->seen);
     free(t);
 }

@@ -11,6 +11,7 @@
 
 #include <MQTTAsync.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "core/comm_internal.h"
 #include "core/mpsc.h"
@@ -47,6 +48,7 @@ struct mqtt_in {
     size_t size;
     char topic[MQTT_TOPIC_MAX + 8]; /* longer topics are cut (and then rejected) */
     int topic_cut;
+    unsigned gen;             /* the broker connection it came on (mqtt_dup.c) */
 };
 
 struct mqtt_link;
@@ -117,6 +119,11 @@ struct mqtt_state {
 
     struct mqtt_link *links;
     struct mqtt_pub *all;     /* every publish paho has not completed */
+
+    struct mqtt_seen *seen;   /* QoS 2 deliveries, MQTT_SEEN of them (mqtt_dup.c) */
+    size_t seen_next;
+    unsigned seen_done_gen;   /* connection whose resends are over */
+    atomic_uint conn_gen;     /* paho threads: +1 at each connection */
 };
 
 /* mqtt_topic.c */
@@ -124,6 +131,10 @@ int mqtt_is_hex_id(const char *s, size_t len);
 /* "c2s/<hex>" -> pointer to hex in topic, or NULL when prefix/length differ */
 const char *mqtt_topic_id(const char *topic, const char *prefix);
 void mqtt_hex(const uint8_t *id, char *out);
+
+/* mqtt_dup.c: 1 when in is a QoS 2 message delivered before (drop it) */
+#define MQTT_SEEN 8192
+int mqtt_dup_check(struct mqtt_state *t, struct mqtt_in *in);
 
 /* mqtt_broker.c: the broker connection (both purposes) */
 nq_status mqtt_state_start(struct nq_comm *c, struct mqtt_state **out);

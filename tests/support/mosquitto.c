@@ -37,6 +37,9 @@ static void write_config(nqt_broker *b, int tls)
     if (geteuid() == 0)
         fprintf(f, "user root\n");
     fprintf(f, "persistence true\npersistence_location %s/\n", b->dir);
+    /* NQT_MOSQUITTO_DEBUG=1: every packet in the log, folder kept at the end */
+    if (getenv("NQT_MOSQUITTO_DEBUG"))
+        fprintf(f, "log_type all\n");
     /* enough room for a long QoS 1/2 stream to a client that is away */
     fprintf(f, "max_queued_messages 100000\nmax_inflight_messages 0\n");
     if (b->user[0]) {
@@ -135,6 +138,10 @@ void nqt_broker_restart(nqt_broker *b)
 void nqt_broker_destroy(nqt_broker *b)
 {
     nqt_broker_stop(b);
+    if (b->dir[0] && getenv("NQT_MOSQUITTO_DEBUG")) {
+        fprintf(stderr, "mosquitto folder kept: %s\n", b->dir);
+        b->dir[0] = 0;
+    }
     if (b->dir[0]) {
         char cmd[256];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", b->dir);
