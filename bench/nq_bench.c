@@ -79,15 +79,22 @@ int main(int argc, char **argv)
     /* --zerocopy and --send-limit are ours alone: take them out before the
      * shared parser. The send limit (default 16 MiB) keeps copying puts from
      * piling up copies when the sender outruns the socket; 0 turns it off. */
-    int zerocopy = 0, grpc = 0, k = 1;
-    unsigned long long send_limit = 16ull << 20;
+    int zerocopy = 0, grpc = 0, mqtt = 0, k = 1;
+    unsigned long long send_limit = 16ull << 20, transport_size = 0;
+    int qos = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--zerocopy"))
             zerocopy = 1;
         else if (!strcmp(argv[i], "--grpc")) /* bench/grpc_bench.py */
             grpc = 1;
+        else if (!strcmp(argv[i], "--mqtt")) /* bench/mqtt_bench.py: --port is the broker's */
+            mqtt = 1;
         else if (!strcmp(argv[i], "--send-limit") && i + 1 < argc)
             send_limit = strtoull(argv[++i], NULL, 0);
+        else if (!strcmp(argv[i], "--transport-size") && i + 1 < argc) /* MQTT: bytes per publish */
+            transport_size = strtoull(argv[++i], NULL, 0);
+        else if (!strcmp(argv[i], "--qos") && i + 1 < argc) /* MQTT QoS */
+            qos = atoi(argv[++i]);
         else
             argv[k++] = argv[i];
     }
@@ -101,14 +108,19 @@ int main(int argc, char **argv)
     /* Frames of the biggest benchmark message must be accepted. */
     check(nq_options_set_message_limit(opts, bench_max_size(&o) + 1024), "message limit");
     check(nq_options_set_send_limit(opts, send_limit), "send limit");
+    if (transport_size)
+        check(nq_options_set_transport_size(opts, transport_size), "transport size");
+    if (qos)
+        check(nq_options_set_mqtt_qos(opts, qos), "mqtt qos");
 
     struct nb n = { 0 };
     int server = o.role == ROLE_SERVER;
-    check(nq_comm_new(&n.comm, grpc ? NQ_GRPC : NQ_TCP, server ? NQ_SERVER : NQ_CLIENT, opts), "comm_new");
+    nq_protocol proto = grpc ? NQ_GRPC : mqtt ? NQ_MQTT : NQ_TCP;
+    check(nq_comm_new(&n.comm, proto, server ? NQ_SERVER : NQ_CLIENT, opts), "comm_new");
     nq_options_free(opts);
     if (server)
         bench_ready();
     struct bench_io io = { zerocopy ? nb_put_zc : nb_put, NULL, nb_get, nb_finish, &n };
-    bench_run(&o, grpc ? "netqueue-grpc" : zerocopy ? "netqueue-zc" : "netqueue", &io);
+    bench_run(&o, grpc ? "netqueue-grpc" : mqtt ? "netqueue-mqtt" : zerocopy ? "netqueue-zc" : "netqueue", &io);
     return 0;
 }
