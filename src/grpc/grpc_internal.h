@@ -118,7 +118,7 @@ void nq_gq_call_free(struct gq_call *k);
  * every operation still queued (finish is called for each). */
 void nq_gq_stop(struct gq_state *g, void (*finish)(struct gq_state *, struct gq_op *));
 void nq_gq_free(struct gq_state *g);
-/* A message of at most transport_size bytes from s's output after the skip
+/* A message of at most 1 MiB (or transport_size) from s's output after the skip
  * bytes already in flight: long runs are slices that reference the queued
  * payloads, short frames are copied. NULL when there is nothing more. The
  * bytes stay queued: a round consumes what it carried only when it ends

@@ -138,6 +138,9 @@ static void on_recv(struct gq_state *g, struct gq_call *k, int success)
     }
     grpc_byte_buffer *b = k->recv_buf;
     k->recv_buf = NULL;
+    /* ask for the next message before copying this one out: gRPC reads
+     * on while the loop thread copies (one more message held at most) */
+    start_recv(g, k, 0);
     size_t len;
     int r = nq_gq_feed(c, &g->link.link, b, &len);
     grpc_byte_buffer_destroy(b);
@@ -148,7 +151,6 @@ static void on_recv(struct gq_state *g, struct gq_call *k, int success)
     }
     if (nq_recvq_full(&c->rq))
         atomic_store(&c->rq.paused, 1);
-    start_recv(g, k, 0);
 }
 
 static void on_status(struct gq_call *k)
