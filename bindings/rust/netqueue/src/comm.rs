@@ -1,5 +1,4 @@
 use crate::error::{check, completion};
-use crate::id::flat;
 use crate::put::{Completion, Put};
 use crate::value::OwnedValue;
 use crate::{Codec, Id, Message, Options, Result, Value};
@@ -40,19 +39,47 @@ pub struct Comm {
 unsafe impl Send for Comm {}
 unsafe impl Sync for Comm {}
 
-type Callback = Box<dyn FnOnce(Result<()>) + Send + 'static>;
-
-/// Completion trampoline: runs once per accepted put, on the library's I/O
-/// thread (or the thread that closes the communicator). A panic in the
-/// user's callback must not unwind into C, so it is caught here.
-unsafe extern "C" fn done_trampoline(user: *mut c_void, status: sys::nq_status) {
-    // SAFETY: user is the Box<Callback> leaked by put_with, given back once.
-    let cb = unsafe { Box::from_raw(user as *mut Callback) };
+/// Completion trampoline of put_with, one per closure type (so the closure
+/// is one allocation, not a boxed trait object in a box): runs once per
+/// accepted put, on the library's I/O thread (or the thread that closes the
+/// communicator). A panic in the user's callback must not unwind into C,
+/// so it is caught here.
+unsafe extern "C" fn done_trampoline<F>(user: *mut c_void, status: sys::nq_status)
+where
+    F: FnOnce(Result<()>) + Send + 'static,
+{
+    // SAFETY: user is the Box<F> leaked by with_callback, given back once.
+    let cb = unsafe { Box::from_raw(user as *mut F) };
     let caught = catch_unwind(AssertUnwindSafe(move || cb(completion(status))));
     if let Err(payload) = caught {
         // Dropping a payload can panic too; forget it rather than risk that.
         std::mem::forget(payload);
     }
+}
+
+/// Completion trampoline of put and put_value: user is the library's
+/// reference to the put's Completion (Arc::into_raw), given back once.
+unsafe extern "C" fn put_trampoline(user: *mut c_void, status: sys::nq_status) {
+    // SAFETY: see above; the Put keeps its own reference.
+    let shared = unsafe { Arc::from_raw(user as *const Completion) };
+    // complete() only runs user code through a waker; keep its panic out of C
+    let caught = catch_unwind(AssertUnwindSafe(move || shared.complete(status)));
+    if let Err(payload) = caught {
+        std::mem::forget(payload);
+    }
+}
+
+/// Hand the library a reference to a new Completion as (put_trampoline,
+/// user) for `call`; take it back if the call fails (no completion then).
+fn with_completion(call: impl FnOnce(sys::nq_done_fn, *mut c_void) -> sys::nq_status) -> Result<Put> {
+    let shared = Arc::new(Completion::new());
+    let user = Arc::into_raw(shared.clone()) as *mut c_void;
+    let result = check(call(Some(put_trampoline), user));
+    if result.is_err() {
+        // SAFETY: the library did not take the reference.
+        drop(unsafe { Arc::from_raw(user as *const Completion) });
+    }
+    result.map(|()| Put { shared })
 }
 
 /// Timeout in the C ABI's milliseconds: None waits forever.
@@ -63,8 +90,10 @@ fn millis(timeout: Option<Duration>) -> i64 {
     }
 }
 
-fn peers_ptr(flat: &[u8]) -> *const u8 {
-    if flat.is_empty() { ptr::null() } else { flat.as_ptr() }
+/// Ids as the C calls take them (16 bytes each, back to back): Id is a
+/// repr(transparent) [u8; 16], so a slice of them already is that.
+fn ids_ptr(ids: &[Id]) -> *const u8 {
+    if ids.is_empty() { ptr::null() } else { ids.as_ptr().cast() }
 }
 
 impl Comm {
@@ -125,10 +154,11 @@ impl Comm {
     /// connected client (a server, `to` empty) or the clients in `to`.
     /// The bytes are copied before this returns.
     pub fn put(&self, data: &[u8], to: &[Id]) -> Result<Put> {
-        let shared = Arc::new(Completion::default());
-        let done = shared.clone();
-        self.put_with(data, to, move |r| done.complete(r))?;
-        Ok(Put { shared })
+        with_completion(|fn_, user| unsafe {
+            // SAFETY: live handle; data and the ids are read before returning.
+            sys::nq_comm_put(self.raw.as_ptr(), data.as_ptr().cast(), data.len(),
+                             ids_ptr(to), to.len(), fn_, user)
+        })
     }
 
     /// As [`Comm::put`], running `done` once with the outcome, on the
@@ -139,11 +169,10 @@ impl Comm {
     where
         F: FnOnce(Result<()>) + Send + 'static,
     {
-        let peers = flat(to);
         self.with_callback(done, |fn_, user| unsafe {
-            // SAFETY: live handle; data and peers are read before returning.
+            // SAFETY: live handle; data and the ids are read before returning.
             sys::nq_comm_put(self.raw.as_ptr(), data.as_ptr().cast(), data.len(),
-                             peers_ptr(&peers), to.len(), fn_, user)
+                             ids_ptr(to), to.len(), fn_, user)
         })
     }
 
@@ -151,15 +180,10 @@ impl Comm {
     /// and put it. Under [`Codec::Raw`] the value must be bytes or a str.
     pub fn put_value(&self, value: &Value, to: &[Id]) -> Result<Put> {
         let owned = OwnedValue::from_value(value)?;
-        let peers = flat(to);
-        let shared = Arc::new(Completion::default());
-        let done = shared.clone();
-        self.with_callback(move |r| done.complete(r), |fn_, user| unsafe {
+        with_completion(|fn_, user| unsafe {
             // SAFETY: live handles; the value is encoded before returning.
-            sys::nq_comm_put_value(self.raw.as_ptr(), owned.as_ptr(), peers_ptr(&peers),
-                                   to.len(), fn_, user)
-        })?;
-        Ok(Put { shared })
+            sys::nq_comm_put_value(self.raw.as_ptr(), owned.as_ptr(), ids_ptr(to), to.len(), fn_, user)
+        })
     }
 
     /// Hand `done` to a C put call as (trampoline, user); take it back if
@@ -168,13 +192,12 @@ impl Comm {
     where
         F: FnOnce(Result<()>) + Send + 'static,
     {
-        let cb: Box<Callback> = Box::new(Box::new(done));
-        let user = Box::into_raw(cb).cast::<c_void>();
-        let st = call(Some(done_trampoline), user);
+        let user = Box::into_raw(Box::new(done)).cast::<c_void>();
+        let st = call(Some(done_trampoline::<F>), user);
         let result = check(st);
         if result.is_err() {
             // SAFETY: the library did not take the callback.
-            drop(unsafe { Box::from_raw(user as *mut Callback) });
+            drop(unsafe { Box::from_raw(user as *mut F) });
         }
         result
     }
@@ -184,11 +207,10 @@ impl Comm {
     /// [`crate::Status::TimedOut`]; [`crate::Status::Closed`] once closed
     /// and drained.
     pub fn get(&self, from: &[Id], timeout: Option<Duration>) -> Result<Message> {
-        let peers = flat(from);
         let mut msg = ptr::null_mut();
-        // SAFETY: live handle, peers readable, valid out pointer.
+        // SAFETY: live handle, ids readable, valid out pointer.
         check(unsafe {
-            sys::nq_comm_get(self.raw.as_ptr(), peers_ptr(&peers), from.len(), millis(timeout), &mut msg)
+            sys::nq_comm_get(self.raw.as_ptr(), ids_ptr(from), from.len(), millis(timeout), &mut msg)
         })?;
         // SAFETY: the library handed us a message of our own.
         Ok(unsafe { Message::from_raw(msg, self.codec) })

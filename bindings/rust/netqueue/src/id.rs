@@ -4,6 +4,7 @@ use std::str::FromStr;
 /// A communicator id: 16 bytes, a UUID in RFC 4122 byte order. Displays as
 /// 32 lowercase hex digits, as the `nq` tool prints it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(transparent)] // a slice of ids is the C calls' peers array
 pub struct Id(pub [u8; 16]);
 
 impl fmt::Display for Id {
@@ -28,9 +29,4 @@ impl FromStr for Id {
         }
         Ok(Id(id))
     }
-}
-
-/// Ids back to back, as the C calls take them.
-pub(crate) fn flat(ids: &[Id]) -> Vec<u8> {
-    ids.iter().flat_map(|id| id.0).collect()
 }

@@ -1,7 +1,10 @@
+use crate::error::completion;
 use crate::Result;
+use netqueue_sys as sys;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{fence, AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -14,68 +17,129 @@ pub struct Put {
     pub(crate) shared: Arc<Completion>,
 }
 
-#[derive(Default)]
+/// Shared by a [`Put`] and the library, which holds one reference (given
+/// to C as the callback's user pointer, see `Comm::put`) until the put
+/// completes. Small on purpose: one 48-byte allocation per put, and
+/// completing costs the library's thread a store, a fence and a load. The
+/// lock, condvar and waker live in a side allocation made only if someone
+/// waits (or polls) before the put completes; completing then also wakes
+/// them. (A condvar notify per put, a futex syscall even with nobody
+/// waiting, used to be the largest cost of a 64 B put.)
 pub(crate) struct Completion {
-    state: Mutex<State>,
+    status: AtomicU32, // PENDING, then the nq_status
+    waiters: OnceLock<Box<Waiters>>,
+}
+
+const PENDING: u32 = u32::MAX;
+
+#[derive(Default)]
+struct Waiters {
+    state: Mutex<WaitState>,
     cond: Condvar,
 }
 
 #[derive(Default)]
-struct State {
-    result: Option<Result<()>>,
+struct WaitState {
     waker: Option<Waker>,
+    sleepers: u32, // threads blocked on cond
 }
 
 impl Completion {
+    pub(crate) fn new() -> Completion {
+        Completion { status: AtomicU32::new(PENDING), waiters: OnceLock::new() }
+    }
+
     /// Called once, from the library's thread (or the closing one).
-    pub(crate) fn complete(&self, result: Result<()>) {
-        let waker = {
-            let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            s.result = Some(result);
-            s.waker.take()
-        };
-        self.cond.notify_all();
-        if let Some(w) = waker {
-            w.wake(); // outside the lock: a waker may run arbitrary code
+    pub(crate) fn complete(&self, status: sys::nq_status) {
+        self.status.store(status as u32, Ordering::Release);
+        // Pairs with the fence in waiters(): either a waiter's check sees
+        // the status, or this sees the waiter.
+        fence(Ordering::SeqCst);
+        if let Some(w) = self.waiters.get() {
+            let (waker, sleepers) = {
+                // taking the lock orders this after a waiter's check-then-wait
+                let mut s = w.state.lock().unwrap_or_else(|e| e.into_inner());
+                (s.waker.take(), s.sleepers)
+            };
+            if sleepers > 0 {
+                w.cond.notify_all();
+            }
+            if let Some(w) = waker {
+                w.wake(); // outside the lock: a waker may run arbitrary code
+            }
         }
+    }
+
+    fn result(&self) -> Option<Result<()>> {
+        match self.status.load(Ordering::Acquire) {
+            PENDING => None,
+            st => Some(completion(st as sys::nq_status)),
+        }
+    }
+
+    /// The side allocation, made on first need; the caller then re-checks
+    /// the status under its lock.
+    fn waiters(&self) -> &Waiters {
+        let w = self.waiters.get_or_init(Box::default);
+        fence(Ordering::SeqCst);
+        w
     }
 }
 
 impl Put {
     /// True once the put has completed.
     pub fn is_done(&self) -> bool {
-        self.shared.state.lock().unwrap_or_else(|e| e.into_inner()).result.is_some()
+        self.shared.status.load(Ordering::Acquire) != PENDING
     }
 
     /// Block until the put completes; its outcome.
     pub fn wait(&self) -> Result<()> {
-        let mut s = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = self.shared.result() {
+            return r;
+        }
+        let w = self.shared.waiters();
+        let mut s = w.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            if let Some(r) = &s.result {
-                return r.clone();
+            if let Some(r) = self.shared.result() {
+                return r;
             }
-            s = self.shared.cond.wait(s).unwrap_or_else(|e| e.into_inner());
+            s.sleepers += 1;
+            s = w.cond.wait(s).unwrap_or_else(|e| e.into_inner());
+            s.sleepers -= 1;
         }
     }
 
     /// As [`Put::wait`], giving up after `timeout` (None then).
     pub fn wait_timeout(&self, timeout: Duration) -> Option<Result<()>> {
-        let s = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (s, _) = self
-            .shared
-            .cond
-            .wait_timeout_while(s, timeout, |s| s.result.is_none())
-            .unwrap_or_else(|e| e.into_inner());
-        s.result.clone()
+        if let Some(r) = self.shared.result() {
+            return Some(r);
+        }
+        let w = self.shared.waiters();
+        let mut s = w.state.lock().unwrap_or_else(|e| e.into_inner());
+        if self.shared.result().is_none() {
+            s.sleepers += 1;
+            s = w
+                .cond
+                .wait_timeout_while(s, timeout, |_| self.shared.result().is_none())
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+            s.sleepers -= 1;
+        }
+        drop(s);
+        self.shared.result()
     }
 }
 
 impl Future for Put {
     type Output = Result<()>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        let mut s = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
-        match &s.result {
-            Some(r) => Poll::Ready(r.clone()),
+        if let Some(r) = self.shared.result() {
+            return Poll::Ready(r);
+        }
+        let w = self.shared.waiters();
+        let mut s = w.state.lock().unwrap_or_else(|e| e.into_inner());
+        match self.shared.result() {
+            Some(r) => Poll::Ready(r),
             None => {
                 s.waker = Some(cx.waker().clone());
                 Poll::Pending
