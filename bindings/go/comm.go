@@ -1,7 +1,37 @@
 package netqueue
 
 /*
+#include <stdlib.h>
+#include <string.h>
 #include <netqueue/netqueue.h>
+
+// A put through the completion queue and, if it fails, the detail of
+// nq_last_error() read on the same thread, in one cgo call (no OS thread
+// locking per put). detail is malloc'd; the caller frees it.
+typedef struct { nq_status st; char *detail; } nqgo_result;
+
+static nqgo_result nqgo_put_cq(nq_comm *c, const void *data, size_t size, const uint8_t *peers,
+                               size_t npeers, nq_cq *cq, uint64_t tag)
+{
+	nqgo_result r = { nq_comm_put_cq(c, data, size, peers, npeers, cq, tag), NULL };
+	if (r.st != NQ_OK)
+		r.detail = strdup(nq_last_error());
+	return r;
+}
+
+// Wait for the next completion, then take the ones already queued too, up
+// to cap, in one cgo call. Returns how many; -1 once the queue is shut
+// down and drained.
+static long nqgo_cq_drain(nq_cq *cq, uint64_t *tags, nq_status *results, long cap)
+{
+	long n = 0;
+	if (nq_cq_next(cq, NQ_FOREVER, &tags[0], &results[0]) != NQ_OK)
+		return -1;
+	for (n = 1; n < cap; n++)
+		if (nq_cq_next(cq, 0, &tags[n], &results[n]) != NQ_OK)
+			break;
+	return n;
+}
 */
 import "C"
 
@@ -27,10 +57,47 @@ type Comm struct {
 	closeMu sync.Mutex // one Close at a time
 	closed  bool       // under closeMu
 
-	pendMu  sync.Mutex
-	pending map[uint64]*Future
-	nextTag uint64
+	pending pending
 	drained chan struct{} // closed when the drain goroutine has returned
+}
+
+// pending maps the tags given to C (slot numbers) to the futures of puts
+// in flight: a slice and a free list rather than a map, since every put
+// adds one and every completion takes it out.
+type pending struct {
+	mu    sync.Mutex
+	slots []*Future
+	free  []uint64
+}
+
+func (p *pending) add(f *Future) uint64 {
+	p.mu.Lock()
+	var tag uint64
+	if n := len(p.free); n > 0 {
+		tag = p.free[n-1]
+		p.free = p.free[:n-1]
+		p.slots[tag] = f
+	} else {
+		tag = uint64(len(p.slots))
+		p.slots = append(p.slots, f)
+	}
+	p.mu.Unlock()
+	return tag
+}
+
+// take removes the futures of tags into out (nil for an unknown tag).
+func (p *pending) take(tags []uint64, out []*Future) {
+	p.mu.Lock()
+	for i, tag := range tags {
+		if tag < uint64(len(p.slots)) {
+			out[i] = p.slots[tag]
+			p.slots[tag] = nil
+			p.free = append(p.free, tag)
+		} else {
+			out[i] = nil
+		}
+	}
+	p.mu.Unlock()
 }
 
 // New creates a communicator and starts its I/O. A server is listening when
@@ -53,7 +120,7 @@ func New(protocol Protocol, purpose Purpose, opts ...Option) (*Comm, error) {
 			return nil, fail("options", st)
 		}
 	}
-	m := &Comm{codec: b.codec, pending: make(map[uint64]*Future), drained: make(chan struct{})}
+	m := &Comm{codec: b.codec, drained: make(chan struct{})}
 	if st := C.nq_cq_new(&m.cq); st != C.NQ_OK {
 		return nil, fail("new", st)
 	}
@@ -69,20 +136,31 @@ func New(protocol Protocol, purpose Purpose, opts ...Option) (*Comm, error) {
 // drain delivers completions from the C completion queue to the futures.
 // It blocks in C on a thread of its own; it returns once Close has freed
 // the communicator (every put then has completed) and shut the queue down.
+// Completions come in batches of up to drainBatch per cgo call: a busy
+// queue costs one call and one lock for many puts.
 func (m *Comm) drain() {
 	defer close(m.drained)
+	const drainBatch = 256
+	ctags := (*[drainBatch]C.uint64_t)(C.malloc(C.size_t(drainBatch * unsafe.Sizeof(C.uint64_t(0)))))
+	cres := (*[drainBatch]C.nq_status)(C.malloc(C.size_t(drainBatch * unsafe.Sizeof(C.nq_status(0)))))
+	defer C.free(unsafe.Pointer(ctags))
+	defer C.free(unsafe.Pointer(cres))
+	var tags [drainBatch]uint64
+	var futures [drainBatch]*Future
 	for {
-		var tag C.uint64_t
-		var res C.nq_status
-		if C.nq_cq_next(m.cq, C.NQ_FOREVER, &tag, &res) != C.NQ_OK {
-			return // NQ_ECLOSED: shut down and drained
+		n := int(C.nqgo_cq_drain(m.cq, &ctags[0], &cres[0], drainBatch))
+		if n < 0 {
+			return // shut down and drained
 		}
-		m.pendMu.Lock()
-		f := m.pending[uint64(tag)]
-		delete(m.pending, uint64(tag))
-		m.pendMu.Unlock()
-		if f != nil {
-			f.complete(statusErr("put", res))
+		for i := 0; i < n; i++ {
+			tags[i] = uint64(ctags[i])
+		}
+		m.pending.take(tags[:n], futures[:n])
+		for i, f := range futures[:n] {
+			if f != nil {
+				f.complete(statusErr("put", cres[i]))
+				futures[i] = nil
+			}
 		}
 	}
 }
@@ -144,9 +222,27 @@ func (m *Comm) Peers() ([]ID, error) {
 // message is written to every target's transport, or failed (ErrReset,
 // ErrNoPeer, ErrCanceled on close).
 func (m *Comm) Put(data []byte, to ...ID) (*Future, error) {
-	return m.put("put", func(c *C.nq_comm, peers *C.uint8_t, n C.size_t, tag C.uint64_t) C.nq_status {
-		return C.nq_comm_put_cq(c, bytesPtr(data), C.size_t(len(data)), peers, n, m.cq, tag)
-	}, to)
+	m.mu.RLock()
+	if m.c == nil {
+		m.mu.RUnlock()
+		return nil, &Error{Op: "put", Status: StatusClosed}
+	}
+	f := new(Future)
+	tag := m.pending.add(f) // before the put: the completion may come at once
+	var peers *C.uint8_t
+	if len(to) > 0 {
+		// ID is [16]byte: a slice of them is the ids back to back
+		peers = (*C.uint8_t)(unsafe.Pointer(&to[0][0]))
+	}
+	r := C.nqgo_put_cq(m.c, bytesPtr(data), C.size_t(len(data)), peers, C.size_t(len(to)), m.cq, C.uint64_t(tag))
+	m.mu.RUnlock()
+	if r.st != C.NQ_OK {
+		m.pending.take([]uint64{tag}, []*Future{nil})
+		err := &Error{Op: "put", Status: Status(r.st), Detail: C.GoString(r.detail)}
+		C.free(unsafe.Pointer(r.detail))
+		return nil, err
+	}
+	return f, nil
 }
 
 // put registers a future under a new tag before the C call, since the
@@ -157,19 +253,13 @@ func (m *Comm) put(op string, do func(*C.nq_comm, *C.uint8_t, C.size_t, C.uint64
 	if m.c == nil {
 		return nil, &Error{Op: op, Status: StatusClosed}
 	}
-	f := newFuture()
-	m.pendMu.Lock()
-	m.nextTag++
-	tag := m.nextTag
-	m.pending[tag] = f
-	m.pendMu.Unlock()
+	f := new(Future)
+	tag := m.pending.add(f)
 	peers, n := peerArray(to)
 	err := call(op, func() C.nq_status { return do(m.c, peers, n, C.uint64_t(tag)) })
 	runtime.KeepAlive(to)
 	if err != nil {
-		m.pendMu.Lock()
-		delete(m.pending, tag)
-		m.pendMu.Unlock()
+		m.pending.take([]uint64{tag}, []*Future{nil})
 		return nil, err
 	}
 	return f, nil
