@@ -44,6 +44,8 @@ class SwigBuildExt(build_ext):
     generated nqswig.py must land beside the extension in the build tree."""
 
     def build_extension(self, ext):
+        if ext.name != "netqueue._nqswig":
+            return super().build_extension(ext)
         inc, _ = _dirs()
         tmp = Path(self.build_temp)
         tmp.mkdir(parents=True, exist_ok=True)
@@ -61,6 +63,14 @@ setup(
     ext_modules=[Extension(
         "netqueue._nqswig",
         sources=["nqswig_wrap.c"],  # generated from INTERFACE by SwigBuildExt
+        include_dirs=[inc],
+        library_dirs=[lib],
+        runtime_library_dirs=[lib],
+        libraries=["netqueue"],
+    ), Extension(
+        # the per-put path, hand-written (see its header)
+        "netqueue._fastput",
+        sources=["netqueue/_fastput.c"],
         include_dirs=[inc],
         library_dirs=[lib],
         runtime_library_dirs=[lib],

@@ -29,7 +29,7 @@ fi
 
 # Rebuild the package only when its sources or the library changed.
 stamp=$venv/.netqueue-stamp
-sum=$(cat bindings/swig/netqueue.i bindings/python/setup.py bindings/python/netqueue/*.py build/src/libnetqueue.so.1 | sha256sum)
+sum=$(cat bindings/swig/netqueue.i bindings/python/setup.py bindings/python/netqueue/*.py bindings/python/netqueue/*.c build/src/libnetqueue.so.1 | sha256sum)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ] || ! "$venv/bin/python" -c 'import netqueue' 2>/dev/null; then
     say "installing bindings/python into $venv"
     (cd bindings/python && ../../"$venv"/bin/python -m pip install -q --disable-pip-version-check \

@@ -4,18 +4,22 @@ Threads: puts complete into an nq_cq that a thread of this binding drains
 ("netqueue-cq-<id>"); no library thread ever runs Python code, and C only
 ever holds integer tags, never Python objects. Futures are completed, and
 their done-callbacks run, on that drain thread.
+
+The put path and the drain loop are C (_fastput.c, see why there); the
+futures are PutFuture, a concurrent.futures.Future made cheap to create
+and complete.
 """
-import itertools
 import threading
 import uuid
 import weakref
 from concurrent.futures import Future
+from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED, RUNNING
 from dataclasses import dataclass
 from typing import Any
 
-from . import errors, nqswig
+from . import _fastput, errors, nqswig
 from .options import CommunicatorOptions, Protocol, Purpose, to_native
-from .serializers import BORROWING_LOADS
+from .serializers import BORROWING_LOADS, BufferSerializer
 
 _PROTOCOLS = {Protocol.TCP: nqswig.TCP, Protocol.MQTT: nqswig.MQTT, Protocol.GRPC: nqswig.GRPC}
 _PURPOSES = {Purpose.CLIENT: nqswig.CLIENT, Purpose.SERVER: nqswig.SERVER}
@@ -29,20 +33,93 @@ class Message:
     data: Any
 
 
-def _drain(cq, pending):
-    """Drain thread: complete each put's Future from its (tag, status)."""
-    while True:
-        c = cq.next(-1)
-        if c.status < 0:  # shut down and drained
-            return
-        fut = pending.pop(c.tag, None)
-        if fut is None:
-            continue
-        if c.status == 0:
-            fut.set_result(None)
-        else:
-            name = nqswig.strerror_(c.status)
-            fut.set_exception(errors.from_status(c.status, name, f"put completed with {name}"))
+_DONE = (CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED)
+_CANCELLED = (CANCELLED, CANCELLED_AND_NOTIFIED)
+_LAZY = {"_condition": threading.Condition, "_waiters": list, "_done_callbacks": list}
+
+
+class PutFuture(Future):
+    """The Future of a put: a concurrent.futures.Future (wait(), as_completed(),
+    asyncio.wrap_future(), done-callbacks all work), running from the start
+    (a put cannot be taken back, so cancel() is False).
+
+    Made for a cost per put near that of the C library's: the put path
+    creates it without __init__ (its class attributes are the initial
+    state), and its Condition and lists are made on first use
+    (__getattr__). Until then nobody can be waiting on it, and the drain
+    thread completes it by setting _state alone; _nq_slow, set before any
+    of them is made, sends the completion through _nq_finish instead. The
+    GIL makes each of those steps atomic. done(), result() and the like
+    read the state without the lock when that is enough to answer.
+    """
+
+    _state = RUNNING
+    _result = None
+    _exception = None
+    _nq_slow = False
+
+    def __init__(self):  # the put path does not call it; nothing to set
+        pass
+
+    def __getattr__(self, name):
+        make = _LAZY.get(name)
+        if make is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self._nq_slow = True  # first: from now on completion takes the lock
+        return self.__dict__.setdefault(name, make())
+
+    def _nq_finish(self, status):
+        """Complete as set_result / set_exception do (drain thread)."""
+        exc = None
+        if status != 0:
+            name = nqswig.strerror_(status)
+            exc = errors.from_status(status, name, f"put completed with {name}")
+        with self._condition:
+            if self._state in _DONE:
+                return
+            self._exception = exc
+            self._state = FINISHED
+            for waiter in self._waiters:
+                if exc is None:
+                    waiter.add_result(self)
+                else:
+                    waiter.add_exception(self)
+            self._condition.notify_all()
+        self._invoke_callbacks()
+
+    def done(self):
+        return self._state in _DONE
+
+    def running(self):
+        return self._state == RUNNING
+
+    def cancelled(self):
+        return self._state in _CANCELLED
+
+    def cancel(self):
+        if self._state in (RUNNING, FINISHED):
+            return False
+        return super().cancel()
+
+    def result(self, timeout=None):
+        if self._state == FINISHED:
+            if self._exception is not None:
+                try:
+                    raise self._exception
+                finally:
+                    self = None  # no cycle through the traceback, as Future does
+            return self._result
+        return super().result(timeout)
+
+    def exception(self, timeout=None):
+        if self._state == FINISHED:
+            return self._exception
+        return super().exception(timeout)
+
+
+def _raise_status(status, detail):
+    """Raise the netqueue error of an nq_status (for _fastput)."""
+    raise errors.from_status(status, nqswig.strerror_(status), detail)
 
 
 class _Calls:
@@ -76,9 +153,10 @@ class _Calls:
             return True
 
 
-def _release(calls, comm, cq, drain):
+def _release(calls, putter, comm, cq, drain):
     """Free in the order the ABI needs: communicator (its pending puts then
     complete into cq), then cq shut down and drained, then cq freed."""
+    putter.close()  # under the GIL: no put of the fast path is in C now
     if not calls.retire():
         return
     comm.__swig_destroy__(comm)  # nq_comm_free
@@ -112,17 +190,25 @@ class Communicator:
         native = to_native(self.options, self.purpose, nqswig)
         self._comm = nqswig.Comm(_PROTOCOLS[self.protocol], _PURPOSES[self.purpose], native)
         self._cq = nqswig.CompletionQueue()
-        self._pending = {}
-        self._tags = itertools.count(1)
+        self._pending = {}  # tag -> PutFuture, filled and emptied by _fastput
         self._calls = _Calls()
-        self._dump = self.options.serialization.dump
+        dump = self.options.serialization.dump
+        self._dump = dump
         load = self.options.serialization.load
         self._load = load
         self._borrows = getattr(load, "__func__", load) in BORROWING_LOADS
-        self._drain = threading.Thread(target=_drain, args=(self._cq, self._pending),
+        # with a send limit a put may wait in C: it then releases the GIL
+        # and is counted like get and close
+        self._blocking_puts = self.options.connection.send_limit != 0
+        raw = getattr(dump, "__func__", None) is BufferSerializer.dump
+        self._putter = _fastput.Putter(int(self._comm.this), int(self._cq.this), self._pending, PutFuture,
+                                       None if raw else dump, _peer_bytes, _raise_status,
+                                       release_gil=self._blocking_puts)
+        self._drain = threading.Thread(target=self._putter.drain,
                                        name=f"netqueue-cq-{self.options.id.hex[:8]}", daemon=True)
         self._drain.start()
-        self._finalize = weakref.finalize(self, _release, self._calls, self._comm, self._cq, self._drain)
+        self._finalize = weakref.finalize(self, _release, self._calls, self._putter, self._comm, self._cq,
+                                          self._drain)
 
     def __repr__(self):
         return f"<netqueue.Communicator {self.purpose} {self.protocol} {self.id}>"
@@ -150,22 +236,16 @@ class Communicator:
 
     def put(self, data, *peers) -> Future:
         """Send data (serialized once) to peers (none: the server, or every
-        client). The Future resolves when the data was written, or fails with
-        a netqueue.Error (CanceledError if closed first, ResetError...)."""
-        buf = self._dump(data)
-        fut = Future()
-        fut.set_running_or_notify_cancel()  # the library cannot take a put back
-        tag = next(self._tags)
-        self._pending[tag] = fut  # before the put: the completion may come at once
+        client). The Future (a PutFuture) resolves when the data was written,
+        or fails with a netqueue.Error (CanceledError if closed first,
+        ResetError...)."""
+        if not self._blocking_puts:
+            return self._putter.put(data, *peers)
         self._calls.enter()
         try:
-            self._comm.put(buf, _peer_bytes(peers), self._cq, tag)
-        except BaseException:
-            self._pending.pop(tag, None)
-            raise
+            return self._putter.put(data, *peers)
         finally:
             self._calls.exit()
-        return fut
 
     def get(self, *peers, timeout=None) -> Message:
         """Next message (from any peer, or one of peers), waiting up to timeout
