@@ -50,7 +50,9 @@ class PutFuture(Future):
     thread completes it by setting _state alone; _nq_slow, set before any
     of them is made, sends the completion through _nq_finish instead. The
     GIL makes each of those steps atomic. done(), result() and the like
-    read the state without the lock when that is enough to answer.
+    read the state without the lock when that is enough to answer. The put
+    path also leaves it out of the cycle collector's sight until it gets a
+    lock, a list or an exception (the only ways back to it).
     """
 
     _state = RUNNING
@@ -66,6 +68,7 @@ class PutFuture(Future):
         if make is None:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         self._nq_slow = True  # first: from now on completion takes the lock
+        _fastput.track(self)  # what is made now may lead back to self
         return self.__dict__.setdefault(name, make())
 
     def _nq_finish(self, status):
@@ -209,6 +212,10 @@ class Communicator:
         self._drain.start()
         self._finalize = weakref.finalize(self, _release, self._calls, self._putter, self._comm, self._cq,
                                           self._drain)
+        if not self._blocking_puts and type(self).put is Communicator.put:
+            # the put below, minus a Python frame (not for a subclass that
+            # overrides put)
+            self.put = self._putter.put
 
     def __repr__(self):
         return f"<netqueue.Communicator {self.purpose} {self.protocol} {self.id}>"
