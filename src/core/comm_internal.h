@@ -58,6 +58,10 @@ struct nq_transport_ops {
     void (*drop_link)(struct nq_comm *c, struct nq_link *l);
     /* caller's thread, after the I/O thread ended */
     void (*destroy)(struct nq_comm *c);
+    /* kick may run on an application thread that holds io_mu (the direct
+     * put path): the transport's state is touched only under io_mu and every
+     * libev change it makes there is flagged with nq_core_note_change */
+    int direct;
 };
 
 struct nq_comm {
@@ -67,7 +71,14 @@ struct nq_comm {
     const struct nq_transport_ops *ops;
     void *transport;
 
-    /* loop thread */
+    /* loop thread; io_mu is held by it except while it waits in poll, so an
+     * application thread that takes io_mu may act as the I/O thread (the
+     * direct put path; libev's documented release/acquire pattern) */
+    pthread_mutex_t io_mu;
+    int io_changed;       /* io_mu: a direct put changed something the loop must see */
+    int in_direct;        /* io_mu: an application thread is acting as the I/O thread */
+    struct nq_put_req *deferred; /* io_mu: callbacks the I/O thread must run */
+    _Atomic int64_t last_put_ns;
     struct ev_loop *loop;
     ev_async wake;
     pthread_t thread;
@@ -157,6 +168,23 @@ void nq_core_sweep(struct nq_comm *c);
 void nq_core_close_done(struct nq_comm *c, nq_status result);
 /* Server: number of sessions with a live link. */
 size_t nq_core_live_links(struct nq_comm *c);
+
+/* Is the calling thread c's I/O thread? */
+int nq_core_on_io_thread(const struct nq_comm *c);
+/* io_mu held: a direct put made a change the I/O thread must look at
+ * (watchers, timers, callbacks to run, a link lost). */
+static inline void nq_core_note_change(struct nq_comm *c)
+{
+    c->io_changed = 1;
+}
+/* io_mu held, in a direct put: the put's callback will run on the I/O
+ * thread (callbacks are documented to run there). */
+void nq_core_defer(struct nq_comm *c, struct nq_put_req *r);
+/* I/O thread: run the deferred callbacks. */
+void nq_core_run_deferred(struct nq_comm *c);
+/* Application thread, io_mu held, closing not begun: dispatch r and write it
+ * out now. Returns 1 if the I/O thread must be woken to finish. */
+int nq_core_put_direct(struct nq_comm *c, struct nq_put_req *r);
 
 /* ---- loop thread (src/loop) ---- */
 nq_status nq_loop_start(struct nq_comm *c);

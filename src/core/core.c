@@ -69,6 +69,8 @@ void nq_core_flush(struct nq_comm *c)
         s->dirty = 0;
         if (s->link)
             c->ops->kick(c, s);
+        if (!s->link || nq_session_has_output(s))
+            nq_core_note_change(c);
     }
 }
 
@@ -282,6 +284,7 @@ static void drop_stale_ini(struct nq_comm *c, struct nq_session *s)
 
 void nq_core_link_lost(struct nq_comm *c, struct nq_link *l, const char *why)
 {
+    nq_core_note_change(c);
     struct nq_session *s = l->s;
     if (nq_framer_partial(&l->fr))
         nq_log(c, NQ_LOG_WARN, "%s: connection ended inside a frame (%s); the partial frame is dropped",
@@ -393,6 +396,41 @@ static void begin_close(struct nq_comm *c)
     c->ops->close_begin(c);
 }
 
+void nq_core_defer(struct nq_comm *c, struct nq_put_req *r)
+{
+    r->deferred_next = c->deferred;
+    c->deferred = r;
+    nq_core_note_change(c);
+}
+
+void nq_core_run_deferred(struct nq_comm *c)
+{
+    struct nq_put_req *r = c->deferred, *rev = NULL;
+    c->deferred = NULL;
+    while (r) { /* back into put order */
+        struct nq_put_req *next = r->deferred_next;
+        r->deferred_next = rev;
+        rev = r;
+        r = next;
+    }
+    while (rev) {
+        struct nq_put_req *next = rev->deferred_next;
+        rev->fn(rev->user, rev->result);
+        nq_put_req_free(rev);
+        rev = next;
+    }
+}
+
+int nq_core_put_direct(struct nq_comm *c, struct nq_put_req *r)
+{
+    c->in_direct = 1;
+    c->io_changed = 0;
+    dispatch_put(c, r);
+    nq_core_flush(c);
+    c->in_direct = 0;
+    return c->io_changed;
+}
+
 void nq_core_drain(struct nq_comm *c)
 {
     if (atomic_exchange(&c->resume_asked, 0))
@@ -420,6 +458,7 @@ void nq_core_drain(struct nq_comm *c)
 
 void nq_core_close_done(struct nq_comm *c, nq_status result)
 {
+    nq_core_note_change(c);
     pthread_mutex_lock(&c->close_mu);
     if (!c->close_done) {
         c->close_done = 1;

@@ -19,4 +19,11 @@ void nq_cq_token_free(struct nq_cq_token *t);
 /* nq_done_fn for completion queues: posts the token (which becomes the event). */
 void nq_cq_complete(void *token, nq_status status);
 
+/* The library's own completions (future, cq) are safe on any thread; a
+ * user's callback is documented to run on the I/O thread. */
+static inline int nq_done_fn_any_thread(nq_done_fn fn)
+{
+    return fn == nq_future_complete || fn == nq_cq_complete;
+}
+
 #endif

@@ -59,4 +59,12 @@ static inline struct nq_mpsc_node *nq_mpsc_pop(struct nq_mpsc *q)
     return NULL;
 }
 
+/* Consumer only: nothing queued and no producer mid-push. */
+static inline int nq_mpsc_empty(struct nq_mpsc *q)
+{
+    return q->tail == &q->stub &&
+           atomic_load_explicit(&q->stub.next, memory_order_acquire) == NULL &&
+           atomic_load_explicit(&q->head, memory_order_acquire) == &q->stub;
+}
+
 #endif

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "core/comm_internal.h"
+#include "core/future_internal.h"
 
 int nq_session_has_output(const struct nq_session *s)
 {
@@ -61,6 +62,10 @@ static void item_done(struct nq_comm *c, struct nq_send_item *it, nq_status st)
     if (it != &r->item)
         free(it);
     if (--r->pending == 0) {
+        if (r->fn && c->in_direct && !nq_done_fn_any_thread(r->fn)) {
+            nq_core_defer(c, r);
+            return;
+        }
         if (r->fn)
             r->fn(r->user, r->result);
         nq_put_req_free(r);

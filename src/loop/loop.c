@@ -6,9 +6,30 @@
 #include "core/comm_internal.h"
 #include "core/status.h"
 
+static __thread const struct nq_comm *io_thread_of;
+
+int nq_core_on_io_thread(const struct nq_comm *c)
+{
+    return io_thread_of == c;
+}
+
 static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
 {
+    nq_core_run_deferred(w->data);
     nq_core_drain(w->data);
+}
+
+/* libev calls these around its blocking poll, and only there */
+static void loop_release(struct ev_loop *loop)
+{
+    struct nq_comm *c = ev_userdata(loop);
+    pthread_mutex_unlock(&c->io_mu);
+}
+
+static void loop_acquire(struct ev_loop *loop)
+{
+    struct nq_comm *c = ev_userdata(loop);
+    pthread_mutex_lock(&c->io_mu);
 }
 
 static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
@@ -24,15 +45,21 @@ static void *loop_main(void *arg)
     sigemptyset(&set);
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    io_thread_of = c;
+    pthread_mutex_lock(&c->io_mu);
     /* puts made before this thread ran already signalled the ev_async, so
      * the first iteration drains them; draining here instead would lose an
      * ev_break (ev_run clears it on entry) */
     ev_run(c->loop, 0);
+    nq_core_run_deferred(c);
+    pthread_mutex_unlock(&c->io_mu);
     return NULL;
 }
 
 nq_status nq_loop_start(struct nq_comm *c)
 {
+    ev_set_userdata(c->loop, c);
+    ev_set_loop_release_cb(c->loop, loop_release, loop_acquire);
     ev_async_init(&c->wake, on_wake);
     c->wake.data = c;
     ev_async_start(c->loop, &c->wake);

@@ -179,4 +179,5 @@ const struct nq_transport_ops nq_tcp_client_ops = {
     .resume = client_resume,
     .drop_link = client_drop_link,
     .destroy = client_destroy,
+    .direct = 1,
 };

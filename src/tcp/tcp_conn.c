@@ -137,6 +137,7 @@ void nq_tcp_conn_update(struct tcp_conn *k)
     }
     if (ev == k->events)
         return;
+    nq_core_note_change(c);
     ev_io_stop(c->loop, &k->io);
     ev_io_set(&k->io, k->fd, ev);
     k->events = ev;

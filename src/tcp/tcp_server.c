@@ -156,4 +156,5 @@ const struct nq_transport_ops nq_tcp_server_ops = {
     .resume = server_resume,
     .drop_link = server_drop_link,
     .destroy = server_destroy,
+    .direct = 1,
 };
