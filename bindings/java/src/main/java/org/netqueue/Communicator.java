@@ -3,13 +3,10 @@ package org.netqueue;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.netqueue.swig.Comm;
-import org.netqueue.swig.Completion;
 import org.netqueue.swig.CompletionQueue;
 import org.netqueue.swig.Options;
 import org.netqueue.swig.nqswig;
@@ -20,6 +17,11 @@ import org.netqueue.swig.nqswig;
  * class ("netqueue-cq-..."): no library thread ever calls into the JVM, and C
  * holds only integer tags, never Java objects. The futures, and what is
  * chained on them without an executor, complete on that thread.
+ *
+ * The put path is kept short (its cost is what the binding benchmark
+ * measures): the tag is a slot of an array of pending futures, the guard
+ * against a concurrent free is an atomic counter, and the drain thread takes
+ * completions in batches (one JNI call and one lock for many).
  */
 public final class Communicator implements AutoCloseable {
     static { NativeLoader.load(); }
@@ -28,13 +30,52 @@ public final class Communicator implements AutoCloseable {
     private final Purpose purpose;
     private final Comm comm;
     private final CompletionQueue cq;
-    private final Map<Long, CompletableFuture<Void>> pending = new ConcurrentHashMap<>();
-    private final AtomicLong tags = new AtomicLong();
+    private final Pending pending = new Pending();
     private final Thread drain;
     // Calls in flight into comm: it is freed only when none is (nq_comm_free
-    // must not race other calls). Guarded by this.
-    private int calls;
-    private boolean freed;
+    // must not race other calls). A call counts itself, then checks freed;
+    // release sets freed, then waits for the count to drop to 0 (volatile
+    // and atomic accesses are sequentially consistent, so one of the two
+    // sees the other).
+    private final AtomicInteger calls = new AtomicInteger();
+    private volatile boolean freed;
+
+    /** Futures of puts in flight, by tag: a slot array with a free list. */
+    private static final class Pending {
+        @SuppressWarnings("unchecked")
+        private CompletableFuture<Void>[] slots = new CompletableFuture[1024];
+        private int[] free = new int[1024];
+        private int nfree, used;
+
+        synchronized long add(CompletableFuture<Void> f) {
+            int i;
+            if (nfree > 0) {
+                i = free[--nfree];
+            } else {
+                if (used == slots.length) slots = java.util.Arrays.copyOf(slots, used * 2);
+                i = used++;
+            }
+            slots[i] = f;
+            return i;
+        }
+
+        /** Take the futures of tags[0, 2, 4...) (pairs as drained) into out. */
+        synchronized void take(long[] pairs, int n, CompletableFuture<Void>[] out) {
+            for (int k = 0; k < n; k++) {
+                long tag = pairs[2 * k];
+                out[k] = tag >= 0 && tag < used ? slots[(int) tag] : null;
+                if (out[k] == null) continue;
+                slots[(int) tag] = null;
+                if (nfree == free.length) free = java.util.Arrays.copyOf(free, nfree * 2);
+                free[nfree++] = (int) tag;
+            }
+        }
+
+        synchronized void drop(long tag) {
+            long[] pair = { tag, 0 };
+            take(pair, 1, new CompletableFuture[1]);
+        }
+    }
 
     public Communicator(Protocol protocol, Purpose purpose, CommunicatorOptions options) {
         this.id = options.id();
@@ -64,30 +105,44 @@ public final class Communicator implements AutoCloseable {
         return new Communicator(Protocol.TCP, Purpose.CLIENT, options);
     }
 
+    private static final int DRAIN_BATCH = 1024;
+
     private void drainLoop() {
+        long[] pairs = new long[2 * DRAIN_BATCH];
+        @SuppressWarnings("unchecked")
+        CompletableFuture<Void>[] futures = new CompletableFuture[DRAIN_BATCH];
         while (true) {
-            Completion c = cq.next(-1);
-            int status = c.getStatus();
-            long tag = c.getTag();
-            c.delete();
-            if (status < 0) return; // shut down and drained
-            CompletableFuture<Void> f = pending.remove(tag);
-            if (f == null) continue;
-            if (status == 0) {
-                f.complete(null);
-            } else {
-                f.completeExceptionally(new NetqueueException(status, "put completed with " + nqswig.strerror_(status)));
+            int n = cq.drain(pairs, -1);
+            if (n < 0) return; // shut down and drained
+            pending.take(pairs, n, futures);
+            for (int k = 0; k < n; k++) {
+                CompletableFuture<Void> f = futures[k];
+                if (f == null) continue;
+                futures[k] = null;
+                int status = (int) pairs[2 * k + 1];
+                if (status == 0) {
+                    f.complete(null);
+                } else {
+                    f.completeExceptionally(new NetqueueException(status, "put completed with " + nqswig.strerror_(status)));
+                }
             }
         }
     }
 
-    private synchronized void enter() {
-        if (freed) throw new NetqueueException(Status.ECLOSED.code(), "communicator is closed");
-        calls++;
+    private void enter() {
+        calls.incrementAndGet();
+        if (freed) {
+            exit();
+            throw new NetqueueException(Status.ECLOSED.code(), "communicator is closed");
+        }
     }
 
-    private synchronized void exit() {
-        if (--calls == 0) notifyAll();
+    private void exit() {
+        if (calls.decrementAndGet() == 0 && freed) {
+            synchronized (this) {
+                notifyAll();
+            }
+        }
     }
 
     public UUID id() { return id; }
@@ -126,13 +181,12 @@ public final class Communicator implements AutoCloseable {
      */
     public CompletableFuture<Void> put(byte[] data, UUID... peers) {
         CompletableFuture<Void> f = new CompletableFuture<>();
-        long tag = tags.incrementAndGet();
-        pending.put(tag, f); // before the put: the completion may come at once
         enter();
+        long tag = pending.add(f); // before the put: the completion may come at once
         try {
             comm.put(data, peerBytes(peers), cq, tag);
         } catch (RuntimeException e) {
-            pending.remove(tag);
+            pending.drop(tag);
             throw e;
         } finally {
             exit();
@@ -203,7 +257,7 @@ public final class Communicator implements AutoCloseable {
         synchronized (this) {
             if (freed) return;
             freed = true;
-            while (calls > 0) {
+            while (calls.get() > 0) {
                 try {
                     wait();
                 } catch (InterruptedException e) {
