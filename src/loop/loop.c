@@ -23,6 +23,7 @@ static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
 static void loop_release(struct ev_loop *loop)
 {
     struct nq_comm *c = ev_userdata(loop);
+    atomic_store_explicit(&c->polling, 1, memory_order_relaxed);
     pthread_mutex_unlock(&c->io_mu);
 }
 
@@ -30,6 +31,7 @@ static void loop_acquire(struct ev_loop *loop)
 {
     struct nq_comm *c = ev_userdata(loop);
     pthread_mutex_lock(&c->io_mu);
+    atomic_store_explicit(&c->polling, 0, memory_order_relaxed);
 }
 
 static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
