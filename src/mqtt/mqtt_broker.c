@@ -117,35 +117,23 @@ static void on_pub_failure(void *ctx, MQTTAsync_failureData *r)
     ev_async_send(p->t->c->loop, &p->t->async);
 }
 
-static void post_token(struct mqtt_state *t, int token, int rc)
-{
-    struct mqtt_ev *e = calloc(1, sizeof *e);
-    if (!e)
-        return;
-    e->kind = MQTT_EV_TOKEN_DONE;
-    e->token = token;
-    e->rc = rc;
-    nq_mpsc_push(&t->events, &e->node);
-    ev_async_send(t->c->loop, &t->async);
-}
-
 static void on_tok_success(void *ctx, MQTTAsync_successData *r)
 {
     if (r)
-        post_token(ctx, r->token, 0);
+        mqtt_worker_token(ctx, r->token, 0);
 }
 
 static void on_tok_failure(void *ctx, MQTTAsync_failureData *r)
 {
     if (r)
-        post_token(ctx, r->token, r->code ? r->code : -1);
+        mqtt_worker_token(ctx, r->token, r->code ? r->code : -1);
 }
 
 /* paho's own word that a QoS 1/2 message arrived, also for the ones it
  * sent again after a reconnection (whose onSuccess may never come) */
 static void on_delivered(void *ctx, MQTTAsync_token token)
 {
-    post_token(ctx, token, 0);
+    mqtt_worker_token(ctx, token, 0);
 }
 
 void mqtt_token_callbacks(MQTTAsync_responseOptions *ro, struct mqtt_state *t)
@@ -197,56 +185,30 @@ static void backoff(struct mqtt_state *t)
     mqtt_connect_soon(t, t->backoff);
 }
 
+void mqtt_subscribe_callbacks(MQTTAsync_responseOptions *ro, struct mqtt_state *t)
+{
+    ro->onSuccess = on_subscribed;
+    ro->onFailure = on_subscribe_failed;
+    ro->context = t;
+}
+
+void mqtt_connect_callbacks(MQTTAsync_connectOptions *co, struct mqtt_state *t)
+{
+    co->onSuccess = on_connected;
+    co->onFailure = on_connect_failed;
+    co->context = t;
+}
+
+/* both through the worker: the loop thread never calls paho */
 static void subscribe(struct mqtt_state *t)
 {
-    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    ro.onSuccess = on_subscribed;
-    ro.onFailure = on_subscribe_failed;
-    ro.context = t;
-    int rc = MQTTAsync_subscribe(t->h, t->sub_topic, t->qos, &ro);
-    if (rc != MQTTASYNC_SUCCESS) {
-        nq_log(t->c, NQ_LOG_WARN, "mqtt: cannot subscribe to %s: %s; retrying", t->sub_topic,
-               MQTTAsync_strerror(rc));
-        backoff(t);
-    }
+    mqtt_worker_subscribe(t);
 }
 
 static void connect_now(struct mqtt_state *t)
 {
-    struct nq_comm *c = t->c;
-    MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
-    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
-    co.keepAliveInterval = MQTT_KEEPALIVE_S;
-    /* QoS 0 is the reference's clean session; with 1 or 2 the broker keeps
-     * our subscription and undelivered messages across a reconnection */
-    co.cleansession = t->qos == 0;
-    co.MQTTVersion = MQTTVERSION_3_1_1;
-    co.connectTimeout = 10;
-    co.automaticReconnect = 0; /* ours: also covers a broker down at start */
-    co.onSuccess = on_connected;
-    co.onFailure = on_connect_failed;
-    co.context = t;
-    if (c->o.mqtt_username[0]) {
-        co.username = c->o.mqtt_username;
-        if (c->o.mqtt_password[0])
-            co.password = c->o.mqtt_password;
-    }
-    if (c->o.tls) {
-        ssl.trustStore = c->o.tls_ca;
-        ssl.keyStore = c->o.tls_cert;
-        ssl.privateKey = c->o.tls_key;
-        ssl.enableServerCertAuth = c->o.tls_verify;
-        ssl.verify = c->o.tls_verify;
-        co.ssl = &ssl;
-    }
     t->connecting = 1;
-    int rc = MQTTAsync_connect(t->h, &co);
-    if (rc != MQTTASYNC_SUCCESS) {
-        t->connecting = 0;
-        nq_log(c, NQ_LOG_WARN, "mqtt: cannot start connecting to %s: %s", t->uri,
-               MQTTAsync_strerror(rc));
-        backoff(t);
-    }
+    mqtt_worker_connect(t);
 }
 
 static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
@@ -293,6 +255,8 @@ static void handle_event(struct mqtt_state *t, struct mqtt_ev *e)
         break;
     case MQTT_EV_LOST:
         t->connected = t->subscribed = 0;
+        if (t->qos == 0 && t->wire_qos > 0)
+            mqtt_worker_forget(t); /* a clean session: paho drops what was in flight */
         nq_log(c, c->close_phase ? NQ_LOG_INFO : NQ_LOG_WARN,
                "mqtt: lost the broker at %s (%s); reconnecting", t->uri, e->why);
         mqtt_connect_soon(t, BACKOFF_FIRST);
@@ -313,9 +277,6 @@ static void handle_event(struct mqtt_state *t, struct mqtt_ev *e)
     case MQTT_EV_PUB_DONE:
         mqtt_pub_done(t, (struct mqtt_pub *)e);
         return; /* not ours to free */
-    case MQTT_EV_TOKEN_DONE:
-        mqtt_token_done(t, e->token, e->rc);
-        break;
     case MQTT_EV_DISCONNECTED:
         break;
     }
@@ -378,12 +339,12 @@ nq_status mqtt_state_start(struct nq_comm *c, struct mqtt_state **out)
         return nq_fail(NQ_ENOMEM, "mqtt: out of memory");
     t->c = c;
     t->qos = c->o.mqtt_qos;
+    t->wire_qos = t->qos;
     t->piece = c->o.transport_size ? c->o.transport_size : 1;
     if (t->piece > 256 * MIB - 1024)
         t->piece = 256 * MIB - 1024; /* MQTT's largest packet is 256 MiB */
     t->window = 2 * t->piece > 4 * MIB ? 2 * t->piece : 4 * MIB;
     t->inbox_max = (size_t)t->window;
-    t->stage = malloc((size_t)t->piece);
     mqtt_hex(c->o.id, t->own_hex);
     const char *host = c->o.host;
     int v6 = strchr(host, ':') != NULL;
@@ -399,10 +360,6 @@ nq_status mqtt_state_start(struct nq_comm *c, struct mqtt_state **out)
     pthread_cond_init(&t->inbox_cv, NULL);
     pthread_mutex_init(&t->disc_mu, NULL);
     nq_cond_init_monotonic(&t->disc_cv);
-    if (!t->stage) {
-        mqtt_state_destroy(t);
-        return nq_fail(NQ_ENOMEM, "mqtt: out of memory");
-    }
     if (c->o.tls && c->o.tls_cert && !c->o.tls_key) {
         mqtt_state_destroy(t);
         return nq_fail(NQ_EINVAL, "mqtt: a TLS client certificate needs its key (nq_options_set_tls_key)");
@@ -416,10 +373,14 @@ nq_status mqtt_state_start(struct nq_comm *c, struct mqtt_state **out)
         return nq_fail(NQ_EINVAL, "mqtt: cannot create a client for %s: %s", t->uri,
                        MQTTAsync_strerror(rc));
     }
-    rc = MQTTAsync_setCallbacks(t->h, t, on_lost, on_message, t->qos ? on_delivered : NULL);
+    rc = MQTTAsync_setCallbacks(t->h, t, on_lost, on_message, t->wire_qos ? on_delivered : NULL);
     if (rc != MQTTASYNC_SUCCESS) {
         mqtt_state_destroy(t);
         return nq_fail(NQ_EIO, "mqtt: cannot set callbacks: %s", MQTTAsync_strerror(rc));
+    }
+    if (mqtt_worker_start(t) != 0) {
+        mqtt_state_destroy(t);
+        return nq_fail(NQ_ENOMEM, "mqtt: cannot start the paho caller thread");
     }
     ev_async_init(&t->async, on_async);
     t->async.data = t;
@@ -462,11 +423,13 @@ void mqtt_state_destroy(struct mqtt_state *t)
         ev_timer_stop(c->loop, &t->retry);
     if (ev_is_active(&t->async))
         ev_async_stop(c->loop, &t->async);
+    mqtt_worker_stop(t); /* after the publishes still queued for paho */
     if (t->h) {
         if (MQTTAsync_isConnected(t->h))
             wait_disconnect(t);
         MQTTAsync_destroy(&t->h); /* no callback of ours runs after this */
     }
+    mqtt_worker_free(t);
     while (t->links)
         mqtt_link_close(t->links, "communicator closed");
     struct nq_mpsc_node *node;
@@ -489,7 +452,6 @@ void mqtt_state_destroy(struct mqtt_state *t)
     pthread_cond_destroy(&t->inbox_cv);
     pthread_mutex_destroy(&t->disc_mu);
     pthread_cond_destroy(&t->disc_cv);
-    free(t->stage);
     free(t->seen);
     free(t);
 }

@@ -5,13 +5,16 @@
  * with an ev_async. Every piece of core state is touched on the loop thread
  * only. The one place a paho thread waits is mqtt_on_message, when the
  * inbox holds more than its byte budget: that stops paho reading from the
- * broker socket (TCP back-pressure) instead of growing memory. */
+ * broker socket (TCP back-pressure) instead of growing memory. Paho holds
+ * its global mutex while it waits there, so the loop thread (which drains
+ * the inbox) never calls paho: our worker thread does (mqtt_worker.c). */
 #ifndef NQ_MQTT_INTERNAL_H
 #define NQ_MQTT_INTERNAL_H
 
 #include <MQTTAsync.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/uio.h>
 
 #include "core/comm_internal.h"
 #include "core/mpsc.h"
@@ -27,8 +30,6 @@ enum mqtt_ev_kind {
     MQTT_EV_SUBSCRIBED,
     MQTT_EV_SUBSCRIBE_FAILED,
     MQTT_EV_PUB_DONE, /* a struct mqtt_pub: its QoS 0 publish completed or failed */
-    MQTT_EV_TOKEN_DONE, /* a QoS 1/2 publish, by token: paho may resend it after a reconnection,
-                         * so its callbacks cannot point at our memory */
     MQTT_EV_DISCONNECTED,
 };
 
@@ -61,7 +62,6 @@ struct mqtt_pub {
     uint64_t size;
     int done;
     int failed;               /* paho gave up on it (discarded at a disconnect) */
-    int token;                /* QoS 1/2: paho's message token */
     struct mqtt_pub *next;    /* the link's unacknowledged publishes (QoS > 0) */
     struct mqtt_pub *all_next, *all_prev;
 };
@@ -91,11 +91,11 @@ struct mqtt_state {
     char uri[NQ_HOST_MAX + 32];
     char own_hex[MQTT_HEX_LEN + 1];
     char sub_topic[MQTT_TOPIC_MAX];
-    int qos;
+    int qos;                  /* the subscription's, and the session kind */
+    int wire_qos;             /* our publishes' */
     uint64_t piece;           /* bytes per publish: the transport size */
     uint64_t window;          /* bytes in paho's hands at most */
     uint64_t inflight;        /* bytes in paho's hands now */
-    uint8_t *stage;           /* contiguous copy of a piece (paho copies it again) */
 
     ev_async async;
     struct nq_mpsc events, inbox;
@@ -120,6 +120,14 @@ struct mqtt_state {
     struct mqtt_link *links;
     struct mqtt_pub *all;     /* every publish paho has not completed */
 
+    /* worker (mqtt_worker.c): jobs for the thread that calls paho */
+    pthread_t w_thread;
+    pthread_mutex_t w_mu;
+    pthread_cond_t w_cv;
+    struct mqtt_job *w_head, *w_tail;
+    int w_init, w_running, w_stop, w_stopped;
+    struct mqtt_pub **tokens; /* worker thread: QoS 1/2 publishes by paho token */
+
     struct mqtt_seen *seen;   /* QoS 2 deliveries, MQTT_SEEN of them (mqtt_dup.c) */
     size_t seen_next;
     unsigned seen_done_gen;   /* connection whose resends are over */
@@ -142,11 +150,25 @@ void mqtt_state_destroy(struct mqtt_state *t);
 void mqtt_connect_soon(struct mqtt_state *t, double delay);
 /* the receive queue drained: feed the inbox again */
 void mqtt_resume(struct mqtt_state *t);
-/* onSuccess/onFailure of a publish: hand p back to the loop thread */
+/* callbacks for the worker's paho calls */
+void mqtt_connect_callbacks(MQTTAsync_connectOptions *co, struct mqtt_state *t);
+void mqtt_subscribe_callbacks(MQTTAsync_responseOptions *ro, struct mqtt_state *t);
+/* onSuccess/onFailure of a QoS 0 publish: hand p back to the loop thread */
 void mqtt_pub_callbacks(MQTTAsync_responseOptions *ro, struct mqtt_pub *p);
-/* QoS 1/2: the completion comes back by token (MQTT_EV_TOKEN_DONE) */
+/* QoS 1/2: the completion comes back by token, through the worker */
 void mqtt_token_callbacks(MQTTAsync_responseOptions *ro, struct mqtt_state *t);
-void mqtt_token_done(struct mqtt_state *t, int token, int rc);
+
+/* mqtt_worker.c */
+int mqtt_worker_start(struct mqtt_state *t);
+void mqtt_worker_stop(struct mqtt_state *t);  /* runs what is queued first */
+void mqtt_worker_free(struct mqtt_state *t);
+void mqtt_worker_connect(struct mqtt_state *t);
+void mqtt_worker_subscribe(struct mqtt_state *t);
+void mqtt_worker_forget(struct mqtt_state *t);
+/* copies the len bytes of iov; p comes back as MQTT_EV_PUB_DONE. -1: out of memory */
+int mqtt_worker_send(struct mqtt_state *t, struct mqtt_pub *p, const char *topic,
+                     const struct iovec *iov, int n, size_t len);
+void mqtt_worker_token(struct mqtt_state *t, int token, int rc); /* paho threads */
 /* purpose hooks, loop thread */
 void mqtt_client_ready(struct mqtt_state *t);  /* connected and subscribed */
 void mqtt_server_ready(struct mqtt_state *t);

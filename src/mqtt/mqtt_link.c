@@ -74,24 +74,17 @@ void mqtt_link_close(struct mqtt_link *l, const char *why)
     free(l);
 }
 
-/* Copy up to one piece of s's bytes past what paho already holds. */
-static size_t gather_piece(struct mqtt_link *l, struct nq_session *s, const uint8_t **out)
+/* Up to one piece of s's bytes past what paho already holds, as iovecs;
+ * returns their total length. */
+static size_t gather_piece(struct mqtt_link *l, struct nq_session *s, struct iovec *iov, int *n)
 {
     struct mqtt_state *t = l->t;
-    struct iovec iov[GATHER_IOV];
     /* skip bytes published but not yet acknowledged */
-    int n = nq_session_gather_at(s, l->unacked, iov, GATHER_IOV, t->piece,
-                                 l->unacked ? 1 : t->c->o.merge);
-    if (n == 1) {
-        *out = iov[0].iov_base;
-        return iov[0].iov_len;
-    }
+    *n = nq_session_gather_at(s, l->unacked, iov, GATHER_IOV, t->piece,
+                              l->unacked ? 1 : t->c->o.merge);
     size_t len = 0;
-    for (int i = 0; i < n; i++) {
-        memcpy(t->stage + len, iov[i].iov_base, iov[i].iov_len);
+    for (int i = 0; i < *n; i++)
         len += iov[i].iov_len;
-    }
-    *out = t->stage;
     return len;
 }
 
@@ -103,8 +96,9 @@ void mqtt_link_kick(struct mqtt_link *l)
     if (!s || s->link != &l->link || l->rewinding)
         return;
     while (t->connected && t->subscribed && t->inflight < t->window) {
-        const uint8_t *buf;
-        size_t len = gather_piece(l, s, &buf);
+        struct iovec iov[GATHER_IOV];
+        int n;
+        size_t len = gather_piece(l, s, iov, &n);
         if (len == 0)
             break;
         struct mqtt_pub *p = calloc(1, sizeof *p);
@@ -115,19 +109,12 @@ void mqtt_link_kick(struct mqtt_link *l)
         p->ev.kind = MQTT_EV_PUB_DONE;
         p->t = t;
         p->size = len;
-        MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-        if (t->qos == 0)
-            mqtt_pub_callbacks(&ro, p);
-        else
-            mqtt_token_callbacks(&ro, t);
-        int rc = MQTTAsync_send(t->h, l->out_topic, (int)len, buf, t->qos, 0, &ro);
-        if (rc != MQTTASYNC_SUCCESS) {
+        /* the worker calls paho (mqtt_worker.c): never this thread */
+        if (mqtt_worker_send(t, p, l->out_topic, iov, n, len) != 0) {
             free(p);
-            nq_log(c, NQ_LOG_DEBUG, "mqtt: publish to %s not accepted now (%s); later",
-                   l->out_topic, MQTTAsync_strerror(rc));
+            nq_log(c, NQ_LOG_ERROR, "mqtt: out of memory for a publish of %zu bytes", len);
             break;
         }
-        p->token = ro.token;
         p->all_next = t->all;
         if (t->all)
             t->all->all_prev = p;
@@ -287,16 +274,4 @@ int mqtt_link_feed(struct mqtt_link *l, struct mqtt_in *in)
             return -1;
     }
     return n ? feed(l, p, n) : 0;
-}
-
-void mqtt_token_done(struct mqtt_state *t, int token, int rc)
-{
-    /* the first word about a token settles it; later ones find nothing */
-    for (struct mqtt_pub *p = t->all; p; p = p->all_next) {
-        if (p->token == token && !p->done) {
-            p->ev.rc = rc;
-            mqtt_pub_done(t, p);
-            return;
-        }
-    }
 }

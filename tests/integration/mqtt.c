@@ -13,6 +13,60 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* Communicators a test made and did not free yet: after a failed assert,
+ * teardown closes and frees them, so that paho's threads (shared by the
+ * whole process) do not stay stuck on them into the next tests. */
+#define MQ_LIVE 32
+static nq_comm *mq_live[MQ_LIVE];
+
+static void mq_track(nq_comm *c)
+{
+    for (int i = 0; i < MQ_LIVE; i++) {
+        if (!mq_live[i]) {
+            mq_live[i] = c;
+            return;
+        }
+    }
+}
+
+static void mq_forget(nq_comm *c)
+{
+    for (int i = 0; i < MQ_LIVE; i++)
+        if (mq_live[i] == c)
+            mq_live[i] = NULL;
+}
+
+/* Each broker test gets its broker from the fixture: teardown stops it and
+ * removes its folder whether the test passed or failed (a failed assert
+ * jumps straight to teardown). */
+static int mq_setup(void **state)
+{
+    nqt_broker *b = calloc(1, sizeof *b);
+    if (!b)
+        return -1;
+    *state = b;
+    return 0;
+}
+
+static int mq_teardown(void **state)
+{
+    nqt_broker *b = *state;
+    for (int i = 0; i < MQ_LIVE; i++) {
+        if (mq_live[i]) {
+            nq_comm_close(mq_live[i], 1000);
+            nq_comm_free(mq_live[i]);
+            mq_live[i] = NULL;
+        }
+    }
+    if (b) {
+        nqt_broker_destroy(b);
+        free(b);
+    }
+    *state = NULL;
+    return 0;
+}
 
 static nq_options *mq_opts(int port, int qos)
 {
@@ -81,6 +135,7 @@ static nq_comm *mq_new(nq_options *o, nq_purpose purpose)
         print_message("nq_comm_new(MQTT): %s: %s\n", nq_strerror(st), nq_last_error());
     assert_int_equal(st, NQ_OK);
     nq_options_free(o);
+    mq_track(c);
     return c;
 }
 
@@ -90,16 +145,17 @@ static void close_free(nq_comm *c, nq_status want)
     if (st != want)
         print_message("nq_comm_close: %s (%s)\n", nq_strerror(st), nq_last_error());
     assert_int_equal(st, want);
+    mq_forget(c);
     nq_comm_free(c);
 }
 
 static void test_round_trip(void **state)
 {
-    nqt_broker b;
-    nqt_broker_start(&b, 0, 0);
+    nqt_broker *b = *state;
+    nqt_broker_start(b, 0, 0);
     struct mq_log *sl;
-    nq_comm *s = mq_server(mq_opts(b.port, 0), &sl);
-    nq_comm *c = mq_new(mq_opts(b.port, 0), NQ_CLIENT);
+    nq_comm *s = mq_server(mq_opts(b->port, 0), &sl);
+    nq_comm *c = mq_new(mq_opts(b->port, 0), NQ_CLIENT);
     uint8_t cid[16], sid[16];
     nqt_id_of(c, cid);
     nqt_id_of(s, sid);
@@ -110,22 +166,21 @@ static void test_round_trip(void **state)
     assert_int_equal(nqt_wait_npeers(s, 0, NQT_LONG_MS), 0);
     close_free(s, NQ_OK);
     free(sl);
-    nqt_broker_destroy(&b);
 }
 
 #define NCLIENTS 8
 
 static void test_many_clients(void **state)
 {
-    nqt_broker b;
-    nqt_broker_start(&b, 0, 0);
+    nqt_broker *b = *state;
+    nqt_broker_start(b, 0, 0);
     struct mq_log *sl;
-    nq_comm *s = mq_server(mq_opts(b.port, 0), &sl);
+    nq_comm *s = mq_server(mq_opts(b->port, 0), &sl);
     nq_comm *c[NCLIENTS];
     uint8_t ids[NCLIENTS][16], sid[16];
     nqt_id_of(s, sid);
     for (int i = 0; i < NCLIENTS; i++) {
-        c[i] = mq_new(mq_opts(b.port, 0), NQ_CLIENT);
+        c[i] = mq_new(mq_opts(b->port, 0), NQ_CLIENT);
         nqt_id_of(c[i], ids[i]);
         char hello[32];
         snprintf(hello, sizeof hello, "hello %d", i);
@@ -149,7 +204,6 @@ static void test_many_clients(void **state)
         close_free(c[i], NQ_OK);
     close_free(s, NQ_OK);
     free(sl);
-    nqt_broker_destroy(&b);
 }
 
 #define NORDER 10000
@@ -165,11 +219,11 @@ static void expect_sequence(nq_comm *c, int n, const uint8_t *from)
 
 static void test_order_10000(void **state)
 {
-    nqt_broker b;
-    nqt_broker_start(&b, 0, 0);
+    nqt_broker *b = *state;
+    nqt_broker_start(b, 0, 0);
     struct mq_log *sl;
-    nq_comm *s = mq_server(mq_opts(b.port, 0), &sl);
-    nq_comm *c = mq_new(mq_opts(b.port, 0), NQ_CLIENT);
+    nq_comm *s = mq_server(mq_opts(b->port, 0), &sl);
+    nq_comm *c = mq_new(mq_opts(b->port, 0), NQ_CLIENT);
     uint8_t cid[16], sid[16];
     nqt_id_of(c, cid);
     nqt_id_of(s, sid);
@@ -188,15 +242,14 @@ static void test_order_10000(void **state)
     close_free(c, NQ_OK);
     close_free(s, NQ_OK);
     free(sl);
-    nqt_broker_destroy(&b);
 }
 
 /* 1 MiB over 64 KiB publishes, both ways; then empty and 16-byte ones. */
 static void test_sizes(void **state)
 {
-    nqt_broker b;
-    nqt_broker_start(&b, 0, 0);
-    nq_options *so = mq_opts(b.port, 0), *co = mq_opts(b.port, 0);
+    nqt_broker *b = *state;
+    nqt_broker_start(b, 0, 0);
+    nq_options *so = mq_opts(b->port, 0), *co = mq_opts(b->port, 0);
     assert_int_equal(nq_options_set_transport_size(so, 64 * 1024), NQ_OK);
     assert_int_equal(nq_options_set_transport_size(co, 64 * 1024), NQ_OK);
     struct mq_log *sl;
@@ -228,17 +281,16 @@ static void test_sizes(void **state)
     close_free(c, NQ_OK);
     close_free(s, NQ_OK);
     free(sl);
-    nqt_broker_destroy(&b);
 }
 
 /* close right after many puts: close sends them all before its fin. */
 static void test_close_in_flight(void **state)
 {
-    nqt_broker b;
-    nqt_broker_start(&b, 0, 0);
+    nqt_broker *b = *state;
+    nqt_broker_start(b, 0, 0);
     struct mq_log *sl;
-    nq_comm *s = mq_server(mq_opts(b.port, 0), &sl);
-    nq_comm *c = mq_new(mq_opts(b.port, 0), NQ_CLIENT);
+    nq_comm *s = mq_server(mq_opts(b->port, 0), &sl);
+    nq_comm *c = mq_new(mq_opts(b->port, 0), NQ_CLIENT);
     uint8_t cid[16];
     nqt_id_of(c, cid);
     for (int i = 0; i < 2000; i++) {
@@ -250,23 +302,22 @@ static void test_close_in_flight(void **state)
     expect_sequence(s, 2000, cid);
     close_free(s, NQ_OK);
     free(sl);
-    nqt_broker_destroy(&b);
 }
 
 /* Both sides start while the broker is down: puts queue, nothing blocks,
  * and everything flows once the broker is up. */
 static void test_broker_late(void **state)
 {
-    nqt_broker b;
-    nqt_broker_start(&b, 0, 0);
+    nqt_broker *b = *state;
+    nqt_broker_start(b, 0, 0);
     /* QoS 1: the server's subscription is persistent, so the broker keeps
      * it across its restart even before the server reconnects */
     struct mq_log *sl;
-    nq_comm *s = mq_server(mq_opts(b.port, 1), &sl);
-    nqt_broker_stop(&b);
+    nq_comm *s = mq_server(mq_opts(b->port, 1), &sl);
+    nqt_broker_stop(b);
     nqt_log log;
     nqt_log_init(&log);
-    nq_options *co = mq_opts(b.port, 1);
+    nq_options *co = mq_opts(b->port, 1);
     nqt_log_attach(co, &log);
     nq_comm *c = mq_new(co, NQ_CLIENT); /* returns at once, broker down */
     uint8_t cid[16];
@@ -274,44 +325,43 @@ static void test_broker_late(void **state)
     nqt_put_str(c, "queued while the broker was down", NULL, 0);
     /* the client says once that it cannot reach the broker */
     assert_true(nqt_log_wait_bad(&log, 1, NQT_LONG_MS) >= 1);
-    nqt_broker_restart(&b);
+    nqt_broker_restart(b);
     nqt_expect_str(s, "queued while the broker was down", cid);
     close_free(c, NQ_OK);
     close_free(s, NQ_OK);
     free(sl);
     nqt_log_destroy(&log);
-    nqt_broker_destroy(&b);
 }
 
 /* Garbage on a client topic drops that link only; a topic that is not
  * c2s/<32 hex> is ignored; both with warnings. */
 static void test_garbage(void **state)
 {
-    nqt_broker b;
-    nqt_broker_start(&b, 0, 0);
-    nq_options *so = mq_opts(b.port, 0);
+    nqt_broker *b = *state;
+    nqt_broker_start(b, 0, 0);
+    nq_options *so = mq_opts(b->port, 0);
     struct mq_log *sl;
     nq_comm *s = mq_server(so, &sl);
-    nq_comm *c = mq_new(mq_opts(b.port, 0), NQ_CLIENT);
+    nq_comm *c = mq_new(mq_opts(b->port, 0), NQ_CLIENT);
     uint8_t cid[16];
     nqt_id_of(c, cid);
     nqt_round_trip(s, c, "before");
 
     /* a first frame that is not a 16-byte ini */
     uint8_t bad[13] = {0, 0, 0, 0, 0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o'};
-    assert_int_equal(nqt_mqtt_publish_raw(b.port, "c2s/0123456789abcdef0123456789abcdef", bad,
+    assert_int_equal(nqt_mqtt_publish_raw(b->port, "c2s/0123456789abcdef0123456789abcdef", bad,
                                           sizeof bad, 0), 0);
     assert_true(mq_wait(&sl->bad, 1) >= 1);
     /* a frame header claiming 2^63 bytes after a valid ini */
     uint8_t huge[8 + 16 + 8] = {0, 0, 0, 0, 0, 0, 0, 16};
     memset(huge + 8, 0xab, 16);
     huge[24] = 0x80;
-    assert_int_equal(nqt_mqtt_publish_raw(b.port, "c2s/abababababababababababababababab", huge,
+    assert_int_equal(nqt_mqtt_publish_raw(b->port, "c2s/abababababababababababababababab", huge,
                                           sizeof huge, 0), 0);
     assert_true(mq_wait(&sl->bad, 2) >= 2);
-    assert_int_equal(nqt_mqtt_publish_raw(b.port, "c2s/not-a-hex-id", "zz", 2, 0), 0);
+    assert_int_equal(nqt_mqtt_publish_raw(b->port, "c2s/not-a-hex-id", "zz", 2, 0), 0);
     assert_true(mq_wait(&sl->bad, 3) >= 3);
-    assert_int_equal(nqt_mqtt_publish_raw(b.port, "c2s/0123456789ABCDEF0123456789ABCDEF", "zz", 2, 0), 0);
+    assert_int_equal(nqt_mqtt_publish_raw(b->port, "c2s/0123456789ABCDEF0123456789ABCDEF", "zz", 2, 0), 0);
     assert_true(mq_wait(&sl->bad, 4) >= 4);
     print_message("server log:\n%s", sl->text);
 
@@ -321,7 +371,6 @@ static void test_garbage(void **state)
     close_free(c, NQ_OK);
     close_free(s, NQ_OK);
     free(sl);
-    nqt_broker_destroy(&b);
 }
 
 /* How many times text appears in the server's warnings, once it reached n. */
@@ -358,11 +407,11 @@ static size_t spoof_stream(uint8_t *out, const uint8_t id[16])
  * client whose id it names. */
 static void test_ini_topic_mismatch(void **state)
 {
-    nqt_broker b;
-    nqt_broker_start(&b, 0, 0);
+    nqt_broker *b = *state;
+    nqt_broker_start(b, 0, 0);
     struct mq_log *sl;
-    nq_comm *s = mq_server(mq_opts(b.port, 0), &sl);
-    nq_comm *c = mq_new(mq_opts(b.port, 0), NQ_CLIENT);
+    nq_comm *s = mq_server(mq_opts(b->port, 0), &sl);
+    nq_comm *c = mq_new(mq_opts(b->port, 0), NQ_CLIENT);
     uint8_t cid[16], sid[16];
     nqt_id_of(c, cid);
     nqt_id_of(s, sid);
@@ -371,15 +420,15 @@ static void test_ini_topic_mismatch(void **state)
     uint8_t buf[64];
     /* a third party names the live client's id on its own topic */
     size_t n = spoof_stream(buf, cid);
-    assert_int_equal(nqt_mqtt_publish_raw(b.port, "c2s/0123456789abcdef0123456789abcdef", buf, n, 0), 0);
+    assert_int_equal(nqt_mqtt_publish_raw(b->port, "c2s/0123456789abcdef0123456789abcdef", buf, n, 0), 0);
     assert_true(mq_wait_text(sl, "not the topic's id", 1) >= 1);
     /* an id nobody has, split over publishes inside the ini */
     uint8_t other[16];
     memset(other, 0x5a, sizeof other);
     n = spoof_stream(buf, other);
     const char *topic2 = "c2s/fedcba9876543210fedcba9876543210";
-    assert_int_equal(nqt_mqtt_publish_raw(b.port, topic2, buf, 10, 0), 0);
-    assert_int_equal(nqt_mqtt_publish_raw(b.port, topic2, buf + 10, n - 10, 0), 0);
+    assert_int_equal(nqt_mqtt_publish_raw(b->port, topic2, buf, 10, 0), 0);
+    assert_int_equal(nqt_mqtt_publish_raw(b->port, topic2, buf + 10, n - 10, 0), 0);
     assert_true(mq_wait_text(sl, "not the topic's id", 2) >= 2);
     print_message("server log:\n%s", sl->text);
 
@@ -393,13 +442,7 @@ static void test_ini_topic_mismatch(void **state)
     close_free(c, NQ_OK);
     close_free(s, NQ_OK);
     free(sl);
-    nqt_broker_destroy(&b);
 }
-
-struct restart_ctx {
-    nqt_broker *b;
-    nq_comm *s;
-};
 
 #define NRESTART 3000
 
@@ -409,9 +452,9 @@ static void test_qos2_broker_restart(void **state)
 {
     /* mosquitto 2.0.11 resends released QoS 2 messages after its restart
      * (docs/mqtt.md): this run checks that they are not delivered twice */
-    nqt_broker b;
-    nqt_broker_start(&b, 0, 0);
-    nq_options *so = mq_opts(b.port, 2), *co = mq_opts(b.port, 2);
+    nqt_broker *b = *state;
+    nqt_broker_start(b, 0, 0);
+    nq_options *so = mq_opts(b->port, 2), *co = mq_opts(b->port, 2);
     if (getenv("NQT_DEBUG")) {
         nq_options_set_log(so, NULL, NULL, NQ_LOG_DEBUG);
         nq_options_set_log(co, NULL, NULL, NQ_LOG_DEBUG);
@@ -429,7 +472,7 @@ static void test_qos2_broker_restart(void **state)
         memset(payload + 6, 'x', 2000);
         nqt_put(c, payload, 2006, NULL, 0);
         if (i == NRESTART / 3)
-            nqt_broker_restart(&b);
+            nqt_broker_restart(b);
     }
     for (int i = 0; i < NRESTART; i++) {
         snprintf(payload, 2048, "m%05d", i);
@@ -441,21 +484,158 @@ static void test_qos2_broker_restart(void **state)
         snprintf(payload, 2048, "m%05d", i);
         nqt_put_str(s, payload, cid, 1);
         if (i == 100)
-            nqt_broker_restart(&b);
+            nqt_broker_restart(b);
     }
     expect_sequence(c, 500, sid);
     free(payload);
     close_free(c, NQ_OK);
     close_free(s, NQ_OK);
     free(sl);
-    nqt_broker_destroy(&b);
+}
+
+/* Both sides put big QoS 1 messages and get at once. It used to hang for
+ * good: paho's receive thread waited in our message callback (inbox over
+ * budget) holding paho's mutex, while our loop thread, the one that drains
+ * the inbox, waited for that mutex in MQTTAsync_send (mqtt_worker.c).
+ * Each side has a put thread and a get thread (the two communicators share
+ * paho's one receive thread, so one reader for both would couple them);
+ * the gets start late on purpose, so that the receive queues and inboxes
+ * fill and the back-pressure engages. Every wait is bounded: a hang fails
+ * the test, and the communicators are closed before anything is asserted. */
+#define BULK_N 48
+#define BULK_SIZE (1u << 20)
+
+struct bulk_side {
+    nq_comm *c;
+    const uint8_t *peer; /* puts to it (NULL: the client's one server) */
+    const uint8_t *from; /* gets must come from it */
+    atomic_int put_done, get_done;
+    nq_status put_st;
+    int got;             /* messages received intact and in order */
+    char why[160];
+};
+
+static void *bulk_put(void *arg)
+{
+    struct bulk_side *b = arg;
+    uint8_t *buf = malloc(BULK_SIZE);
+    b->put_st = buf ? NQ_OK : NQ_ENOMEM;
+    for (int i = 0; i < BULK_N && b->put_st == NQ_OK; i++) {
+        nqt_fill(buf, BULK_SIZE, 1000 + i);
+        b->put_st = nq_comm_put(b->c, buf, BULK_SIZE, b->peer, b->peer ? 1 : 0, NULL, NULL);
+    }
+    free(buf);
+    atomic_store(&b->put_done, 1);
+    return NULL;
+}
+
+static void *bulk_get(void *arg)
+{
+    struct bulk_side *b = arg;
+    uint8_t *want = malloc(BULK_SIZE);
+    nqt_sleep_ms(500); /* let the queues fill before reading */
+    for (int i = 0; want && i < BULK_N; i++) {
+        nq_msg *m = NULL;
+        nq_status st = nq_comm_get(b->c, NULL, 0, NQT_LONG_MS, &m);
+        if (st != NQ_OK) {
+            snprintf(b->why, sizeof b->why, "message %d: %s", i, nq_strerror(st));
+            break;
+        }
+        nqt_fill(want, BULK_SIZE, 1000 + i);
+        uint8_t peer[NQ_ID_SIZE];
+        int ok = nq_msg_size(m) == BULK_SIZE && memcmp(nq_msg_data(m), want, BULK_SIZE) == 0 &&
+                 nq_msg_peer(m, peer) == NQ_OK && memcmp(peer, b->from, NQ_ID_SIZE) == 0;
+        nq_msg_free(m);
+        if (!ok) {
+            snprintf(b->why, sizeof b->why, "message %d: wrong content, size or peer", i);
+            break;
+        }
+        b->got++;
+    }
+    free(want);
+    atomic_store(&b->get_done, 1);
+    return NULL;
+}
+
+static nq_options *bulk_opts(int port)
+{
+    nq_options *o = mq_opts(port, 1);
+    assert_int_equal(nq_options_set_transport_size(o, BULK_SIZE), NQ_OK);
+    assert_int_equal(nq_options_set_message_limit(o, 2 * BULK_SIZE), NQ_OK);
+    assert_int_equal(nq_options_set_queue_limit(o, 4 * BULK_SIZE), NQ_OK);
+    assert_int_equal(nq_options_set_send_limit(o, 8 * BULK_SIZE), NQ_OK);
+    return o;
+}
+
+static void test_qos1_two_way_bulk(void **state)
+{
+    nqt_broker *b = *state;
+    nqt_broker_start(b, 0, 0);
+    struct mq_log *sl;
+    nq_comm *s = mq_server(bulk_opts(b->port), &sl);
+    nq_comm *c = mq_new(bulk_opts(b->port), NQ_CLIENT);
+    uint8_t cid[16], sid[16];
+    nqt_id_of(c, cid);
+    nqt_id_of(s, sid);
+    nqt_round_trip(s, c, "start"); /* the server knows the client */
+
+    struct bulk_side side[2] = {{.c = s, .peer = cid, .from = cid}, {.c = c, .from = sid}};
+    pthread_t th[4];
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_create(&th[2 * i], NULL, bulk_put, &side[i]), 0);
+        assert_int_equal(pthread_create(&th[2 * i + 1], NULL, bulk_get, &side[i]), 0);
+    }
+    /* Watchdog on progress: a deadlock inside the library would also hang
+     * close and free (its loop thread stuck in paho), so when nothing moves
+     * for longer than a get waits, say so and end the process (ctest sees
+     * the failure; the broker is stopped first). */
+    int64_t last_move = nqt_now_ms();
+    int last = -1, done = 0;
+    while (!done) {
+        int now = 0;
+        done = 1;
+        for (int i = 0; i < 2; i++) {
+            now += side[i].got + atomic_load(&side[i].put_done) + atomic_load(&side[i].get_done);
+            done &= atomic_load(&side[i].get_done) && atomic_load(&side[i].put_done);
+        }
+        if (now != last) {
+            last = now;
+            last_move = nqt_now_ms();
+        } else if (nqt_now_ms() - last_move > NQT_LONG_MS + 5000) {
+            fprintf(stderr, "test_qos1_two_way_bulk: stuck (got %d/%d server, %d/%d client; puts done %d/%d)\n",
+                    side[0].got, BULK_N, side[1].got, BULK_N, atomic_load(&side[0].put_done),
+                    atomic_load(&side[1].put_done));
+            nqt_broker_destroy(b);
+            _exit(1);
+        }
+        if (!done)
+            nqt_sleep_ms(10);
+    }
+    /* closing fails puts still waiting for room (NQ_ECLOSED): joins return */
+    nq_status cst = nq_comm_close(c, NQT_LONG_MS), sst = nq_comm_close(s, NQT_LONG_MS);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 2; i++)
+        if (side[i].why[0])
+            print_message("%s: %s\n", i ? "client" : "server", side[i].why);
+    mq_forget(c);
+    mq_forget(s);
+    nq_comm_free(c);
+    nq_comm_free(s);
+    free(sl);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(side[i].put_st, NQ_OK);
+        assert_int_equal(side[i].got, BULK_N);
+    }
+    assert_int_equal(cst, NQ_OK);
+    assert_int_equal(sst, NQ_OK);
 }
 
 static void test_tls(void **state)
 {
-    nqt_broker b;
-    nqt_broker_start(&b, 1, 0);
-    nq_options *so = mq_opts(b.tls_port, 0), *co = mq_opts(b.tls_port, 1);
+    nqt_broker *b = *state;
+    nqt_broker_start(b, 1, 0);
+    nq_options *so = mq_opts(b->tls_port, 0), *co = mq_opts(b->tls_port, 1);
     nq_options *opts[2] = {so, co};
     for (int i = 0; i < 2; i++) {
         assert_int_equal(nq_options_set_tls(opts[i], 1), NQ_OK);
@@ -468,18 +648,17 @@ static void test_tls(void **state)
     close_free(c, NQ_OK);
     close_free(s, NQ_OK);
     free(sl);
-    nqt_broker_destroy(&b);
 }
 
 static void test_auth(void **state)
 {
-    nqt_broker b;
-    nqt_broker_start(&b, 0, 1);
-    nq_options *so = mq_opts(b.port, 0), *co = mq_opts(b.port, 0);
+    nqt_broker *b = *state;
+    nqt_broker_start(b, 0, 1);
+    nq_options *so = mq_opts(b->port, 0), *co = mq_opts(b->port, 0);
     nq_options *opts[2] = {so, co};
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(nq_options_set_mqtt_username(opts[i], b.user), NQ_OK);
-        assert_int_equal(nq_options_set_mqtt_password(opts[i], b.password), NQ_OK);
+        assert_int_equal(nq_options_set_mqtt_username(opts[i], b->user), NQ_OK);
+        assert_int_equal(nq_options_set_mqtt_password(opts[i], b->password), NQ_OK);
     }
     struct mq_log *sl;
     nq_comm *s = mq_server(so, &sl);
@@ -490,20 +669,20 @@ static void test_auth(void **state)
     /* a wrong password: the client says so and keeps its puts queued */
     nqt_log log;
     nqt_log_init(&log);
-    nq_options *bad = mq_opts(b.port, 0);
+    nq_options *bad = mq_opts(b->port, 0);
     nqt_log_attach(bad, &log);
-    assert_int_equal(nq_options_set_mqtt_username(bad, b.user), NQ_OK);
+    assert_int_equal(nq_options_set_mqtt_username(bad, b->user), NQ_OK);
     assert_int_equal(nq_options_set_mqtt_password(bad, "wrong"), NQ_OK);
     nq_comm *c2 = mq_new(bad, NQ_CLIENT);
     nqt_put_str(c2, "never", NULL, 0);
     assert_true(nqt_log_wait_bad(&log, 1, NQT_LONG_MS) >= 1);
     nqt_expect_none(s, NQT_SHORT_MS);
     assert_int_equal(nq_comm_close(c2, 200), NQ_ETIMEDOUT);
+    mq_forget(c2);
     nq_comm_free(c2);
     nqt_log_destroy(&log);
     close_free(s, NQ_OK);
     free(sl);
-    nqt_broker_destroy(&b);
 }
 
 static void test_bad_options(void **state)
@@ -525,17 +704,18 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_options),
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_many_clients),
-        cmocka_unit_test(test_order_10000),
-        cmocka_unit_test(test_sizes),
-        cmocka_unit_test(test_close_in_flight),
-        cmocka_unit_test(test_broker_late),
-        cmocka_unit_test(test_garbage),
-        cmocka_unit_test(test_ini_topic_mismatch),
-        cmocka_unit_test(test_qos2_broker_restart),
-        cmocka_unit_test(test_tls),
-        cmocka_unit_test(test_auth),
+        cmocka_unit_test_setup_teardown(test_round_trip, mq_setup, mq_teardown),
+        cmocka_unit_test_setup_teardown(test_many_clients, mq_setup, mq_teardown),
+        cmocka_unit_test_setup_teardown(test_order_10000, mq_setup, mq_teardown),
+        cmocka_unit_test_setup_teardown(test_sizes, mq_setup, mq_teardown),
+        cmocka_unit_test_setup_teardown(test_close_in_flight, mq_setup, mq_teardown),
+        cmocka_unit_test_setup_teardown(test_broker_late, mq_setup, mq_teardown),
+        cmocka_unit_test_setup_teardown(test_garbage, mq_setup, mq_teardown),
+        cmocka_unit_test_setup_teardown(test_ini_topic_mismatch, mq_setup, mq_teardown),
+        cmocka_unit_test_setup_teardown(test_qos2_broker_restart, mq_setup, mq_teardown),
+        cmocka_unit_test_setup_teardown(test_qos1_two_way_bulk, mq_setup, mq_teardown),
+        cmocka_unit_test_setup_teardown(test_tls, mq_setup, mq_teardown),
+        cmocka_unit_test_setup_teardown(test_auth, mq_setup, mq_teardown),
     };
     if (getenv("NQT_ONLY")) /* run one test by name pattern */
         cmocka_set_test_filter(getenv("NQT_ONLY"));

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +25,42 @@ static const char *mosquitto_path(void)
         if (access(candidates[i], X_OK) == 0)
             return candidates[i];
     return NULL;
+}
+
+/* Brokers still running, killed at exit: a test that fails outside a
+ * fixture's teardown (or calls exit) leaves no mosquitto behind. */
+#define MAX_LIVE 16
+static pid_t live[MAX_LIVE];
+
+static void kill_live(void)
+{
+    for (int i = 0; i < MAX_LIVE; i++) {
+        if (live[i] > 0) {
+            kill(live[i], SIGTERM);
+            waitpid(live[i], NULL, 0);
+            live[i] = 0;
+        }
+    }
+}
+
+static void live_add(pid_t pid)
+{
+    static int registered;
+    if (!registered && atexit(kill_live) == 0)
+        registered = 1;
+    for (int i = 0; i < MAX_LIVE; i++) {
+        if (live[i] <= 0) {
+            live[i] = pid;
+            return;
+        }
+    }
+}
+
+static void live_remove(pid_t pid)
+{
+    for (int i = 0; i < MAX_LIVE; i++)
+        if (live[i] == pid)
+            live[i] = 0;
 }
 
 static void write_config(nqt_broker *b, int tls)
@@ -69,9 +106,14 @@ static void spawn(nqt_broker *b)
     char conf[256], log[256];
     snprintf(conf, sizeof conf, "%s/mosquitto.conf", b->dir);
     snprintf(log, sizeof log, "%s/mosquitto.log", b->dir);
+    pid_t parent = getpid();
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        /* and if the test process dies (crash, ctest timeout): SIGTERM */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) /* it died before prctl */
+            _exit(127);
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (fd >= 0) {
             dup2(fd, 1);
@@ -81,11 +123,13 @@ static void spawn(nqt_broker *b)
         _exit(127);
     }
     b->pid = pid;
+    live_add(pid);
     for (int i = 0; i < 200; i++) {
         if (port_open(b->port) && (!b->tls_port || port_open(b->tls_port)))
             return;
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
+            live_remove(pid);
             b->pid = 0;
             fail_msg("mosquitto exited at start (see %s)", log);
         }
@@ -126,6 +170,7 @@ void nqt_broker_stop(nqt_broker *b)
     kill(b->pid, SIGTERM);
     int st;
     waitpid(b->pid, &st, 0);
+    live_remove(b->pid);
     b->pid = 0;
 }
 
