@@ -19,7 +19,7 @@ pub struct Put {
 
 /// Shared by a [`Put`] and the library, which holds one reference (given
 /// to C as the callback's user pointer, see `Comm::put`) until the put
-/// completes. Small on purpose: one 48-byte allocation per put, and
+/// completes. Small on purpose: one ~32-byte allocation per put, and
 /// completing costs the library's thread a store, a fence and a load. The
 /// lock, condvar and waker live in a side allocation made only if someone
 /// waits (or polls) before the put completes; completing then also wakes
