@@ -10,8 +10,9 @@
  *
  *  - Putter.put(data, *peers) checks the communicator is open, makes the
  *    future (an instance of comm.PutFuture, a concurrent.futures.Future
- *    whose lock and lists are made only when used), files it in the
- *    pending dict under a tag and calls nq_comm_put_cq -- all with the GIL
+ *    whose lock and lists are made only when used), files it in a slot of
+ *    the pending array (the slot number is the tag) and calls
+ *    nq_comm_put_cq -- all with the GIL
  *    held, which is what makes the open check and the call atomic against
  *    close (nq_comm_put never blocks unless a send limit is set; with one,
  *    release_gil is set and comm.py counts the call instead).
@@ -20,8 +21,8 @@
  *    (up to DRAIN_BATCH) in one GIL hold. A future nobody has looked at
  *    yet (its _nq_slow is False) is completed by setting _state; otherwise
  *    its _nq_finish(status) runs (Python: lock, waiters, done-callbacks).
- *  - C only ever holds integer tags, never Python objects: the pending dict
- *    keeps each future alive until its completion is taken.
+ *  - The library only ever holds integer tags, never Python objects: the
+ *    pending array keeps each future alive until its completion is taken.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -37,12 +38,13 @@ typedef struct {
     PyObject_HEAD
     nq_comm *comm;
     nq_cq *cq;
-    PyObject *pending;     /* dict: tag -> future */
+    PyObject **slots;      /* pending futures by tag (strong refs; NULL: free) */
+    uint64_t *free_tags;   /* free slots (room for cap) */
+    size_t nslots, cap, nfree;
     PyTypeObject *future;  /* comm.PutFuture */
     PyObject *dump;        /* serializer's dump, or None for raw bytes */
     PyObject *peer_bytes;  /* peers tuple -> bytes of 16*n */
     PyObject *raise_status; /* (status, detail) -> raises the netqueue error */
-    uint64_t next_tag;
     int release_gil;       /* a send limit is set: nq_comm_put may wait */
     int closed;
 } Putter;
@@ -52,14 +54,16 @@ static PyObject *str_state, *str_nq_slow, *str_nq_finish, *str_finished, *empty_
 static int putter_init(Putter *self, PyObject *args, PyObject *kw)
 {
     unsigned long long comm, cq;
-    PyObject *pending, *future, *dump, *peer_bytes, *raise_status;
+    PyObject *future, *dump, *peer_bytes, *raise_status;
     int release_gil = 0;
-    static char *names[] = { "comm", "cq", "pending", "future", "dump", "peer_bytes", "raise_status",
-                             "release_gil", NULL };
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "KKO!O!OOO|p", names, &comm, &cq, &PyDict_Type, &pending,
-                                     &PyType_Type, &future, &dump, &peer_bytes, &raise_status,
-                                     &release_gil))
+    static char *names[] = { "comm", "cq", "future", "dump", "peer_bytes", "raise_status", "release_gil", NULL };
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "KKO!OOO|p", names, &comm, &cq, &PyType_Type, &future, &dump,
+                                     &peer_bytes, &raise_status, &release_gil))
         return -1;
+    if (self->slots) {
+        PyErr_SetString(PyExc_RuntimeError, "Putter: already initialised");
+        return -1;
+    }
     self->release_gil = release_gil;
     if (!comm || !cq) {
         PyErr_SetString(PyExc_ValueError, "Putter: NULL communicator or queue");
@@ -67,8 +71,6 @@ static int putter_init(Putter *self, PyObject *args, PyObject *kw)
     }
     self->comm = (nq_comm *)(uintptr_t)comm;
     self->cq = (nq_cq *)(uintptr_t)cq;
-    Py_INCREF(pending);
-    Py_XSETREF(self->pending, pending);
     Py_INCREF(future);
     Py_XSETREF(self->future, (PyTypeObject *)future);
     Py_INCREF(dump);
@@ -82,7 +84,8 @@ static int putter_init(Putter *self, PyObject *args, PyObject *kw)
 
 static int putter_traverse(Putter *self, visitproc visit, void *arg)
 {
-    Py_VISIT(self->pending);
+    for (size_t i = 0; i < self->nslots; i++)
+        Py_VISIT(self->slots[i]);
     Py_VISIT(self->future);
     Py_VISIT(self->dump);
     Py_VISIT(self->peer_bytes);
@@ -92,7 +95,8 @@ static int putter_traverse(Putter *self, visitproc visit, void *arg)
 
 static int putter_clear(Putter *self)
 {
-    Py_CLEAR(self->pending);
+    for (size_t i = 0; i < self->nslots; i++)
+        Py_CLEAR(self->slots[i]);
     Py_CLEAR(self->future);
     Py_CLEAR(self->dump);
     Py_CLEAR(self->peer_bytes);
@@ -104,7 +108,48 @@ static void putter_dealloc(Putter *self)
 {
     PyObject_GC_UnTrack(self);
     putter_clear(self);
+    PyMem_Free(self->slots);
+    PyMem_Free(self->free_tags);
     Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* File fut under a new tag (GIL held). -1 with MemoryError. */
+static int slot_add(Putter *self, PyObject *fut, uint64_t *tag)
+{
+    if (self->nfree) {
+        *tag = self->free_tags[--self->nfree];
+    } else {
+        if (self->nslots == self->cap) {
+            size_t cap = self->cap ? 2 * self->cap : 1024;
+            PyObject **slots = PyMem_Realloc(self->slots, cap * sizeof *slots);
+            if (!slots)
+                goto nomem;
+            self->slots = slots;
+            uint64_t *free_tags = PyMem_Realloc(self->free_tags, cap * sizeof *free_tags);
+            if (!free_tags)
+                goto nomem;
+            self->free_tags = free_tags;
+            self->cap = cap;
+        }
+        *tag = self->nslots;
+        self->slots[self->nslots++] = NULL;
+    }
+    self->slots[*tag] = Py_NewRef(fut);
+    return 0;
+nomem:
+    PyErr_NoMemory();
+    return -1;
+}
+
+/* Take the future of tag out (a new reference), or NULL if none (GIL held). */
+static PyObject *slot_take(Putter *self, uint64_t tag)
+{
+    if (tag >= self->nslots || !self->slots[tag])
+        return NULL;
+    PyObject *fut = self->slots[tag];
+    self->slots[tag] = NULL;
+    self->free_tags[self->nfree++] = tag; /* nfree <= nslots <= cap */
+    return fut;
 }
 
 /* Raise the netqueue error for st with detail (NULL on return, always). */
@@ -126,7 +171,7 @@ static PyObject *putter_put(Putter *self, PyObject *const *args, Py_ssize_t narg
     }
     if (self->closed)
         return fail(self, NQ_ECLOSED, "communicator is closed");
-    PyObject *buf, *peers = NULL, *fut = NULL, *key = NULL, *ret = NULL;
+    PyObject *buf, *peers = NULL, *fut = NULL, *ret = NULL;
     if (self->dump == Py_None) {
         /* raw (BufferSerializer): str as UTF-8, any buffer as it is */
         buf = PyUnicode_Check(args[0]) ? PyUnicode_AsUTF8String(args[0]) : Py_NewRef(args[0]);
@@ -169,9 +214,8 @@ static PyObject *putter_put(Putter *self, PyObject *const *args, Py_ssize_t narg
      * Otherwise every put's future is traversed by each collection while
      * it lives (a fifth of a 64 B put's time when many are kept). */
     PyObject_GC_UnTrack(fut);
-    uint64_t tag = ++self->next_tag;
-    key = PyLong_FromUnsignedLongLong(tag);
-    if (!key || PyDict_SetItem(self->pending, key, fut) != 0) /* before: it may complete at once */
+    uint64_t tag;
+    if (slot_add(self, fut, &tag) != 0) /* before the put: it may complete at once */
         goto out_view;
     nq_status st;
     char detail[256];
@@ -189,7 +233,7 @@ static PyObject *putter_put(Putter *self, PyObject *const *args, Py_ssize_t narg
             snprintf(detail, sizeof detail, "%s", nq_last_error());
     }
     if (st != NQ_OK) {
-        PyDict_DelItem(self->pending, key);
+        Py_XDECREF(slot_take(self, tag));
         fail(self, st, detail);
         goto out_view;
     }
@@ -200,7 +244,6 @@ out_view:
     PyBuffer_Release(&view);
 out_buf:
     Py_XDECREF(peers);
-    Py_XDECREF(key);
     Py_XDECREF(fut);
     Py_DECREF(buf);
     return ret;
@@ -226,18 +269,11 @@ static nq_status cq_wait(nq_cq *cq, uint64_t *tag, nq_status *result)
 /* Complete the future of tag (GIL held). 0, or -1 with an exception set. */
 static int complete(Putter *self, uint64_t tag, nq_status result)
 {
-    PyObject *key = PyLong_FromUnsignedLongLong(tag);
-    if (!key)
-        return -1;
-    PyObject *fut = PyDict_GetItemWithError(self->pending, key);
-    if (!fut) {
-        Py_DECREF(key);
-        return PyErr_Occurred() ? -1 : 0; /* not ours (cannot happen) */
-    }
-    Py_INCREF(fut);
-    int rc = PyDict_DelItem(self->pending, key);
-    Py_DECREF(key);
-    if (rc == 0 && result == NQ_OK) {
+    PyObject *fut = slot_take(self, tag);
+    if (!fut)
+        return 0; /* not ours (cannot happen) */
+    int rc = 0;
+    if (result == NQ_OK) {
         /* fast: nobody made its lock or lists, so nobody can be waiting on
          * it; setting _state is the whole completion (the GIL is held from
          * the check to the store, and a waiter sets _nq_slow before it
@@ -329,7 +365,7 @@ static PyTypeObject PutterType = {
     .tp_name = "netqueue._fastput.Putter",
     .tp_basicsize = sizeof(Putter),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Putter(comm, cq, pending, future, dump, peer_bytes, raise_status): the put path",
+    .tp_doc = "Putter(comm, cq, future, dump, peer_bytes, raise_status, release_gil=False): the put path",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)putter_init,
     .tp_dealloc = (destructor)putter_dealloc,

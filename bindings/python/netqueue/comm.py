@@ -193,7 +193,6 @@ class Communicator:
         native = to_native(self.options, self.purpose, nqswig)
         self._comm = nqswig.Comm(_PROTOCOLS[self.protocol], _PURPOSES[self.purpose], native)
         self._cq = nqswig.CompletionQueue()
-        self._pending = {}  # tag -> PutFuture, filled and emptied by _fastput
         self._calls = _Calls()
         dump = self.options.serialization.dump
         self._dump = dump
@@ -204,7 +203,7 @@ class Communicator:
         # and is counted like get and close
         self._blocking_puts = self.options.connection.send_limit != 0
         raw = getattr(dump, "__func__", None) is BufferSerializer.dump
-        self._putter = _fastput.Putter(int(self._comm.this), int(self._cq.this), self._pending, PutFuture,
+        self._putter = _fastput.Putter(int(self._comm.this), int(self._cq.this), PutFuture,
                                        None if raw else dump, _peer_bytes, _raise_status,
                                        release_gil=self._blocking_puts)
         self._drain = threading.Thread(target=self._putter.drain,
