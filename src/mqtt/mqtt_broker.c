@@ -255,7 +255,7 @@ static void handle_event(struct mqtt_state *t, struct mqtt_ev *e)
         break;
     case MQTT_EV_LOST:
         t->connected = t->subscribed = 0;
-        if (t->qos == 0 && t->wire_qos > 0)
+        if (t->qos == 0)
             mqtt_worker_forget(t); /* a clean session: paho drops what was in flight */
         nq_log(c, c->close_phase ? NQ_LOG_INFO : NQ_LOG_WARN,
                "mqtt: lost the broker at %s (%s); reconnecting", t->uri, e->why);
@@ -339,10 +339,15 @@ nq_status mqtt_state_start(struct nq_comm *c, struct mqtt_state **out)
         return nq_fail(NQ_ENOMEM, "mqtt: out of memory");
     t->c = c;
     t->qos = c->o.mqtt_qos;
-    t->wire_qos = t->qos;
     t->piece = c->o.transport_size ? c->o.transport_size : 1;
     if (t->piece > 256 * MIB - 1024)
         t->piece = 256 * MIB - 1024; /* MQTT's largest packet is 256 MiB */
+    /* at most 1 MiB per publish, whatever the transport size: paho gets
+     * several publishes in flight, whose PUBACKs keep it writing
+     * (mqtt_worker.c), and the window (memory) stays small. Receivers take
+     * pieces of any size, the reference too. */
+    if (t->piece > MQTT_PUB_MAX)
+        t->piece = MQTT_PUB_MAX;
     t->window = 2 * t->piece > 4 * MIB ? 2 * t->piece : 4 * MIB;
     t->inbox_max = (size_t)t->window;
     mqtt_hex(c->o.id, t->own_hex);
@@ -373,7 +378,7 @@ nq_status mqtt_state_start(struct nq_comm *c, struct mqtt_state **out)
         return nq_fail(NQ_EINVAL, "mqtt: cannot create a client for %s: %s", t->uri,
                        MQTTAsync_strerror(rc));
     }
-    rc = MQTTAsync_setCallbacks(t->h, t, on_lost, on_message, t->wire_qos ? on_delivered : NULL);
+    rc = MQTTAsync_setCallbacks(t->h, t, on_lost, on_message, on_delivered);
     if (rc != MQTTASYNC_SUCCESS) {
         mqtt_state_destroy(t);
         return nq_fail(NQ_EIO, "mqtt: cannot set callbacks: %s", MQTTAsync_strerror(rc));

@@ -22,6 +22,8 @@
 #define MQTT_HEX_LEN 32
 #define MQTT_TOPIC_MAX 40 /* "c2s/" + 32 hex + NUL */
 #define MQTT_KEEPALIVE_S 60 /* as the reference's paho-mqtt default */
+#define MQTT_PUB_MAX (UINT64_C(1) << 20) /* bytes per publish at most */
+#define MQTT_ACKED_MIN (64 * 1024) /* QoS 0: publishes this big go out as QoS 1 (mqtt_worker.c) */
 
 enum mqtt_ev_kind {
     MQTT_EV_CONNECTED,
@@ -91,8 +93,7 @@ struct mqtt_state {
     char uri[NQ_HOST_MAX + 32];
     char own_hex[MQTT_HEX_LEN + 1];
     char sub_topic[MQTT_TOPIC_MAX];
-    int qos;                  /* the subscription's, and the session kind */
-    int wire_qos;             /* our publishes' */
+    int qos;                  /* the option: subscription, session kind, put completion */
     uint64_t piece;           /* bytes per publish: the transport size */
     uint64_t window;          /* bytes in paho's hands at most */
     uint64_t inflight;        /* bytes in paho's hands now */
