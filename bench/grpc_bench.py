@@ -48,8 +48,10 @@ def main():
     for size in sizes:
         for mode in modes:
             count = rb.count_for(size, mode, budget)
-            for impl in IMPLS:
-                for _ in range(args.reps):
+            # reps interleave the implementations: load from elsewhere on
+            # the shared machine then weighs on both sides of the ratio
+            for _ in range(args.reps):
+                for impl in IMPLS:
                     rec = rb.run_pair(impl, size, mode, count, args, taken)
                     print(f"{impl:15} {rb.size_label(size):>6} {mode:8} n={count:<6} "
                           + (rec.get("error", "")[:200] if "client" not in rec else

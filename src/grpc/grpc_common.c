@@ -80,6 +80,12 @@ static void set_args(struct gq_state *g)
             g->arg_items[n++] = (grpc_arg){GRPC_ARG_STRING, GRPC_SSL_TARGET_NAME_OVERRIDE_ARG,
                                            {.string = c->o.tls_server_name}};
     }
+    /* no BDP probing: gRPC then announces its full receive window from the
+     * start instead of growing it from 64 KiB with pings. Every round is a
+     * new HTTP/2 stream, and a direction that was idle (the server's, while
+     * the client sent) starts small again: measured, 2 MiB sync +30..40%
+     * (medians of 15 interleaved quick runs), memory run unchanged */
+    g->arg_items[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_BDP_PROBE, {.integer = 0}};
     g->args.num_args = (size_t)n;
     g->args.args = g->arg_items;
 }
@@ -214,8 +220,9 @@ static void payload_slice_done(void *p)
 }
 
 /* The queued bytes from `skip` past the unsent part's start, up to max
- * bytes or TAKE_SEGS runs. */
-static int take_segs(struct nq_session *s, uint64_t skip, uint64_t max, struct take_seg *seg)
+ * bytes (hard at most) or TAKE_SEGS runs. */
+static int take_segs(struct nq_session *s, uint64_t skip, uint64_t max, uint64_t hard,
+                     struct take_seg *seg)
 {
     int n = 0;
     uint64_t total = 0;
@@ -233,7 +240,9 @@ static int take_segs(struct nq_session *s, uint64_t skip, uint64_t max, struct t
                 continue;
             }
             uint64_t take = len - skip;
-            if (take > max - total)
+            /* a cut that would leave a sliver of this run (the last bytes
+             * of a frame) for a message of its own takes the sliver too */
+            if (take > max - total && (take - (max - total) >= TAKE_REF_MIN || total + take > hard))
                 take = max - total;
             seg[n++] = (struct take_seg){p, (const uint8_t *)p->iov[i].iov_base + skip, (size_t)take};
             skip = 0;
@@ -248,7 +257,7 @@ grpc_byte_buffer *nq_gq_take(struct nq_comm *c, struct nq_session *s, uint64_t s
     struct take_seg seg[TAKE_SEGS];
     grpc_slice slices[TAKE_SEGS];
     uint64_t max = c->o.transport_size < TAKE_MAX ? c->o.transport_size : TAKE_MAX;
-    int n = take_segs(s, skip, max, seg), ns = 0;
+    int n = take_segs(s, skip, max, c->o.transport_size, seg), ns = 0;
     size_t total = 0;
     for (int i = 0; i < n;) {
         if (seg[i].len >= TAKE_REF_MIN) {
@@ -284,6 +293,14 @@ grpc_byte_buffer *nq_gq_take(struct nq_comm *c, struct nq_session *s, uint64_t s
     for (int i = 0; i < ns; i++)
         grpc_slice_unref(slices[i]);
     return b;
+}
+
+void nq_gq_sent(struct nq_comm *c, struct nq_session *s, struct gq_call *k)
+{
+    uint64_t n = k->inflight;
+    k->inflight = 0;
+    if (s && n)
+        nq_session_consume(c, s, n);
 }
 
 int nq_gq_feed(struct nq_comm *c, struct nq_link *l, grpc_byte_buffer *b, size_t *len)

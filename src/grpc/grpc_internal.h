@@ -50,9 +50,10 @@ struct gq_call {
     int recv_done;             /* the peer's stream ended */
     int recv_stalled;          /* receive queue full: read again on resume */
     int status_sent;           /* server: status is on its way */
+    int ending;                /* server: the round is over, only its status is left */
     int failed;
     int data;                  /* bytes moved this round (client backoff) */
-    uint64_t inflight;         /* bytes sent this round, consumed at its OK end */
+    uint64_t inflight;         /* bytes in the outstanding send, consumed when it completes */
     int reject;                /* server: wrong method, answered with an error */
     char why[200];
     grpc_byte_buffer *send_buf, *recv_buf;
@@ -73,6 +74,7 @@ struct gq_peer {
     struct gq_call *round;     /* the call in progress */
     struct gq_call *wait_head, *wait_tail;
     int dropped;               /* the core let go of it: free after the round */
+    int ending;                /* calls whose status is on its way (after their round) */
     struct gq_peer *next;
 };
 
@@ -85,7 +87,7 @@ struct gq_state {
     void (*on_event)(struct gq_state *, struct gq_op *);
     ev_async wake;
     grpc_channel_args args;
-    grpc_arg arg_items[6];
+    grpc_arg arg_items[8];
     struct gq_call *calls;     /* every live call struct */
     /* server */
     grpc_server *server;
@@ -121,9 +123,14 @@ void nq_gq_free(struct gq_state *g);
 /* A message of at most 1 MiB (or transport_size) from s's output after the skip
  * bytes already in flight: long runs are slices that reference the queued
  * payloads, short frames are copied. NULL when there is nothing more. The
- * bytes stay queued: a round consumes what it carried only when it ends
- * with OK, so a failed round's data goes again on the next link. */
+ * bytes stay queued until the send completes (nq_gq_sent): a send that
+ * never completes goes again on the next link. */
 grpc_byte_buffer *nq_gq_take(struct nq_comm *c, struct nq_session *s, uint64_t skip, size_t *len);
+/* Loop thread: the round's outstanding send of k->inflight bytes to s
+ * completed: gRPC took them, as a socket write does for TCP, so they leave
+ * the queue and their puts complete (and refund the send limit) now
+ * rather than at the round's end. */
+void nq_gq_sent(struct nq_comm *c, struct nq_session *s, struct gq_call *k);
 /* Feed a received message through l. -1: protocol error (logged). */
 int nq_gq_feed(struct nq_comm *c, struct nq_link *l, grpc_byte_buffer *b, size_t *len);
 void nq_gq_link_init(struct nq_comm *c, struct gq_peer *p, const char *name);

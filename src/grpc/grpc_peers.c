@@ -126,14 +126,28 @@ static void round_start(struct gq_state *g, struct gq_peer *p, struct gq_call *k
     send_next(g, k);
 }
 
-static void send_status(struct gq_call *k)
+static void round_next(struct gq_state *g, struct gq_peer *p, int failed, const char *why);
+
+static void send_status(struct gq_state *g, struct gq_call *k)
 {
     k->status_sent = 1;
     grpc_op op = {0};
     op.op = GRPC_OP_SEND_STATUS_FROM_SERVER;
     op.data.send_status_from_server.status = GRPC_STATUS_OK;
-    if (nq_gq_batch(k, &k->op_send, &op, 1) != GRPC_CALL_OK)
+    if (nq_gq_batch(k, &k->op_send, &op, 1) != GRPC_CALL_OK) {
         fail(k, GRPC_STATUS_INTERNAL, "cannot end the round");
+        return;
+    }
+    /* Both byte streams of this round are complete: the client's next
+     * call may start now instead of after our status's write completed
+     * (under load that took milliseconds). The client starts a call only
+     * after the previous one ended OK, so this call's outcome matters
+     * only if it fails (round_end then drops the link). */
+    struct gq_peer *p = k->peer;
+    k->ending = 1;
+    p->ending++;
+    p->round = NULL;
+    round_next(g, p, 0, NULL);
 }
 
 static void redispatch_waiting(struct gq_state *g, struct gq_peer *p)
@@ -158,30 +172,49 @@ void nq_gq_peer_drop(struct gq_state *g, struct gq_peer *p, const char *why)
     nq_core_link_lost(g->c, &p->link, why);
     /* later calls from that address start a new link (with ini) */
     redispatch_waiting(g, p);
+    p->dropped = 1;
     if (p->round) {
-        p->dropped = 1;
         fail(p->round, GRPC_STATUS_UNAVAILABLE, why);
         return;
     }
-    free(p);
+    if (!p->ending)
+        free(p);
 }
 
 static void round_end(struct gq_state *g, struct gq_call *k)
 {
     struct gq_peer *p = k->peer;
-    int failed = k->failed;
-    uint64_t carried = k->inflight;
+    int failed = k->failed, ending = k->ending;
     char why[sizeof k->why];
     snprintf(why, sizeof why, "%s", k->why);
-    p->round = NULL;
     nq_gq_call_free(k);
-    if (p->dropped) {
-        free(p);
+    if (ending) {
+        p->ending--;
+        if (p->dropped) {
+            if (!p->round && !p->ending)
+                free(p);
+        } else if (failed) {
+            /* the client did not get our OK: it starts over with a new
+             * link, so this one must go (with the round now running) */
+            nq_log(g->c, NQ_LOG_WARN, "%s: round failed at its end: %s", p->addr, why);
+            nq_gq_peer_drop(g, p, why);
+        }
         return;
     }
+    p->round = NULL;
+    if (p->dropped) {
+        if (!p->ending)
+            free(p);
+        return;
+    }
+    round_next(g, p, failed, why);
+}
+
+/* The peer's round is over: drop the link, end it, or start the call
+ * waiting next. */
+static void round_next(struct gq_state *g, struct gq_peer *p, int failed, const char *why)
+{
     struct nq_session *s = session_of(p);
-    if (!failed && s && carried)
-        nq_session_consume(g->c, s, carried); /* the client has them: puts complete */
     if (failed) {
         nq_log(g->c, NQ_LOG_WARN, "%s: round failed: %s", p->addr, why);
         nq_gq_peer_drop(g, p, why);
@@ -206,7 +239,7 @@ static void on_recv(struct gq_state *g, struct gq_call *k, int success)
     if (!k->recv_buf) { /* the client half-closed: its part is in */
         k->recv_done = 1;
         if (!k->failed)
-            send_status(k);
+            send_status(g, k);
         return;
     }
     grpc_byte_buffer *b = k->recv_buf;
@@ -240,6 +273,8 @@ void nq_gq_server_event(struct gq_state *g, struct gq_op *op)
             k->send_buf = NULL;
         }
         k->sending = 0;
+        if (op->success && !k->status_sent)
+            nq_gq_sent(g->c, session_of(k->peer), k);
         if (!op->success)
             fail(k, GRPC_STATUS_CANCELLED, "send failed (call cancelled or connection lost)");
         else if (!k->status_sent)

@@ -179,6 +179,8 @@ void nq_gq_client_event(struct gq_state *g, struct gq_op *op)
             k->send_buf = NULL;
         }
         k->sending = 0;
+        if (op->success)
+            nq_gq_sent(g->c, session_of(g), k);
         /* a failed send shows in the status */
         if (op->success)
             nq_gq_client_send_next(g, k);
