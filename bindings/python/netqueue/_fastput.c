@@ -16,9 +16,9 @@
  *    held, which is what makes the open check and the call atomic against
  *    close (nq_comm_put never blocks unless a send limit is set; with one,
  *    release_gil is set and comm.py counts the call instead).
- *  - Putter.drain() is the drain thread's body: it waits for a completion
- *    without the GIL, then completes it and every other one already queued
- *    (up to DRAIN_BATCH) in one GIL hold. A future nobody has looked at
+ *  - Putter.drain() is the drain thread's body: without the GIL it waits
+ *    for a completion and takes every other one already queued (up to
+ *    DRAIN_BATCH), then completes them in one GIL hold. A future nobody has looked at
  *    yet (its _nq_slow is False) is completed by setting _state; otherwise
  *    its _nq_finish(status) runs (Python: lock, waiters, done-callbacks).
  *  - The library only ever holds integer tags, never Python objects: the
@@ -306,26 +306,50 @@ static int complete(Putter *self, uint64_t tag, nq_status result)
 static PyObject *putter_drain(Putter *self, PyObject *unused)
 {
     (void)unused;
+    /* Completions are gathered without the GIL, then completed in one GIL
+     * hold: the GIL-held part, which the putting thread waits out, is only
+     * the Python-object work. */
+    uint64_t *tags = PyMem_Malloc(DRAIN_BATCH * sizeof *tags);
+    nq_status *results = PyMem_Malloc(DRAIN_BATCH * sizeof *results);
+    PyObject *ret = NULL;
+    if (!tags || !results) {
+        PyErr_NoMemory();
+        goto out;
+    }
     for (;;) {
-        uint64_t tag;
-        nq_status result, st;
+        int n = 0;
+        nq_status st;
+        char detail[256] = "";
         Py_BEGIN_ALLOW_THREADS
-        st = cq_wait(self->cq, &tag, &result);
+        st = cq_wait(self->cq, &tags[0], &results[0]);
+        if (st == NQ_OK) {
+            for (n = 1; n < DRAIN_BATCH; n++)
+                if (nq_cq_next(self->cq, 0, &tags[n], &results[n]) != NQ_OK)
+                    break;
+        } else if (st != NQ_ECLOSED) {
+            snprintf(detail, sizeof detail, "%s", nq_last_error());
+        }
         Py_END_ALLOW_THREADS
-        if (st == NQ_ECLOSED)
-            Py_RETURN_NONE;
-        if (st != NQ_OK)
-            return fail(self, st, nq_last_error());
-        for (int n = 0;;) {
-            if (complete(self, tag, result) != 0) {
+        if (st == NQ_ECLOSED) {
+            ret = Py_NewRef(Py_None);
+            goto out;
+        }
+        if (st != NQ_OK) {
+            fail(self, st, detail);
+            goto out;
+        }
+        for (int i = 0; i < n; i++) {
+            if (complete(self, tags[i], results[i]) != 0) {
                 /* a done-callback's error is caught by Future; this is
                  * memory or a broken future: report it, go on draining */
                 PyErr_WriteUnraisable((PyObject *)self);
             }
-            if (++n == DRAIN_BATCH || nq_cq_next(self->cq, 0, &tag, &result) != NQ_OK)
-                break;
         }
     }
+out:
+    PyMem_Free(tags);
+    PyMem_Free(results);
+    return ret;
 }
 
 /* close(): refuse later puts (called before the communicator is freed). */
@@ -375,8 +399,11 @@ static PyTypeObject PutterType = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "netqueue._fastput", "The Python binding's per-put path (see comm.py).", -1,
-    module_methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "netqueue._fastput",
+    .m_doc = "The Python binding's per-put path (see comm.py).",
+    .m_size = -1,
+    .m_methods = module_methods,
 };
 
 PyMODINIT_FUNC PyInit__fastput(void)
