@@ -323,6 +323,7 @@ static void on_async(struct ev_loop *loop, ev_async *w, int revents)
     struct nq_mpsc_node *node;
     while ((node = nq_mpsc_pop(&t->events)))
         handle_event(t, (struct mqtt_ev *)node);
+    mqtt_close_finished(t);
     drain_inbox(t);
     nq_core_flush(t->c);
 }

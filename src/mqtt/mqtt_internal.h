@@ -78,6 +78,7 @@ struct mqtt_link {
     struct mqtt_pub *unacked_head, *unacked_tail;
     uint64_t unacked;         /* bytes published, not yet consumed (QoS > 0) */
     int rewinding;            /* a publish failed: send nothing until all are settled */
+    int finish_pending;       /* kick found the session finished: close on the next turn */
     /* server: the first frame (8-byte header + 16-byte id) is held back
      * until it is whole, so that an ini whose id is not the topic's never
      * reaches the core (it would take over that id's session) */
@@ -182,6 +183,7 @@ struct mqtt_link *mqtt_link_new(struct mqtt_state *t, const char *hex, const cha
 void mqtt_link_close(struct mqtt_link *l, const char *why);
 void mqtt_link_kick(struct mqtt_link *l);
 void mqtt_kick_all(struct mqtt_state *t);
+void mqtt_close_finished(struct mqtt_state *t);
 void mqtt_pub_done(struct mqtt_state *t, struct mqtt_pub *p);
 struct mqtt_link *mqtt_link_find(struct mqtt_state *t, const char *hex);
 /* Feed a message's bytes into l; closes l on a protocol error (returns -1). */

@@ -132,8 +132,28 @@ void mqtt_link_kick(struct mqtt_link *l)
             l->unacked += len;
         }
     }
-    if (!l->unacked_head && nq_session_finished(s)) /* QoS 1/2: nothing awaits its ack */
-        mqtt_link_close(l, "session finished");
+    /* nothing awaits an ack: the link is done. Not closed here: kick runs
+     * inside nq_core_flush, which uses the session after kick returns, and
+     * closing a server's finished link frees its session (ASan:
+     * use-after-free in nq_core_flush). The loop closes it next turn. */
+    if (!l->unacked_head && nq_session_finished(s) && !l->finish_pending) {
+        l->finish_pending = 1;
+        ev_async_send(c->loop, &t->async);
+    }
+}
+
+/* on_async: close the links kick found finished (see mqtt_link_kick) */
+void mqtt_close_finished(struct mqtt_state *t)
+{
+    for (struct mqtt_link *l = t->links, *next; l; l = next) {
+        next = l->next;
+        if (!l->finish_pending)
+            continue;
+        l->finish_pending = 0;
+        struct nq_session *s = l->link.s;
+        if (s && s->link == &l->link && !l->unacked_head && nq_session_finished(s))
+            mqtt_link_close(l, "session finished");
+    }
 }
 
 void mqtt_kick_all(struct mqtt_state *t)
