@@ -9,8 +9,11 @@ The broker runs on a free loopback port with a generated config (no limit
 on queued messages, so that QoS 0 does not drop under load). Each run
 starts the server, waits until the broker logged its c2s/+ subscription
 (MQTT keeps nothing for a subscriber not there yet), then the client.
-Both are QoS 0, the reference's default. Writes bench/results/mqtt-latest.json.
-    python3 bench/mqtt_bench.py [--quick] [--sizes 64,64KiB,1MiB] [--bin-dir build/bench]
+Both are QoS 0, the reference's default. Every configuration runs --reps
+times and the memory run --mem-reps times, the implementations interleaved
+(so they share the machine's ups and downs); the tables are medians.
+Writes bench/results/mqtt-latest.json.
+    python3 bench/mqtt_bench.py [--quick] [--reps 1] [--mem-reps 3] [--sizes 64,64KiB,1MiB] [--bin-dir build/bench]
 """
 import argparse
 import json
@@ -28,11 +31,10 @@ sys.path.insert(0, str(HERE))
 import run as rb  # noqa: E402
 
 # netqueue-mqtt: defaults (QoS 0, 16 MiB transport size), as the reference.
-# netqueue-mqtt-q1: QoS 1 with 1 MiB publishes. paho.mqtt.c 1.3.12 finishes
-# a partly written publish only when its receive thread wakes up, which it
-# does on incoming data or after a 1 s poll timeout (+100 ms); a QoS 0
-# sender gets nothing back, so each full socket buffer costs ~1.1 s. QoS 1
-# brings PUBACKs, which keep that thread turning (docs/mqtt.md).
+# netqueue-mqtt-q1: QoS 1 with 1 MiB transport size (at-least-once puts).
+# paho.mqtt.c 1.3.12 finishes a partly written publish only when its
+# receive thread wakes up (input, or a 1 s poll timeout + 100 ms); we send
+# big QoS 0 publishes as QoS 1 so that PUBACKs wake it (docs/mqtt.md).
 IMPLS = ["netqueue-mqtt", "netqueue-mqtt-q1", "reference-mqtt"]
 MEMORY = ("1 MiB x 200", rb.MIB, 200)
 TICK = os.sysconf("SC_CLK_TCK")
@@ -139,6 +141,8 @@ def main():
     ap.add_argument("--python", default=rb.default_python())
     ap.add_argument("--bin-dir", type=Path, default=rb.find_bin_dir())
     ap.add_argument("--timeout", type=float, default=300)
+    ap.add_argument("--reps", type=int, default=1, help="runs of each configuration (medians)")
+    ap.add_argument("--mem-reps", type=int, default=3, help="runs of the 1 MiB x 200 memory run (medians)")
     ap.add_argument("--output", type=Path, default=HERE / "results" / "mqtt-latest.json")
     args = ap.parse_args()
     budget = ({"msgs": 2000, "bytes": 32 * rb.MIB, "pp_msgs": 100, "pp_bytes": 8 * rb.MIB, "pp_min": 20}
@@ -150,24 +154,38 @@ def main():
     print(f"mosquitto pid {broker.p.pid} on 127.0.0.1:{broker.port}", flush=True)
     records = []
     try:
-        for size in sizes:
-            for mode in modes:
-                count = rb.count_for(size, mode, budget)
-                for impl in IMPLS:
-                    rec = run_pair(impl, size, mode, count, args, broker)
-                    print(f"{impl:16} {rb.size_label(size):>6} {mode:8} n={count:<6} {line(rec)}", flush=True)
-                    records.append(rec)
+        for rep in range(args.reps):
+            for size in sizes:
+                for mode in modes:
+                    count = rb.count_for(size, mode, budget)
+                    for impl in IMPLS:
+                        rec = run_pair(impl, size, mode, count, args, broker)
+                        print(f"{impl:16} {rb.size_label(size):>6} {mode:8} n={count:<6} {line(rec)}", flush=True)
+                        records.append(rec)
         label, msize, mcount = MEMORY
-        for impl in IMPLS:
-            rec = run_pair(impl, msize, "sync", mcount, args, broker)
-            rec["memory_run"] = label
-            print(f"{impl:16} memory {label}: {line(rec)}", flush=True)
-            records.append(rec)
+        for rep in range(args.mem_reps):
+            for impl in IMPLS:
+                rec = run_pair(impl, msize, "sync", mcount, args, broker)
+                rec["memory_run"] = label
+                print(f"{impl:16} memory {label}: {line(rec)}", flush=True)
+                records.append(rec)
     finally:
         broker.stop()
     rows = rb.summarize([r for r in records if "memory_run" not in r])
     idx = {(r["impl"], r["mode"], str(r["size"])): r for r in rows}
-    mem = {r["impl"]: r for r in records if "memory_run" in r and "client" in r}
+    mem_rows = rb.summarize([r for r in records if "memory_run" in r])
+    for row in mem_rows:
+        row["broker_cpu_s"] = rb.median(r["broker_cpu_s"] for r in records
+                                        if "memory_run" in r and "client" in r and r["impl"] == row["impl"])
+    mem = {r["impl"]: r for r in mem_rows if r["reps"]}
+    print(f"\nmedians ({args.reps} rep(s); memory run {args.mem_reps})")
+    for r in rows + mem_rows:
+        what = "memory 1MiBx200" if r in mem_rows else f"{rb.size_label(r['size']):>6} {r['mode']:8}"
+        print(f"  {r['impl']:16} {what:16} {rb.fmt(r['msgs_per_s']):>10} msg/s {rb.fmt(r['gbit_per_s'], 3):>7} Gbit/s "
+              f"p50 {rb.fmt(r['lat_p50_us'], 1):>9} us RSS c/s {rb.fmt((r['rss_client_kb'] or 0) / 1024, 1)}/"
+              f"{rb.fmt((r['rss_server_kb'] or 0) / 1024, 1)} MiB"
+              + (f" broker CPU {rb.fmt(r['broker_cpu_s'])} s" if r in mem_rows else "")
+              + (f" ({r['failed']} failed)" if r["failed"] else ""))
     for ours in IMPLS[:2]:
         print(f"\nratio {ours} / reference-mqtt (msgs/s; pingpong: reference p50 / ours)")
         for size in sizes:
@@ -180,10 +198,10 @@ def main():
                 elif a.get("msgs_per_s") and b.get("msgs_per_s"):
                     print(f"  {rb.size_label(size):>6} {mode:8} x{a['msgs_per_s'] / b['msgs_per_s']:.2f}")
         if ours in mem and "reference-mqtt" in mem:
-            a, b = mem[ours]["client"], mem["reference-mqtt"]["client"]
+            a, b = mem[ours], mem["reference-mqtt"]
             print(f"  memory run {MEMORY[0]}: x{a['msgs_per_s'] / b['msgs_per_s']:.2f} msgs/s")
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({"records": records, "rows": rows}, indent=1))
+    args.output.write_text(json.dumps({"records": records, "rows": rows, "memory_rows": mem_rows}, indent=1))
     print(f"\nwrote {args.output}")
 
 
