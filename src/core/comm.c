@@ -1,6 +1,7 @@
 /* The public communicator calls: they run on application threads and talk
  * to the I/O thread only through the command queue and the receive queue. */
 #include <sched.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,13 +159,21 @@ static nq_status check_peers(nq_comm *c, const uint8_t *peers, size_t npeers)
  * and nothing is queued before r (FIFO per thread). 1 if r was taken. */
 static int try_direct(nq_comm *c, struct nq_put_req *r)
 {
-    /* a busy I/O thread (a burst) would refuse the lock anyway: spare the
-     * clock read, which is a few percent of a small put */
-    if (!c->ops->direct || !atomic_load_explicit(&c->polling, memory_order_relaxed))
+    if (!c->ops->direct)
         return 0;
+    /* a busy I/O thread (a burst) would refuse the lock anyway: spare the
+     * clock read, which is a few percent of a small put, but remember that
+     * a put came, so that the next put is not taken for a lone one (a
+     * sender just slower than the I/O thread must not turn every put into
+     * its own write) */
+    if (!atomic_load_explicit(&c->polling, memory_order_relaxed)) {
+        if (atomic_load_explicit(&c->last_put_ns, memory_order_relaxed) != INT64_MAX)
+            atomic_store_explicit(&c->last_put_ns, INT64_MAX, memory_order_relaxed);
+        return 0;
+    }
     int64_t now = nq_now_ns();
     int64_t prev = atomic_exchange_explicit(&c->last_put_ns, now, memory_order_relaxed);
-    if (now - prev < NQ_DIRECT_GAP_NS)
+    if (now - prev < NQ_DIRECT_GAP_NS) /* also after a busy put: prev INT64_MAX */
         return 0;
     if (pthread_mutex_trylock(&c->io_mu) != 0)
         return 0;

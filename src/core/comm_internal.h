@@ -78,7 +78,9 @@ struct nq_comm {
     int io_changed;       /* io_mu: a direct put changed something the loop must see */
     int in_direct;        /* io_mu: an application thread is acting as the I/O thread */
     struct nq_put_req *deferred; /* io_mu: callbacks the I/O thread must run */
-    _Atomic int64_t last_put_ns; /* of the last put that found the loop polling */
+    /* of the last put that found the loop polling; INT64_MAX after a put
+     * that found it busy */
+    _Atomic int64_t last_put_ns;
     atomic_int polling;   /* the I/O thread waits in poll (io_mu released) */
     struct ev_loop *loop;
     ev_async wake;
