@@ -119,12 +119,18 @@ void nq_gq_client_round_done(struct gq_state *g, struct gq_call *k)
 {
     struct nq_comm *c = g->c;
     int failed = k->failed, data = k->data;
+    uint64_t carried = k->inflight;
     char why[sizeof k->why];
     snprintf(why, sizeof why, "%s", k->why);
     g->round = NULL;
     nq_gq_call_free(k);
-    /* bytes whose send never completed are still queued: they go again
-     * on the next link */
+    struct nq_session *cs = c->sessions;
+    /* the server's OK says it took all of it: the puts complete now; a
+     * failed round's bytes stay queued for the next link (a server that
+     * restarted between two rounds answers the next one with an error,
+     * and only then do we know to start over with our ini) */
+    if (!failed && carried && g->linked && cs->link == &g->link.link)
+        nq_session_consume(c, cs, carried);
     if (failed) {
         round_lost(g, why);
         return;

@@ -53,7 +53,9 @@ struct gq_call {
     int ending;                /* server: the round is over, only its status is left */
     int failed;
     int data;                  /* bytes moved this round (client backoff) */
-    uint64_t inflight;         /* bytes in the outstanding send, consumed when it completes */
+    uint64_t inflight;         /* client: bytes carried this round (consumed at its OK end);
+                                * server: bytes of the outstanding send (consumed when it
+                                * completes) */
     int reject;                /* server: wrong method, answered with an error */
     char why[200];
     grpc_byte_buffer *send_buf, *recv_buf;
@@ -123,12 +125,14 @@ void nq_gq_free(struct gq_state *g);
 /* A message of at most 1 MiB (or transport_size) from s's output after the skip
  * bytes already in flight: long runs are slices that reference the queued
  * payloads, short frames are copied. NULL when there is nothing more. The
- * bytes stay queued until the send completes (nq_gq_sent): a send that
- * never completes goes again on the next link. */
+ * bytes stay queued: the server consumes them when the send completes
+ * (nq_gq_sent), the client when the round ends with OK, so that a round
+ * that fails (a restarted server answers it with an error) goes again on
+ * the next link. */
 grpc_byte_buffer *nq_gq_take(struct nq_comm *c, struct nq_session *s, uint64_t skip, size_t *len);
-/* Loop thread: the round's outstanding send of k->inflight bytes to s
- * completed: gRPC took them, as a socket write does for TCP, so they leave
- * the queue and their puts complete (and refund the send limit) now
+/* Loop thread, server: the round's outstanding send of k->inflight bytes
+ * to s completed: gRPC took them, as a socket write does for TCP, so they
+ * leave the queue and their puts complete (and refund the send limit) now
  * rather than at the round's end. */
 void nq_gq_sent(struct nq_comm *c, struct nq_session *s, struct gq_call *k);
 /* Feed a received message through l. -1: protocol error (logged). */

@@ -49,7 +49,12 @@ void nq_gq_client_send_next(struct gq_state *g, struct gq_call *k)
         return;
     struct nq_session *s = session_of(g);
     size_t len = 0;
-    grpc_byte_buffer *b = s ? nq_gq_take(g->c, s, k->inflight, &len) : NULL;
+    /* the round's bytes count against the send limit until its OK: end it
+     * at half the limit, so that puts fill the other half while the
+     * server answers, instead of the sender stalling on a spent limit */
+    uint64_t limit = g->c->o.send_limit;
+    int enough = limit && k->inflight >= limit / 2;
+    grpc_byte_buffer *b = s && !enough ? nq_gq_take(g->c, s, k->inflight, &len) : NULL;
     grpc_op op = {0};
     if (b) {
         k->send_buf = b;
@@ -179,8 +184,6 @@ void nq_gq_client_event(struct gq_state *g, struct gq_op *op)
             k->send_buf = NULL;
         }
         k->sending = 0;
-        if (op->success)
-            nq_gq_sent(g->c, session_of(g), k);
         /* a failed send shows in the status */
         if (op->success)
             nq_gq_client_send_next(g, k);

@@ -170,6 +170,23 @@ static void server_destroy(struct nq_comm *c)
     while (!g->shut_done)
         pthread_cond_wait(&g->shut_cv, &g->shut_mu);
     pthread_mutex_unlock(&g->shut_mu);
+    /* links already dropped live on while calls of theirs do (a round
+     * being cancelled, statuses on their way): those calls go now */
+    for (struct gq_call *k = g->calls; k; k = k->all_next) {
+        struct gq_peer *p = k->peer;
+        if (!p || !p->dropped)
+            continue;
+        if (k->ending)
+            p->ending--;
+        else if (p->round == k)
+            p->round = NULL;
+        else
+            continue;
+        k->ending = 0;
+        k->peer = NULL;
+        if (!p->round && !p->ending)
+            free(p);
+    }
     nq_gq_stop(g, finish);
     while (g->peers) {
         struct gq_peer *p = g->peers;
