@@ -67,9 +67,12 @@ void nq_core_flush(struct nq_comm *c)
         struct nq_session *s = c->dirty;
         c->dirty = s->dirty_next;
         s->dirty = 0;
+        /* a kick may finish the session and free s: do not look at it after
+         * (a direct put's partial write is flagged by the transport's
+         * watcher change) */
         if (s->link)
             c->ops->kick(c, s);
-        if (!s->link || nq_session_has_output(s))
+        else
             nq_core_note_change(c);
     }
 }
