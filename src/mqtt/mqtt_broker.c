@@ -384,6 +384,11 @@ nq_status mqtt_state_start(struct nq_comm *c, struct mqtt_state **out)
         mqtt_state_destroy(t);
         return nq_fail(NQ_EIO, "mqtt: cannot set callbacks: %s", MQTTAsync_strerror(rc));
     }
+    t->wake_ns = MQTT_WAKE_NS;
+    /* QoS 0 only: with 1 and 2 every publish is acknowledged anyway, and
+     * they keep the path test_qos2_broker_restart was proven on */
+    if (t->qos == 0 && mqtt_waker_create(t) != 0) /* then big publishes go as QoS 1 (mqtt_worker.c) */
+        nq_log(c, NQ_LOG_WARN, "mqtt: cannot create the waker connection; big publishes go out as QoS 1");
     if (mqtt_worker_start(t) != 0) {
         mqtt_state_destroy(t);
         return nq_fail(NQ_ENOMEM, "mqtt: cannot start the paho caller thread");
@@ -430,6 +435,7 @@ void mqtt_state_destroy(struct mqtt_state *t)
     if (ev_is_active(&t->async))
         ev_async_stop(c->loop, &t->async);
     mqtt_worker_stop(t); /* after the publishes still queued for paho */
+    mqtt_waker_destroy(t);
     if (t->h) {
         if (MQTTAsync_isConnected(t->h))
             wait_disconnect(t);

@@ -23,7 +23,8 @@
 #define MQTT_TOPIC_MAX 40 /* "c2s/" + 32 hex + NUL */
 #define MQTT_KEEPALIVE_S 60 /* as the reference's paho-mqtt default */
 #define MQTT_PUB_MAX (UINT64_C(1) << 20) /* bytes per publish at most */
-#define MQTT_ACKED_MIN (64 * 1024) /* QoS 0: publishes this big go out as QoS 1 (mqtt_worker.c) */
+#define MQTT_ACKED_MIN (64 * 1024) /* QoS 0 without the waker: publishes this big go out as QoS 1 (mqtt_worker.c) */
+#define MQTT_WAKE_NS 1000000LL /* a wake at most every 1 ms while publishes are pending (mqtt_waker.c) */
 
 enum mqtt_ev_kind {
     MQTT_EV_CONNECTED,
@@ -128,12 +129,18 @@ struct mqtt_state {
     pthread_cond_t w_cv;
     struct mqtt_job *w_head, *w_tail;
     int w_init, w_running, w_stop, w_stopped;
+    int w_poked;              /* mqtt_worker_poke: tick again */
     struct mqtt_pub **tokens; /* worker thread: QoS 1/2 publishes by paho token */
 
     struct mqtt_seen *seen;   /* QoS 2 deliveries, MQTT_SEEN of them (mqtt_dup.c) */
     size_t seen_next;
     unsigned seen_done_gen;   /* connection whose resends are over */
     atomic_uint conn_gen;     /* paho threads: +1 at each connection */
+
+    /* mqtt_waker.c: wakes paho's receive thread while publishes are pending */
+    struct mqtt_waker *waker; /* NULL when it could not be made */
+    atomic_uint_fast64_t paho_bytes; /* a copy of inflight for the worker */
+    int64_t wake_ns;          /* wakes this far apart at most */
 };
 
 /* mqtt_topic.c */
@@ -171,6 +178,13 @@ void mqtt_worker_forget(struct mqtt_state *t);
 int mqtt_worker_send(struct mqtt_state *t, struct mqtt_pub *p, const char *topic,
                      const struct iovec *iov, int n, size_t len);
 void mqtt_worker_token(struct mqtt_state *t, int token, int rc); /* paho threads */
+void mqtt_worker_poke(struct mqtt_state *t); /* any thread: run the waker's tick */
+/* mqtt_waker.c */
+int mqtt_waker_create(struct mqtt_state *t);  /* caller's thread; -1: none */
+void mqtt_waker_destroy(struct mqtt_state *t); /* after mqtt_worker_stop */
+/* worker thread: connect or send a wake when due; ns until the next tick, -1: none due */
+int64_t mqtt_waker_tick(struct mqtt_state *t);
+int mqtt_waker_ready(struct mqtt_state *t); /* any thread: subscribed and its wakes come back */
 /* purpose hooks, loop thread */
 void mqtt_client_ready(struct mqtt_state *t);  /* connected and subscribed */
 void mqtt_server_ready(struct mqtt_state *t);

@@ -120,6 +120,7 @@ void mqtt_link_kick(struct mqtt_link *l)
             t->all->all_prev = p;
         t->all = p;
         t->inflight += len;
+        atomic_store(&t->paho_bytes, t->inflight);
         if (t->qos == 0) {
             nq_session_consume(c, s, len);
         } else {
@@ -204,6 +205,7 @@ void mqtt_pub_done(struct mqtt_state *t, struct mqtt_pub *p)
     struct nq_comm *c = t->c;
     all_unlink(t, p);
     t->inflight -= p->size;
+    atomic_store(&t->paho_bytes, t->inflight);
     struct mqtt_link *l = p->l;
     if (p->ev.rc)
         nq_log(c, l ? NQ_LOG_INFO : NQ_LOG_WARN, /* with l (QoS > 0) it is sent again */ "mqtt: a publish of %llu bytes%s%s failed: %s",

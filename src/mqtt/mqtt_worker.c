@@ -11,15 +11,19 @@
  * receive thread gives back once the loop thread drained the inbox.
  *
  * Paho 1.3.12 finishes a publish that did not fit in the socket buffer
- * only when its receive thread wakes up, on input or after a 1 s poll
- * timeout (+100 ms sleep): a QoS 0 sender, which gets nothing back, stalled
- * ~1.1 s at every full socket buffer (6 msgs/s for 1 MiB messages). So with
- * QoS 0 a publish of MQTT_ACKED_MIN bytes or more goes out as QoS 1: the
- * broker's PUBACKs for the earlier ones wake that thread. Subscriptions
- * stay QoS 0, so receivers (the reference too) still get QoS 0, and a
- * put still completes once handed over. Small publishes stay QoS 0: a
- * PUBACK followed by a small forwarded publish on the broker's socket to
- * us meets Nagle and our delayed ACK (ping-pong p50 44 ms instead of 0.3).
+ * only when its receive thread cycles, and a cycle that finds no socket
+ * ready sleeps 100 ms (after a poll for input of up to 1 s): a QoS 0
+ * sender, which gets nothing back, stalled ~1.1 s at every full socket
+ * buffer (6 msgs/s for 1 MiB messages). The waker connection
+ * (mqtt_waker.c), ticked by this thread, makes a socket ready about every
+ * millisecond while publishes are pending. Without it (it could not be
+ * made or is down) a QoS 0 publish of MQTT_ACKED_MIN bytes or more goes out
+ * as QoS 1, whose PUBACKs wake that thread (but a PUBACK waiting on a
+ * socket with a pending write still costs a 100 ms sleep). Subscriptions
+ * stay QoS 0, so receivers (the reference too) still get QoS 0, and a put
+ * still completes once handed over. Small publishes stay QoS 0: a PUBACK
+ * followed by a small forwarded publish on the broker's socket to us meets
+ * Nagle and our delayed ACK (ping-pong p50 44 ms instead of 0.3).
  *
  * QoS 1/2 completions come back by token. The token callbacks queue a job
  * here too, so a completion is handled after the MQTTAsync_send that made
@@ -29,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/timeutil.h"
 #include "mqtt/mqtt_internal.h"
 
 enum job_kind { JOB_CONNECT, JOB_SUBSCRIBE, JOB_SEND, JOB_TOKEN, JOB_FORGET };
@@ -206,7 +211,9 @@ static void do_send(struct mqtt_state *t, struct mqtt_job *j)
 {
     struct mqtt_pub *p = j->p;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    int qos = t->qos ? t->qos : j->len >= MQTT_ACKED_MIN ? 1 : 0;
+    /* QoS 0 publishes stay QoS 0 while the waker is up; without it, big
+     * ones go as QoS 1 so that PUBACKs wake paho (see the top) */
+    int qos = t->qos ? t->qos : j->len >= MQTT_ACKED_MIN && !mqtt_waker_ready(t) ? 1 : 0;
     if (qos == 0)
         mqtt_pub_callbacks(&ro, p);
     else
@@ -248,17 +255,46 @@ static void do_forget(struct mqtt_state *t)
     }
 }
 
+static void deadline_ns(struct timespec *ts, int64_t ns)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ns / 1000000000;
+    ts->tv_nsec += ns % 1000000000;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* the waker's message came back: the next wake may go (mqtt_waker.c) */
+void mqtt_worker_poke(struct mqtt_state *t)
+{
+    pthread_mutex_lock(&t->w_mu);
+    t->w_poked = 1;
+    pthread_cond_signal(&t->w_cv);
+    pthread_mutex_unlock(&t->w_mu);
+}
+
 static void *worker_main(void *arg)
 {
     struct mqtt_state *t = arg;
     for (;;) {
+        /* the waker's tick: sends a wake while publishes are pending */
+        int64_t due = mqtt_waker_tick(t);
         pthread_mutex_lock(&t->w_mu);
-        while (!t->w_head && !t->w_stop)
+        if (due >= 0 && !t->w_head && !t->w_stop && !t->w_poked) {
+            struct timespec ts;
+            deadline_ns(&ts, due);
+            pthread_cond_timedwait(&t->w_cv, &t->w_mu, &ts);
+        }
+        while (due < 0 && !t->w_head && !t->w_stop && !t->w_poked)
             pthread_cond_wait(&t->w_cv, &t->w_mu);
+        t->w_poked = 0;
         struct mqtt_job *j = t->w_head;
         t->w_head = t->w_tail = NULL;
+        int stop = t->w_stop;
         pthread_mutex_unlock(&t->w_mu);
-        if (!j)
+        if (!j && stop)
             break; /* stop asked and nothing left: the last publishes went to paho */
         while (j) {
             struct mqtt_job *next = j->next;
@@ -289,7 +325,7 @@ static void *worker_main(void *arg)
 int mqtt_worker_start(struct mqtt_state *t)
 {
     pthread_mutex_init(&t->w_mu, NULL);
-    pthread_cond_init(&t->w_cv, NULL);
+    nq_cond_init_monotonic(&t->w_cv);
     t->w_init = 1;
     t->tokens = calloc(MQTT_TOKENS, sizeof *t->tokens);
     if (!t->tokens)

@@ -1,0 +1,209 @@
+/* A second, tiny broker connection per communicator whose only traffic is
+ * a 1-byte message to itself, sent while publishes of ours are in paho's
+ * hands. Why: paho.mqtt.c 1.3.12 has one receive thread for all its
+ * clients, which also finishes partly written publishes, and its cycle
+ * sleeps 100 ms whenever poll() finds no socket "ready" (Socket.c isReady:
+ * input waiting AND writable AND no pending write). A sender whose socket
+ * buffer is full and which has input waiting on that same socket (a PUBACK,
+ * a peer's message) or none at all (poll waits up to 1 s) stalls there.
+ * Our message arriving on this connection makes its socket ready, so the
+ * cycle does not sleep and checks the stuck socket for writability again.
+ *
+ * Best effort: if this connection is down, publishes go on as before.
+ * Memory: one wake in flight at a time. Nothing changes on the peers'
+ * topics: this connection has its own client id ("nqw" + our hex id) and
+ * topic (nq-wake/<hex>), both outside the c2s/ and s2c/ spaces.
+ *
+ * Threads: our worker thread (mqtt_worker.c) makes every paho call on this
+ * handle except the subscribe, made from paho's connect callback as paho's
+ * samples do. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/timeutil.h"
+#include "mqtt/mqtt_internal.h"
+
+#define WAKE_LOST_NS (100 * 1000000LL)   /* a wake not back by then: send another */
+#define RECONNECT_NS (2000 * 1000000LL)
+#define MISSES_MAX 5 /* wakes lost in a row: not answering (an ACL, a held receive thread) */
+
+struct mqtt_waker {
+    struct mqtt_state *t;
+    MQTTAsync h;
+    char id[8 + MQTT_HEX_LEN];
+    char topic[16 + MQTT_HEX_LEN];
+    atomic_int ready;         /* connected and subscribed */
+    atomic_int connecting;
+    atomic_int in_flight;     /* a wake sent and not back yet */
+    atomic_int answering;     /* wakes come back; misses counts the ones that did not */
+    atomic_int refused;       /* the broker refused our subscription: never again */
+    int misses;               /* worker thread */
+    int64_t last_ns, connect_ns; /* worker thread */
+};
+
+/* ---- paho threads ---- */
+
+static void on_subscribed(void *ctx, MQTTAsync_successData *r)
+{
+    struct mqtt_waker *w = ctx;
+    if (r && r->alt.qos == 0x80) {
+        atomic_store(&w->refused, 1);
+    } else {
+        atomic_store(&w->answering, 1);
+        atomic_store(&w->ready, 1);
+    }
+    atomic_store(&w->connecting, 0);
+    mqtt_worker_poke(w->t);
+}
+
+static void on_failed(void *ctx, MQTTAsync_failureData *r)
+{
+    struct mqtt_waker *w = ctx;
+    atomic_store(&w->connecting, 0); /* the worker tries again later */
+}
+
+static void on_connected(void *ctx, MQTTAsync_successData *r)
+{
+    struct mqtt_waker *w = ctx;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    ro.onSuccess = on_subscribed;
+    ro.onFailure = on_failed;
+    ro.context = w;
+    if (MQTTAsync_subscribe(w->h, w->topic, 0, &ro) != MQTTASYNC_SUCCESS)
+        atomic_store(&w->connecting, 0);
+}
+
+static void on_lost(void *ctx, char *cause)
+{
+    struct mqtt_waker *w = ctx;
+    atomic_store(&w->ready, 0);
+    atomic_store(&w->in_flight, 0);
+    if (cause)
+        MQTTAsync_free(cause);
+}
+
+static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
+{
+    struct mqtt_waker *w = ctx;
+    MQTTAsync_freeMessage(&m);
+    MQTTAsync_free(topic);
+    atomic_store(&w->in_flight, 0);
+    atomic_store(&w->answering, 1);
+    mqtt_worker_poke(w->t); /* the next wake may go now */
+    return 1;
+}
+
+/* ---- worker thread ---- */
+
+static void wk_connect(struct mqtt_waker *w, int64_t now)
+{
+    struct nq_comm *c = w->t->c;
+    MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
+    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+    co.keepAliveInterval = MQTT_KEEPALIVE_S;
+    co.cleansession = 1;
+    co.MQTTVersion = MQTTVERSION_3_1_1;
+    co.connectTimeout = 10;
+    co.onSuccess = on_connected;
+    co.onFailure = on_failed;
+    co.context = w;
+    if (c->o.mqtt_username[0]) {
+        co.username = c->o.mqtt_username;
+        if (c->o.mqtt_password[0])
+            co.password = c->o.mqtt_password;
+    }
+    if (c->o.tls) {
+        ssl.trustStore = c->o.tls_ca;
+        ssl.keyStore = c->o.tls_cert;
+        ssl.privateKey = c->o.tls_key;
+        ssl.enableServerCertAuth = c->o.tls_verify;
+        ssl.verify = c->o.tls_verify;
+        co.ssl = &ssl;
+    }
+    w->connect_ns = now;
+    atomic_store(&w->connecting, 1);
+    if (MQTTAsync_connect(w->h, &co) != MQTTASYNC_SUCCESS)
+        atomic_store(&w->connecting, 0);
+}
+
+int64_t mqtt_waker_tick(struct mqtt_state *t)
+{
+    struct mqtt_waker *w = t->waker;
+    if (!w || atomic_load(&w->refused))
+        return -1;
+    int64_t now = nq_now_ns();
+    if (!atomic_load(&w->ready)) {
+        if (atomic_load(&w->connecting))
+            return RECONNECT_NS;
+        if (w->connect_ns && now - w->connect_ns < RECONNECT_NS)
+            return RECONNECT_NS - (now - w->connect_ns);
+        wk_connect(w, now);
+        return RECONNECT_NS;
+    }
+    if (atomic_load(&t->paho_bytes) == 0)
+        return -1; /* nothing of ours in paho's hands: no wake needed */
+    int64_t period = t->wake_ns;
+    if (atomic_load(&w->in_flight)) {
+        if (now - w->last_ns < WAKE_LOST_NS)
+            return WAKE_LOST_NS - (now - w->last_ns);
+        /* lost: until one comes back, big publishes go as QoS 1 again */
+        if (++w->misses >= MISSES_MAX)
+            atomic_store(&w->answering, 0);
+    } else {
+        w->misses = 0;
+    }
+    if (now - w->last_ns < period)
+        return period - (now - w->last_ns);
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    static char byte = 'w';
+    atomic_store(&w->in_flight, 1);
+    w->last_ns = now;
+    if (MQTTAsync_send(w->h, w->topic, 1, &byte, 0, 0, &ro) != MQTTASYNC_SUCCESS)
+        atomic_store(&w->in_flight, 0);
+    return period;
+}
+
+int mqtt_waker_ready(struct mqtt_state *t)
+{
+    return t->waker && atomic_load(&t->waker->ready) && atomic_load(&t->waker->answering);
+}
+
+/* ---- caller's thread ---- */
+
+int mqtt_waker_create(struct mqtt_state *t)
+{
+    struct mqtt_waker *w = calloc(1, sizeof *w);
+    if (!w)
+        return -1;
+    w->t = t;
+    snprintf(w->id, sizeof w->id, "nqw%s", t->own_hex);
+    snprintf(w->topic, sizeof w->topic, "nq-wake/%s", t->own_hex);
+    if (MQTTAsync_create(&w->h, t->uri, w->id, MQTTCLIENT_PERSISTENCE_NONE, NULL) != MQTTASYNC_SUCCESS) {
+        free(w);
+        return -1;
+    }
+    if (MQTTAsync_setCallbacks(w->h, w, on_lost, on_message, NULL) != MQTTASYNC_SUCCESS) {
+        MQTTAsync_destroy(&w->h);
+        free(w);
+        return -1;
+    }
+    t->waker = w;
+    return 0;
+}
+
+/* After the worker stopped: no paho call of ours races this one. */
+void mqtt_waker_destroy(struct mqtt_state *t)
+{
+    struct mqtt_waker *w = t->waker;
+    if (!w)
+        return;
+    if (MQTTAsync_isConnected(w->h)) {
+        MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+        d.timeout = 0;
+        MQTTAsync_disconnect(w->h, &d);
+    }
+    MQTTAsync_destroy(&w->h); /* no callback of ours runs after this */
+    free(w);
+    t->waker = NULL;
+}
