@@ -104,17 +104,19 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 static void on_pub_success(void *ctx, MQTTAsync_successData *r)
 {
     struct mqtt_pub *p = ctx;
+    struct mqtt_state *t = p->t; /* p may be freed by the loop once pushed */
     p->ev.rc = 0;
-    nq_mpsc_push(&p->t->events, &p->ev.node);
-    ev_async_send(p->t->c->loop, &p->t->async);
+    nq_mpsc_push(&t->events, &p->ev.node);
+    ev_async_send(t->c->loop, &t->async);
 }
 
 static void on_pub_failure(void *ctx, MQTTAsync_failureData *r)
 {
     struct mqtt_pub *p = ctx;
+    struct mqtt_state *t = p->t; /* p may be freed by the loop once pushed */
     p->ev.rc = r && r->code ? r->code : -1;
-    nq_mpsc_push(&p->t->events, &p->ev.node);
-    ev_async_send(p->t->c->loop, &p->t->async);
+    nq_mpsc_push(&t->events, &p->ev.node);
+    ev_async_send(t->c->loop, &t->async);
 }
 
 static void on_tok_success(void *ctx, MQTTAsync_successData *r)

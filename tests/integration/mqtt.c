@@ -511,7 +511,7 @@ struct bulk_side {
     const uint8_t *from; /* gets must come from it */
     atomic_int put_done, get_done;
     nq_status put_st;
-    int got;             /* messages received intact and in order */
+    atomic_int got;      /* messages received intact and in order */
     char why[160];
 };
 
@@ -550,7 +550,7 @@ static void *bulk_get(void *arg)
             snprintf(b->why, sizeof b->why, "message %d: wrong content, size or peer", i);
             break;
         }
-        b->got++;
+        atomic_fetch_add(&b->got, 1);
     }
     free(want);
     atomic_store(&b->get_done, 1);
@@ -595,7 +595,7 @@ static void test_qos1_two_way_bulk(void **state)
         int now = 0;
         done = 1;
         for (int i = 0; i < 2; i++) {
-            now += side[i].got + atomic_load(&side[i].put_done) + atomic_load(&side[i].get_done);
+            now += atomic_load(&side[i].got) + atomic_load(&side[i].put_done) + atomic_load(&side[i].get_done);
             done &= atomic_load(&side[i].get_done) && atomic_load(&side[i].put_done);
         }
         if (now != last) {
@@ -603,7 +603,7 @@ static void test_qos1_two_way_bulk(void **state)
             last_move = nqt_now_ms();
         } else if (nqt_now_ms() - last_move > NQT_LONG_MS + 5000) {
             fprintf(stderr, "test_qos1_two_way_bulk: stuck (got %d/%d server, %d/%d client; puts done %d/%d)\n",
-                    side[0].got, BULK_N, side[1].got, BULK_N, atomic_load(&side[0].put_done),
+                    atomic_load(&side[0].got), BULK_N, atomic_load(&side[1].got), BULK_N, atomic_load(&side[0].put_done),
                     atomic_load(&side[1].put_done));
             nqt_broker_destroy(b);
             _exit(1);
@@ -625,7 +625,7 @@ static void test_qos1_two_way_bulk(void **state)
     free(sl);
     for (int i = 0; i < 2; i++) {
         assert_int_equal(side[i].put_st, NQ_OK);
-        assert_int_equal(side[i].got, BULK_N);
+        assert_int_equal(atomic_load(&side[i].got), BULK_N);
     }
     assert_int_equal(cst, NQ_OK);
     assert_int_equal(sst, NQ_OK);
