@@ -1,7 +1,6 @@
 package netqueue
 
 /*
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netqueue/netqueue.h>
@@ -20,30 +19,13 @@ static nqgo_result nqgo_put_cq(nq_comm *c, const void *data, size_t size, const 
 	return r;
 }
 
-// The next completion, waiting as long as needed. Before sleeping it
-// yields the CPU once and looks again: a drainer asleep in nq_cq_next
-// costs the I/O thread a futex wake for nearly every completion (237k
-// futex calls and 54k context switches for 200k puts of 64 B, against
-// ~1.5k with the yield, and half the put rate of the C callback API).
-static nq_status nqgo_cq_wait(nq_cq *cq, uint64_t *tag, nq_status *result)
-{
-	nq_status st = nq_cq_next(cq, 0, tag, result);
-	if (st != NQ_ETIMEDOUT)
-		return st;
-	sched_yield();
-	st = nq_cq_next(cq, 0, tag, result);
-	if (st != NQ_ETIMEDOUT)
-		return st;
-	return nq_cq_next(cq, NQ_FOREVER, tag, result);
-}
-
 // Wait for the next completion, then take the ones already queued too, up
 // to cap, in one cgo call. Returns how many; -1 once the queue is shut
 // down and drained.
 static long nqgo_cq_drain(nq_cq *cq, uint64_t *tags, nq_status *results, long cap)
 {
 	long n = 0;
-	if (nqgo_cq_wait(cq, &tags[0], &results[0]) != NQ_OK)
+	if (nq_cq_next(cq, NQ_FOREVER, &tags[0], &results[0]) != NQ_OK)
 		return -1;
 	for (n = 1; n < cap; n++)
 		if (nq_cq_next(cq, 0, &tags[n], &results[n]) != NQ_OK)

@@ -23,7 +23,6 @@
 %module nqswig
 
 %{
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,23 +57,6 @@ typedef struct nq_swig_owned { void *p; size_t n; void (*release)(void *); } nq_
 
 /* Most completions one CompletionQueue.drain call returns. */
 #define NQ_SWIG_DRAIN_MAX 1024
-
-/* The next completion, waiting as long as needed. Before sleeping it
- * yields the CPU once and looks again: a drainer asleep in nq_cq_next
- * costs the I/O thread a futex wake for nearly every completion (237k
- * futex calls and 54k context switches for 200k puts of 64 B, against
- * ~1.5k with the yield, and half the put rate of the C callback API). */
-static nq_status nq_swig_cq_wait(nq_cq *cq, int64_t timeout_ms, uint64_t *tag, nq_status *result)
-{
-    nq_status st = nq_cq_next(cq, 0, tag, result);
-    if (st != NQ_ETIMEDOUT || timeout_ms == 0)
-        return st;
-    sched_yield();
-    st = nq_cq_next(cq, 0, tag, result);
-    if (st != NQ_ETIMEDOUT)
-        return st;
-    return nq_cq_next(cq, timeout_ms, tag, result);
-}
 
 /* One put completion: tag as given to put, status as nq_status number;
  * status -1 means the queue was shut down and drained. */
@@ -499,7 +481,7 @@ struct nqs_cq {};
         nq_status st;
         int n = 0;
         if (cap < 1) { nq_swig_fail(NQ_EINVAL, "cq drain: room for no completion"); return 0; }
-        st = nq_swig_cq_wait($self, timeout_ms, &tag, &result);
+        st = nq_cq_next($self, timeout_ms, &tag, &result);
         if (st == NQ_ECLOSED) return -1;
         if (nq_swig_check(st)) return 0;
         while (n < cap) {

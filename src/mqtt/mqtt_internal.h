@@ -161,6 +161,10 @@ void mqtt_connect_soon(struct mqtt_state *t, double delay);
 void mqtt_resume(struct mqtt_state *t);
 /* callbacks for the worker's paho calls */
 void mqtt_connect_callbacks(MQTTAsync_connectOptions *co, struct mqtt_state *t);
+/* Connect options every connection of c shares: MQTT 3.1.1, keep-alive,
+ * timeout, broker credentials and TLS (ssl is filled and pointed to). */
+void mqtt_connect_options(struct nq_comm *c, MQTTAsync_connectOptions *co,
+                          MQTTAsync_SSLOptions *ssl);
 void mqtt_subscribe_callbacks(MQTTAsync_responseOptions *ro, struct mqtt_state *t);
 /* onSuccess/onFailure of a QoS 0 publish: hand p back to the loop thread */
 void mqtt_pub_callbacks(MQTTAsync_responseOptions *ro, struct mqtt_pub *p);

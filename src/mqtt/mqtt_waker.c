@@ -99,28 +99,13 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 static void wk_connect(struct mqtt_waker *w, int64_t now)
 {
     struct nq_comm *c = w->t->c;
-    MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
-    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
-    co.keepAliveInterval = MQTT_KEEPALIVE_S;
+    MQTTAsync_connectOptions co;
+    MQTTAsync_SSLOptions ssl;
+    mqtt_connect_options(c, &co, &ssl);
     co.cleansession = 1;
-    co.MQTTVersion = MQTTVERSION_3_1_1;
-    co.connectTimeout = 10;
     co.onSuccess = on_connected;
     co.onFailure = on_failed;
     co.context = w;
-    if (c->o.mqtt_username[0]) {
-        co.username = c->o.mqtt_username;
-        if (c->o.mqtt_password[0])
-            co.password = c->o.mqtt_password;
-    }
-    if (c->o.tls) {
-        ssl.trustStore = c->o.tls_ca;
-        ssl.keyStore = c->o.tls_cert;
-        ssl.privateKey = c->o.tls_key;
-        ssl.enableServerCertAuth = c->o.tls_verify;
-        ssl.verify = c->o.tls_verify;
-        co.ssl = &ssl;
-    }
     w->connect_ns = now;
     atomic_store(&w->connecting, 1);
     if (MQTTAsync_connect(w->h, &co) != MQTTASYNC_SUCCESS)

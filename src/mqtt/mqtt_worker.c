@@ -101,26 +101,27 @@ void mqtt_worker_token(struct mqtt_state *t, int token, int rc)
 
 /* ---- loop thread ---- */
 
-void mqtt_worker_connect(struct mqtt_state *t)
+/* A job that carries nothing but its kind. -1: out of memory. */
+static int push_kind(struct mqtt_state *t, enum job_kind kind)
 {
     struct mqtt_job *j = calloc(1, sizeof *j);
-    if (!j) {
-        post_event(t, MQTT_EV_CONNECT_FAILED, -1, "out of memory");
-        return;
-    }
-    j->kind = JOB_CONNECT;
+    if (!j)
+        return -1;
+    j->kind = kind;
     push(t, j);
+    return 0;
+}
+
+void mqtt_worker_connect(struct mqtt_state *t)
+{
+    if (push_kind(t, JOB_CONNECT) < 0)
+        post_event(t, MQTT_EV_CONNECT_FAILED, -1, "out of memory");
 }
 
 void mqtt_worker_subscribe(struct mqtt_state *t)
 {
-    struct mqtt_job *j = calloc(1, sizeof *j);
-    if (!j) {
+    if (push_kind(t, JOB_SUBSCRIBE) < 0)
         post_event(t, MQTT_EV_SUBSCRIBE_FAILED, -1, "out of memory");
-        return;
-    }
-    j->kind = JOB_SUBSCRIBE;
-    push(t, j);
 }
 
 /* The connection was lost with a clean session: paho forgets its QoS 1
@@ -128,11 +129,7 @@ void mqtt_worker_subscribe(struct mqtt_state *t)
  * before this ran before it (FIFO); later ones are of the next connection. */
 void mqtt_worker_forget(struct mqtt_state *t)
 {
-    struct mqtt_job *j = calloc(1, sizeof *j);
-    if (!j)
-        return; /* reused tokens settle them later (do_send) */
-    j->kind = JOB_FORGET;
-    push(t, j);
+    push_kind(t, JOB_FORGET); /* out of memory: reused tokens settle them later (do_send) */
 }
 
 int mqtt_worker_send(struct mqtt_state *t, struct mqtt_pub *p, const char *topic,
@@ -157,19 +154,14 @@ int mqtt_worker_send(struct mqtt_state *t, struct mqtt_pub *p, const char *topic
 
 /* ---- the worker thread ---- */
 
-static void do_connect(struct mqtt_state *t)
+void mqtt_connect_options(struct nq_comm *c, MQTTAsync_connectOptions *out,
+                          MQTTAsync_SSLOptions *ssl_out)
 {
-    struct nq_comm *c = t->c;
     MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
     MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
     co.keepAliveInterval = MQTT_KEEPALIVE_S;
-    /* QoS 0 is the reference's clean session; with 1 or 2 the broker keeps
-     * our subscription and undelivered messages across a reconnection */
-    co.cleansession = t->qos == 0;
     co.MQTTVersion = MQTTVERSION_3_1_1;
     co.connectTimeout = 10;
-    co.automaticReconnect = 0; /* ours: also covers a broker down at start */
-    mqtt_connect_callbacks(&co, t);
     if (c->o.mqtt_username[0]) {
         co.username = c->o.mqtt_username;
         if (c->o.mqtt_password[0])
@@ -181,8 +173,23 @@ static void do_connect(struct mqtt_state *t)
         ssl.privateKey = c->o.tls_key;
         ssl.enableServerCertAuth = c->o.tls_verify;
         ssl.verify = c->o.tls_verify;
-        co.ssl = &ssl;
+        co.ssl = ssl_out;
     }
+    *ssl_out = ssl;
+    *out = co;
+}
+
+static void do_connect(struct mqtt_state *t)
+{
+    struct nq_comm *c = t->c;
+    MQTTAsync_connectOptions co;
+    MQTTAsync_SSLOptions ssl;
+    mqtt_connect_options(c, &co, &ssl);
+    /* QoS 0 is the reference's clean session; with 1 or 2 the broker keeps
+     * our subscription and undelivered messages across a reconnection */
+    co.cleansession = t->qos == 0;
+    co.automaticReconnect = 0; /* ours: also covers a broker down at start */
+    mqtt_connect_callbacks(&co, t);
     int rc = MQTTAsync_connect(t->h, &co);
     if (rc != MQTTASYNC_SUCCESS) {
         char why[160];

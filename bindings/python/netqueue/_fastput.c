@@ -26,7 +26,6 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -249,23 +248,6 @@ out_buf:
     return ret;
 }
 
-/* The next completion, waiting as long as needed. Before sleeping it
- * yields the CPU once and looks again: a drainer asleep in nq_cq_next
- * costs the I/O thread a futex wake for nearly every completion (237k
- * futex calls and 54k context switches for 200k puts of 64 B, against
- * ~1.5k with the yield, and half the put rate of the C callback API). */
-static nq_status cq_wait(nq_cq *cq, uint64_t *tag, nq_status *result)
-{
-    nq_status st = nq_cq_next(cq, 0, tag, result);
-    if (st != NQ_ETIMEDOUT)
-        return st;
-    sched_yield();
-    st = nq_cq_next(cq, 0, tag, result);
-    if (st != NQ_ETIMEDOUT)
-        return st;
-    return nq_cq_next(cq, NQ_FOREVER, tag, result);
-}
-
 /* Complete the future of tag (GIL held). 0, or -1 with an exception set. */
 static int complete(Putter *self, uint64_t tag, nq_status result)
 {
@@ -321,7 +303,7 @@ static PyObject *putter_drain(Putter *self, PyObject *unused)
         nq_status st;
         char detail[256] = "";
         Py_BEGIN_ALLOW_THREADS
-        st = cq_wait(self->cq, &tags[0], &results[0]);
+        st = nq_cq_next(self->cq, NQ_FOREVER, &tags[0], &results[0]);
         if (st == NQ_OK) {
             for (n = 1; n < DRAIN_BATCH; n++)
                 if (nq_cq_next(self->cq, 0, &tags[n], &results[n]) != NQ_OK)
