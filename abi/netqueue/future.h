@@ -66,6 +66,26 @@ NQ_API void nq_cq_shutdown(nq_cq *cq);
  */
 NQ_API void nq_cq_free(nq_cq *cq);
 
+/*
+ * Take many completions at once: wait up to timeout_ms (NQ_FOREVER waits,
+ * 0 polls) for at least one, then take every completion already queued, up
+ * to cap, in the order they came. Entry i of tags / results gets the i-th
+ * one's tag (as given to the put) and status; either array may be NULL if
+ * not wanted, else it has room for cap entries. *n is how many were taken
+ * (0 unless NQ_OK is returned).
+ *
+ * One lock round per up to 64 completions and no clock read for a poll or
+ * a wait without limit: a drain loop calling it costs far less per
+ * completion than one calling nq_cq_next for each.
+ *
+ * Returns NQ_OK (*n >= 1), NQ_ETIMEDOUT if none came in time, NQ_ECLOSED
+ * after nq_cq_shutdown() once drained, NQ_EINVAL if cq or n is NULL or cap
+ * is 0. Any thread; several takers may share a queue (each completion goes
+ * to exactly one), and may mix this with nq_cq_next.
+ */
+NQ_API nq_status nq_cq_next_batch(nq_cq *cq, int64_t timeout_ms, uint64_t *tags,
+                                  nq_status *results, size_t cap, size_t *n);
+
 #ifdef __cplusplus
 }
 #endif
