@@ -476,21 +476,20 @@ struct nqs_cq {};
      * pairs.length / 2 (and 1024). Returns n; -1 once shut down and
      * drained. Raises on timeout (ETIMEDOUT). One JNI call for a batch. */
     int drain(long long *pairs, int cap, long long timeout_ms) {
-        uint64_t tag = 0;
-        nq_status result = NQ_OK;
+        static __thread uint64_t tags[NQ_SWIG_DRAIN_MAX];
+        static __thread nq_status results[NQ_SWIG_DRAIN_MAX];
+        size_t n = 0;
         nq_status st;
-        int n = 0;
         if (cap < 1) { nq_swig_fail(NQ_EINVAL, "cq drain: room for no completion"); return 0; }
-        st = nq_cq_next($self, timeout_ms, &tag, &result);
+        if (cap > NQ_SWIG_DRAIN_MAX) cap = NQ_SWIG_DRAIN_MAX;
+        st = nq_cq_next_batch($self, timeout_ms, tags, results, (size_t)cap, &n);
         if (st == NQ_ECLOSED) return -1;
         if (nq_swig_check(st)) return 0;
-        while (n < cap) {
-            pairs[2 * n] = (long long)tag;
-            pairs[2 * n + 1] = (long long)result;
-            n++;
-            if (n == cap || nq_cq_next($self, 0, &tag, &result) != NQ_OK) break;
+        for (size_t i = 0; i < n; i++) {
+            pairs[2 * i] = (long long)tags[i];
+            pairs[2 * i + 1] = (long long)results[i];
         }
-        return n;
+        return (int)n;
     }
 #endif
 }

@@ -9,17 +9,23 @@
  * the draining one: that cross-thread pattern made every put take the
  * malloc arena lock against the drainer and the I/O thread (futex waits in
  * glibc's arena lock were the largest source of context switches of the
- * cq-drained bindings).
+ * cq-drained bindings). They come in slabs of NQ_CQ_SLAB (one malloc for
+ * many), up to NQ_CQ_POOL_MAX tokens per queue; past that, while more
+ * puts than that are in flight, a token is malloc'd alone ("loose") and
+ * freed when taken, so what a queue keeps is bounded.
  *
- * Token ownership: a putter takes a token from the pool (or mallocs one);
- * the put owns it until its completion posts it; the queue owns it while
- * queued; the taker that pops it reads tag and result, then gives it back
- * to the pool (or frees it when the pool is full). nq_cq_free frees what
- * is queued and pooled; no token outlives its queue (every communicator
- * given the queue is freed first, so no put holds one). */
+ * Token ownership: a putter takes a token from the pool (or a new slab,
+ * or mallocs a loose one); the put owns it until its completion posts it
+ * (or, if the put fails at once, nq_cq_token_free gives it back); the
+ * queue owns it while queued; the taker that pops it reads tag and
+ * result, then gives it back to the pool (a loose one: frees it).
+ * nq_cq_free frees the queued loose tokens and every slab; no token
+ * outlives its queue (every communicator given the queue is freed first,
+ * so no put holds one). */
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/futex.h"
 #include "core/future_internal.h"
@@ -27,9 +33,10 @@
 #include "core/status.h"
 #include "core/timeutil.h"
 
-/* Most tokens kept for reuse per queue (40 bytes each): enough for the
- * puts a busy sender keeps in flight, so a steady stream mallocs none. */
-#define NQ_CQ_POOL_MAX 16384
+/* Tokens per slab, and most tokens in slabs per queue (40 bytes each:
+ * 2.5 MiB at most, enough for the puts a busy sender keeps in flight). */
+#define NQ_CQ_SLAB 64
+#define NQ_CQ_POOL_MAX 65536
 /* Most completions one take moves under the takers' lock (a stack buffer). */
 #define NQ_CQ_TAKE_CHUNK 64
 
@@ -43,35 +50,50 @@ struct cq_event {
  * allocates; its event is what gets posted. */
 struct nq_cq_token {
     struct cq_event ev;
+    int loose;                      /* malloc'd alone, freed when taken */
     nq_cq *cq;
     struct nq_cq_token *spare_next; /* in the pool */
 };
 
+struct cq_slab {
+    struct cq_slab *next;
+    struct nq_cq_token t[NQ_CQ_SLAB];
+};
+
+/* Fields are grouped by the threads that write them, one cache line each
+ * (posting I/O threads, takers, putters): a put's token comes from the
+ * putters' line without pulling in the line every completion writes. */
 struct nq_cq {
-    struct nq_mpsc inbox;
-    pthread_mutex_t takers;
+    /* posters (and takers, to sleep) */
+    _Alignas(64) struct nq_mpsc inbox;
     /* Event count: bumped by 2 by every post and by shutdown; bit 0 set by
      * a taker about to sleep, cleared (with one futex wake) by the first
      * post that sees it. */
     _Atomic uint32_t seq;
     atomic_int shutdown;
 
-    /* token pool: takers push chains onto `returned` (lock-free, push
-     * only); putters move the whole of it to `cache` under alloc_mu and
-     * take from there (pop-all by exchange has no ABA problem) */
+    /* takers: their lock; the token pool's return side. Takers push
+     * chains onto `returned` (lock-free, push only); putters move the
+     * whole of it to `cache` under alloc_mu and take from there (pop-all
+     * by exchange has no ABA problem). */
+    _Alignas(64) pthread_mutex_t takers;
     _Atomic(struct nq_cq_token *) returned;
-    atomic_size_t pooled; /* tokens in returned + cache (approximate) */
-    pthread_mutex_t alloc_mu;
+
+    /* putters */
+    _Alignas(64) pthread_mutex_t alloc_mu;
     struct nq_cq_token *cache; /* alloc_mu */
+    struct cq_slab *slabs;     /* alloc_mu */
+    size_t nslabs;             /* alloc_mu */
 };
 
 nq_status nq_cq_new(nq_cq **out)
 {
     if (!out)
         return nq_fail(NQ_EINVAL, "cq: out is NULL");
-    nq_cq *cq = calloc(1, sizeof *cq);
+    nq_cq *cq = aligned_alloc(_Alignof(nq_cq), sizeof *cq); /* its lines are its own */
     if (!cq)
         return nq_fail(NQ_ENOMEM, "cq: out of memory");
+    memset(cq, 0, sizeof *cq);
     nq_mpsc_init(&cq->inbox);
     pthread_mutex_init(&cq->takers, NULL);
     pthread_mutex_init(&cq->alloc_mu, NULL);
@@ -79,21 +101,49 @@ nq_status nq_cq_new(nq_cq **out)
     return NQ_OK;
 }
 
+/* alloc_mu held: a new slab's tokens, all but the one returned, go to
+ * the cache. NULL when the queue has its most slabs or memory is out. */
+static struct nq_cq_token *slab_new(nq_cq *cq)
+{
+    if ((cq->nslabs + 1) * NQ_CQ_SLAB > NQ_CQ_POOL_MAX)
+        return NULL;
+    struct cq_slab *sl = malloc(sizeof *sl);
+    if (!sl)
+        return NULL;
+    sl->next = cq->slabs;
+    cq->slabs = sl;
+    cq->nslabs++;
+    for (int i = 1; i < NQ_CQ_SLAB; i++) {
+        sl->t[i].loose = 0;
+        sl->t[i].spare_next = i + 1 < NQ_CQ_SLAB ? &sl->t[i + 1] : cq->cache;
+    }
+    cq->cache = &sl->t[1];
+    sl->t[0].loose = 0;
+    return &sl->t[0];
+}
+
 nq_status nq_cq_token_new(struct nq_cq_token **out, nq_cq *cq, uint64_t tag)
 {
     pthread_mutex_lock(&cq->alloc_mu);
     struct nq_cq_token *t = cq->cache;
     if (!t)
-        t = atomic_exchange(&cq->returned, NULL);
+        t = atomic_exchange_explicit(&cq->returned, NULL, memory_order_acquire);
     if (t) {
         cq->cache = t->spare_next;
-        atomic_fetch_sub_explicit(&cq->pooled, 1, memory_order_relaxed);
+        /* the pool is a list of tokens last written by a taker: fetch the
+         * next one now, while this put goes on, rather than stall on it in
+         * the next put */
+        if (cq->cache)
+            __builtin_prefetch(cq->cache, 1);
+    } else {
+        t = slab_new(cq);
     }
     pthread_mutex_unlock(&cq->alloc_mu);
     if (!t) {
         t = malloc(sizeof *t);
         if (!t)
             return nq_fail(NQ_ENOMEM, "cq: out of memory");
+        t->loose = 1;
     }
     t->cq = cq;
     t->ev.tag = tag;
@@ -102,19 +152,10 @@ nq_status nq_cq_token_new(struct nq_cq_token **out, nq_cq *cq, uint64_t tag)
     return NQ_OK;
 }
 
-/* Give the chain first..last (n tokens, linked by spare_next) back to the
- * pool, or free it when the pool is full. Any thread. */
-static void pool_put(nq_cq *cq, struct nq_cq_token *first, struct nq_cq_token *last, size_t n)
+/* Give the chain first..last (linked by spare_next; slab tokens only) back
+ * to the pool. Any thread. */
+static void pool_put(nq_cq *cq, struct nq_cq_token *first, struct nq_cq_token *last)
 {
-    if (atomic_load_explicit(&cq->pooled, memory_order_relaxed) + n > NQ_CQ_POOL_MAX) {
-        while (first) {
-            struct nq_cq_token *next = first->spare_next;
-            free(first);
-            first = next;
-        }
-        return;
-    }
-    atomic_fetch_add_explicit(&cq->pooled, n, memory_order_relaxed);
     struct nq_cq_token *head = atomic_load_explicit(&cq->returned, memory_order_relaxed);
     do
         last->spare_next = head;
@@ -124,8 +165,10 @@ static void pool_put(nq_cq *cq, struct nq_cq_token *first, struct nq_cq_token *l
 
 void nq_cq_token_free(struct nq_cq_token *t)
 {
-    t->spare_next = NULL;
-    pool_put(t->cq, t, t, 1);
+    if (t->loose)
+        free(t);
+    else
+        pool_put(t->cq, t, t);
 }
 
 /* Sequentially consistent: a taker's bit set and a post's add are ordered,
@@ -162,7 +205,8 @@ static size_t take(nq_cq *cq, uint64_t *tags, nq_status *results, size_t cap)
         pthread_mutex_unlock(&cq->takers);
         if (!k)
             break;
-        /* popped nodes are no longer touched by the queue: read, then recycle */
+        /* popped nodes are no longer touched by the queue: read, then
+         * recycle (slab tokens) or free (loose ones) */
         struct nq_cq_token *first = NULL, *last = NULL;
         for (size_t i = 0; i < k; i++) {
             struct nq_cq_token *t = (struct nq_cq_token *)(struct cq_event *)nodes[i];
@@ -170,6 +214,10 @@ static size_t take(nq_cq *cq, uint64_t *tags, nq_status *results, size_t cap)
                 tags[got + i] = t->ev.tag;
             if (results)
                 results[got + i] = t->ev.result;
+            if (t->loose) {
+                free(t);
+                continue;
+            }
             t->spare_next = NULL;
             if (last)
                 last->spare_next = t;
@@ -177,7 +225,8 @@ static size_t take(nq_cq *cq, uint64_t *tags, nq_status *results, size_t cap)
                 first = t;
             last = t;
         }
-        pool_put(cq, first, last, k);
+        if (first)
+            pool_put(cq, first, last);
         got += k;
         if (k < want)
             break;
@@ -250,24 +299,22 @@ void nq_cq_shutdown(nq_cq *cq)
     announce(cq);
 }
 
-static void free_chain(struct nq_cq_token *t)
-{
-    while (t) {
-        struct nq_cq_token *next = t->spare_next;
-        free(t);
-        t = next;
-    }
-}
-
 void nq_cq_free(nq_cq *cq)
 {
     if (!cq)
         return;
     struct nq_mpsc_node *n;
-    while ((n = nq_mpsc_pop(&cq->inbox)))
-        free((struct nq_cq_token *)(struct cq_event *)n);
-    free_chain(cq->cache);
-    free_chain(atomic_load(&cq->returned));
+    while ((n = nq_mpsc_pop(&cq->inbox))) {
+        struct nq_cq_token *t = (struct nq_cq_token *)(struct cq_event *)n;
+        if (t->loose)
+            free(t);
+    }
+    /* slab tokens, queued or pooled, go with their slabs */
+    while (cq->slabs) {
+        struct cq_slab *next = cq->slabs->next;
+        free(cq->slabs);
+        cq->slabs = next;
+    }
     pthread_mutex_destroy(&cq->alloc_mu);
     pthread_mutex_destroy(&cq->takers);
     free(cq);

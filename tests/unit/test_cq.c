@@ -198,13 +198,13 @@ static void test_wakes_sleeper(void **state)
     nq_cq_free(cq);
 }
 
-/* Tokens: more in flight than the pool keeps, reused many times, some
- * given back unposted (a put that failed at once), some left queued and
- * pooled at free. */
+/* Tokens: more in flight than a queue keeps in slabs (65536), so some are
+ * loose; reused many times; some given back unposted (a put that failed
+ * at once); at free, slab and loose tokens left queued and pooled. */
 static void test_token_recycling(void **state)
 {
     (void)state;
-    enum { N = 40000 };
+    enum { N = 70000 };
     nq_cq *cq;
     assert_int_equal(nq_cq_new(&cq), NQ_OK);
     struct nq_cq_token **tok = calloc(N, sizeof *tok);
@@ -227,7 +227,8 @@ static void test_token_recycling(void **state)
         for (size_t i = 0; i < got; i++) /* posting order, unposted ones left out */
             assert_int_equal(tags[i], (uint64_t)round * N + (i / 9) * 10 + 1 + i % 9);
     }
-    post(cq, 1, NQ_OK); /* queued at free */
+    for (int i = 0; i < N; i++) /* queued at free */
+        post(cq, (uint64_t)i, NQ_OK);
     free(tok);
     free(tags);
     nq_cq_free(cq);

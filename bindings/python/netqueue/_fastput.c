@@ -5,50 +5,283 @@
  * Why: through SWIG a 64 B put cost ~20 us of Python (proxy layers, a
  * concurrent.futures.Future with its Condition, a lock round per call, a
  * GIL release and the drain thread fighting for it, a SWIG object per
- * completion). Here a put is one C call and a completion a few dict and
- * attribute operations in C:
+ * completion). Here a put is one C call, and a completion nobody waits for
+ * needs no Python at all:
  *
+ *  - FutureCore is the C base of comm.PutFuture (class PutFuture(FutureCore,
+ *    concurrent.futures.Future)): it keeps the future's state in an atomic
+ *    word (_state, _nq_slow) and _result / _exception in C fields, and
+ *    answers done(), result(), exception()... in C when the state alone
+ *    answers. Future's own Python code sees the same attributes.
  *  - Putter.put(data, *peers) checks the communicator is open, makes the
- *    future (an instance of comm.PutFuture, a concurrent.futures.Future
- *    whose lock and lists are made only when used), files it in a slot of
- *    the pending array (the slot number is the tag) and calls
- *    nq_comm_put_cq -- all with the GIL
- *    held, which is what makes the open check and the call atomic against
- *    close (nq_comm_put never blocks unless a send limit is set; with one,
- *    release_gil is set and comm.py counts the call instead).
- *  - Putter.drain() is the drain thread's body: without the GIL it waits
- *    for a completion and takes every other one already queued (up to
- *    DRAIN_BATCH), then completes them in one GIL hold. A future nobody has looked at
- *    yet (its _nq_slow is False) is completed by setting _state; otherwise
- *    its _nq_finish(status) runs (Python: lock, waiters, done-callbacks).
- *  - The library only ever holds integer tags, never Python objects: the
- *    pending array keeps each future alive until its completion is taken.
+ *    future (state RUNNING), takes a reference to it that the tag carries
+ *    (the tag IS the future's address) and calls nq_comm_put_cq -- all with
+ *    the GIL held, which is what makes the open check and the call atomic
+ *    against close (nq_comm_put never blocks unless a send limit is set;
+ *    with one, release_gil is set and comm.py counts the call instead).
+ *  - Putter.drain() is the drain thread's body and runs WITHOUT the GIL:
+ *    it takes completions in batches (nq_cq_next_batch) and completes each
+ *    future nobody has looked at by one compare-and-swap of its state
+ *    (RUNNING -> FINISHED). The tag's reference is then dropped later by
+ *    whoever holds the GIL: the next put (once 256 are waiting), or the
+ *    drain thread when the queue goes idle. Only a future somebody looked
+ *    at (its _nq_slow bit is set: it has a lock, waiters or callbacks) or a
+ *    failed put needs the GIL on the drain thread: its _nq_finish(status)
+ *    runs there, and so does every later completion of the same batch, so
+ *    that futures still complete in put order.
+ *  - The drain thread thus never makes the putting thread wait for the GIL
+ *    (it used to take it once per batch: a forced switch every 5 ms and the
+ *    putter stopped while a batch was completed).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include <netqueue/netqueue.h>
 
-#define DRAIN_BATCH 4096
+#define DRAIN_BATCH 1024
+/* A put drops the references of completed futures once this many wait. */
+#define RELEASE_AT 256
+/* The drain thread drops them itself after this long without completions. */
+#define IDLE_MS 10
+
+/* ---- FutureCore ---------------------------------------------------------- */
+
+/* concurrent.futures' states, in the low bits of the state word */
+enum { ST_PENDING, ST_RUNNING, ST_CANCELLED, ST_CANCELLED_NOTIFIED, ST_FINISHED, ST_COUNT };
+#define ST_MASK 7
+/* somebody made its lock, lists or exception: completion goes through
+ * _nq_finish with the GIL */
+#define ST_SLOW 8
+
+typedef struct {
+    PyObject_HEAD
+    _Atomic int state;
+    PyObject *result;
+    PyObject *exception;
+} FutureCore;
+
+static PyObject *state_names[ST_COUNT]; /* concurrent.futures._base.PENDING... */
+static PyObject *py_future_result, *py_future_exception, *py_future_cancel; /* Future's own */
+
+static PyObject *core_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    (void)args;
+    (void)kw;
+    FutureCore *f = (FutureCore *)type->tp_alloc(type, 0);
+    if (f)
+        atomic_init(&f->state, ST_RUNNING); /* a put's future runs from the start */
+    return (PyObject *)f;
+}
+
+static int core_traverse(FutureCore *f, visitproc visit, void *arg)
+{
+    Py_VISIT(f->result);
+    Py_VISIT(f->exception);
+    return 0;
+}
+
+static int core_clear(FutureCore *f)
+{
+    Py_CLEAR(f->result);
+    Py_CLEAR(f->exception);
+    return 0;
+}
+
+static void core_dealloc(FutureCore *f)
+{
+    PyObject_GC_UnTrack(f);
+    core_clear(f);
+    Py_TYPE(f)->tp_free((PyObject *)f);
+}
+
+static int state_of(FutureCore *f)
+{
+    return atomic_load(&f->state) & ST_MASK;
+}
+
+static PyObject *core_get_state(FutureCore *f, void *closure)
+{
+    (void)closure;
+    return Py_NewRef(state_names[state_of(f)]);
+}
+
+static int core_set_state(FutureCore *f, PyObject *v, void *closure)
+{
+    (void)closure;
+    if (!v) {
+        PyErr_SetString(PyExc_AttributeError, "_state cannot be deleted");
+        return -1;
+    }
+    for (int s = 0; s < ST_COUNT; s++) {
+        int eq = PyObject_RichCompareBool(v, state_names[s], Py_EQ);
+        if (eq < 0)
+            return -1;
+        if (eq) {
+            int old = atomic_load(&f->state);
+            while (!atomic_compare_exchange_weak(&f->state, &old, (old & ST_SLOW) | s))
+                ;
+            return 0;
+        }
+    }
+    PyErr_Format(PyExc_ValueError, "not a future state: %R", v);
+    return -1;
+}
+
+static PyObject *core_get_slow(FutureCore *f, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(atomic_load(&f->state) & ST_SLOW);
+}
+
+static int core_set_slow(FutureCore *f, PyObject *v, void *closure)
+{
+    (void)closure;
+    int on = v ? PyObject_IsTrue(v) : 0;
+    if (on < 0)
+        return -1;
+    if (on)
+        atomic_fetch_or(&f->state, ST_SLOW);
+    else
+        atomic_fetch_and(&f->state, ~ST_SLOW);
+    return 0;
+}
+
+static PyObject *core_done(FutureCore *f, PyObject *unused)
+{
+    (void)unused;
+    int s = state_of(f);
+    return PyBool_FromLong(s == ST_FINISHED || s == ST_CANCELLED || s == ST_CANCELLED_NOTIFIED);
+}
+
+static PyObject *core_running(FutureCore *f, PyObject *unused)
+{
+    (void)unused;
+    return PyBool_FromLong(state_of(f) == ST_RUNNING);
+}
+
+static PyObject *core_cancelled(FutureCore *f, PyObject *unused)
+{
+    (void)unused;
+    int s = state_of(f);
+    return PyBool_FromLong(s == ST_CANCELLED || s == ST_CANCELLED_NOTIFIED);
+}
+
+/* Call Future's own method (the slow path: waiting, cancelled...). */
+static PyObject *call_base(PyObject *method, FutureCore *f, PyObject *const *args, Py_ssize_t nargs,
+                           PyObject *kwnames)
+{
+    PyObject *stack[3];
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs + nkw > 2) {
+        PyErr_SetString(PyExc_TypeError, "too many arguments");
+        return NULL;
+    }
+    stack[0] = (PyObject *)f;
+    for (Py_ssize_t i = 0; i < nargs + nkw; i++)
+        stack[1 + i] = args[i];
+    return PyObject_Vectorcall(method, stack, 1 + nargs, kwnames);
+}
+
+static PyObject *core_cancel(FutureCore *f, PyObject *unused)
+{
+    (void)unused;
+    int s = state_of(f);
+    if (s == ST_RUNNING || s == ST_FINISHED) /* a put cannot be taken back */
+        Py_RETURN_FALSE;
+    return call_base(py_future_cancel, f, NULL, 0, NULL);
+}
+
+/* result(timeout=None): the result, or raises the exception */
+static PyObject *core_result(FutureCore *f, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (state_of(f) == ST_FINISHED) {
+        if (f->exception && f->exception != Py_None) {
+            PyErr_SetObject((PyObject *)Py_TYPE(f->exception), f->exception);
+            return NULL;
+        }
+        return Py_NewRef(f->result ? f->result : Py_None);
+    }
+    return call_base(py_future_result, f, args, nargs, kwnames);
+}
+
+/* exception(timeout=None) */
+static PyObject *core_exception(FutureCore *f, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (state_of(f) == ST_FINISHED)
+        return Py_NewRef(f->exception ? f->exception : Py_None);
+    return call_base(py_future_exception, f, args, nargs, kwnames);
+}
+
+static PyGetSetDef core_getset[] = {
+    { "_state", (getter)core_get_state, (setter)core_set_state, "concurrent.futures state", NULL },
+    { "_nq_slow", (getter)core_get_slow, (setter)core_set_slow,
+      "completion must take the GIL and run _nq_finish (set before the future's lock is made)", NULL },
+    { NULL, NULL, NULL, NULL, NULL },
+};
+
+static PyMemberDef core_members[] = {
+    { "_result", T_OBJECT, offsetof(FutureCore, result), 0, NULL },
+    { "_exception", T_OBJECT, offsetof(FutureCore, exception), 0, NULL },
+    { NULL, 0, 0, 0, NULL },
+};
+
+static PyMethodDef core_methods[] = {
+    { "done", (PyCFunction)core_done, METH_NOARGS, "True once completed" },
+    { "running", (PyCFunction)core_running, METH_NOARGS, "True while the put is pending" },
+    { "cancelled", (PyCFunction)core_cancelled, METH_NOARGS, "Never true for a put" },
+    { "cancel", (PyCFunction)core_cancel, METH_NOARGS, "A put cannot be taken back: False" },
+    { "result", (PyCFunction)(void (*)(void))core_result, METH_FASTCALL | METH_KEYWORDS,
+      "result(timeout=None)" },
+    { "exception", (PyCFunction)(void (*)(void))core_exception, METH_FASTCALL | METH_KEYWORDS,
+      "exception(timeout=None)" },
+    { NULL, NULL, 0, NULL },
+};
+
+static PyTypeObject FutureCoreType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "netqueue._fastput.FutureCore",
+    .tp_basicsize = sizeof(FutureCore),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "C base of comm.PutFuture: state word, result, exception, the fast methods",
+    .tp_new = core_new,
+    .tp_dealloc = (destructor)core_dealloc,
+    .tp_traverse = (traverseproc)core_traverse,
+    .tp_clear = (inquiry)core_clear,
+    .tp_getset = core_getset,
+    .tp_members = core_members,
+    .tp_methods = core_methods,
+};
+
+/* ---- Putter -------------------------------------------------------------- */
 
 typedef struct {
     PyObject_HEAD
     nq_comm *comm;
     nq_cq *cq;
-    PyObject **slots;      /* pending futures by tag (strong refs; NULL: free) */
-    uint64_t *free_tags;   /* free slots (room for cap) */
-    size_t nslots, cap, nfree;
-    PyTypeObject *future;  /* comm.PutFuture */
+    PyTypeObject *future;  /* comm.PutFuture (a FutureCore) */
     PyObject *dump;        /* serializer's dump, or None for raw bytes */
     PyObject *peer_bytes;  /* peers tuple -> bytes of 16*n */
     PyObject *raise_status; /* (status, detail) -> raises the netqueue error */
     int release_gil;       /* a send limit is set: nq_comm_put may wait */
     int closed;
+    /* Futures completed without the GIL whose tag reference is still to
+     * be dropped (with the GIL). rel/nrel/caprel under rel_mu; spare (the
+     * other buffer) only with the GIL. */
+    pthread_mutex_t rel_mu;
+    PyObject **rel;
+    size_t nrel, caprel;
+    atomic_size_t nrel_hint; /* nrel, read without the lock */
+    PyObject **spare;
+    size_t capspare;
+    int rel_init;
 } Putter;
 
-static PyObject *str_state, *str_nq_slow, *str_nq_finish, *str_finished, *empty_tuple;
+static PyObject *str_nq_finish, *empty_tuple;
 
 static int putter_init(Putter *self, PyObject *args, PyObject *kw)
 {
@@ -59,15 +292,19 @@ static int putter_init(Putter *self, PyObject *args, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(args, kw, "KKO!OOO|p", names, &comm, &cq, &PyType_Type, &future, &dump,
                                      &peer_bytes, &raise_status, &release_gil))
         return -1;
-    if (self->slots) {
+    if (self->rel_init) {
         PyErr_SetString(PyExc_RuntimeError, "Putter: already initialised");
         return -1;
     }
-    self->release_gil = release_gil;
+    if (!PyType_IsSubtype((PyTypeObject *)future, &FutureCoreType)) {
+        PyErr_SetString(PyExc_TypeError, "Putter: future must be a FutureCore subclass");
+        return -1;
+    }
     if (!comm || !cq) {
         PyErr_SetString(PyExc_ValueError, "Putter: NULL communicator or queue");
         return -1;
     }
+    self->release_gil = release_gil;
     self->comm = (nq_comm *)(uintptr_t)comm;
     self->cq = (nq_cq *)(uintptr_t)cq;
     Py_INCREF(future);
@@ -78,13 +315,67 @@ static int putter_init(Putter *self, PyObject *args, PyObject *kw)
     Py_XSETREF(self->peer_bytes, peer_bytes);
     Py_INCREF(raise_status);
     Py_XSETREF(self->raise_status, raise_status);
+    pthread_mutex_init(&self->rel_mu, NULL);
+    self->rel_init = 1;
+    return 0;
+}
+
+/* Drop the tag references of futures completed without the GIL (GIL
+ * held). Re-entrant: a reference dropped may run Python code (a weakref
+ * callback) that puts again. */
+static void flush_released(Putter *self)
+{
+    if (!self->rel_init)
+        return;
+    PyObject **spare = self->spare;
+    size_t capspare = self->capspare;
+    self->spare = NULL;
+    self->capspare = 0;
+    pthread_mutex_lock(&self->rel_mu);
+    PyObject **list = self->rel;
+    size_t n = self->nrel, cap = self->caprel;
+    self->rel = spare;
+    self->caprel = capspare;
+    self->nrel = 0;
+    atomic_store_explicit(&self->nrel_hint, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&self->rel_mu);
+    for (size_t i = 0; i < n; i++)
+        Py_DECREF(list[i]);
+    if (self->spare) /* a nested flush left its buffer here */
+        PyMem_RawFree(list);
+    else {
+        self->spare = list;
+        self->capspare = cap;
+    }
+}
+
+/* Queue n futures' tag references for dropping (no GIL needed). 0, or -1
+ * when out of memory (nothing queued). */
+static int release_later(Putter *self, const uint64_t *tags, size_t n)
+{
+    pthread_mutex_lock(&self->rel_mu);
+    if (self->nrel + n > self->caprel) {
+        size_t cap = self->caprel ? 2 * self->caprel : 1024;
+        while (cap < self->nrel + n)
+            cap *= 2;
+        PyObject **rel = PyMem_RawRealloc(self->rel, cap * sizeof *rel);
+        if (!rel) {
+            pthread_mutex_unlock(&self->rel_mu);
+            return -1;
+        }
+        self->rel = rel;
+        self->caprel = cap;
+    }
+    for (size_t i = 0; i < n; i++)
+        self->rel[self->nrel + i] = (PyObject *)(uintptr_t)tags[i];
+    self->nrel += n;
+    atomic_store_explicit(&self->nrel_hint, self->nrel, memory_order_relaxed);
+    pthread_mutex_unlock(&self->rel_mu);
     return 0;
 }
 
 static int putter_traverse(Putter *self, visitproc visit, void *arg)
 {
-    for (size_t i = 0; i < self->nslots; i++)
-        Py_VISIT(self->slots[i]);
     Py_VISIT(self->future);
     Py_VISIT(self->dump);
     Py_VISIT(self->peer_bytes);
@@ -94,8 +385,6 @@ static int putter_traverse(Putter *self, visitproc visit, void *arg)
 
 static int putter_clear(Putter *self)
 {
-    for (size_t i = 0; i < self->nslots; i++)
-        Py_CLEAR(self->slots[i]);
     Py_CLEAR(self->future);
     Py_CLEAR(self->dump);
     Py_CLEAR(self->peer_bytes);
@@ -106,49 +395,14 @@ static int putter_clear(Putter *self)
 static void putter_dealloc(Putter *self)
 {
     PyObject_GC_UnTrack(self);
+    flush_released(self); /* none left once the drain ended; to be sure */
     putter_clear(self);
-    PyMem_Free(self->slots);
-    PyMem_Free(self->free_tags);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-/* File fut under a new tag (GIL held). -1 with MemoryError. */
-static int slot_add(Putter *self, PyObject *fut, uint64_t *tag)
-{
-    if (self->nfree) {
-        *tag = self->free_tags[--self->nfree];
-    } else {
-        if (self->nslots == self->cap) {
-            size_t cap = self->cap ? 2 * self->cap : 1024;
-            PyObject **slots = PyMem_Realloc(self->slots, cap * sizeof *slots);
-            if (!slots)
-                goto nomem;
-            self->slots = slots;
-            uint64_t *free_tags = PyMem_Realloc(self->free_tags, cap * sizeof *free_tags);
-            if (!free_tags)
-                goto nomem;
-            self->free_tags = free_tags;
-            self->cap = cap;
-        }
-        *tag = self->nslots;
-        self->slots[self->nslots++] = NULL;
+    if (self->rel_init) {
+        PyMem_RawFree(self->rel);
+        PyMem_RawFree(self->spare);
+        pthread_mutex_destroy(&self->rel_mu);
     }
-    self->slots[*tag] = Py_NewRef(fut);
-    return 0;
-nomem:
-    PyErr_NoMemory();
-    return -1;
-}
-
-/* Take the future of tag out (a new reference), or NULL if none (GIL held). */
-static PyObject *slot_take(Putter *self, uint64_t tag)
-{
-    if (tag >= self->nslots || !self->slots[tag])
-        return NULL;
-    PyObject *fut = self->slots[tag];
-    self->slots[tag] = NULL;
-    self->free_tags[self->nfree++] = tag; /* nfree <= nslots <= cap */
-    return fut;
+    Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 /* Raise the netqueue error for st with detail (NULL on return, always). */
@@ -170,6 +424,8 @@ static PyObject *putter_put(Putter *self, PyObject *const *args, Py_ssize_t narg
     }
     if (self->closed)
         return fail(self, NQ_ECLOSED, "communicator is closed");
+    if (atomic_load_explicit(&self->nrel_hint, memory_order_relaxed) >= RELEASE_AT)
+        flush_released(self);
     PyObject *buf, *peers = NULL, *fut = NULL, *ret = NULL;
     if (self->dump == Py_None) {
         /* raw (BufferSerializer): str as UTF-8, any buffer as it is */
@@ -203,8 +459,8 @@ static PyObject *putter_put(Putter *self, PyObject *const *args, Py_ssize_t narg
         pp = pview.buf;
         np = (size_t)pview.len / NQ_ID_SIZE;
     }
-    /* object.__new__(PutFuture): its class attributes are its initial state */
-    fut = self->future->tp_new(self->future, empty_tuple, NULL);
+    /* PutFuture without __init__: running, nothing else made yet */
+    fut = core_new(self->future, empty_tuple, NULL);
     if (!fut)
         goto out_view;
     /* Not tracked by the cycle collector until it could be part of a
@@ -213,9 +469,9 @@ static PyObject *putter_put(Putter *self, PyObject *const *args, Py_ssize_t narg
      * Otherwise every put's future is traversed by each collection while
      * it lives (a fifth of a 64 B put's time when many are kept). */
     PyObject_GC_UnTrack(fut);
-    uint64_t tag;
-    if (slot_add(self, fut, &tag) != 0) /* before the put: it may complete at once */
-        goto out_view;
+    /* the tag is the future's address and holds a reference, dropped
+     * once the completion has been taken */
+    uint64_t tag = (uint64_t)(uintptr_t)Py_NewRef(fut);
     nq_status st;
     char detail[256];
     if (self->release_gil) {
@@ -232,7 +488,7 @@ static PyObject *putter_put(Putter *self, PyObject *const *args, Py_ssize_t narg
             snprintf(detail, sizeof detail, "%s", nq_last_error());
     }
     if (st != NQ_OK) {
-        Py_XDECREF(slot_take(self, tag));
+        Py_DECREF(fut); /* the tag's */
         fail(self, st, detail);
         goto out_view;
     }
@@ -248,87 +504,89 @@ out_buf:
     return ret;
 }
 
-/* Complete the future of tag (GIL held). 0, or -1 with an exception set. */
-static int complete(Putter *self, uint64_t tag, nq_status result)
+/* Complete a future with the GIL held: fast if nobody looked at it, else
+ * through PutFuture._nq_finish (lock, waiters, done-callbacks). 0, or -1
+ * with an exception set. */
+static int complete_with_gil(PyObject *fut, nq_status result)
 {
-    PyObject *fut = slot_take(self, tag);
-    if (!fut)
-        return 0; /* not ours (cannot happen) */
-    int rc = 0;
-    if (result == NQ_OK) {
-        /* fast: nobody made its lock or lists, so nobody can be waiting on
-         * it; setting _state is the whole completion (the GIL is held from
-         * the check to the store, and a waiter sets _nq_slow before it
-         * checks _state under the lock it then makes). */
-        PyObject *slow = PyObject_GetAttr(fut, str_nq_slow);
-        if (!slow) {
-            rc = -1;
-        } else if (slow == Py_False) {
-            rc = PyObject_SetAttr(fut, str_state, str_finished);
-            Py_DECREF(slow);
-            Py_DECREF(fut);
-            return rc;
-        }
-        Py_XDECREF(slow);
-    }
-    if (rc == 0) {
-        if (!PyObject_GC_IsTracked(fut)) /* the exception may lead back to it */
-            PyObject_GC_Track(fut);
-        PyObject *status = PyLong_FromLong((long)result);
-        PyObject *r = status ? PyObject_CallMethodObjArgs(fut, str_nq_finish, status, NULL) : NULL;
-        rc = r ? 0 : -1;
-        Py_XDECREF(r);
-        Py_XDECREF(status);
-    }
-    Py_DECREF(fut);
-    return rc;
+    FutureCore *f = (FutureCore *)fut;
+    int expect = ST_RUNNING;
+    if (result == NQ_OK && atomic_compare_exchange_strong(&f->state, &expect, ST_FINISHED))
+        return 0;
+    if (!PyObject_GC_IsTracked(fut)) /* the exception may lead back to it */
+        PyObject_GC_Track(fut);
+    PyObject *status = PyLong_FromLong((long)result);
+    PyObject *r = status ? PyObject_CallMethodObjArgs(fut, str_nq_finish, status, NULL) : NULL;
+    Py_XDECREF(status);
+    if (!r)
+        return -1;
+    Py_DECREF(r);
+    return 0;
 }
 
 /* drain(): complete futures until the queue is shut down and drained. */
 static PyObject *putter_drain(Putter *self, PyObject *unused)
 {
     (void)unused;
-    /* Completions are gathered without the GIL, then completed in one GIL
-     * hold: the GIL-held part, which the putting thread waits out, is only
-     * the Python-object work. */
     uint64_t *tags = PyMem_Malloc(DRAIN_BATCH * sizeof *tags);
     nq_status *results = PyMem_Malloc(DRAIN_BATCH * sizeof *results);
-    PyObject *ret = NULL;
     if (!tags || !results) {
-        PyErr_NoMemory();
-        goto out;
+        PyMem_Free(tags);
+        PyMem_Free(results);
+        return PyErr_NoMemory();
     }
+    PyObject *ret = NULL;
+    nq_status st;
+    char detail[256] = "";
+    PyThreadState *ts = PyEval_SaveThread();
     for (;;) {
-        int n = 0;
-        nq_status st;
-        char detail[256] = "";
-        Py_BEGIN_ALLOW_THREADS
-        st = nq_cq_next(self->cq, NQ_FOREVER, &tags[0], &results[0]);
-        if (st == NQ_OK) {
-            for (n = 1; n < DRAIN_BATCH; n++)
-                if (nq_cq_next(self->cq, 0, &tags[n], &results[n]) != NQ_OK)
-                    break;
-        } else if (st != NQ_ECLOSED) {
-            snprintf(detail, sizeof detail, "%s", nq_last_error());
-        }
-        Py_END_ALLOW_THREADS
-        if (st == NQ_ECLOSED) {
-            ret = Py_NewRef(Py_None);
-            goto out;
+        size_t n = 0;
+        int64_t timeout = atomic_load_explicit(&self->nrel_hint, memory_order_relaxed) ? IDLE_MS : NQ_FOREVER;
+        st = nq_cq_next_batch(self->cq, timeout, tags, results, DRAIN_BATCH, &n);
+        if (st == NQ_ETIMEDOUT) { /* idle: drop what the puts have not */
+            PyEval_RestoreThread(ts);
+            flush_released(self);
+            ts = PyEval_SaveThread();
+            continue;
         }
         if (st != NQ_OK) {
-            fail(self, st, detail);
-            goto out;
+            if (st != NQ_ECLOSED)
+                snprintf(detail, sizeof detail, "%s", nq_last_error());
+            break;
         }
-        for (int i = 0; i < n; i++) {
-            if (complete(self, tags[i], results[i]) != 0) {
+        /* Without the GIL: complete the leading futures nobody looked at.
+         * The first that needs the GIL (slow, or failed), and every one
+         * after it in this batch, is completed with the GIL, in order. */
+        size_t i = 0;
+        for (; i < n; i++) {
+            FutureCore *f = (FutureCore *)(uintptr_t)tags[i];
+            int expect = ST_RUNNING;
+            if (results[i] != NQ_OK || !atomic_compare_exchange_strong(&f->state, &expect, ST_FINISHED))
+                break;
+        }
+        size_t from = i;
+        if (i && release_later(self, tags, i) != 0)
+            from = 0; /* out of memory: drop them with the GIL below */
+        if (from < n) {
+            PyEval_RestoreThread(ts);
+            for (size_t j = from; j < n; j++) {
+                PyObject *fut = (PyObject *)(uintptr_t)tags[j];
                 /* a done-callback's error is caught by Future; this is
                  * memory or a broken future: report it, go on draining */
-                PyErr_WriteUnraisable((PyObject *)self);
+                if (j >= i && complete_with_gil(fut, results[j]) != 0)
+                    PyErr_WriteUnraisable((PyObject *)self);
+                Py_DECREF(fut);
             }
+            flush_released(self);
+            ts = PyEval_SaveThread();
         }
     }
-out:
+    PyEval_RestoreThread(ts);
+    flush_released(self);
+    if (st == NQ_ECLOSED)
+        ret = Py_NewRef(Py_None);
+    else
+        fail(self, st, detail);
     PyMem_Free(tags);
     PyMem_Free(results);
     return ret;
@@ -388,16 +646,41 @@ static struct PyModuleDef module = {
     .m_methods = module_methods,
 };
 
+/* concurrent.futures' state names and Future's own slow-path methods */
+static int import_futures(void)
+{
+    static const char *names[ST_COUNT] = { "PENDING", "RUNNING", "CANCELLED", "CANCELLED_AND_NOTIFIED",
+                                           "FINISHED" };
+    PyObject *base = PyImport_ImportModule("concurrent.futures._base");
+    if (!base)
+        return -1;
+    int rc = -1;
+    for (int s = 0; s < ST_COUNT; s++)
+        if (!(state_names[s] = PyObject_GetAttrString(base, names[s])))
+            goto out;
+    PyObject *future = PyObject_GetAttrString(base, "Future");
+    if (!future)
+        goto out;
+    py_future_result = PyObject_GetAttrString(future, "result");
+    py_future_exception = PyObject_GetAttrString(future, "exception");
+    py_future_cancel = PyObject_GetAttrString(future, "cancel");
+    Py_DECREF(future);
+    if (py_future_result && py_future_exception && py_future_cancel)
+        rc = 0;
+out:
+    Py_DECREF(base);
+    return rc;
+}
+
 PyMODINIT_FUNC PyInit__fastput(void)
 {
-    if (PyType_Ready(&PutterType) < 0)
+    if (PyType_Ready(&FutureCoreType) < 0 || PyType_Ready(&PutterType) < 0)
         return NULL;
-    str_state = PyUnicode_InternFromString("_state");
-    str_nq_slow = PyUnicode_InternFromString("_nq_slow");
+    if (import_futures() != 0)
+        return NULL;
     str_nq_finish = PyUnicode_InternFromString("_nq_finish");
-    str_finished = PyUnicode_InternFromString("FINISHED");
     empty_tuple = PyTuple_New(0);
-    if (!str_state || !str_nq_slow || !str_nq_finish || !str_finished || !empty_tuple)
+    if (!str_nq_finish || !empty_tuple)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m)
@@ -405,6 +688,12 @@ PyMODINIT_FUNC PyInit__fastput(void)
     Py_INCREF(&PutterType);
     if (PyModule_AddObject(m, "Putter", (PyObject *)&PutterType) < 0) {
         Py_DECREF(&PutterType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&FutureCoreType);
+    if (PyModule_AddObject(m, "FutureCore", (PyObject *)&FutureCoreType) < 0) {
+        Py_DECREF(&FutureCoreType);
         Py_DECREF(m);
         return NULL;
     }

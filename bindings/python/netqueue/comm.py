@@ -1,9 +1,10 @@
 """Communicator: the reference's put/get/close API over libnetqueue.
 
 Threads: puts complete into an nq_cq that a thread of this binding drains
-("netqueue-cq-<id>"); no library thread ever runs Python code, and C only
-ever holds integer tags, never Python objects. Futures are completed, and
-their done-callbacks run, on that drain thread.
+("netqueue-cq-<id>"); no library thread ever runs Python code. A put's tag
+is its future's address, carrying a reference the binding drops once the
+completion is taken (the library never touches it). Futures are
+completed, and their done-callbacks run, on that drain thread.
 
 The put path and the drain loop are C (_fastput.c, see why there); the
 futures are PutFuture, a concurrent.futures.Future made cheap to create
@@ -13,7 +14,7 @@ import threading
 import uuid
 import weakref
 from concurrent.futures import Future
-from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED, RUNNING
+from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,31 +35,26 @@ class Message:
 
 
 _DONE = (CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED)
-_CANCELLED = (CANCELLED, CANCELLED_AND_NOTIFIED)
 _LAZY = {"_condition": threading.Condition, "_waiters": list, "_done_callbacks": list}
 
 
-class PutFuture(Future):
+class PutFuture(_fastput.FutureCore, Future):
     """The Future of a put: a concurrent.futures.Future (wait(), as_completed(),
     asyncio.wrap_future(), done-callbacks all work), running from the start
     (a put cannot be taken back, so cancel() is False).
 
-    Made for a cost per put near that of the C library's: the put path
-    creates it without __init__ (its class attributes are the initial
-    state), and its Condition and lists are made on first use
-    (__getattr__). Until then nobody can be waiting on it, and the drain
-    thread completes it by setting _state alone; _nq_slow, set before any
-    of them is made, sends the completion through _nq_finish instead. The
-    GIL makes each of those steps atomic. done(), result() and the like
-    read the state without the lock when that is enough to answer. The put
-    path also leaves it out of the cycle collector's sight until it gets a
-    lock, a list or an exception (the only ways back to it).
+    Made for a cost per put near that of the C library's: its C base
+    (_fastput.FutureCore) keeps _state, _result and _exception in C and
+    answers done(), result(), exception()... in C when the state suffices;
+    the put path creates it without __init__; its Condition and lists are
+    made on first use (__getattr__). Until then nobody can be waiting on
+    it, and the drain thread completes it without the GIL by one atomic
+    compare-and-swap of its state; _nq_slow, set before any of them is
+    made, makes that swap fail and sends the completion through _nq_finish
+    (with the GIL) instead. The put path also leaves it out of the cycle
+    collector's sight until it gets a lock, a list or an exception (the
+    only ways back to it).
     """
-
-    _state = RUNNING
-    _result = None
-    _exception = None
-    _nq_slow = False
 
     def __init__(self):  # the put path does not call it; nothing to set
         pass
@@ -72,7 +68,7 @@ class PutFuture(Future):
         return self.__dict__.setdefault(name, make())
 
     def _nq_finish(self, status):
-        """Complete as set_result / set_exception do (drain thread)."""
+        """Complete as set_result / set_exception do (drain thread, GIL held)."""
         exc = None
         if status != 0:
             name = nqswig.strerror_(status)
@@ -89,35 +85,6 @@ class PutFuture(Future):
                     waiter.add_exception(self)
             self._condition.notify_all()
         self._invoke_callbacks()
-
-    def done(self):
-        return self._state in _DONE
-
-    def running(self):
-        return self._state == RUNNING
-
-    def cancelled(self):
-        return self._state in _CANCELLED
-
-    def cancel(self):
-        if self._state in (RUNNING, FINISHED):
-            return False
-        return super().cancel()
-
-    def result(self, timeout=None):
-        if self._state == FINISHED:
-            if self._exception is not None:
-                try:
-                    raise self._exception
-                finally:
-                    self = None  # no cycle through the traceback, as Future does
-            return self._result
-        return super().result(timeout)
-
-    def exception(self, timeout=None):
-        if self._state == FINISHED:
-            return self._exception
-        return super().exception(timeout)
 
 
 def _raise_status(status, detail):
