@@ -1,9 +1,18 @@
 /* Completion queues. Posting is lock-free (the I/O threads of any number of
- * communicators may share a queue), so a put's completion costs the I/O
- * thread an atomic push and an atomic add, and a futex wake only for the
- * first completion after a taker went to sleep. Takers share a lock among
- * themselves and take many completions per lock (nq_cq_next_batch).
+ * communicators may share a queue): a put's completion costs the I/O
+ * thread an atomic exchange, a fence and the read of a word that only
+ * changes when a taker goes to sleep; a futex wake only for the first
+ * completion after a taker went to sleep. Takers share a lock among
+ * themselves and take many completions per lock (nq_cq_next_batch). The
+ * queue is Vyukov's intrusive MPSC (as core/mpsc.h) with the posters' end
+ * and the takers' end on separate cache lines, so that posting and taking
+ * at once do not pass one line back and forth per completion.
  *
+ * Sleeping (Dekker's pattern): a taker sets `sleep`, fences, looks at the
+ * queue once more, then waits on the word while it is 1; a poster pushes,
+ * fences, and if it sees `sleep` set, swaps it to 0 and wakes every taker.
+ * The fences make sure that either the taker's last look finds the
+ * completion or the poster sees the flag. *
  * Tokens (one per pending put, posted as its event) are recycled through
  * the queue instead of being malloc'd by the putting thread and freed by
  * the draining one: that cross-thread pattern made every put take the
@@ -61,23 +70,23 @@ struct cq_slab {
 };
 
 /* Fields are grouped by the threads that write them, one cache line each
- * (posting I/O threads, takers, putters): a put's token comes from the
- * putters' line without pulling in the line every completion writes. */
+ * (posting I/O threads, takers, sleepers, putters). */
 struct nq_cq {
-    /* posters (and takers, to sleep) */
-    _Alignas(64) struct nq_mpsc inbox;
-    /* Event count: bumped by 2 by every post and by shutdown; bit 0 set by
-     * a taker about to sleep, cleared (with one futex wake) by the first
-     * post that sees it. */
-    _Atomic uint32_t seq;
-    atomic_int shutdown;
+    /* posters: the queue's producer end */
+    _Alignas(64) _Atomic(struct nq_mpsc_node *) head;
 
-    /* takers: their lock; the token pool's return side. Takers push
-     * chains onto `returned` (lock-free, push only); putters move the
-     * whole of it to `cache` under alloc_mu and take from there (pop-all
-     * by exchange has no ABA problem). */
+    /* takers: their lock, the queue's consumer end, and the token pool's
+     * return side. Takers push chains onto `returned` (lock-free, push
+     * only); putters move the whole of it to `cache` under alloc_mu and
+     * take from there (pop-all by exchange has no ABA problem). */
     _Alignas(64) pthread_mutex_t takers;
+    struct nq_mpsc_node *tail; /* takers */
+    struct nq_mpsc_node stub;
     _Atomic(struct nq_cq_token *) returned;
+
+    /* read by every post, written only around a taker's sleep */
+    _Alignas(64) _Atomic uint32_t sleep; /* 1: a taker sleeps or is about to */
+    atomic_int shutdown;
 
     /* putters */
     _Alignas(64) pthread_mutex_t alloc_mu;
@@ -85,6 +94,43 @@ struct nq_cq {
     struct cq_slab *slabs;     /* alloc_mu */
     size_t nslabs;             /* alloc_mu */
 };
+
+/* Vyukov's MPSC push (any thread) and pop (takers' lock held): see
+ * core/mpsc.h, of which this is a copy over the split ends. */
+static void inbox_push(nq_cq *cq, struct nq_mpsc_node *n)
+{
+    atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
+    struct nq_mpsc_node *prev = atomic_exchange_explicit(&cq->head, n, memory_order_acq_rel);
+    atomic_store_explicit(&prev->next, n, memory_order_release);
+}
+
+/* NULL when empty or when a poster is between its two steps (it then
+ * wakes sleepers after, so a sleeper sees the completion). */
+static struct nq_mpsc_node *inbox_pop(nq_cq *cq)
+{
+    struct nq_mpsc_node *tail = cq->tail;
+    struct nq_mpsc_node *next = atomic_load_explicit(&tail->next, memory_order_acquire);
+    if (tail == &cq->stub) {
+        if (!next)
+            return NULL;
+        cq->tail = next;
+        tail = next;
+        next = atomic_load_explicit(&next->next, memory_order_acquire);
+    }
+    if (next) {
+        cq->tail = next;
+        return tail;
+    }
+    if (tail != atomic_load_explicit(&cq->head, memory_order_acquire))
+        return NULL;
+    inbox_push(cq, &cq->stub);
+    next = atomic_load_explicit(&tail->next, memory_order_acquire);
+    if (next) {
+        cq->tail = next;
+        return tail;
+    }
+    return NULL;
+}
 
 nq_status nq_cq_new(nq_cq **out)
 {
@@ -94,7 +140,9 @@ nq_status nq_cq_new(nq_cq **out)
     if (!cq)
         return nq_fail(NQ_ENOMEM, "cq: out of memory");
     memset(cq, 0, sizeof *cq);
-    nq_mpsc_init(&cq->inbox);
+    atomic_store_explicit(&cq->stub.next, NULL, memory_order_relaxed);
+    atomic_store_explicit(&cq->head, &cq->stub, memory_order_relaxed);
+    cq->tail = &cq->stub;
     pthread_mutex_init(&cq->takers, NULL);
     pthread_mutex_init(&cq->alloc_mu, NULL);
     *out = cq;
@@ -171,16 +219,13 @@ void nq_cq_token_free(struct nq_cq_token *t)
         pool_put(t->cq, t, t);
 }
 
-/* Sequentially consistent: a taker's bit set and a post's add are ordered,
- * so either the post sees the bit and wakes, or the taker's compare-and-
- * swap (or its futex wait) sees the post's add. */
-static void announce(nq_cq *cq)
+/* After a post (or shutdown): wake the takers if one sleeps. */
+static void wake_sleepers(nq_cq *cq)
 {
-    uint32_t old = atomic_fetch_add(&cq->seq, 2);
-    if (old & 1) {
-        atomic_fetch_and(&cq->seq, ~(uint32_t)1);
-        nq_futex_wake_all(&cq->seq);
-    }
+    atomic_thread_fence(memory_order_seq_cst); /* the post, then the look at `sleep` */
+    if (atomic_load_explicit(&cq->sleep, memory_order_relaxed) &&
+        atomic_exchange_explicit(&cq->sleep, 0, memory_order_relaxed))
+        nq_futex_wake_all(&cq->sleep);
 }
 
 void nq_cq_complete(void *user, nq_status status)
@@ -188,8 +233,8 @@ void nq_cq_complete(void *user, nq_status status)
     struct nq_cq_token *t = user;
     nq_cq *cq = t->cq;
     t->ev.result = status;
-    nq_mpsc_push(&cq->inbox, &t->ev.node);
-    announce(cq);
+    inbox_push(cq, &t->ev.node);
+    wake_sleepers(cq);
 }
 
 /* Take up to cap queued completions without waiting; how many. */
@@ -200,7 +245,7 @@ static size_t take(nq_cq *cq, uint64_t *tags, nq_status *results, size_t cap)
         struct nq_mpsc_node *nodes[NQ_CQ_TAKE_CHUNK];
         size_t want = cap - got < NQ_CQ_TAKE_CHUNK ? cap - got : NQ_CQ_TAKE_CHUNK, k = 0;
         pthread_mutex_lock(&cq->takers);
-        while (k < want && (nodes[k] = nq_mpsc_pop(&cq->inbox)))
+        while (k < want && (nodes[k] = inbox_pop(cq)))
             k++;
         pthread_mutex_unlock(&cq->takers);
         if (!k)
@@ -242,7 +287,6 @@ static nq_status wait_take(nq_cq *cq, int64_t timeout_ms, uint64_t *tags, nq_sta
     if (timeout_ms > 0) /* a poll (0) or a wait without limit reads no clock */
         nq_deadline(&deadline, timeout_ms);
     for (int last_look = 0, yielded = 0;;) {
-        uint32_t seen = atomic_load(&cq->seq);
         size_t got = take(cq, tags, results, cap);
         if (got) {
             *n = got;
@@ -262,10 +306,20 @@ static nq_status wait_take(nq_cq *cq, int64_t timeout_ms, uint64_t *tags, nq_sta
             sched_yield();
             continue;
         }
-        /* Mark that a taker sleeps; if a post came since `seen`, look again. */
-        if (!(seen & 1) && !atomic_compare_exchange_strong(&cq->seq, &seen, seen | 1))
-            continue;
-        nq_futex_wait(&cq->seq, seen | 1, timeout_ms < 0 ? NULL : &deadline);
+        /* Say we sleep, then look once more (see the top of the file). The
+         * flag is left set if that look finds something: clearing it could
+         * hide another taker's sleep from the posters; a poster clears it
+         * at the cost of one spurious wake. */
+        atomic_store_explicit(&cq->sleep, 1, memory_order_relaxed);
+        atomic_thread_fence(memory_order_seq_cst);
+        got = take(cq, tags, results, cap);
+        if (got) {
+            *n = got;
+            return NQ_OK;
+        }
+        if (atomic_load(&cq->shutdown))
+            return NQ_ECLOSED;
+        nq_futex_wait(&cq->sleep, 1, timeout_ms < 0 ? NULL : &deadline);
         if (timeout_ms > 0 && nq_deadline_passed(&deadline))
             last_look = 1;
     }
@@ -296,7 +350,8 @@ void nq_cq_shutdown(nq_cq *cq)
     if (!cq)
         return;
     atomic_store(&cq->shutdown, 1);
-    announce(cq);
+    atomic_store(&cq->sleep, 0); /* wake unconditionally: cheap, and once */
+    nq_futex_wake_all(&cq->sleep);
 }
 
 void nq_cq_free(nq_cq *cq)
@@ -304,7 +359,7 @@ void nq_cq_free(nq_cq *cq)
     if (!cq)
         return;
     struct nq_mpsc_node *n;
-    while ((n = nq_mpsc_pop(&cq->inbox))) {
+    while ((n = inbox_pop(cq))) {
         struct nq_cq_token *t = (struct nq_cq_token *)(struct cq_event *)n;
         if (t->loose)
             free(t);
