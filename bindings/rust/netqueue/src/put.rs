@@ -31,6 +31,8 @@ pub(crate) struct Completion {
 }
 
 const PENDING: u32 = u32::MAX;
+/// Yields of a waiter before it sleeps (see `Put::yield_until_done`).
+const YIELDS_BEFORE_SLEEP: u32 = 3;
 
 #[derive(Default)]
 struct Waiters {
@@ -92,9 +94,25 @@ impl Put {
         self.shared.status.load(Ordering::Acquire) != PENDING
     }
 
+    /// Give the CPU away a few times while the put is pending, before
+    /// sleeping: a waiter that sleeps costs a side allocation, a condvar
+    /// wait and the library's thread a wake-up (futex calls on both sides,
+    /// ~4k per 400k puts for a loop that waits on each in turn), while
+    /// completions come in batches, so the next one is usually a yield
+    /// away.
+    fn yield_until_done(&self) -> Option<Result<()>> {
+        for _ in 0..YIELDS_BEFORE_SLEEP {
+            if let Some(r) = self.shared.result() {
+                return Some(r);
+            }
+            std::thread::yield_now();
+        }
+        self.shared.result()
+    }
+
     /// Block until the put completes; its outcome.
     pub fn wait(&self) -> Result<()> {
-        if let Some(r) = self.shared.result() {
+        if let Some(r) = self.yield_until_done() {
             return r;
         }
         let w = self.shared.waiters();
@@ -113,6 +131,11 @@ impl Put {
     pub fn wait_timeout(&self, timeout: Duration) -> Option<Result<()>> {
         if let Some(r) = self.shared.result() {
             return Some(r);
+        }
+        if !timeout.is_zero() {
+            if let Some(r) = self.yield_until_done() {
+                return Some(r);
+            }
         }
         let w = self.shared.waiters();
         let mut s = w.state.lock().unwrap_or_else(|e| e.into_inner());
