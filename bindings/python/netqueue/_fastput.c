@@ -12,7 +12,9 @@
  *    concurrent.futures.Future)): it keeps the future's state in an atomic
  *    word (_state, _nq_slow) and _result / _exception in C fields, and
  *    answers done(), result(), exception()... in C when the state alone
- *    answers. Future's own Python code sees the same attributes.
+ *    answers; Future's lock and lists (_condition, _waiters,
+ *    _done_callbacks) are made on first use, which sets _nq_slow. Future's
+ *    own Python code sees the same attributes.
  *  - Putter.put(data, *peers) checks the communicator is open, makes the
  *    future (state RUNNING), takes a reference to it that the tag carries
  *    (the tag IS the future's address) and calls nq_comm_put_cq -- all with
@@ -36,8 +38,13 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -57,15 +64,43 @@ enum { ST_PENDING, ST_RUNNING, ST_CANCELLED, ST_CANCELLED_NOTIFIED, ST_FINISHED,
 /* somebody made its lock, lists or exception: completion goes through
  * _nq_finish with the GIL */
 #define ST_SLOW 8
+/* a thread waits for it in result()/exception() on the state word (a
+ * futex): completion swaps the state and wakes it, still without the GIL */
+#define ST_WAIT 16
+/* a waiter on the state word wakes this often to run signal handlers */
+#define WAIT_SLICE_MS 50
+
+static void state_wake(_Atomic int *word)
+{
+    syscall(SYS_futex, (int *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* RUNNING -> FINISHED if nobody made the lock (waking waiters on the word);
+ * 1 if done, 0 if the completion needs the slow path. Any thread. */
+static int finish_fast(_Atomic int *state)
+{
+    int old = ST_RUNNING;
+    if (atomic_compare_exchange_strong(state, &old, ST_FINISHED))
+        return 1;
+    if (old == (ST_RUNNING | ST_WAIT) && atomic_compare_exchange_strong(state, &old, ST_FINISHED)) {
+        state_wake(state);
+        return 1;
+    }
+    return 0;
+}
 
 typedef struct {
     PyObject_HEAD
     _Atomic int state;
     PyObject *result;
     PyObject *exception;
+    PyObject *lazy; /* [_condition, _waiters, _done_callbacks], made on first use */
 } FutureCore;
 
+enum { LAZY_CONDITION, LAZY_WAITERS, LAZY_CALLBACKS, LAZY_COUNT };
+
 static PyObject *state_names[ST_COUNT]; /* concurrent.futures._base.PENDING... */
+static PyObject *py_condition;          /* threading.Condition */
 static PyObject *py_future_result, *py_future_exception, *py_future_cancel; /* Future's own */
 
 static PyObject *core_new(PyTypeObject *type, PyObject *args, PyObject *kw)
@@ -82,6 +117,7 @@ static int core_traverse(FutureCore *f, visitproc visit, void *arg)
 {
     Py_VISIT(f->result);
     Py_VISIT(f->exception);
+    Py_VISIT(f->lazy);
     return 0;
 }
 
@@ -89,6 +125,7 @@ static int core_clear(FutureCore *f)
 {
     Py_CLEAR(f->result);
     Py_CLEAR(f->exception);
+    Py_CLEAR(f->lazy);
     return 0;
 }
 
@@ -125,6 +162,8 @@ static int core_set_state(FutureCore *f, PyObject *v, void *closure)
             int old = atomic_load(&f->state);
             while (!atomic_compare_exchange_weak(&f->state, &old, (old & ST_SLOW) | s))
                 ;
+            if (old & ST_WAIT)
+                state_wake(&f->state);
             return 0;
         }
     }
@@ -149,6 +188,56 @@ static int core_set_slow(FutureCore *f, PyObject *v, void *closure)
     else
         atomic_fetch_and(&f->state, ~ST_SLOW);
     return 0;
+}
+
+/* The lock and lists Future.__init__ would make, made on first use.
+ * First the slow bit (from now on completion takes the GIL and the lock),
+ * then the cycle collector sees the future again (what is made now may
+ * lead back to it). Data descriptors rather than __getattr__: a type
+ * with __getattr__ makes every method call allocate a bound method. */
+static int make_lazy(FutureCore *f)
+{
+    atomic_fetch_or(&f->state, ST_SLOW);
+    if (!PyObject_GC_IsTracked((PyObject *)f))
+        PyObject_GC_Track(f);
+    PyObject *lazy = PyList_New(LAZY_COUNT);
+    if (!lazy)
+        return -1;
+    PyObject *cond = PyObject_CallNoArgs(py_condition);
+    PyObject *waiters = PyList_New(0), *callbacks = PyList_New(0);
+    if (!cond || !waiters || !callbacks) {
+        Py_XDECREF(cond);
+        Py_XDECREF(waiters);
+        Py_XDECREF(callbacks);
+        Py_DECREF(lazy);
+        return -1;
+    }
+    PyList_SET_ITEM(lazy, LAZY_CONDITION, cond);
+    PyList_SET_ITEM(lazy, LAZY_WAITERS, waiters);
+    PyList_SET_ITEM(lazy, LAZY_CALLBACKS, callbacks);
+    if (f->lazy) /* made meanwhile by code the calls above ran */
+        Py_DECREF(lazy);
+    else
+        f->lazy = lazy;
+    return 0;
+}
+
+static PyObject *core_get_lazy(FutureCore *f, void *closure)
+{
+    if (!f->lazy && make_lazy(f) != 0)
+        return NULL;
+    return Py_NewRef(PyList_GET_ITEM(f->lazy, (Py_ssize_t)(intptr_t)closure));
+}
+
+static int core_set_lazy(FutureCore *f, PyObject *v, void *closure)
+{
+    if (!v) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete a future's lock or lists");
+        return -1;
+    }
+    if (!f->lazy && make_lazy(f) != 0)
+        return -1;
+    return PyList_SetItem(f->lazy, (Py_ssize_t)(intptr_t)closure, Py_NewRef(v));
 }
 
 static PyObject *core_done(FutureCore *f, PyObject *unused)
@@ -196,9 +285,110 @@ static PyObject *core_cancel(FutureCore *f, PyObject *unused)
     return call_base(py_future_cancel, f, NULL, 0, NULL);
 }
 
+/* timeout=None / a number of seconds, as result() and exception() take
+ * it: < 0 for none; 1 if it cannot be read here (Future's own method then
+ * reports it). */
+static int parse_timeout(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, double *timeout)
+{
+    PyObject *t = Py_None;
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs + nkw > 1)
+        return 1;
+    if (nargs == 1)
+        t = args[0];
+    else if (nkw == 1) {
+        if (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "timeout") != 0)
+            return 1;
+        t = args[0];
+    }
+    if (t == Py_None) {
+        *timeout = -1;
+        return 0;
+    }
+    double v = PyFloat_AsDouble(t);
+    if (v == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 1;
+    }
+    *timeout = v < 0 ? 0 : v;
+    return 0;
+}
+
+/* Wait for a running future on its state word, GIL released, as long as
+ * nobody made its lock (Future's own wait then takes over): no Condition,
+ * and the drain thread completes it without the GIL. 0 when it is no
+ * longer running or the wait must go the slow way (*left: seconds of the
+ * timeout left, < 0 for none), -1 with an exception (a signal handler
+ * raised). */
+static int wait_on_state(FutureCore *f, double timeout, double *left)
+{
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    *left = timeout;
+    for (;;) {
+        int s = atomic_load(&f->state);
+        if ((s & ST_MASK) != ST_RUNNING || (s & ST_SLOW))
+            return 0;
+        if (!(s & ST_WAIT)) {
+            if (!atomic_compare_exchange_strong(&f->state, &s, s | ST_WAIT))
+                continue;
+            s |= ST_WAIT;
+        }
+        struct timespec slice = { 0, WAIT_SLICE_MS * 1000000L };
+        if (timeout >= 0) {
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            *left = timeout - ((double)(now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) * 1e-9);
+            if (*left <= 0) {
+                *left = 0;
+                return 0;
+            }
+            if (*left < WAIT_SLICE_MS * 1e-3)
+                slice.tv_nsec = (long)(*left * 1e9);
+        }
+        Py_BEGIN_ALLOW_THREADS
+        syscall(SYS_futex, (int *)&f->state, FUTEX_WAIT_PRIVATE, s, &slice, NULL, 0);
+        Py_END_ALLOW_THREADS
+        if (PyErr_CheckSignals() < 0)
+            return -1;
+    }
+}
+
+/* result() / exception(): wait on the state word first when that can do.
+ * Returns the method's result, or NULL with *done 0 to go on with the
+ * same arguments, or with *done 1 and an exception set. */
+static PyObject *wait_then(FutureCore *f, PyObject *method, PyObject *const *args, Py_ssize_t nargs,
+                           PyObject *kwnames, int *done)
+{
+    double timeout, left;
+    *done = 0;
+    if (state_of(f) != ST_RUNNING || parse_timeout(args, nargs, kwnames, &timeout) != 0 || timeout == 0)
+        return NULL;
+    if (wait_on_state(f, timeout, &left) < 0) {
+        *done = 1;
+        return NULL;
+    }
+    if (state_of(f) != ST_RUNNING || timeout < 0)
+        return NULL; /* answered by the state now, or waits without limit */
+    /* Future's own, for the time left (0: it raises TimeoutError) */
+    PyObject *t = PyFloat_FromDouble(left);
+    if (!t) {
+        *done = 1;
+        return NULL;
+    }
+    PyObject *r = call_base(method, f, &t, 1, NULL);
+    Py_DECREF(t);
+    *done = 1;
+    return r;
+}
+
 /* result(timeout=None): the result, or raises the exception */
 static PyObject *core_result(FutureCore *f, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
+    int done;
+    PyObject *r = wait_then(f, py_future_result, args, nargs, kwnames, &done);
+    if (done)
+        return r;
     if (state_of(f) == ST_FINISHED) {
         if (f->exception && f->exception != Py_None) {
             PyErr_SetObject((PyObject *)Py_TYPE(f->exception), f->exception);
@@ -212,6 +402,10 @@ static PyObject *core_result(FutureCore *f, PyObject *const *args, Py_ssize_t na
 /* exception(timeout=None) */
 static PyObject *core_exception(FutureCore *f, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
+    int done;
+    PyObject *r = wait_then(f, py_future_exception, args, nargs, kwnames, &done);
+    if (done)
+        return r;
     if (state_of(f) == ST_FINISHED)
         return Py_NewRef(f->exception ? f->exception : Py_None);
     return call_base(py_future_exception, f, args, nargs, kwnames);
@@ -221,6 +415,12 @@ static PyGetSetDef core_getset[] = {
     { "_state", (getter)core_get_state, (setter)core_set_state, "concurrent.futures state", NULL },
     { "_nq_slow", (getter)core_get_slow, (setter)core_set_slow,
       "completion must take the GIL and run _nq_finish (set before the future's lock is made)", NULL },
+    { "_condition", (getter)core_get_lazy, (setter)core_set_lazy, "Future's lock, made on first use",
+      (void *)(intptr_t)LAZY_CONDITION },
+    { "_waiters", (getter)core_get_lazy, (setter)core_set_lazy, "Future's waiters, made on first use",
+      (void *)(intptr_t)LAZY_WAITERS },
+    { "_done_callbacks", (getter)core_get_lazy, (setter)core_set_lazy,
+      "Future's done-callbacks, made on first use", (void *)(intptr_t)LAZY_CALLBACKS },
     { NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -510,8 +710,7 @@ out_buf:
 static int complete_with_gil(PyObject *fut, nq_status result)
 {
     FutureCore *f = (FutureCore *)fut;
-    int expect = ST_RUNNING;
-    if (result == NQ_OK && atomic_compare_exchange_strong(&f->state, &expect, ST_FINISHED))
+    if (result == NQ_OK && finish_fast(&f->state))
         return 0;
     if (!PyObject_GC_IsTracked(fut)) /* the exception may lead back to it */
         PyObject_GC_Track(fut);
@@ -560,8 +759,7 @@ static PyObject *putter_drain(Putter *self, PyObject *unused)
         size_t i = 0;
         for (; i < n; i++) {
             FutureCore *f = (FutureCore *)(uintptr_t)tags[i];
-            int expect = ST_RUNNING;
-            if (results[i] != NQ_OK || !atomic_compare_exchange_strong(&f->state, &expect, ST_FINISHED))
+            if (results[i] != NQ_OK || !finish_fast(&f->state))
                 break;
         }
         size_t from = i;
@@ -651,6 +849,13 @@ static int import_futures(void)
 {
     static const char *names[ST_COUNT] = { "PENDING", "RUNNING", "CANCELLED", "CANCELLED_AND_NOTIFIED",
                                            "FINISHED" };
+    PyObject *threading = PyImport_ImportModule("threading");
+    if (!threading)
+        return -1;
+    py_condition = PyObject_GetAttrString(threading, "Condition");
+    Py_DECREF(threading);
+    if (!py_condition)
+        return -1;
     PyObject *base = PyImport_ImportModule("concurrent.futures._base");
     if (!base)
         return -1;

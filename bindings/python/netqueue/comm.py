@@ -35,7 +35,6 @@ class Message:
 
 
 _DONE = (CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED)
-_LAZY = {"_condition": threading.Condition, "_waiters": list, "_done_callbacks": list}
 
 
 class PutFuture(_fastput.FutureCore, Future):
@@ -47,7 +46,8 @@ class PutFuture(_fastput.FutureCore, Future):
     (_fastput.FutureCore) keeps _state, _result and _exception in C and
     answers done(), result(), exception()... in C when the state suffices;
     the put path creates it without __init__; its Condition and lists are
-    made on first use (__getattr__). Until then nobody can be waiting on
+    made on first use (C descriptors, so that no __getattr__ makes every
+    method call allocate a bound method). Until then nobody can be waiting on
     it, and the drain thread completes it without the GIL by one atomic
     compare-and-swap of its state; _nq_slow, set before any of them is
     made, makes that swap fail and sends the completion through _nq_finish
@@ -58,14 +58,6 @@ class PutFuture(_fastput.FutureCore, Future):
 
     def __init__(self):  # the put path does not call it; nothing to set
         pass
-
-    def __getattr__(self, name):
-        make = _LAZY.get(name)
-        if make is None:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        self._nq_slow = True  # first: from now on completion takes the lock
-        _fastput.track(self)  # what is made now may lead back to self
-        return self.__dict__.setdefault(name, make())
 
     def _nq_finish(self, status):
         """Complete as set_result / set_exception do (drain thread, GIL held)."""

@@ -79,3 +79,23 @@ def test_puts_with_a_send_limit_and_from_threads(server):
         assert sum(1 for g in got if g[0] == 2) == 500
     with pytest.raises(nq.errors.ClosedError):
         c.put(b"late")
+
+
+def test_waiting_threads_are_woken_without_a_lock(server):
+    # result()/exception() on a pending put wait on the future's state word
+    # (no Condition made); several threads may wait on the same future, and
+    # each is woken when the drain thread completes it
+    with nq.new(options=at(server.port)) as c:
+        futures = [c.put(b"x" * 100) for _ in range(3000)]
+        last = futures[-1]
+        got = []
+        threads = [threading.Thread(target=lambda: got.append((last.result(10), last.exception(10))))
+                   for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert got == [(None, None)] * 4
+        assert all(f.exception(10) is None for f in futures)
+        assert not last._nq_slow  # never went the slow way (no Condition made)
+        assert [len(server.get(timeout=10).data) for _ in range(3000)] == [100] * 3000
