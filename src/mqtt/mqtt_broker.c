@@ -34,6 +34,10 @@ static void on_connected(void *ctx, MQTTAsync_successData *r)
     struct mqtt_state *t = ctx;
     /* before any message of this connection is queued (same paho thread) */
     atomic_fetch_add(&t->conn_gen, 1);
+    /* the broker kept no session for us (it restarted without persistence,
+     * or expired it): paho has just dropped its messages in flight */
+    if (t->qos > 0 && r && !r->alt.connect.sessionPresent)
+        mqtt_worker_forget(t);
     post(ctx, MQTT_EV_CONNECTED, 0, NULL);
 }
 
@@ -119,20 +123,25 @@ static void on_pub_failure(void *ctx, MQTTAsync_failureData *r)
     ev_async_send(t->c->loop, &t->async);
 }
 
-static void on_tok_success(void *ctx, MQTTAsync_successData *r)
-{
-    if (r)
-        mqtt_worker_token(ctx, r->token, 0);
-}
-
 static void on_tok_failure(void *ctx, MQTTAsync_failureData *r)
 {
-    if (r)
-        mqtt_worker_token(ctx, r->token, r->code ? r->code : -1);
+    struct mqtt_state *t = ctx;
+    if (!r)
+        return;
+    if (r->code == MQTTASYNC_FAILURE || r->code == MQTTCLIENT_PERSISTENCE_ERROR) {
+        /* a socket error at the publish's first write (token 0): paho 1.3.12
+         * freed its topic and payload but keeps it in flight; it completes
+         * from the store in a new paho client (mqtt_store.c) */
+        atomic_store(&t->paho_broken, 1);
+        return;
+    }
+    mqtt_worker_token(t, r->token, r->code ? r->code : -1);
 }
 
-/* paho's own word that a QoS 1/2 message arrived, also for the ones it
- * sent again after a reconnection (whose onSuccess may never come) */
+/* A QoS 1/2 publish completed: paho says so here exactly once per PUBACK or
+ * PUBCOMP, also for messages it sent again after a reconnection or
+ * restored from the store, which have no onSuccess. So this is the one
+ * success we count (onSuccess is not asked for). */
 static void on_delivered(void *ctx, MQTTAsync_token token)
 {
     mqtt_worker_token(ctx, token, 0);
@@ -140,7 +149,7 @@ static void on_delivered(void *ctx, MQTTAsync_token token)
 
 void mqtt_token_callbacks(MQTTAsync_responseOptions *ro, struct mqtt_state *t)
 {
-    ro->onSuccess = on_tok_success;
+    ro->onSuccess = NULL;
     ro->onFailure = on_tok_failure;
     ro->context = t;
 }
@@ -257,8 +266,6 @@ static void handle_event(struct mqtt_state *t, struct mqtt_ev *e)
         break;
     case MQTT_EV_LOST:
         t->connected = t->subscribed = 0;
-        if (t->qos == 0)
-            mqtt_worker_forget(t); /* a clean session: paho drops what was in flight */
         nq_log(c, c->close_phase ? NQ_LOG_INFO : NQ_LOG_WARN,
                "mqtt: lost the broker at %s (%s); reconnecting", t->uri, e->why);
         mqtt_connect_soon(t, BACKOFF_FIRST);
@@ -335,6 +342,66 @@ void mqtt_resume(struct mqtt_state *t)
     ev_async_send(t->c->loop, &t->async);
 }
 
+/* A paho handle with our callbacks. QoS 0 keeps nothing across a
+ * reconnection (a clean session; our queues hold the rest); QoS 1/2 handles
+ * persist their session into t->store (mqtt_store.c). On failure *what
+ * says which step failed and t->h is NULL. */
+static int handle_new(struct mqtt_state *t, const char **what)
+{
+    struct mqtt_store_view *v = NULL;
+    if (t->store && !(v = mqtt_store_view_new(t->store))) {
+        *what = "allocate a session store view";
+        t->h = NULL;
+        return MQTTASYNC_FAILURE;
+    }
+    int rc = v ? MQTTAsync_create(&t->h, t->uri, t->own_hex, MQTTCLIENT_PERSISTENCE_USER,
+                                  mqtt_store_view_persistence(v))
+               : MQTTAsync_create(&t->h, t->uri, t->own_hex, MQTTCLIENT_PERSISTENCE_NONE, NULL);
+    if (rc != MQTTASYNC_SUCCESS) {
+        *what = "create a client";
+        t->h = NULL;
+        free(v);
+        return rc;
+    }
+    t->view = v;
+    rc = MQTTAsync_setCallbacks(t->h, t, on_lost, on_message, on_delivered);
+    if (rc != MQTTASYNC_SUCCESS) {
+        *what = "set the callbacks";
+        MQTTAsync_destroy(&t->h);
+        t->h = NULL;
+        return rc;
+    }
+    return MQTTASYNC_SUCCESS;
+}
+
+int mqtt_handle_replace(struct mqtt_state *t)
+{
+    /* Neither connected nor destroyed again: both would reach the memory
+     * paho freed. Its threads skip a disconnected handle, so it stays inert;
+     * the few kilobytes it holds are lost until the process ends. */
+    MQTTAsync old = t->h;
+    MQTTAsync_setCallbacks(old, NULL, NULL, NULL, NULL);
+    mqtt_store_view_detach(t->view);
+    t->view = NULL;
+    t->handles_left++;
+    size_t kept = mqtt_store_count(t->store);
+    const char *what = "create a client";
+    int rc = handle_new(t, &what);
+    if (rc != MQTTASYNC_SUCCESS) {
+        /* keep the old one: connecting it is the lesser evil than no client */
+        nq_log(t->c, NQ_LOG_ERROR, "mqtt: cannot %s to replace the one paho broke: %s", what,
+               MQTTAsync_strerror(rc));
+        t->h = old;
+        return rc;
+    }
+    mqtt_worker_settle_unrestored(t);
+    nq_log(t->c, NQ_LOG_WARN, "mqtt: paho freed a publish it still had in flight (a socket error at "
+           "its first write; paho 1.3.12); the MQTT session goes on in a new paho client restored "
+           "from the session store (%zu entries; %u client(s) left aside so far)",
+           kept, t->handles_left);
+    return MQTTASYNC_SUCCESS;
+}
+
 nq_status mqtt_state_start(struct nq_comm *c, struct mqtt_state **out)
 {
     struct mqtt_state *t = calloc(1, sizeof *t);
@@ -372,25 +439,22 @@ nq_status mqtt_state_start(struct nq_comm *c, struct mqtt_state **out)
         mqtt_state_destroy(t);
         return nq_fail(NQ_EINVAL, "mqtt: a TLS client certificate needs its key (nq_options_set_tls_key)");
     }
-    /* in-memory persistence: paho keeps QoS 1/2 messages in flight across
-     * a reconnection; our own queues hold everything else */
-    int rc = MQTTAsync_create(&t->h, t->uri, t->own_hex, MQTTCLIENT_PERSISTENCE_NONE, NULL);
-    if (rc != MQTTASYNC_SUCCESS) {
-        t->h = NULL;
+    if (t->qos > 0 && !(t->store = mqtt_store_new())) {
         mqtt_state_destroy(t);
-        return nq_fail(NQ_EINVAL, "mqtt: cannot create a client for %s: %s", t->uri,
-                       MQTTAsync_strerror(rc));
+        return nq_fail(NQ_ENOMEM, "mqtt: out of memory");
     }
-    rc = MQTTAsync_setCallbacks(t->h, t, on_lost, on_message, on_delivered);
+    const char *what = "create a client";
+    int rc = handle_new(t, &what);
     if (rc != MQTTASYNC_SUCCESS) {
         mqtt_state_destroy(t);
-        return nq_fail(NQ_EIO, "mqtt: cannot set callbacks: %s", MQTTAsync_strerror(rc));
+        return nq_fail(NQ_EINVAL, "mqtt: cannot %s for %s: %s", what, t->uri, MQTTAsync_strerror(rc));
     }
     t->wake_ns = MQTT_WAKE_NS;
     /* QoS 0 only: with 1 and 2 every publish is acknowledged anyway, and
      * they keep the path test_qos2_broker_restart was proven on */
-    if (t->qos == 0 && mqtt_waker_create(t) != 0) /* then big publishes go as QoS 1 (mqtt_worker.c) */
-        nq_log(c, NQ_LOG_WARN, "mqtt: cannot create the waker connection; big publishes go out as QoS 1");
+    if (t->qos == 0 && mqtt_waker_create(t) != 0) /* then big publishes stall in paho (mqtt_worker.c) */
+        nq_log(c, NQ_LOG_WARN, "mqtt: cannot create the waker connection; publishes that fill the "
+               "socket buffer will wait for paho's 100 ms receive cycle");
     if (mqtt_worker_start(t) != 0) {
         mqtt_state_destroy(t);
         return nq_fail(NQ_ENOMEM, "mqtt: cannot start the paho caller thread");
@@ -443,6 +507,8 @@ void mqtt_state_destroy(struct mqtt_state *t)
             wait_disconnect(t);
         MQTTAsync_destroy(&t->h); /* no callback of ours runs after this */
     }
+    free(t->view);
+    mqtt_store_free(t->store);
     mqtt_worker_free(t);
     while (t->links)
         mqtt_link_close(t->links, "communicator closed");

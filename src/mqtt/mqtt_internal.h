@@ -23,7 +23,6 @@
 #define MQTT_TOPIC_MAX 40 /* "c2s/" + 32 hex + NUL */
 #define MQTT_KEEPALIVE_S 60 /* as the reference's paho-mqtt default */
 #define MQTT_PUB_MAX (UINT64_C(1) << 20) /* bytes per publish at most */
-#define MQTT_ACKED_MIN (64 * 1024) /* QoS 0 without the waker: publishes this big go out as QoS 1 (mqtt_worker.c) */
 #define MQTT_WAKE_NS 1000000LL /* a wake at most every 1 ms while publishes are pending (mqtt_waker.c) */
 
 enum mqtt_ev_kind {
@@ -67,6 +66,7 @@ struct mqtt_pub {
     int failed;               /* paho gave up on it (discarded at a disconnect) */
     struct mqtt_pub *next;    /* the link's unacknowledged publishes (QoS > 0) */
     struct mqtt_pub *all_next, *all_prev;
+    struct mqtt_pub *tok_next; /* worker: sent later with the same paho token */
 };
 
 /* One peer's byte-stream pair: the client's link to the server, or the
@@ -130,7 +130,7 @@ struct mqtt_state {
     struct mqtt_job *w_head, *w_tail;
     int w_init, w_running, w_stop, w_stopped;
     int w_poked;              /* mqtt_worker_poke: tick again */
-    struct mqtt_pub **tokens; /* worker thread: QoS 1/2 publishes by paho token */
+    struct mqtt_pub **tokens; /* worker thread: QoS 1/2 publishes by paho token (lists) */
 
     struct mqtt_seen *seen;   /* QoS 2 deliveries, MQTT_SEEN of them (mqtt_dup.c) */
     size_t seen_next;
@@ -141,6 +141,13 @@ struct mqtt_state {
     struct mqtt_waker *waker; /* NULL when it could not be made */
     atomic_uint_fast64_t paho_bytes; /* a copy of inflight for the worker */
     int64_t wake_ns;          /* wakes this far apart at most */
+
+    /* mqtt_store.c: QoS 1/2 handles persist the MQTT session here, so a
+     * handle that paho broke can be replaced (mqtt_handle_replace) */
+    struct mqtt_store *store;      /* NULL for QoS 0 */
+    struct mqtt_store_view *view;  /* the current handle's */
+    atomic_int paho_broken;        /* paho threads: the current handle freed a publish it keeps */
+    unsigned handles_left;         /* worker: handles left aside so far */
 };
 
 /* mqtt_topic.c */
@@ -153,10 +160,25 @@ void mqtt_hex(const uint8_t *id, char *out);
 #define MQTT_SEEN 8192
 int mqtt_dup_check(struct mqtt_state *t, struct mqtt_in *in);
 
+/* mqtt_store.c: an in-memory paho persistence, one view per paho handle */
+struct mqtt_store *mqtt_store_new(void);
+void mqtt_store_free(struct mqtt_store *s);
+struct mqtt_store_view *mqtt_store_view_new(struct mqtt_store *s);
+/* what MQTTAsync_create takes (paho keeps the pointer: the view lives as long) */
+MQTTClient_persistence *mqtt_store_view_persistence(struct mqtt_store_view *v);
+/* its handle was left aside: the view no longer reaches the store; never freed */
+void mqtt_store_view_detach(struct mqtt_store_view *v);
+size_t mqtt_store_count(struct mqtt_store *s);
+/* 1 when paho keeps the publish with this id in flight (sent or released) */
+int mqtt_store_in_flight(struct mqtt_store *s, int msgid);
+
 /* mqtt_broker.c: the broker connection (both purposes) */
 nq_status mqtt_state_start(struct nq_comm *c, struct mqtt_state **out);
 void mqtt_state_destroy(struct mqtt_state *t);
 void mqtt_connect_soon(struct mqtt_state *t, double delay);
+/* worker thread, disconnected: leave a broken handle aside and go on with a
+ * new one restored from the store. 0, or paho's error */
+int mqtt_handle_replace(struct mqtt_state *t);
 /* the receive queue drained: feed the inbox again */
 void mqtt_resume(struct mqtt_state *t);
 /* callbacks for the worker's paho calls */
@@ -178,6 +200,9 @@ void mqtt_worker_free(struct mqtt_state *t);
 void mqtt_worker_connect(struct mqtt_state *t);
 void mqtt_worker_subscribe(struct mqtt_state *t);
 void mqtt_worker_forget(struct mqtt_state *t);
+/* worker thread, a new paho client restored from the store: settle as
+ * failed the publishes it did not restore (queued, never written) */
+void mqtt_worker_settle_unrestored(struct mqtt_state *t);
 /* copies the len bytes of iov; p comes back as MQTT_EV_PUB_DONE. -1: out of memory */
 int mqtt_worker_send(struct mqtt_state *t, struct mqtt_pub *p, const char *topic,
                      const struct iovec *iov, int n, size_t len);
@@ -188,7 +213,6 @@ int mqtt_waker_create(struct mqtt_state *t);  /* caller's thread; -1: none */
 void mqtt_waker_destroy(struct mqtt_state *t); /* after mqtt_worker_stop */
 /* worker thread: connect or send a wake when due; ns until the next tick, -1: none due */
 int64_t mqtt_waker_tick(struct mqtt_state *t);
-int mqtt_waker_ready(struct mqtt_state *t); /* any thread: subscribed and its wakes come back */
 /* purpose hooks, loop thread */
 void mqtt_client_ready(struct mqtt_state *t);  /* connected and subscribed */
 void mqtt_server_ready(struct mqtt_state *t);

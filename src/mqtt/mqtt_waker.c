@@ -26,7 +26,6 @@
 
 #define WAKE_LOST_NS (100 * 1000000LL)   /* a wake not back by then: send another */
 #define RECONNECT_NS (2000 * 1000000LL)
-#define MISSES_MAX 5 /* wakes lost in a row: not answering (an ACL, a held receive thread) */
 
 struct mqtt_waker {
     struct mqtt_state *t;
@@ -36,9 +35,7 @@ struct mqtt_waker {
     atomic_int ready;         /* connected and subscribed */
     atomic_int connecting;
     atomic_int in_flight;     /* a wake sent and not back yet */
-    atomic_int answering;     /* wakes come back; misses counts the ones that did not */
     atomic_int refused;       /* the broker refused our subscription: never again */
-    int misses;               /* worker thread */
     int64_t last_ns, connect_ns; /* worker thread */
 };
 
@@ -50,7 +47,6 @@ static void on_subscribed(void *ctx, MQTTAsync_successData *r)
     if (r && r->alt.qos == 0x80) {
         atomic_store(&w->refused, 1);
     } else {
-        atomic_store(&w->answering, 1);
         atomic_store(&w->ready, 1);
     }
     atomic_store(&w->connecting, 0);
@@ -89,7 +85,6 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
     MQTTAsync_freeMessage(&m);
     MQTTAsync_free(topic);
     atomic_store(&w->in_flight, 0);
-    atomic_store(&w->answering, 1);
     mqtt_worker_poke(w->t); /* the next wake may go now */
     return 1;
 }
@@ -132,11 +127,7 @@ int64_t mqtt_waker_tick(struct mqtt_state *t)
     if (atomic_load(&w->in_flight)) {
         if (now - w->last_ns < WAKE_LOST_NS)
             return WAKE_LOST_NS - (now - w->last_ns);
-        /* lost: until one comes back, big publishes go as QoS 1 again */
-        if (++w->misses >= MISSES_MAX)
-            atomic_store(&w->answering, 0);
-    } else {
-        w->misses = 0;
+        /* lost (an ACL, a held receive thread): send another */
     }
     if (now - w->last_ns < period)
         return period - (now - w->last_ns);
@@ -147,11 +138,6 @@ int64_t mqtt_waker_tick(struct mqtt_state *t)
     if (MQTTAsync_send(w->h, w->topic, 1, &byte, 0, 0, &ro) != MQTTASYNC_SUCCESS)
         atomic_store(&w->in_flight, 0);
     return period;
-}
-
-int mqtt_waker_ready(struct mqtt_state *t)
-{
-    return t->waker && atomic_load(&t->waker->ready) && atomic_load(&t->waker->answering);
 }
 
 /* ---- caller's thread ---- */

@@ -17,13 +17,10 @@
  * buffer (6 msgs/s for 1 MiB messages). The waker connection
  * (mqtt_waker.c), ticked by this thread, makes a socket ready about every
  * millisecond while publishes are pending. Without it (it could not be
- * made or is down) a QoS 0 publish of MQTT_ACKED_MIN bytes or more goes out
- * as QoS 1, whose PUBACKs wake that thread (but a PUBACK waiting on a
- * socket with a pending write still costs a 100 ms sleep). Subscriptions
- * stay QoS 0, so receivers (the reference too) still get QoS 0, and a put
- * still completes once handed over. Small publishes stay QoS 0: a PUBACK
- * followed by a small forwarded publish on the broker's socket to us meets
- * Nagle and our delayed ACK (ping-pong p50 44 ms instead of 0.3).
+ * made, or is reconnecting) big QoS 0 publishes stall as before. They used
+ * to go out as QoS 1 then, whose PUBACKs wake paho; no more: on a clean
+ * session, a QoS 1 publish whose first write meets a dead socket makes
+ * paho 1.3.12 free its memory twice (mqtt_store.c).
  *
  * QoS 1/2 completions come back by token. The token callbacks queue a job
  * here too, so a completion is handled after the MQTTAsync_send that made
@@ -124,12 +121,14 @@ void mqtt_worker_subscribe(struct mqtt_state *t)
         post_event(t, MQTT_EV_SUBSCRIBE_FAILED, -1, "out of memory");
 }
 
-/* The connection was lost with a clean session: paho forgets its QoS 1
- * publishes in flight without a word; settle them as failed. Sends queued
- * before this ran before it (FIFO); later ones are of the next connection. */
+/* The broker had no session for us at a reconnection: paho dropped its
+ * QoS 1/2 publishes in flight without a word; settle them as failed (they
+ * are sent again). Sends queued before this ran before it (FIFO); later
+ * ones are of the new session. */
 void mqtt_worker_forget(struct mqtt_state *t)
 {
-    push_kind(t, JOB_FORGET); /* out of memory: reused tokens settle them later (do_send) */
+    if (push_kind(t, JOB_FORGET) < 0)
+        nq_log(t->c, NQ_LOG_ERROR, "mqtt: out of memory: publishes the broker forgot stay pending");
 }
 
 int mqtt_worker_send(struct mqtt_state *t, struct mqtt_pub *p, const char *topic,
@@ -182,6 +181,8 @@ void mqtt_connect_options(struct nq_comm *c, MQTTAsync_connectOptions *out,
 static void do_connect(struct mqtt_state *t)
 {
     struct nq_comm *c = t->c;
+    if (atomic_exchange(&t->paho_broken, 0) && t->store)
+        mqtt_handle_replace(t);
     MQTTAsync_connectOptions co;
     MQTTAsync_SSLOptions ssl;
     mqtt_connect_options(c, &co, &ssl);
@@ -218,9 +219,7 @@ static void do_send(struct mqtt_state *t, struct mqtt_job *j)
 {
     struct mqtt_pub *p = j->p;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    /* QoS 0 publishes stay QoS 0 while the waker is up; without it, big
-     * ones go as QoS 1 so that PUBACKs wake paho (see the top) */
-    int qos = t->qos ? t->qos : j->len >= MQTT_ACKED_MIN && !mqtt_waker_ready(t) ? 1 : 0;
+    int qos = t->qos;
     if (qos == 0)
         mqtt_pub_callbacks(&ro, p);
     else
@@ -233,13 +232,14 @@ static void do_send(struct mqtt_state *t, struct mqtt_job *j)
     }
     if (qos == 0)
         return; /* paho calls onSuccess/onFailure with p */
-    int token = ro.token & (MQTT_TOKENS - 1);
-    struct mqtt_pub *old = t->tokens[token];
-    /* paho reuses an id only once it forgot the message that had it
-     * (a clean session dropped it): that one will never complete */
-    if (old)
-        pub_settled(t, old, MQTTASYNC_OPERATION_INCOMPLETE);
-    t->tokens[token] = p;
+    /* Paho may hand out again an id whose completion is still queued here
+     * (a new paho client restored from the store starts its ids at 1):
+     * publishes that share a token complete in the order they were sent. */
+    struct mqtt_pub **pp = &t->tokens[ro.token & (MQTT_TOKENS - 1)];
+    while (*pp)
+        pp = &(*pp)->tok_next;
+    p->tok_next = NULL;
+    *pp = p;
 }
 
 static void do_token(struct mqtt_state *t, int token, int rc)
@@ -247,17 +247,32 @@ static void do_token(struct mqtt_state *t, int token, int rc)
     token &= MQTT_TOKENS - 1;
     struct mqtt_pub *p = t->tokens[token];
     if (!p)
-        return; /* the second word about it (on_delivered and onSuccess) */
-    t->tokens[token] = NULL;
+        return; /* a message of paho's own (none of ours has that id) */
+    t->tokens[token] = p->tok_next;
     pub_settled(t, p, rc);
 }
 
 static void do_forget(struct mqtt_state *t)
 {
     for (int i = 0; i < MQTT_TOKENS; i++) {
-        if (t->tokens[i]) {
-            pub_settled(t, t->tokens[i], MQTTASYNC_OPERATION_INCOMPLETE);
-            t->tokens[i] = NULL;
+        while (t->tokens[i]) {
+            struct mqtt_pub *p = t->tokens[i];
+            t->tokens[i] = p->tok_next;
+            pub_settled(t, p, MQTTASYNC_OPERATION_INCOMPLETE);
+        }
+    }
+}
+
+void mqtt_worker_settle_unrestored(struct mqtt_state *t)
+{
+    for (int i = 0; i < MQTT_TOKENS; i++) {
+        struct mqtt_pub **pp = &t->tokens[i];
+        if (*pp && mqtt_store_in_flight(t->store, i))
+            pp = &(*pp)->tok_next; /* the oldest with that id is the one in flight */
+        while (*pp) {
+            struct mqtt_pub *p = *pp;
+            *pp = p->tok_next;
+            pub_settled(t, p, MQTTASYNC_OPERATION_INCOMPLETE);
         }
     }
 }

@@ -88,6 +88,8 @@ struct mq_log {
 static void mq_log_fn(void *user, nq_log_level level, const char *line)
 {
     struct mq_log *l = user;
+    if (getenv("NQT_DEBUG"))
+        fprintf(stderr, "server: %s\n", line);
     if (strstr(line, "subscribed to c2s/+"))
         atomic_fetch_add(&l->subscribed, 1);
     if (level <= NQ_LOG_WARN) {
