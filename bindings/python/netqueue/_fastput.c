@@ -665,7 +665,7 @@ static PyObject *putter_put(Putter *self, PyObject *const *args, Py_ssize_t narg
         goto out_view;
     /* Not tracked by the cycle collector until it could be part of a
      * cycle: only its lock, lists and exception can lead back to it, and
-     * making any of them tracks it again (track() below, from PutFuture).
+     * making any of them tracks it again (make_lazy, complete_with_gil).
      * Otherwise every put's future is traversed by each collection while
      * it lives (a fifth of a 64 B put's time when many are kept). */
     PyObject_GC_UnTrack(fut);
