@@ -412,10 +412,11 @@ nq_status mqtt_state_start(struct nq_comm *c, struct mqtt_state **out)
     t->piece = c->o.transport_size ? c->o.transport_size : 1;
     if (t->piece > 256 * MIB - 1024)
         t->piece = 256 * MIB - 1024; /* MQTT's largest packet is 256 MiB */
-    /* at most 1 MiB per publish, whatever the transport size: paho gets
-     * several publishes in flight, whose PUBACKs keep it writing
-     * (mqtt_worker.c), and the window (memory) stays small. Receivers take
-     * pieces of any size, the reference too. */
+    /* at most 512 KiB per publish, whatever the transport size: paho gets
+     * several publishes in flight and the window (memory) stays small, and
+     * mosquitto forwards 448-704 KiB publishes for about half the CPU per
+     * byte of 768 KiB-1 MiB ones (docs/mqtt.md, "Publish size and the
+     * broker"). Receivers take pieces of any size, the reference too. */
     if (t->piece > MQTT_PUB_MAX)
         t->piece = MQTT_PUB_MAX;
     t->window = 2 * t->piece > 4 * MIB ? 2 * t->piece : 4 * MIB;

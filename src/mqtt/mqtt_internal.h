@@ -22,7 +22,7 @@
 #define MQTT_HEX_LEN 32
 #define MQTT_TOPIC_MAX 40 /* "c2s/" + 32 hex + NUL */
 #define MQTT_KEEPALIVE_S 60 /* as the reference's paho-mqtt default */
-#define MQTT_PUB_MAX (UINT64_C(1) << 20) /* bytes per publish at most */
+#define MQTT_PUB_MAX (UINT64_C(512) << 10) /* bytes per publish at most (mqtt_state_start) */
 #define MQTT_WAKE_NS 1000000LL /* a wake at most every 1 ms while publishes are pending (mqtt_waker.c) */
 
 enum mqtt_ev_kind {
