@@ -1,6 +1,7 @@
 /* The public communicator calls: they run on application threads and talk
  * to the I/O thread only through the command queue and the receive queue. */
 #include <sched.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,11 +189,27 @@ static int try_direct(nq_comm *c, struct nq_put_req *r)
     return 1;
 }
 
+/* A copying put's request and payload are one allocation: the putting
+ * thread allocates and the I/O thread frees, and each of those takes
+ * glibc's arena lock, which the two threads then fight over (most futex
+ * waits of a 64 B put loop from the bindings were on it). */
+struct copy_arg {
+    const void *data;
+    size_t size;
+};
+
+static size_t peers_end(size_t npeers)
+{
+    size_t end = sizeof(struct nq_put_req) + npeers * NQ_ID_SIZE;
+    return (end + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
+}
+
 /* Validate, then hand the payload to the I/O thread. On error the payload
- * is not taken (the caller frees it) and fn never runs. */
+ * is not taken (the caller frees it) and fn never runs. With copy, the
+ * payload is made inside the request's allocation (make is not called). */
 static nq_status submit(nq_comm *c, struct nq_payload *(*make)(void *), void *arg,
-                        uint64_t size, const uint8_t *peers, size_t npeers,
-                        nq_done_fn fn, void *user)
+                        const struct copy_arg *copy, uint64_t size, const uint8_t *peers,
+                        size_t npeers, nq_done_fn fn, void *user)
 {
     if (!c)
         return nq_fail(NQ_EINVAL, "put: comm is NULL");
@@ -202,7 +219,9 @@ static nq_status submit(nq_comm *c, struct nq_payload *(*make)(void *), void *ar
     nq_status st = check_peers(c, peers, npeers);
     if (st != NQ_OK)
         return st;
-    struct nq_put_req *r = malloc(sizeof *r + npeers * NQ_ID_SIZE);
+    size_t inline_at = peers_end(npeers);
+    struct nq_put_req *r = malloc(copy ? inline_at + nq_payload_copy_size(copy->size)
+                                       : sizeof *r + npeers * NQ_ID_SIZE);
     if (!r)
         return nq_fail(NQ_ENOMEM, "put: out of memory");
     memset(r, 0, sizeof *r);
@@ -229,7 +248,8 @@ static nq_status submit(nq_comm *c, struct nq_payload *(*make)(void *), void *ar
     }
     r->budget = &c->send_budget;
     r->charged = size + 8;
-    r->p = make(arg);
+    r->p = copy ? nq_payload_copy_into((uint8_t *)r + inline_at, r, copy->data, copy->size)
+                : make(arg);
     if (!r->p) {
         atomic_fetch_sub(&c->putters, 1);
         nq_put_req_free(r);
@@ -243,17 +263,6 @@ static nq_status submit(nq_comm *c, struct nq_payload *(*make)(void *), void *ar
     atomic_fetch_sub(&c->putters, 1);
     nq_loop_wake(c);
     return NQ_OK;
-}
-
-struct copy_arg {
-    const void *data;
-    size_t size;
-};
-
-static struct nq_payload *make_copy(void *arg)
-{
-    struct copy_arg *a = arg;
-    return nq_payload_copy(a->data, a->size);
 }
 
 static struct nq_payload *make_stream(void *arg)
@@ -283,7 +292,7 @@ nq_status nq_comm_put(nq_comm *c, const void *data, size_t size, const uint8_t *
     if (is_own_fin(c, data, size))
         return own_fin_error();
     struct copy_arg a = {data, size};
-    return submit(c, make_copy, &a, size, peers, npeers, fn, user);
+    return submit(c, NULL, NULL, &a, size, peers, npeers, fn, user);
 }
 
 nq_status nq_comm_put_stream(nq_comm *c, nq_stream *stream, const uint8_t *peers,
@@ -302,7 +311,7 @@ nq_status nq_comm_put_stream(nq_comm *c, nq_stream *stream, const uint8_t *peers
         if (is_own_fin(c, first, n))
             return own_fin_error();
     }
-    return submit(c, make_stream, stream, stream->nbytes, peers, npeers, fn, user);
+    return submit(c, make_stream, stream, NULL, stream->nbytes, peers, npeers, fn, user);
 }
 
 nq_status nq_comm_put_future(nq_comm *c, const void *data, size_t size, const uint8_t *peers,

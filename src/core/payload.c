@@ -15,11 +15,23 @@ static void put_be64(uint8_t *b, uint64_t v)
     }
 }
 
+size_t nq_payload_copy_size(size_t size)
+{
+    return sizeof(struct nq_payload) + 8 + size;
+}
+
 struct nq_payload *nq_payload_copy(const void *data, size_t size)
 {
-    struct nq_payload *p = malloc(sizeof *p + 8 + size);
+    struct nq_payload *p = malloc(nq_payload_copy_size(size));
     if (!p)
         return NULL;
+    return nq_payload_copy_into(p, NULL, data, size);
+}
+
+struct nq_payload *nq_payload_copy_into(void *mem, void *block, const void *data, size_t size)
+{
+    struct nq_payload *p = mem;
+    p->block = block;
     atomic_init(&p->refs, 1);
     p->frame_size = 8 + (uint64_t)size;
     put_be64(p->buf, size);
@@ -45,6 +57,7 @@ struct nq_payload *nq_payload_stream(nq_stream *s)
     if (!p)
         return NULL;
     atomic_init(&p->refs, 1);
+    p->block = NULL;
     p->iov = (struct iovec *)p->buf;
     put_be64(p->hdr, s->nbytes);
     p->iov[0].iov_base = p->hdr;
@@ -74,14 +87,19 @@ void nq_payload_unref(struct nq_payload *p)
         return;
     if (p->stream)
         nq_stream_free(p->stream);
-    free(p);
+    free(p->block ? p->block : p);
 }
 
 void nq_put_req_free(struct nq_put_req *r)
 {
     if (r->budget)
         nq_budget_refund(r->budget, r->charged);
-    if (r->p)
-        nq_payload_unref(r->p);
+    struct nq_payload *p = r->p;
+    if (p && p->block == r) {
+        nq_payload_unref(p); /* its last reference frees r with it */
+        return;
+    }
+    if (p)
+        nq_payload_unref(p);
     free(r);
 }

@@ -17,12 +17,20 @@ struct nq_payload {
     struct iovec *iov;   /* the whole frame, header first */
     nq_stream *stream;   /* zero-copy puts: chunks released with the payload */
     uint8_t hdr[8];      /* header when it is not contiguous with the data */
+    void *block;         /* set: the payload lives inside this allocation (a
+                          * copying put's request), freed with the last ref */
     struct iovec iov_inline[2];
     uint8_t buf[];       /* copying puts: header then data, contiguous */
 };
 
 /* Frame a copy of data[0..size). */
 struct nq_payload *nq_payload_copy(const void *data, size_t size);
+/* The bytes a copy of size bytes needs (nq_payload_copy_into). */
+size_t nq_payload_copy_size(size_t size);
+/* Frame a copy of data into mem (nq_payload_copy_size bytes, suitably
+ * aligned) that belongs to the allocation block: the last unref frees
+ * block instead of the payload. */
+struct nq_payload *nq_payload_copy_into(void *mem, void *block, const void *data, size_t size);
 /* Frame a copy of id (ini, current fin) or nothing at all (legacy fin). */
 struct nq_payload *nq_payload_control(const uint8_t *id);
 /* Frame a stream's chunks without copying; takes the stream on success. */
