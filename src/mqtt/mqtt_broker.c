@@ -376,24 +376,25 @@ static int handle_new(struct mqtt_state *t, const char **what)
 
 int mqtt_handle_replace(struct mqtt_state *t)
 {
-    /* Neither connected nor destroyed again: both would reach the memory
-     * paho freed. Its threads skip a disconnected handle, so it stays inert;
-     * the few kilobytes it holds are lost until the process ends. */
     MQTTAsync old = t->h;
-    MQTTAsync_setCallbacks(old, NULL, NULL, NULL, NULL);
-    mqtt_store_view_detach(t->view);
-    t->view = NULL;
-    t->handles_left++;
+    struct mqtt_store_view *old_view = t->view;
     size_t kept = mqtt_store_count(t->store);
     const char *what = "create a client";
-    int rc = handle_new(t, &what);
+    int rc = handle_new(t, &what); /* restores the session from the store */
     if (rc != MQTTASYNC_SUCCESS) {
-        /* keep the old one: connecting it is the lesser evil than no client */
-        nq_log(t->c, NQ_LOG_ERROR, "mqtt: cannot %s to replace the one paho broke: %s", what,
-               MQTTAsync_strerror(rc));
         t->h = old;
+        t->view = old_view;
+        nq_log(t->c, NQ_LOG_ERROR, "mqtt: cannot %s to replace the paho client paho broke (%s); "
+               "trying again at the next connection attempt", what, MQTTAsync_strerror(rc));
         return rc;
     }
+    /* The old one is neither connected nor destroyed again: both would
+     * reach the memory paho freed. Paho's threads skip a disconnected
+     * client, so it stays inert; what it holds is lost until the process
+     * ends. */
+    MQTTAsync_setCallbacks(old, NULL, NULL, NULL, NULL);
+    mqtt_store_view_detach(old_view);
+    t->handles_left++;
     mqtt_worker_settle_unrestored(t);
     nq_log(t->c, NQ_LOG_WARN, "mqtt: paho freed a publish it still had in flight (a socket error at "
            "its first write; paho 1.3.12); the MQTT session goes on in a new paho client restored "

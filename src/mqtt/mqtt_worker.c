@@ -181,8 +181,13 @@ void mqtt_connect_options(struct nq_comm *c, MQTTAsync_connectOptions *out,
 static void do_connect(struct mqtt_state *t)
 {
     struct nq_comm *c = t->c;
-    if (atomic_exchange(&t->paho_broken, 0) && t->store)
-        mqtt_handle_replace(t);
+    if (t->store && atomic_load(&t->paho_broken)) {
+        if (mqtt_handle_replace(t) != MQTTASYNC_SUCCESS) {
+            post_event(t, MQTT_EV_CONNECT_FAILED, -1, "cannot replace the paho client paho broke");
+            return; /* the old one is never connected again */
+        }
+        atomic_store(&t->paho_broken, 0);
+    }
     MQTTAsync_connectOptions co;
     MQTTAsync_SSLOptions ssl;
     mqtt_connect_options(c, &co, &ssl);
