@@ -95,41 +95,18 @@ struct nq_cq {
     size_t nslabs;             /* alloc_mu */
 };
 
-/* Vyukov's MPSC push (any thread) and pop (takers' lock held): see
- * core/mpsc.h, of which this is a copy over the split ends. */
+/* core/mpsc.h's queue over the split ends: push from any thread; pop
+ * with the takers' lock held, NULL when empty or when a poster is between
+ * its two steps (it then wakes sleepers after, so a sleeper sees the
+ * completion). */
 static void inbox_push(nq_cq *cq, struct nq_mpsc_node *n)
 {
-    atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
-    struct nq_mpsc_node *prev = atomic_exchange_explicit(&cq->head, n, memory_order_acq_rel);
-    atomic_store_explicit(&prev->next, n, memory_order_release);
+    nq_mpsc_push_at(&cq->head, n);
 }
 
-/* NULL when empty or when a poster is between its two steps (it then
- * wakes sleepers after, so a sleeper sees the completion). */
 static struct nq_mpsc_node *inbox_pop(nq_cq *cq)
 {
-    struct nq_mpsc_node *tail = cq->tail;
-    struct nq_mpsc_node *next = atomic_load_explicit(&tail->next, memory_order_acquire);
-    if (tail == &cq->stub) {
-        if (!next)
-            return NULL;
-        cq->tail = next;
-        tail = next;
-        next = atomic_load_explicit(&next->next, memory_order_acquire);
-    }
-    if (next) {
-        cq->tail = next;
-        return tail;
-    }
-    if (tail != atomic_load_explicit(&cq->head, memory_order_acquire))
-        return NULL;
-    inbox_push(cq, &cq->stub);
-    next = atomic_load_explicit(&tail->next, memory_order_acquire);
-    if (next) {
-        cq->tail = next;
-        return tail;
-    }
-    return NULL;
+    return nq_mpsc_pop_at(&cq->head, &cq->tail, &cq->stub);
 }
 
 nq_status nq_cq_new(nq_cq **out)
