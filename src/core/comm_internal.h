@@ -170,6 +170,9 @@ void nq_core_sweep(struct nq_comm *c);
 
 /* The I/O thread decided close is complete (or aborted). */
 void nq_core_close_done(struct nq_comm *c, nq_status result);
+/* Client transports' close_begin: when the server already ended the
+ * session (both fins passed) and no link is left, close is done now. */
+void nq_core_client_close_begin(struct nq_comm *c, int linked);
 /* Server: number of sessions with a live link. */
 size_t nq_core_live_links(struct nq_comm *c);
 

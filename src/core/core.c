@@ -457,6 +457,13 @@ void nq_core_drain(struct nq_comm *c)
     nq_core_flush(c);
 }
 
+void nq_core_client_close_begin(struct nq_comm *c, int linked)
+{
+    struct nq_session *s = c->sessions;
+    if (!linked && s->fin_sent && s->fin_received)
+        nq_core_close_done(c, NQ_OK);
+}
+
 void nq_core_close_done(struct nq_comm *c, nq_status result)
 {
     nq_core_note_change(c);

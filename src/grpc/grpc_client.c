@@ -197,9 +197,7 @@ static void client_kick(struct nq_comm *c, struct nq_session *s)
 static void client_close_begin(struct nq_comm *c)
 {
     struct gq_state *g = c->transport;
-    struct nq_session *s = c->sessions;
-    if (!g->linked && s->fin_sent && s->fin_received) /* the server already ended it */
-        nq_core_close_done(c, NQ_OK);
+    nq_core_client_close_begin(c, g->linked);
 }
 
 static void client_abort(struct nq_comm *c)

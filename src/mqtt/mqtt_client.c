@@ -75,9 +75,7 @@ static void client_kick(struct nq_comm *c, struct nq_session *s)
 
 static void client_close_begin(struct nq_comm *c)
 {
-    struct nq_session *s = c->sessions;
-    if (!s->link && s->fin_sent && s->fin_received) /* the server already ended it */
-        nq_core_close_done(c, NQ_OK);
+    nq_core_client_close_begin(c, c->sessions->link != NULL);
 }
 
 static void client_abort(struct nq_comm *c)
