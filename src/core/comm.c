@@ -475,6 +475,7 @@ void nq_comm_free(nq_comm *c)
     nq_budget_destroy(&c->send_budget);
     nq_idset_free(&c->live);
     nq_idset_free(&c->known);
+    nq_idmap_free(&c->session_by_id);
     pthread_cond_destroy(&c->close_cv);
     pthread_mutex_destroy(&c->close_mu);
     pthread_mutex_destroy(&c->peers_mu);

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 
 #include "core/framer.h"
+#include "core/idmap.h"
 #include "core/idset.h"
 #include "core/msg.h"
 #include "core/options_internal.h"
@@ -99,6 +100,7 @@ struct nq_comm {
 
     /* I/O thread */
     struct nq_session *sessions; /* a client has exactly one */
+    struct nq_idmap session_by_id; /* server: identified sessions by peer id */
     struct nq_session *dirty;
     int close_phase;             /* 1 once close_begin ran */
     int port;

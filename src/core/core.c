@@ -44,12 +44,11 @@ static void peers_update(struct nq_comm *c, const uint8_t *id, int live, int kno
 
 /* ---- sessions ---- */
 
+/* Server: the session of a peer id (hashed: every targeted put looks its
+ * peers up here). */
 static struct nq_session *session_find(struct nq_comm *c, const uint8_t *id)
 {
-    for (struct nq_session *s = c->sessions; s; s = s->next)
-        if (s->identified && memcmp(s->peer, id, NQ_ID_SIZE) == 0)
-            return s;
-    return NULL;
+    return nq_idmap_get(&c->session_by_id, id);
 }
 
 static void mark_dirty(struct nq_comm *c, struct nq_session *s)
@@ -79,6 +78,8 @@ void nq_core_flush(struct nq_comm *c)
 
 static void session_remove(struct nq_comm *c, struct nq_session *s)
 {
+    if (s->identified && nq_idmap_get(&c->session_by_id, s->peer) == s)
+        nq_idmap_del(&c->session_by_id, s->peer);
     struct nq_session **pp = &c->sessions;
     while (*pp && *pp != s)
         pp = &(*pp)->next;
@@ -171,6 +172,11 @@ static int on_ini(struct nq_comm *c, struct nq_link *l, const uint8_t *id)
             return -1;
         }
         memcpy(s->peer, id, NQ_ID_SIZE);
+        if (nq_idmap_put(&c->session_by_id, id, s) < 0) {
+            nq_log(c, NQ_LOG_ERROR, "%s: out of memory for a session", l->name);
+            free(s);
+            return -1;
+        }
         s->identified = 1;
         s->next = c->sessions;
         c->sessions = s;
