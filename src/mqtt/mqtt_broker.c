@@ -420,6 +420,13 @@ nq_status mqtt_state_start(struct nq_comm *c, struct mqtt_state **out)
      * broker"). Receivers take pieces of any size, the reference too. */
     if (t->piece > MQTT_PUB_MAX)
         t->piece = MQTT_PUB_MAX;
+    /* A small last piece of a frame (an 1 MiB message is 512 KiB + 512 KiB
+     * + 8 bytes) waits in the broker's Nagle for the receiver's delayed
+     * ACK: 40-50 ms per message (strace of a ping-pong). So a publish may
+     * grow by a quarter rather than leave less than that behind, within
+     * the transport size the user set. */
+    uint64_t room = (c->o.transport_size ? c->o.transport_size : 1) - t->piece;
+    t->slack = t->piece / 4 < room ? t->piece / 4 : room;
     t->window = 2 * t->piece > 4 * MIB ? 2 * t->piece : 4 * MIB;
     t->inbox_max = (size_t)t->window;
     mqtt_hex(c->o.id, t->own_hex);

@@ -97,6 +97,7 @@ struct mqtt_state {
     char sub_topic[MQTT_TOPIC_MAX];
     int qos;                  /* the option: subscription, session kind, put completion */
     uint64_t piece;           /* bytes per publish: the transport size */
+    uint64_t slack;           /* a publish may take this much more rather than leave a tail */
     uint64_t window;          /* bytes in paho's hands at most */
     uint64_t inflight;        /* bytes in paho's hands now */
 

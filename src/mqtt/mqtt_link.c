@@ -75,16 +75,30 @@ void mqtt_link_close(struct mqtt_link *l, const char *why)
 }
 
 /* Up to one piece of s's bytes past what paho already holds, as iovecs;
- * returns their total length. */
+ * returns their total length. A piece takes up to t->slack more when that
+ * is all there is, so that no small tail is left (see mqtt_state_start). */
 static size_t gather_piece(struct mqtt_link *l, struct nq_session *s, struct iovec *iov, int *n)
 {
     struct mqtt_state *t = l->t;
+    uint64_t most = t->piece + t->slack;
     /* skip bytes published but not yet acknowledged */
-    *n = nq_session_gather_at(s, l->unacked, iov, GATHER_IOV, t->piece,
+    *n = nq_session_gather_at(s, l->unacked, iov, GATHER_IOV, most,
                               l->unacked ? 1 : t->c->o.merge);
     size_t len = 0;
     for (int i = 0; i < *n; i++)
         len += iov[i].iov_len;
+    if (len < most || t->slack == 0)
+        return len;
+    /* more may follow: one piece now, at least the slack left for the next */
+    len = 0;
+    for (int i = 0; i < *n; i++) {
+        if (len + iov[i].iov_len >= t->piece) {
+            iov[i].iov_len = (size_t)(t->piece - len);
+            *n = i + 1;
+            return (size_t)t->piece;
+        }
+        len += iov[i].iov_len;
+    }
     return len;
 }
 
