@@ -204,12 +204,13 @@ static size_t peers_end(size_t npeers)
     return (end + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
 }
 
-/* Validate, then hand the payload to the I/O thread. On error the payload
- * is not taken (the caller frees it) and fn never runs. With copy, the
- * payload is made inside the request's allocation (make is not called). */
-static nq_status submit(nq_comm *c, struct nq_payload *(*make)(void *), void *arg,
-                        const struct copy_arg *copy, uint64_t size, const uint8_t *peers,
-                        size_t npeers, nq_done_fn fn, void *user)
+/* Validate, then hand the payload to the I/O thread: a copy of `copy`,
+ * made inside the request's allocation, or else `stream` without copying.
+ * On error the stream is not taken (the caller frees it) and fn never
+ * runs. */
+static nq_status submit(nq_comm *c, const struct copy_arg *copy, nq_stream *stream,
+                        uint64_t size, const uint8_t *peers, size_t npeers, nq_done_fn fn,
+                        void *user)
 {
     if (!c)
         return nq_fail(NQ_EINVAL, "put: comm is NULL");
@@ -249,7 +250,7 @@ static nq_status submit(nq_comm *c, struct nq_payload *(*make)(void *), void *ar
     r->budget = &c->send_budget;
     r->charged = size + 8;
     r->p = copy ? nq_payload_copy_into((uint8_t *)r + inline_at, r, copy->data, copy->size)
-                : make(arg);
+                : nq_payload_stream(stream);
     if (!r->p) {
         atomic_fetch_sub(&c->putters, 1);
         nq_put_req_free(r);
@@ -263,11 +264,6 @@ static nq_status submit(nq_comm *c, struct nq_payload *(*make)(void *), void *ar
     atomic_fetch_sub(&c->putters, 1);
     nq_loop_wake(c);
     return NQ_OK;
-}
-
-static struct nq_payload *make_stream(void *arg)
-{
-    return nq_payload_stream(arg);
 }
 
 /* In the current dialect the sender's own id is its fin on the wire: such a
@@ -292,7 +288,7 @@ nq_status nq_comm_put(nq_comm *c, const void *data, size_t size, const uint8_t *
     if (is_own_fin(c, data, size))
         return own_fin_error();
     struct copy_arg a = {data, size};
-    return submit(c, NULL, NULL, &a, size, peers, npeers, fn, user);
+    return submit(c, &a, NULL, size, peers, npeers, fn, user);
 }
 
 nq_status nq_comm_put_stream(nq_comm *c, nq_stream *stream, const uint8_t *peers,
@@ -311,7 +307,7 @@ nq_status nq_comm_put_stream(nq_comm *c, nq_stream *stream, const uint8_t *peers
         if (is_own_fin(c, first, n))
             return own_fin_error();
     }
-    return submit(c, make_stream, stream, NULL, stream->nbytes, peers, npeers, fn, user);
+    return submit(c, NULL, stream, stream->nbytes, peers, npeers, fn, user);
 }
 
 nq_status nq_comm_put_future(nq_comm *c, const void *data, size_t size, const uint8_t *peers,

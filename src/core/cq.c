@@ -117,9 +117,7 @@ nq_status nq_cq_new(nq_cq **out)
     if (!cq)
         return nq_fail(NQ_ENOMEM, "cq: out of memory");
     memset(cq, 0, sizeof *cq);
-    atomic_store_explicit(&cq->stub.next, NULL, memory_order_relaxed);
-    atomic_store_explicit(&cq->head, &cq->stub, memory_order_relaxed);
-    cq->tail = &cq->stub;
+    nq_mpsc_init_at(&cq->head, &cq->tail, &cq->stub);
     pthread_mutex_init(&cq->takers, NULL);
     pthread_mutex_init(&cq->alloc_mu, NULL);
     *out = cq;

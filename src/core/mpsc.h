@@ -17,15 +17,16 @@ struct nq_mpsc {
     struct nq_mpsc_node stub;
 };
 
-static inline void nq_mpsc_init(struct nq_mpsc *q)
-{
-    atomic_store_explicit(&q->stub.next, NULL, memory_order_relaxed);
-    atomic_store_explicit(&q->head, &q->stub, memory_order_relaxed);
-    q->tail = &q->stub;
-}
-
 /* The algorithm over the queue's three parts, for a queue laid out
  * otherwise (src/core/cq.c puts its two ends on separate cache lines). */
+static inline void nq_mpsc_init_at(_Atomic(struct nq_mpsc_node *) *head,
+                                   struct nq_mpsc_node **tailp, struct nq_mpsc_node *stub)
+{
+    atomic_store_explicit(&stub->next, NULL, memory_order_relaxed);
+    atomic_store_explicit(head, stub, memory_order_relaxed);
+    *tailp = stub;
+}
+
 static inline void nq_mpsc_push_at(_Atomic(struct nq_mpsc_node *) *head, struct nq_mpsc_node *n)
 {
     atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
@@ -59,6 +60,11 @@ static inline struct nq_mpsc_node *nq_mpsc_pop_at(_Atomic(struct nq_mpsc_node *)
         return tail;
     }
     return NULL;
+}
+
+static inline void nq_mpsc_init(struct nq_mpsc *q)
+{
+    nq_mpsc_init_at(&q->head, &q->tail, &q->stub);
 }
 
 static inline void nq_mpsc_push(struct nq_mpsc *q, struct nq_mpsc_node *n)

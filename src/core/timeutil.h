@@ -15,18 +15,24 @@ static inline void nq_cond_init_monotonic(pthread_cond_t *cv)
     pthread_condattr_destroy(&a);
 }
 
-/* Deadline timeout_ms from now on CLOCK_MONOTONIC (ignored if < 0). */
-static inline void nq_deadline(struct timespec *ts, int64_t timeout_ms)
+/* Deadline timeout_ns from now on CLOCK_MONOTONIC (now if <= 0). */
+static inline void nq_deadline_ns(struct timespec *ts, int64_t timeout_ns)
 {
     clock_gettime(CLOCK_MONOTONIC, ts);
-    if (timeout_ms <= 0)
+    if (timeout_ns <= 0)
         return;
-    ts->tv_sec += timeout_ms / 1000;
-    ts->tv_nsec += (timeout_ms % 1000) * 1000000L;
+    ts->tv_sec += timeout_ns / 1000000000;
+    ts->tv_nsec += timeout_ns % 1000000000;
     if (ts->tv_nsec >= 1000000000L) {
         ts->tv_sec++;
         ts->tv_nsec -= 1000000000L;
     }
+}
+
+/* Deadline timeout_ms from now on CLOCK_MONOTONIC (now if <= 0). */
+static inline void nq_deadline(struct timespec *ts, int64_t timeout_ms)
+{
+    nq_deadline_ns(ts, timeout_ms > 0 ? timeout_ms * 1000000 : 0);
 }
 
 static inline int64_t nq_now_ms(void)

@@ -488,8 +488,7 @@ static void wait_disconnect(struct mqtt_state *t)
     if (MQTTAsync_disconnect(t->h, &d) != MQTTASYNC_SUCCESS)
         return;
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += 3;
+    nq_deadline(&ts, 3000);
     pthread_mutex_lock(&t->disc_mu);
     while (!t->disc_done)
         if (pthread_cond_timedwait(&t->disc_cv, &t->disc_mu, &ts) != 0)

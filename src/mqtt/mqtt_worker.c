@@ -282,17 +282,6 @@ void mqtt_worker_settle_unrestored(struct mqtt_state *t)
     }
 }
 
-static void deadline_ns(struct timespec *ts, int64_t ns)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ns / 1000000000;
-    ts->tv_nsec += ns % 1000000000;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 /* the waker's message came back: the next wake may go (mqtt_waker.c) */
 void mqtt_worker_poke(struct mqtt_state *t)
 {
@@ -311,7 +300,7 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&t->w_mu);
         if (due >= 0 && !t->w_head && !t->w_stop && !t->w_poked) {
             struct timespec ts;
-            deadline_ns(&ts, due);
+            nq_deadline_ns(&ts, due);
             pthread_cond_timedwait(&t->w_cv, &t->w_mu, &ts);
         }
         while (due < 0 && !t->w_head && !t->w_stop && !t->w_poked)
