@@ -41,7 +41,7 @@ typedef enum nq_codec {
  * New options with the defaults: random id, host 127.0.0.1, port 51966,
  * 1 worker, transport size 16 MiB, merge on, message limit 1 GiB,
  * queue limit 32 MiB with NQ_QUEUE_BLOCK, no send limit, current dialect, raw codec,
- * no TLS, close timeout forever.
+ * no TLS, connect timeout 30 s, keepalive 30 s.
  * Errors: NQ_EINVAL (out is NULL), NQ_ENOMEM.
  */
 NQ_API nq_status nq_options_new(nq_options **out);
@@ -127,13 +127,35 @@ NQ_API nq_status nq_options_set_tls_ca(nq_options *opts, const char *path);
 NQ_API nq_status nq_options_set_tls_server_name(nq_options *opts, const char *name);
 NQ_API nq_status nq_options_set_tls_verify(nq_options *opts, int enabled);
 
+/* Defaults of the two settings below. */
+#define NQ_DEFAULT_CONNECT_TIMEOUT_MS 30000
+#define NQ_DEFAULT_KEEPALIVE_MS 30000
+
 /*
- * Client: while the server is unreachable the client retries (50 ms,
- * doubling up to 2 s between attempts). After timeout_ms without a
- * connection, puts pending then fail with NQ_EADDR (retries go on for later
- * puts). -1 (the default) keeps them waiting until close.
+ * Client: while the server is unreachable the client retries, waiting
+ * 50 ms after the first failure and doubling up to 2 s (each delay with up
+ * to 25% random jitter); the backoff starts over only once a session is
+ * established (the server's ini arrived), not on a bare TCP connect. Each
+ * failed attempt is logged with its cause (refused, unreachable, TLS
+ * verification...), at most one warning per second.
+ * After timeout_ms without an established session, puts pending then fail
+ * with NQ_EADDR and the cause is logged (retries go on for later puts).
+ * Default NQ_DEFAULT_CONNECT_TIMEOUT_MS (30 s); -1 keeps puts waiting until
+ * close. Errors: NQ_EINVAL below -1.
  */
 NQ_API nq_status nq_options_set_connect_timeout(nq_options *opts, int64_t timeout_ms);
+
+/*
+ * Dead-peer detection: a connection whose peer stays unreachable (sent
+ * bytes unacknowledged, or no answer to keepalive probes) for about
+ * timeout_ms is cut, and the session then follows the lost-peer rules
+ * (docs/lifecycle.md). TCP/TLS: SO_KEEPALIVE with the first probe after a
+ * third of timeout_ms of silence, and TCP_USER_TIMEOUT of timeout_ms; gRPC:
+ * keepalive pings; MQTT: the broker keepalive interval. 1000..86400000 ms,
+ * or 0 to turn detection off. Default NQ_DEFAULT_KEEPALIVE_MS (30 s).
+ * Errors: NQ_EINVAL out of range.
+ */
+NQ_API nq_status nq_options_set_keepalive(nq_options *opts, int64_t timeout_ms);
 
 #ifdef __cplusplus
 }

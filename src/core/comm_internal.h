@@ -124,6 +124,18 @@ struct nq_comm {
 void nq_log(struct nq_comm *c, nq_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A warning that a peer can trigger at will (garbage, failed attempts) is
+ * logged at most once per NQ_LOG_INTERVAL_MS per limiter; the next line that
+ * passes says how many were suppressed meanwhile. A limiter is owned by one
+ * thread (usually the I/O thread); zero-initialise it. */
+#define NQ_LOG_INTERVAL_MS 1000
+struct nq_ratelimit {
+    int64_t next_ms;
+    unsigned long suppressed;
+};
+void nq_log_limited(struct nq_comm *c, struct nq_ratelimit *rl, nq_log_level level,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* A frame arrived on l. Returns 0 to go on, -1 when the link must be
  * closed (protocol error already logged). Owns m. */
 int nq_core_frame(struct nq_comm *c, struct nq_link *l, struct nq_msg *m);

@@ -9,6 +9,8 @@
 #include "core/handshake.h"
 #include "core/timeutil.h"
 
+static void log_line(struct nq_comm *c, nq_log_level level, const char *line);
+
 void nq_log(struct nq_comm *c, nq_log_level level, const char *fmt, ...)
 {
     if (level > c->o.log_level)
@@ -18,6 +20,33 @@ void nq_log(struct nq_comm *c, nq_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    log_line(c, level, line);
+}
+
+void nq_log_limited(struct nq_comm *c, struct nq_ratelimit *rl, nq_log_level level,
+                    const char *fmt, ...)
+{
+    if (level > c->o.log_level)
+        return;
+    int64_t now = nq_now_ms();
+    if (now < rl->next_ms) {
+        rl->suppressed++;
+        return;
+    }
+    rl->next_ms = now + NQ_LOG_INTERVAL_MS;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (rl->suppressed && n >= 0 && (size_t)n < sizeof line)
+        snprintf(line + n, sizeof line - (size_t)n, " (%lu similar suppressed)", rl->suppressed);
+    rl->suppressed = 0;
+    log_line(c, level, line);
+}
+
+static void log_line(struct nq_comm *c, nq_log_level level, const char *line)
+{
     if (c->o.log_fn) {
         c->o.log_fn(c->o.log_user, level, line);
         return;

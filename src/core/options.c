@@ -28,7 +28,8 @@ nq_status nq_options_defaults(struct nq_options *o)
     o->dialect = NQ_DIALECT_CURRENT;
     o->codec = NQ_CODEC_RAW;
     o->tls_verify = 1;
-    o->connect_timeout_ms = -1;
+    o->connect_timeout_ms = NQ_DEFAULT_CONNECT_TIMEOUT_MS;
+    o->keepalive_ms = NQ_DEFAULT_KEEPALIVE_MS;
     o->log_level = NQ_LOG_WARN;
     return NQ_OK;
 }
@@ -265,6 +266,16 @@ nq_status nq_options_set_connect_timeout(nq_options *o, int64_t timeout_ms)
     if (timeout_ms < -1)
         return nq_fail(NQ_EINVAL, "options: connect timeout %lld is below -1", (long long)timeout_ms);
     o->connect_timeout_ms = timeout_ms;
+    return NQ_OK;
+}
+
+nq_status nq_options_set_keepalive(nq_options *o, int64_t timeout_ms)
+{
+    CHECK_OPTS(o);
+    if (timeout_ms != 0 && (timeout_ms < 1000 || timeout_ms > 86400000))
+        return nq_fail(NQ_EINVAL, "options: keepalive %lld ms is not 0 or 1000..86400000",
+                       (long long)timeout_ms);
+    o->keepalive_ms = timeout_ms;
     return NQ_OK;
 }
 

@@ -26,6 +26,7 @@ struct nq_options {
     char *tls_ca;
     char *tls_server_name;
     int64_t connect_timeout_ms;
+    int64_t keepalive_ms; /* dead-peer detection; 0 off */
     nq_log_fn log_fn;
     void *log_user;
     nq_log_level log_level;
