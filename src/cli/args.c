@@ -11,7 +11,8 @@ enum {
     OPT_PROTOCOL = 256, OPT_HOST, OPT_PORT, OPT_TLS, OPT_KEY, OPT_CERT, OPT_CA,
     OPT_SERVER_NAME, OPT_NO_VERIFY, OPT_CODEC, OPT_LEGACY, OPT_ID, OPT_QUIET,
     OPT_TIMEOUT, OPT_ECHO, OPT_REPLY, OPT_COUNT, OPT_CLIENTS, OPT_PUT,
-    OPT_PUT_FILE, OPT_GET, OPT_HELP, OPT_QOS, OPT_USERNAME, OPT_PASSWORD
+    OPT_PUT_FILE, OPT_GET, OPT_HELP, OPT_QOS, OPT_USERNAME, OPT_PASSWORD,
+    OPT_CLOSE_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_KEEPALIVE
 };
 
 static const struct option options[] = {
@@ -40,6 +41,9 @@ static const struct option options[] = {
     {"qos", required_argument, NULL, OPT_QOS},
     {"username", required_argument, NULL, OPT_USERNAME},
     {"password", required_argument, NULL, OPT_PASSWORD},
+    {"close-timeout", required_argument, NULL, OPT_CLOSE_TIMEOUT},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"keepalive", required_argument, NULL, OPT_KEEPALIVE},
     {NULL, 0, NULL, 0}
 };
 
@@ -59,15 +63,18 @@ void cli_usage(FILE *f)
 "  --reply TEXT    answer each message with TEXT\n"
 "  --count N       after N messages, close (waiting for clients) and exit\n"
 "  --clients N     once N clients have been seen and all have left, exit\n"
-"  --timeout MS    exit 3 when no message comes for MS ms; also bounds close\n"
-"  Without --count/--clients it runs until SIGINT or SIGTERM.\n"
+"  --timeout MS    exit 3 when no message comes for MS ms\n"
+"  Without --count/--clients it runs until SIGINT or SIGTERM; it then closes,\n"
+"  waiting up to --close-timeout (default 1000 ms) for clients to finish, and\n"
+"  cuts (and names) those that did not. A second SIGINT or SIGTERM exits at once.\n"
 "\n"
 "client: put the messages in order, waiting for each to be sent, then get\n"
 "N messages and print them as the server does, then close.\n"
 "  --put TEXT      send TEXT (pickle codec: as a Python str); repeatable\n"
 "  --put-file F    send the bytes of file F (pickle codec: as Python bytes)\n"
 "  --get N         receive and print N messages (default 0)\n"
-"  --timeout MS    bound each wait (put, get, close); default forever\n"
+"  --timeout MS    bound each wait for a put or a get; default forever (a put\n"
+"                  still fails once --connect-timeout passes without a server)\n"
 "\n"
 "common options:\n"
 "  --protocol P    tcp (default), mqtt or grpc (if built in)\n"
@@ -84,6 +91,11 @@ void cli_usage(FILE *f)
 "  --codec C       raw (default) or pickle (Python peers' default)\n"
 "  --legacy        net-queue 0.1.x dialect (empty frame as fin)\n"
 "  --id HEX        own id, 32 hex digits (default random)\n"
+"  --close-timeout MS  bound on close (default: server 1000, client 5000;\n"
+"                  --timeout, when given, bounds it too)\n"
+"  --connect-timeout MS  client: fail pending puts after MS ms without\n"
+"                  reaching the server (default 30000; -1 never)\n"
+"  --keepalive MS  cut a peer silent for about MS ms (default 30000; 0 off)\n"
 "  --quiet         print no messages and no status lines, only errors\n"
 "\n"
 "exit codes: 0 ok, 1 runtime or network error, 2 usage error, 3 timeout\n"
@@ -196,6 +208,20 @@ static int apply(struct cli_args *a, int opt, const char *arg)
         break;
     case OPT_USERNAME: a->username = arg; break;
     case OPT_PASSWORD: a->password = arg; break;
+    case OPT_CLOSE_TIMEOUT:
+        rc = parse_long("--close-timeout", arg, 0, LONG_MAX, &v);
+        a->close_timeout_ms = v;
+        break;
+    case OPT_CONNECT_TIMEOUT:
+        rc = parse_long("--connect-timeout", arg, -1, LONG_MAX, &v);
+        a->connect_timeout_ms = v;
+        a->has_connect_timeout = 1;
+        break;
+    case OPT_KEEPALIVE:
+        rc = parse_long("--keepalive", arg, 0, 86400000, &v);
+        a->keepalive_ms = v;
+        a->has_keepalive = 1;
+        break;
     }
     return rc;
 }
@@ -208,6 +234,7 @@ int cli_parse(struct cli_args *a, int argc, char **argv)
     a->verify = 1;
     a->codec = NQ_CODEC_RAW;
     a->timeout_ms = NQ_FOREVER;
+    a->close_timeout_ms = -1;
 
     opterr = 0; /* our own messages, in our error format */
     optind = 1;
@@ -233,6 +260,10 @@ int cli_parse(struct cli_args *a, int argc, char **argv)
         return cli_usage_error("%s: unexpected argument (see nq --help)", argv[optind]);
     if (a->tls && strcmp(a->cmd, "server") == 0 && (!a->key || !a->cert))
         return cli_usage_error("--tls: a server needs --key and --cert");
+    if (a->close_timeout_ms < 0)
+        a->close_timeout_ms = a->timeout_ms >= 0 ? a->timeout_ms
+                              : strcmp(a->cmd, "server") == 0 ? CLI_SERVER_CLOSE_MS
+                                                              : CLI_CLIENT_CLOSE_MS;
     if (!a->tls && (a->key || a->cert || a->ca || a->server_name || !a->verify))
         return cli_usage_error("--key/--cert/--ca/--server-name/--no-verify need --tls");
     return -1;

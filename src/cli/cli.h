@@ -13,6 +13,11 @@ enum {
     CLI_TIMEOUT = 3  /* a --timeout elapsed */
 };
 
+/* Default bounds on close: a server must stop soon after SIGINT whatever
+ * its peers do; a client gives its server time to answer its fin. */
+#define CLI_SERVER_CLOSE_MS 1000
+#define CLI_CLIENT_CLOSE_MS 5000
+
 /* One --put (text) or --put-file (path), kept in command-line order. */
 struct cli_put {
     const char *arg;
@@ -34,6 +39,10 @@ struct cli_args {
     uint8_t id[NQ_ID_SIZE];
     int quiet;
     int64_t timeout_ms;         /* NQ_FOREVER unless --timeout */
+    int64_t close_timeout_ms;   /* --close-timeout, else --timeout, else the default */
+    int64_t connect_timeout_ms; /* with has_connect_timeout */
+    int64_t keepalive_ms;       /* with has_keepalive */
+    int has_connect_timeout, has_keepalive;
     /* server */
     int echo;
     const char *reply;

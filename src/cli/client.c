@@ -94,7 +94,7 @@ int cli_client(const struct cli_args *a)
     }
 
     if (rc == CLI_OK) {
-        nq_status st = nq_comm_close(c, a->timeout_ms);
+        nq_status st = nq_comm_close(c, a->close_timeout_ms);
         if (st != NQ_OK)
             rc = cli_fail("close", st);
     }

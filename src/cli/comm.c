@@ -43,6 +43,10 @@ int cli_comm_new(const struct cli_args *a, nq_purpose purpose, nq_comm **out)
         if (!a->verify)
             SET(nq_options_set_tls_verify(o, 0), "--no-verify");
     }
+    if (a->has_connect_timeout)
+        SET(nq_options_set_connect_timeout(o, a->connect_timeout_ms), "--connect-timeout");
+    if (a->has_keepalive)
+        SET(nq_options_set_keepalive(o, a->keepalive_ms), "--keepalive");
     if (a->qos)
         SET(nq_options_set_mqtt_qos(o, a->qos), "--qos");
     if (a->username)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -12,8 +13,12 @@
 
 static volatile sig_atomic_t stop_signal;
 
+/* The first signal asks for a clean close (bounded by --close-timeout);
+ * a second one means now. */
 static void on_signal(int sig)
 {
+    if (stop_signal)
+        _exit(128 + sig);
     stop_signal = sig;
 }
 
@@ -151,7 +156,7 @@ int cli_server(const struct cli_args *a)
         nq_msg_free(m);
     }
 
-    nq_status st = nq_comm_close(c, a->timeout_ms);
+    nq_status st = nq_comm_close(c, a->close_timeout_ms);
     if (st != NQ_OK && rc == CLI_OK)
         rc = cli_fail("close", st);
     nq_comm_free(c);

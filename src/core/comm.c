@@ -453,7 +453,13 @@ nq_status nq_comm_close(nq_comm *c, int64_t timeout_ms)
     c->closed = 1;
     pthread_cond_broadcast(&c->close_cv);
     pthread_mutex_unlock(&c->close_mu);
-    return st == NQ_OK ? NQ_OK : nq_fail(st, "close: peers did not finish in time; connections cut");
+    if (st == NQ_OK)
+        return NQ_OK;
+    if (c->close_why[0])
+        return nq_fail(st, "close: %s", c->close_why);
+    if (st == NQ_ERESET)
+        return nq_fail(st, "close: the server went away before finishing the session");
+    return nq_fail(st, "close: peers did not finish in time; connections cut");
 }
 
 void nq_comm_free(nq_comm *c)

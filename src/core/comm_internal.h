@@ -44,6 +44,26 @@ struct nq_session {
     int dirty;
 };
 
+/* A warning that a peer can trigger at will (garbage, failed attempts) is
+ * logged at most once per NQ_LOG_INTERVAL_MS per limiter; the next line that
+ * passes says how many were suppressed meanwhile. A limiter is owned by one
+ * thread (usually the I/O thread); zero-initialise it. */
+#define NQ_LOG_INTERVAL_MS 1000
+struct nq_ratelimit {
+    int64_t next_ms;
+    unsigned long suppressed;
+};
+
+/* A client's attempts to reach its server (client_policy.c). */
+struct nq_retry {
+    double backoff;          /* the last delay (s); 0 once a session is established */
+    int64_t first_fail_ms;   /* first failure since then (the connect timeout runs from it) */
+    unsigned long attempts;  /* failed attempts since then */
+    char why[160];           /* the last failure's cause, for the error that ends a wait */
+    uint64_t rng;            /* jitter */
+    struct nq_ratelimit rl;
+};
+
 struct nq_transport_ops {
     /* caller's thread, before the I/O thread starts: bind, load keys... */
     nq_status (*start)(struct nq_comm *c);
@@ -103,6 +123,8 @@ struct nq_comm {
     struct nq_idmap session_by_id; /* server: identified sessions by peer id */
     struct nq_session *dirty;
     int close_phase;             /* 1 once close_begin ran */
+    struct nq_retry retry;       /* client */
+    struct nq_ratelimit lost_log; /* "connection lost without fin" */
     int port;
 
     /* peers with a live link (nq_comm_peers) and peers with a session,
@@ -117,6 +139,7 @@ struct nq_comm {
     int close_done;
     int closed;            /* nq_comm_close finished */
     nq_status close_result;
+    char close_why[512];   /* why close did not end cleanly (close_mu) */
 };
 
 /* ---- core services for transports (I/O thread) ---- */
@@ -124,15 +147,6 @@ struct nq_comm {
 void nq_log(struct nq_comm *c, nq_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* A warning that a peer can trigger at will (garbage, failed attempts) is
- * logged at most once per NQ_LOG_INTERVAL_MS per limiter; the next line that
- * passes says how many were suppressed meanwhile. A limiter is owned by one
- * thread (usually the I/O thread); zero-initialise it. */
-#define NQ_LOG_INTERVAL_MS 1000
-struct nq_ratelimit {
-    int64_t next_ms;
-    unsigned long suppressed;
-};
 void nq_log_limited(struct nq_comm *c, struct nq_ratelimit *rl, nq_log_level level,
                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -184,6 +198,18 @@ void nq_core_sweep(struct nq_comm *c);
 
 /* The I/O thread decided close is complete (or aborted). */
 void nq_core_close_done(struct nq_comm *c, nq_status result);
+/* Client transports: an attempt to reach the server failed or an
+ * established link was lost (why: the cause, e.g. "connect to 127.0.0.1:5
+ * failed: Connection refused"). Logs it (rate-limited), fails pending puts
+ * once the connect timeout has passed without a session, and returns the
+ * delay in seconds before the next attempt: exponential backoff with
+ * jitter, which starts over only when a session is established. */
+double nq_core_client_retry(struct nq_comm *c, const char *why);
+/* The server's ini arrived: the retry policy starts over (core.c calls it). */
+void nq_core_client_established(struct nq_comm *c);
+/* Why close is being cut at its deadline: who did not finish, or why the
+ * server was never reached. */
+void nq_core_close_why(struct nq_comm *c, char *out, size_t cap);
 /* Client transports' close_begin: when the server already ended the
  * session (both fins passed) and no link is left, close is done now. */
 void nq_core_client_close_begin(struct nq_comm *c, int linked);

@@ -182,6 +182,7 @@ static int on_ini(struct nq_comm *c, struct nq_link *l, const uint8_t *id)
         s->identified = 1;
         s->fin_received = 0;
         l->peer_ini = 1;
+        nq_core_client_established(c);
         nq_session_ack(c, s);
         return 0;
     }
@@ -333,8 +334,11 @@ void nq_core_link_lost(struct nq_comm *c, struct nq_link *l, const char *why)
         return;
     s->link = NULL;
     int clean = s->fin_sent && s->fin_received;
-    if (!clean && !c->close_phase)
-        nq_log(c, NQ_LOG_WARN, "%s: connection lost without fin (%s)", l->name, why);
+    /* a client's link that never got the server's ini is a failed
+     * attempt, which the retry policy reports */
+    if (!clean && !c->close_phase && (c->purpose == NQ_SERVER || l->peer_ini))
+        nq_log_limited(c, &c->lost_log, NQ_LOG_WARN, "%s: connection lost without fin (%s)",
+                       l->name, why);
     drop_stale_ini(c, s);
     if (c->purpose == NQ_SERVER) {
         /* a session that ended without fin is kept for a reconnection */
@@ -482,11 +486,19 @@ void nq_core_drain(struct nq_comm *c)
             free(r);
             begin_close(c);
             break;
-        case NQ_CMD_ABORT:
+        case NQ_CMD_ABORT: {
             free(r);
+            char why[sizeof c->close_why];
+            nq_core_close_why(c, why, sizeof why);
+            pthread_mutex_lock(&c->close_mu);
+            snprintf(c->close_why, sizeof c->close_why, "%s", why);
+            pthread_mutex_unlock(&c->close_mu);
+            if (why[0])
+                nq_log(c, NQ_LOG_WARN, "close timed out: %s", why);
             c->ops->abort(c);
             nq_core_close_done(c, NQ_ETIMEDOUT);
             break;
+        }
         }
     }
     nq_core_flush(c);

@@ -54,7 +54,8 @@ static void unlink_msg(struct nq_recvq *q, struct nq_msg *m)
     else
         q->tail = m->prev;
     m->next = m->prev = NULL;
-    atomic_fetch_sub_explicit(&q->bytes, m->size, memory_order_relaxed);
+    /* sequentially consistent: pairs with nq_recvq_pause_if_full (below) */
+    atomic_fetch_sub(&q->bytes, m->size);
 }
 
 /* Sequentially consistent on purpose: the bump must be visible before the
@@ -106,6 +107,25 @@ size_t nq_recvq_push(struct nq_recvq *q, struct nq_msg *m)
     return dropped;
 }
 
+/* Dekker's pattern with the getter in nq_recvq_get, which lowers bytes and
+ * then reads paused, while this raises paused and then reads bytes (all
+ * sequentially consistent): a get that drained the queue between the
+ * caller's "full" and the pause either sees paused and resumes reading, or
+ * this sees the drained queue and takes the pause back. Without the second
+ * look reading could stay paused with nothing left to get. */
+int nq_recvq_pause(struct nq_recvq *q)
+{
+    atomic_store(&q->paused, 1);
+    if (atomic_load(&q->bytes) <= q->limit / 2 && atomic_exchange(&q->paused, 0))
+        return 0;
+    return 1;
+}
+
+int nq_recvq_pause_if_full(struct nq_recvq *q)
+{
+    return nq_recvq_full(q) && nq_recvq_pause(q);
+}
+
 int nq_recvq_full(struct nq_recvq *q)
 {
     return q->policy == NQ_QUEUE_BLOCK &&
@@ -151,8 +171,7 @@ nq_status nq_recvq_get(struct nq_recvq *q, const uint8_t *peers, size_t npeers,
         if (timeout_ms > 0 && nq_deadline_passed(&deadline))
             last_look = 1;
     }
-    if (atomic_load_explicit(&q->paused, memory_order_acquire) &&
-        atomic_load_explicit(&q->bytes, memory_order_relaxed) <= q->limit / 2 &&
+    if (atomic_load(&q->paused) && atomic_load(&q->bytes) <= q->limit / 2 &&
         atomic_exchange(&q->paused, 0) && q->resume)
         q->resume(q->resume_arg);
     *out = m;

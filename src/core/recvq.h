@@ -37,6 +37,13 @@ void nq_recvq_destroy(struct nq_recvq *q);
 size_t nq_recvq_push(struct nq_recvq *q, struct nq_msg *m);
 /* 1 when the queue is over its limit (the I/O thread should stop reading). */
 int nq_recvq_full(struct nq_recvq *q);
+/* I/O thread, after delivering: when the queue is full, mark reading paused
+ * (a get below half the limit resumes it through q->resume). Returns 1 if
+ * reading must stop now; 0 if the queue is not full, or a get drained it
+ * meanwhile. The only correct way to pause: see recvq.c. */
+int nq_recvq_pause_if_full(struct nq_recvq *q);
+/* Its second half, after the queue was seen full (separate for the tests). */
+int nq_recvq_pause(struct nq_recvq *q);
 nq_status nq_recvq_get(struct nq_recvq *q, const uint8_t *peers, size_t npeers,
                        int64_t timeout_ms, struct nq_msg **out);
 /* No more messages will come: waiting gets return NQ_ECLOSED once drained. */

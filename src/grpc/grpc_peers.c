@@ -254,8 +254,7 @@ static void on_recv(struct gq_state *g, struct gq_call *k, int success)
         fail(k, GRPC_STATUS_INVALID_ARGUMENT, "protocol error in the client's byte stream");
         return;
     }
-    if (nq_recvq_full(&c->rq))
-        atomic_store(&c->rq.paused, 1);
+    nq_recvq_pause_if_full(&c->rq);
 }
 
 void nq_gq_server_event(struct gq_state *g, struct gq_op *op)

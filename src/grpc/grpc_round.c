@@ -154,8 +154,7 @@ static void on_recv(struct gq_state *g, struct gq_call *k, int success)
         fail(k, "protocol error in the server's byte stream");
         return;
     }
-    if (nq_recvq_full(&c->rq))
-        atomic_store(&c->rq.paused, 1);
+    nq_recvq_pause_if_full(&c->rq);
 }
 
 static void on_status(struct gq_call *k)

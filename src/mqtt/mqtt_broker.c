@@ -315,8 +315,7 @@ static void drain_inbox(struct mqtt_state *t)
                 mqtt_client_message(t, in);
             else
                 mqtt_server_message(t, in);
-            if (nq_recvq_full(&c->rq))
-                atomic_store(&c->rq.paused, 1);
+            nq_recvq_pause_if_full(&c->rq);
         }
         size_t size = in->size;
         MQTTAsync_freeMessage(&in->msg);

@@ -12,9 +12,6 @@
 #include "tcp/tcp_internal.h"
 #include "tls/tls.h"
 
-#define BACKOFF_FIRST 0.05
-#define BACKOFF_MAX 2.0
-
 static void schedule(struct tcp_state *t, double delay)
 {
     ev_timer_stop(t->c->loop, &t->retry);
@@ -67,8 +64,9 @@ static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 
 void nq_tcp_client_ready(struct tcp_state *t, struct tcp_conn *k)
 {
-    t->backoff = 0;
-    t->first_attempt_ms = 0;
+    /* the retry policy starts over only when the server's ini arrives: a
+     * port that accepts and then drops us (TLS on one side only) must not
+     * be retried at full speed */
     nq_log(t->c, NQ_LOG_DEBUG, "%s: connected", k->link.name);
     nq_core_client_attach(t->c, &k->link);
 }
@@ -91,22 +89,7 @@ void nq_tcp_client_lost(struct tcp_state *t, const char *why)
         nq_log(c, NQ_LOG_INFO, "%s:%d ended the session", c->o.host, c->o.port);
         return;
     }
-    int64_t now = nq_now_ms();
-    if (!t->first_attempt_ms)
-        t->first_attempt_ms = now;
-    if (c->o.connect_timeout_ms >= 0 && now - t->first_attempt_ms > c->o.connect_timeout_ms &&
-        nq_session_has_output(s)) {
-        nq_log(c, NQ_LOG_WARN, "%s:%d unreachable for %lld ms (%s): failing pending puts",
-               c->o.host, c->o.port, (long long)(now - t->first_attempt_ms), why);
-        nq_session_fail_all(c, s, NQ_EADDR);
-        t->first_attempt_ms = now;
-    } else {
-        nq_log(c, NQ_LOG_DEBUG, "%s:%d: %s; retrying", c->o.host, c->o.port, why);
-    }
-    t->backoff = t->backoff ? t->backoff * 2 : BACKOFF_FIRST;
-    if (t->backoff > BACKOFF_MAX)
-        t->backoff = BACKOFF_MAX;
-    schedule(t, t->backoff);
+    schedule(t, nq_core_client_retry(c, why));
 }
 
 static nq_status client_start(struct nq_comm *c)

@@ -47,6 +47,26 @@ void nq_tcp_format_addr(const struct sockaddr *sa, char *out, size_t n)
     }
 }
 
+/* Dead-peer detection: probes after a third of the timeout of silence, the
+ * connection cut when probes or sent bytes go unanswered for the timeout
+ * (TCP_USER_TIMEOUT covers a peer that vanished while we were writing,
+ * which keepalive alone never notices). */
+static void set_keepalive(int fd, int64_t timeout_ms)
+{
+    if (timeout_ms <= 0)
+        return;
+    int on = 1;
+    int idle = (int)(timeout_ms / 3000) > 0 ? (int)(timeout_ms / 3000) : 1;
+    int intvl = idle;
+    int cnt = 3;
+    unsigned user_timeout = (unsigned)timeout_ms;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
+}
+
 struct tcp_conn *nq_tcp_conn_new(struct tcp_state *t, int fd, int connecting, const char *name)
 {
     struct nq_comm *c = t->c;
@@ -58,6 +78,7 @@ struct tcp_conn *nq_tcp_conn_new(struct tcp_state *t, int fd, int connecting, co
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    set_keepalive(fd, c->o.keepalive_ms);
     k->c = c;
     k->fd = fd;
     k->connecting = connecting;
@@ -105,11 +126,28 @@ void nq_tcp_conn_close(struct tcp_conn *k, const char *why)
         SSL_free(k->ssl);
     }
     close(k->fd);
+    int attempt_failed = !k->link.peer_ini && !k->connecting && !(k->ssl && !k->tls_ready);
     nq_core_link_lost(c, &k->link, why);
     free(k->tls_out);
     free(k);
-    if (c->purpose == NQ_CLIENT)
+    if (c->purpose == NQ_CLIENT) {
+        char cause[400];
+        if (attempt_failed) {
+            /* connected, then dropped before the server said who it is */
+            snprintf(cause, sizeof cause, "%s before the server's ini (not a netqueue server, "
+                     "or TLS on one side only?)", why);
+            why = cause;
+        }
         nq_tcp_client_lost(t, why);
+    }
+}
+
+/* Bytes for this connection that are not on the wire yet. */
+static int has_pending_output(struct tcp_conn *k)
+{
+    if (k->tls_out_len > k->tls_out_off)
+        return 1;
+    return k->link.s && k->link.s->link == &k->link && nq_session_has_output(k->link.s);
 }
 
 static int wants_write(struct tcp_conn *k)
@@ -130,7 +168,7 @@ void nq_tcp_conn_update(struct tcp_conn *k)
     if (k->connecting) {
         ev = EV_WRITE;
     } else {
-        if (!reading_paused(c) || (k->ssl && !k->tls_ready))
+        if (!k->eof && (!reading_paused(c) || (k->ssl && !k->tls_ready)))
             ev |= EV_READ;
         if (wants_write(k))
             ev |= EV_WRITE;
@@ -176,13 +214,19 @@ static int do_read(struct tcp_conn *k)
     struct nq_comm *c = k->c;
     struct tcp_state *t = c->transport;
     size_t budget = READ_BUDGET;
-    while (budget > 0 && !reading_paused(c)) {
+    while (budget > 0 && !reading_paused(c) && !k->eof) {
         size_t room;
         uint8_t *direct = nq_framer_direct(&k->link.fr, NQ_TCP_RBUF, &room);
         ssize_t n = conn_read(k, direct ? direct : t->rbuf, direct ? room : NQ_TCP_RBUF);
         if (n == -1)
             return 0;
         if (n == 0) {
+            /* a half-close: the peer may still read what we owe it (our
+             * ini, replies already queued), so that goes out first */
+            if (has_pending_output(k)) {
+                k->eof = 1;
+                return 0;
+            }
             nq_tcp_conn_close(k, "peer closed the connection");
             return -1;
         }
@@ -200,8 +244,7 @@ static int do_read(struct tcp_conn *k)
             return -1;
         }
         budget -= (size_t)n < budget ? (size_t)n : budget;
-        if (nq_recvq_full(&c->rq))
-            atomic_store(&c->rq.paused, 1);
+        nq_recvq_pause_if_full(&c->rq);
     }
     return 0;
 }
@@ -265,8 +308,13 @@ static ssize_t tls_write(struct tcp_conn *k)
 /* Returns -1 when the connection was closed. */
 static int do_write(struct tcp_conn *k)
 {
-    if (!k->link.s || k->link.s->link != &k->link)
+    if (!k->link.s || k->link.s->link != &k->link) {
+        if (k->eof && !has_pending_output(k)) {
+            nq_tcp_conn_close(k, "peer closed the connection");
+            return -1;
+        }
         return 0;
+    }
     ssize_t w = k->ssl ? tls_write(k) : plain_write(k);
     if (w < 0) {
         char why[320];
@@ -277,6 +325,10 @@ static int do_write(struct tcp_conn *k)
     struct nq_session *s = k->link.s;
     if (s && nq_session_finished(s) && k->tls_out_off == k->tls_out_len) {
         nq_tcp_conn_close(k, "session finished");
+        return -1;
+    }
+    if (k->eof && !has_pending_output(k)) {
+        nq_tcp_conn_close(k, "peer closed the connection");
         return -1;
     }
     return 0;
@@ -322,7 +374,12 @@ static int do_handshake(struct tcp_conn *k)
     snprintf(why, sizeof why, "TLS handshake failed: %s",
              e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 ? "peer closed the connection"
                                                             : nq_tls_reason(k->ssl));
-    nq_log(k->c, NQ_LOG_WARN, "%s: %s", k->link.name, why);
+    /* a client's failed attempts are logged by the retry policy; a server
+     * logs each (any peer can cause them, so not without limit) */
+    if (k->c->purpose == NQ_SERVER) {
+        struct tcp_state *t = k->c->transport;
+        nq_log_limited(k->c, &t->refused_log, NQ_LOG_WARN, "%s: %s", k->link.name, why);
+    }
     nq_tcp_conn_close(k, why);
     return -1;
 }

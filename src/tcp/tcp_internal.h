@@ -16,6 +16,7 @@ struct tcp_conn {
     int connecting;      /* client: non-blocking connect in progress */
     SSL *ssl;
     int tls_ready;
+    int eof;             /* the peer half-closed: write what we owe, then close */
     uint8_t *tls_out;    /* plaintext staged for SSL_write (its retry needs the same bytes) */
     size_t tls_out_off, tls_out_len;
     struct tcp_conn *next, *prev;
@@ -26,13 +27,12 @@ struct tcp_state {
     SSL_CTX *ssl_ctx;
     uint8_t *rbuf;       /* receive buffer shared by the loop's connections */
     struct tcp_conn *conns;
+    struct nq_ratelimit refused_log; /* server: failed TLS handshakes */
     /* server */
     int listen_fd;
     ev_io accept_io;
     /* client */
     ev_timer retry;
-    double backoff;
-    int64_t first_attempt_ms;
 };
 
 #define NQ_TCP_RBUF (256u * 1024u)

@@ -1,6 +1,8 @@
 /* The receive queue: lock-free delivery from one producer to several
  * getters, per-peer order, peer filters, timeouts and close wake-ups. */
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -143,6 +145,88 @@ static void test_drop_policies(void **state)
     nq_recvq_destroy(&q);
 }
 
+static atomic_int resumed;
+static void count_resume(void *arg)
+{
+    atomic_fetch_add(&resumed, 1);
+}
+
+/* The lost wake-up: the I/O thread sees the queue full, a get drains it
+ * before the I/O thread marks reading paused (the get sees no pause, so
+ * resumes nothing), then the pause lands on an empty queue and nothing
+ * would ever resume reading. The pause must take itself back. */
+static void test_pause_after_drain_is_taken_back(void **state)
+{
+    nq_recvq_init(&q, 8, NQ_QUEUE_BLOCK); /* two 4-byte messages fill it */
+    q.resume = count_resume;
+    atomic_store(&resumed, 0);
+    nq_recvq_push(&q, make(1, 1));
+    nq_recvq_push(&q, make(1, 2));
+    assert_true(nq_recvq_full(&q)); /* what the I/O thread saw */
+    struct nq_msg *m;
+    for (int i = 0; i < 2; i++) { /* the getter drains: nothing paused yet */
+        assert_int_equal(nq_recvq_get(&q, NULL, 0, 0, &m), NQ_OK);
+        nq_msg_free(m);
+    }
+    assert_int_equal(atomic_load(&resumed), 0);
+    /* the I/O thread's pause arrives late: the queue is empty, so reading
+     * must go on */
+    assert_int_equal(nq_recvq_pause(&q), 0);
+    assert_int_equal(atomic_load(&q.paused), 0);
+    nq_recvq_destroy(&q);
+}
+
+/* The ordinary pause: still full, reading stops; a get below half the
+ * limit resumes it once. */
+static void test_pause_and_resume(void **state)
+{
+    nq_recvq_init(&q, 8, NQ_QUEUE_BLOCK);
+    q.resume = count_resume;
+    atomic_store(&resumed, 0);
+    nq_recvq_push(&q, make(1, 1));
+    nq_recvq_push(&q, make(1, 2));
+    assert_int_equal(nq_recvq_pause_if_full(&q), 1);
+    struct nq_msg *m;
+    assert_int_equal(nq_recvq_get(&q, NULL, 0, 0, &m), NQ_OK);
+    nq_msg_free(m);
+    assert_int_equal(atomic_load(&resumed), 1);
+    assert_int_equal(atomic_load(&q.paused), 0);
+    nq_recvq_destroy(&q);
+}
+
+/* Both sides at full speed: a producer that pauses like the I/O thread and
+ * waits for the resume, getters that drain; it must never stall. */
+static atomic_int stop_producer;
+static void *pausing_producer(void *arg)
+{
+    for (int i = 0; i < N && !atomic_load(&stop_producer); i++) {
+        nq_recvq_push(&q, make(1, i));
+        if (nq_recvq_pause_if_full(&q))
+            while (atomic_load(&q.paused) && !atomic_load(&stop_producer))
+                sched_yield(); /* the I/O thread would sleep until resumed */
+    }
+    return NULL;
+}
+
+static void test_pause_race_never_stalls(void **state)
+{
+    nq_recvq_init(&q, 64, NQ_QUEUE_BLOCK);
+    q.resume = count_resume;
+    atomic_store(&stop_producer, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, pausing_producer, NULL);
+    int got = 0;
+    struct nq_msg *m;
+    while (got < N && nq_recvq_get(&q, NULL, 0, 5000, &m) == NQ_OK) {
+        nq_msg_free(m);
+        got++;
+    }
+    atomic_store(&stop_producer, 1);
+    pthread_join(t, NULL);
+    assert_int_equal(got, N);
+    nq_recvq_destroy(&q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -150,6 +234,9 @@ int main(void)
         cmocka_unit_test(test_timeout_and_poll),
         cmocka_unit_test(test_close_wakes_and_drains),
         cmocka_unit_test(test_drop_policies),
+        cmocka_unit_test(test_pause_after_drain_is_taken_back),
+        cmocka_unit_test(test_pause_and_resume),
+        cmocka_unit_test(test_pause_race_never_stalls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
