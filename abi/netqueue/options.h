@@ -108,6 +108,23 @@ NQ_API nq_status nq_options_set_queue_policy(nq_options *opts, nq_queue_policy p
  */
 NQ_API nq_status nq_options_set_send_limit(nq_options *opts, uint64_t bytes);
 
+/* Default of the per-peer limit below: 256 MiB. */
+#define NQ_DEFAULT_PEER_LIMIT (UINT64_C(256) << 20)
+
+/*
+ * Server: bytes of messages held for one peer (queued, or written but not
+ * yet acknowledged by its ini) above which the peer is taken for one that
+ * does not read: the put that would pass the limit is not queued for it,
+ * the peer's connection is cut and its session ended, and every put still
+ * pending for it completes with NQ_ERESET (a warning names it). One
+ * message always fits, whatever its size, so the limit never refuses a
+ * big message to a peer that has taken everything before it. The peer may
+ * connect again, as a new session. 1 KiB .. 2^62, or 0 for no limit.
+ * Default NQ_DEFAULT_PEER_LIMIT. Clients ignore it (their backlog is what
+ * waits for the server: bound it with set_send_limit).
+ */
+NQ_API nq_status nq_options_set_peer_limit(nq_options *opts, uint64_t bytes);
+
 NQ_API nq_status nq_options_set_dialect(nq_options *opts, nq_dialect dialect);
 NQ_API nq_status nq_options_set_codec(nq_options *opts, nq_codec codec);
 

@@ -37,6 +37,8 @@ struct nq_session {
      * when it does, sent again on the next link if this one dies first */
     struct nq_send_item *sent_head, *sent_tail;
     int fin_queued, fin_sent, fin_received;
+    uint64_t queued;      /* bytes of frames held for the peer (unsent or unacknowledged) */
+    int over_limit;       /* a put found it over the per-peer limit: to be cut */
     struct nq_link *link; /* live connection, or NULL */
     int64_t lost_ms;      /* when the link went without fin (server) */
     struct nq_session *next; /* all sessions of a server */
@@ -125,6 +127,7 @@ struct nq_comm {
     int close_phase;             /* 1 once close_begin ran */
     struct nq_retry retry;       /* client */
     struct nq_ratelimit lost_log; /* "connection lost without fin" */
+    struct nq_ratelimit slow_log; /* peers cut over the per-peer limit */
     int port;
 
     /* peers with a live link (nq_comm_peers) and peers with a session,
@@ -187,7 +190,9 @@ void nq_session_ack(struct nq_comm *c, struct nq_session *s);
 void nq_session_requeue(struct nq_session *s);
 /* Complete every queued frame with st (puts' callbacks run). */
 void nq_session_fail_all(struct nq_comm *c, struct nq_session *s, nq_status st);
-void nq_session_fail_item(struct nq_comm *c, struct nq_send_item *it, nq_status st);
+/* it, already unlinked from s's lists, completes with st. */
+void nq_session_fail_item(struct nq_comm *c, struct nq_session *s, struct nq_send_item *it,
+                          nq_status st);
 /* fin sent and received and nothing left to send: the link can go. */
 int nq_session_finished(const struct nq_session *s);
 

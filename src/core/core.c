@@ -316,7 +316,7 @@ static void drop_stale_ini(struct nq_comm *c, struct nq_session *s)
         s->head = it->next;
         if (!s->head)
             s->tail = NULL;
-        nq_session_fail_item(c, it, NQ_OK);
+        nq_session_fail_item(c, s, it, NQ_OK);
     }
     s->head_off = 0;
 }
@@ -358,6 +358,29 @@ void nq_core_link_lost(struct nq_comm *c, struct nq_link *l, const char *why)
 }
 
 /* ---- puts and commands from application threads ---- */
+
+/* Server: a peer whose backlog passed the per-peer limit loses its link
+ * and its session (what was queued for it fails with NQ_ERESET): its memory
+ * comes back now, not after a linger. It may connect again as a new
+ * session. */
+static void cut_slow_peer(struct nq_comm *c, struct nq_session *s)
+{
+    char hex[33];
+    nq_id_format(s->peer, hex);
+    nq_log_limited(c, &c->slow_log, NQ_LOG_WARN,
+                   "peer %s holds %llu unsent bytes, over the per-peer limit of %llu: "
+                   "disconnecting it; its pending puts fail", hex,
+                   (unsigned long long)s->queued, (unsigned long long)c->o.peer_limit);
+    struct nq_link *l = s->link;
+    if (l) {
+        s->link = NULL;
+        l->s = NULL;
+        c->ops->drop_link(c, l);
+    }
+    peers_update(c, s->peer, 0, 0);
+    session_remove(c, s);
+    nq_core_note_change(c);
+}
 
 static void dispatch_put(struct nq_comm *c, struct nq_put_req *r)
 {
@@ -402,6 +425,16 @@ static void dispatch_put(struct nq_comm *c, struct nq_put_req *r)
 
     r->pending = n + 1; /* +1 holds the request while items are queued */
     for (size_t i = 0; i < n; i++) {
+        struct nq_session *ts = targets[i];
+        /* a peer that does not take what is sent to it is cut rather than
+         * let its backlog grow without bound (one message always fits) */
+        if (c->purpose == NQ_SERVER && c->o.peer_limit && ts->queued &&
+            (ts->over_limit || ts->queued + r->p->frame_size > c->o.peer_limit)) {
+            ts->over_limit = 1;
+            r->result = NQ_ERESET;
+            r->pending--;
+            continue;
+        }
         struct nq_send_item *it = i == 0 ? &r->item : calloc(1, sizeof *it);
         if (!it) {
             r->result = NQ_ENOMEM;
@@ -413,6 +446,15 @@ static void dispatch_put(struct nq_comm *c, struct nq_put_req *r)
         nq_payload_ref(r->p);
         nq_session_push(targets[i], it);
         mark_dirty(c, targets[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct nq_session *ts = targets[i];
+        if (!ts || !ts->over_limit)
+            continue;
+        for (size_t j = i + 1; j < n; j++) /* a peer named twice is cut once */
+            if (targets[j] == ts)
+                targets[j] = NULL;
+        cut_slow_peer(c, ts);
     }
     if (targets != targets_inline)
         free(targets);

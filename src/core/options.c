@@ -30,6 +30,7 @@ nq_status nq_options_defaults(struct nq_options *o)
     o->tls_verify = 1;
     o->connect_timeout_ms = NQ_DEFAULT_CONNECT_TIMEOUT_MS;
     o->keepalive_ms = NQ_DEFAULT_KEEPALIVE_MS;
+    o->peer_limit = NQ_DEFAULT_PEER_LIMIT;
     o->log_level = NQ_LOG_WARN;
     return NQ_OK;
 }
@@ -276,6 +277,16 @@ nq_status nq_options_set_keepalive(nq_options *o, int64_t timeout_ms)
         return nq_fail(NQ_EINVAL, "options: keepalive %lld ms is not 0 or 1000..86400000",
                        (long long)timeout_ms);
     o->keepalive_ms = timeout_ms;
+    return NQ_OK;
+}
+
+nq_status nq_options_set_peer_limit(nq_options *o, uint64_t bytes)
+{
+    CHECK_OPTS(o);
+    if (bytes != 0 && (bytes < KIB || bytes > LIMIT_MAX))
+        return nq_fail(NQ_EINVAL, "options: peer limit %llu is not 0 or 1 KiB..2^62",
+                       (unsigned long long)bytes);
+    o->peer_limit = bytes;
     return NQ_OK;
 }
 

@@ -84,13 +84,14 @@ void nq_session_consume(struct nq_comm *c, struct nq_session *s, uint64_t n)
         if (it->fin)
             s->fin_sent = 1;
         if (s->link && !s->link->peer_ini) {
-            it->next = NULL;
+            it->next = NULL; /* still held (and counted) until the peer's ini */
             if (s->sent_tail)
                 s->sent_tail->next = it;
             else
                 s->sent_head = it;
             s->sent_tail = it;
         } else {
+            s->queued -= it->p->frame_size;
             item_done(c, it, NQ_OK);
         }
     }
@@ -102,6 +103,7 @@ void nq_session_ack(struct nq_comm *c, struct nq_session *s)
     while (s->sent_head) {
         struct nq_send_item *it = s->sent_head;
         s->sent_head = it->next;
+        s->queued -= it->p->frame_size;
         item_done(c, it, NQ_OK);
     }
     s->sent_tail = NULL;
@@ -124,6 +126,7 @@ void nq_session_requeue(struct nq_session *s)
 
 void nq_session_push(struct nq_session *s, struct nq_send_item *it)
 {
+    s->queued += it->p->frame_size;
     it->next = NULL;
     if (s->tail)
         s->tail->next = it;
@@ -134,6 +137,7 @@ void nq_session_push(struct nq_session *s, struct nq_send_item *it)
 
 void nq_session_push_front(struct nq_session *s, struct nq_send_item *it)
 {
+    s->queued += it->p->frame_size;
     it->next = s->head;
     s->head = it;
     if (!s->tail)
@@ -146,13 +150,16 @@ void nq_session_fail_all(struct nq_comm *c, struct nq_session *s, nq_status st)
     while (s->head) {
         struct nq_send_item *it = s->head;
         s->head = it->next;
+        s->queued -= it->p->frame_size;
         item_done(c, it, st);
     }
     s->tail = NULL;
     s->head_off = 0;
 }
 
-void nq_session_fail_item(struct nq_comm *c, struct nq_send_item *it, nq_status st)
+void nq_session_fail_item(struct nq_comm *c, struct nq_session *s, struct nq_send_item *it,
+                          nq_status st)
 {
+    s->queued -= it->p->frame_size;
     item_done(c, it, st);
 }

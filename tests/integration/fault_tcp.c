@@ -1,0 +1,226 @@
+/*
+ * Faults over TCP: peers that stay silent, half-close, never read, refuse
+ * or drop every connection. Each test pins a defect found by trying the
+ * library as a hostile peer would; each fails without its fix.
+ */
+#include "nqtest.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* A raw peer that sends its ini and then says nothing more. */
+static int silent_peer(int port, uint8_t id[NQ_ID_SIZE])
+{
+    int fd = nqt_raw_connect(port);
+    assert_true(fd >= 0);
+    nqt_fill(id, NQ_ID_SIZE, (uint64_t)port);
+    assert_int_equal(nqt_raw_send_frame(fd, id, NQ_ID_SIZE), 0);
+    return fd;
+}
+
+/* Close with a silent identified client ends at its deadline, cuts the
+ * client and names it. */
+static void test_silent_client_close_bounded(void **state)
+{
+    int port;
+    nq_comm *s = nqt_plain_server(&port);
+    uint8_t id[NQ_ID_SIZE];
+    int fd = silent_peer(port, id);
+    assert_int_equal(nqt_wait_npeers(s, 1, NQT_LONG_MS), 1);
+
+    int64_t t0 = nqt_now_ms();
+    nq_status st = nq_comm_close(s, 300);
+    int64_t took = nqt_now_ms() - t0;
+    char why[512];
+    snprintf(why, sizeof why, "%s", nq_last_error());
+    print_message("close: %s after %lld ms: %s\n", nq_strerror(st), (long long)took, why);
+    assert_int_equal(st, NQ_ETIMEDOUT);
+    assert_true(took < 1500);
+    char hex[33];
+    nq_id_format(id, hex);
+    assert_non_null(strstr(why, hex));
+    assert_non_null(strstr(why, "did not finish"));
+    size_t n = 0;
+    assert_int_equal(nqt_raw_wait_eof(fd, NQT_LONG_MS, &n), 0); /* cut */
+    nqt_raw_close(fd);
+    nq_comm_free(s);
+}
+
+/* A client that sends its ini and shuts down its write side still gets
+ * what the server owes it (the server's ini) before the server closes. */
+static void test_half_close_gets_ini(void **state)
+{
+    int port;
+    nq_comm *s = nqt_plain_server(&port);
+    uint8_t sid[NQ_ID_SIZE];
+    nqt_id_of(s, sid);
+    int fd = nqt_raw_connect(port);
+    assert_true(fd >= 0);
+    uint8_t id[NQ_ID_SIZE];
+    nqt_fill(id, NQ_ID_SIZE, 7);
+    assert_int_equal(nqt_raw_send_frame(fd, id, NQ_ID_SIZE), 0);
+    assert_int_equal(nqt_raw_send_frame(fd, "last words", 10), 0);
+    assert_int_equal(shutdown(fd, SHUT_WR), 0);
+
+    uint8_t *payload = NULL;
+    uint64_t len = 0;
+    assert_int_equal(nqt_raw_read_frame(fd, &payload, &len, 64, NQT_LONG_MS), 0);
+    assert_int_equal(len, NQ_ID_SIZE);
+    assert_memory_equal(payload, sid, NQ_ID_SIZE);
+    free(payload);
+    nqt_expect_str(s, "last words", id);
+    size_t n = 0;
+    assert_int_equal(nqt_raw_wait_eof(fd, NQT_LONG_MS, &n), 0);
+    nqt_raw_close(fd);
+    assert_int_equal(nq_comm_close(s, 1000), NQ_OK);
+    nq_comm_free(s);
+}
+
+/* A port that accepts and drops every connection (a plaintext client at a
+ * TLS port does the same) is retried with a growing delay: the backoff
+ * must not start over on a bare TCP connect. */
+static void test_reconnect_storm_bounded(void **state)
+{
+    int port;
+    int lfd = nqt_raw_listen(&port);
+    assert_true(lfd >= 0);
+    nqt_log log;
+    nqt_log_init(&log);
+    nq_options *o = nqt_opts(port);
+    nqt_log_attach(o, &log);
+    nq_comm *c = nqt_client(o); /* takes o */
+    int accepted = 0;
+    int64_t end = nqt_now_ms() + 3000;
+    while (nqt_now_ms() < end) {
+        int fd = nqt_raw_accept(lfd, end - nqt_now_ms());
+        if (fd < 0)
+            continue;
+        accepted++;
+        nqt_raw_close(fd);
+    }
+    print_message("%d connections in 3 s; log:\n%s\n", accepted, log.text);
+    /* 50, 100, 200, 400, 800, 1600 ms (+ up to 25%): at most 7 in 3 s;
+     * without the backoff it is one every 50 ms, about 60 */
+    assert_true(accepted >= 2);
+    assert_true(accepted <= 8);
+    /* the warnings say what happened, at most about one a second */
+    assert_non_null(strstr(log.text, "before the server's ini"));
+    assert_true(nqt_log_bad(&log) <= 5);
+    nq_comm_free(c);
+    nqt_raw_close(lfd);
+    nqt_log_destroy(&log);
+}
+
+/* A server that is not there: the client says so (refused), its pending
+ * put fails once the connect timeout passes, and the close that ends the
+ * wait says why. */
+static void test_refused_says_why(void **state)
+{
+    int port = nqt_free_port();
+    nqt_log log;
+    nqt_log_init(&log);
+    nq_options *o = nqt_opts(port);
+    nqt_log_attach(o, &log);
+    assert_int_equal(nq_options_set_connect_timeout(o, 500), NQ_OK);
+    nq_comm *c = nqt_client(o); /* takes o */
+    nq_future *f = NULL;
+    assert_int_equal(nq_comm_put_future(c, "hi", 2, NULL, 0, &f), NQ_OK);
+    nq_status result = NQ_OK;
+    int64_t t0 = nqt_now_ms();
+    assert_int_equal(nq_future_wait(f, 10000, &result), NQ_OK);
+    print_message("put failed with %s after %lld ms\n", nq_strerror(result),
+                  (long long)(nqt_now_ms() - t0));
+    assert_int_equal(result, NQ_EADDR);
+    nq_future_free(f);
+    assert_non_null(strstr(log.text, "refused"));
+
+    /* with a put queued again, close cannot finish: its error says why */
+    assert_int_equal(nq_comm_put(c, "again", 5, NULL, 0, NULL, NULL), NQ_OK);
+    nq_status st = nq_comm_close(c, 300);
+    print_message("close: %s: %s\n", nq_strerror(st), nq_last_error());
+    assert_int_equal(st, NQ_ETIMEDOUT);
+    assert_non_null(strstr(nq_last_error(), "not reached"));
+    assert_non_null(strstr(nq_last_error(), "refused"));
+    nq_comm_free(c);
+    nqt_log_destroy(&log);
+}
+
+static atomic_int reset_puts;
+static void count_reset(void *user, nq_status st)
+{
+    if (st == NQ_ERESET)
+        atomic_fetch_add(&reset_puts, 1);
+}
+
+/* A peer that never reads: once the bytes held for it pass the per-peer
+ * limit, the server cuts it and fails its puts, so its memory comes back
+ * at once (it used to grow without bound and be kept for the linger). */
+static void test_never_reading_peer_over_limit(void **state)
+{
+    int port = nqt_free_port();
+    nq_options *o = nqt_opts(port);
+    assert_int_equal(nq_options_set_keepalive(o, 0), NQ_OK);
+    assert_int_equal(nq_options_set_peer_limit(o, 4u << 20), NQ_OK);
+    nq_comm *s = nqt_server(o); /* takes o */
+    uint8_t id[NQ_ID_SIZE];
+    int fd = silent_peer(port, id);
+    assert_int_equal(nqt_wait_npeers(s, 1, NQT_LONG_MS), 1);
+    static uint8_t big[1 << 20];
+    atomic_store(&reset_puts, 0);
+    int refused = 0;
+    for (int i = 0; i < 64; i++) /* 64 MiB for a peer that takes ~ a few */
+        if (nq_comm_put(s, big, sizeof big, id, 1, count_reset, NULL) != NQ_OK)
+            refused++; /* NQ_ENOPEER once the session is gone */
+    assert_int_equal(nqt_wait_npeers(s, 0, 5000), 0);
+    int64_t t0 = nqt_now_ms();
+    while (atomic_load(&reset_puts) + refused < 50 && nqt_now_ms() - t0 < 5000)
+        nqt_sleep_ms(10);
+    print_message("%d puts failed with NQ_ERESET, %d refused\n", atomic_load(&reset_puts),
+                  refused);
+    assert_true(atomic_load(&reset_puts) + refused >= 50);
+    size_t n = 0;
+    assert_int_equal(nqt_raw_wait_eof(fd, NQT_LONG_MS, &n), 0); /* cut */
+    nqt_raw_close(fd);
+    assert_int_equal(nq_comm_close(s, 500), NQ_OK);
+    nq_comm_free(s);
+}
+
+/* Dead-peer detection: a peer whose window stays shut (it stopped
+ * reading, or vanished) is cut after about the keepalive timeout. */
+static void test_stuck_peer_cut_by_keepalive(void **state)
+{
+    int port = nqt_free_port();
+    nq_options *o = nqt_opts(port);
+    assert_int_equal(nq_options_set_keepalive(o, 1000), NQ_OK);
+    nq_comm *s = nqt_server(o); /* takes o */
+    uint8_t id[NQ_ID_SIZE];
+    int fd = silent_peer(port, id);
+    assert_int_equal(nqt_wait_npeers(s, 1, NQT_LONG_MS), 1);
+    static uint8_t chunk[256 << 10];
+    for (int i = 0; i < 48; i++) /* 12 MiB: more than loopback buffers hold */
+        assert_int_equal(nq_comm_put(s, chunk, sizeof chunk, id, 1, NULL, NULL), NQ_OK);
+    int64_t t0 = nqt_now_ms();
+    assert_int_equal(nqt_wait_npeers(s, 0, 15000), 0);
+    int64_t took = nqt_now_ms() - t0;
+    print_message("stuck peer cut after %lld ms\n", (long long)took);
+    assert_true(took < 15000);
+    nqt_raw_abort(fd);
+    nq_comm_close(s, 500);
+    nq_comm_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_silent_client_close_bounded),
+        cmocka_unit_test(test_half_close_gets_ini),
+        cmocka_unit_test(test_reconnect_storm_bounded),
+        cmocka_unit_test(test_refused_says_why),
+        cmocka_unit_test(test_never_reading_peer_over_limit),
+        cmocka_unit_test(test_stuck_peer_cut_by_keepalive),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
