@@ -27,3 +27,7 @@ nq_add_test(it_tls SOURCES tls.c ${_nqt} LABELS tls PUBLIC CERTS TIMEOUT 120)
 nq_add_test(it_badinput SOURCES badinput.c ${_nqt} LABELS tcp PUBLIC TIMEOUT 120)
 nq_add_test(it_stress SOURCES stress.c ${_nqt} LABELS stress PUBLIC TIMEOUT 180)
 nq_add_test(it_fault_tcp SOURCES fault_tcp.c ${_nqt} LABELS tcp fault PUBLIC TIMEOUT 120)
+if(TARGET nq)
+  nq_add_test(it_fault_crash SOURCES fault_crash.c ${_nqt} LABELS tcp fault PUBLIC TIMEOUT 120
+    ARGS $<TARGET_FILE:nq>)
+endif()
