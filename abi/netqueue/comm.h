@@ -27,8 +27,14 @@ typedef struct nq_msg nq_msg;
 
 typedef enum nq_protocol {
     NQ_TCP = 0,  /* TCP, or TLS over TCP when options enable it */
-    NQ_MQTT = 1, /* MQTT 3.1.1 through a broker (later release) */
-    NQ_GRPC = 2  /* gRPC bidirectional stream /grpc/comm (later release) */
+    NQ_MQTT = 1, /* MQTT 3.1.1 through a broker (when built in, see docs/mqtt.md) */
+    NQ_GRPC = 2, /* gRPC bidirectional stream /grpc/comm (when built in, see docs/grpc.md) */
+    /* In-process: a server and its clients in one process, addressed by
+     * port number only (host is ignored; port 0 picks a free number), with
+     * no sockets: bytes are copied between the communicators' I/O threads.
+     * Same sessions, handshake, close and reconnection as the others; no
+     * TLS (NQ_EINVAL). Always built. */
+    NQ_INPROC = 3
 } nq_protocol;
 
 typedef enum nq_purpose {

@@ -27,27 +27,12 @@ nq_status nq_comm_new(nq_comm **out, nq_protocol protocol, nq_purpose purpose,
     *out = NULL;
     if (purpose != NQ_CLIENT && purpose != NQ_SERVER)
         return nq_fail(NQ_EINVAL, "comm: unknown purpose %d", (int)purpose);
-    const struct nq_transport_ops *ops = NULL;
-    switch (protocol) {
-    case NQ_TCP:
-        ops = purpose == NQ_SERVER ? &nq_tcp_server_ops : &nq_tcp_client_ops;
-        break;
-    case NQ_MQTT:
-#ifdef NQ_HAVE_MQTT
-        ops = purpose == NQ_SERVER ? &nq_mqtt_server_ops : &nq_mqtt_client_ops;
-#endif
-        break;
-    case NQ_GRPC:
-#ifdef NQ_HAVE_GRPC
-        ops = purpose == NQ_SERVER ? &nq_grpc_server_ops : &nq_grpc_client_ops;
-#endif
-        break;
-    default:
+    const struct nq_transport *tr = nq_transport_find(protocol);
+    if (!tr)
         return nq_fail(NQ_EINVAL, "comm: unknown protocol %d", (int)protocol);
-    }
+    const struct nq_transport_ops *ops = purpose == NQ_SERVER ? tr->server : tr->client;
     if (!ops)
-        return nq_fail(NQ_EUNSUPPORTED, "comm: %s is not built into this library",
-                       protocol == NQ_MQTT ? "MQTT" : "gRPC");
+        return nq_fail(NQ_EUNSUPPORTED, "comm: %s is not built into this library", tr->name);
 
     struct nq_comm *c = calloc(1, sizeof *c);
     if (!c)

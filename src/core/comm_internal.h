@@ -196,9 +196,8 @@ void nq_session_fail_item(struct nq_comm *c, struct nq_session *s, struct nq_sen
 /* fin sent and received and nothing left to send: the link can go. */
 int nq_session_finished(const struct nq_session *s);
 
-/* A lost peer's session is kept this long for its reconnection. */
-#define NQ_SESSION_LINGER_MS 60000
-/* I/O thread, once a second: expire sessions past their linger. */
+/* I/O thread, once a second: expire sessions past their linger (a lost
+ * peer's session is kept o.linger_ms, 60 s, for its reconnection). */
 void nq_core_sweep(struct nq_comm *c);
 
 /* The I/O thread decided close is complete (or aborted). */
@@ -246,8 +245,19 @@ void nq_loop_join(struct nq_comm *c);
 void nq_core_drain(struct nq_comm *c);
 
 /* ---- transports ---- */
+
+/* One row of the transport table (transports.c). */
+struct nq_transport {
+    nq_protocol protocol;
+    const char *name;
+    const struct nq_transport_ops *server, *client; /* NULL: not built in */
+};
+const struct nq_transport *nq_transport_find(nq_protocol protocol);
+
 extern const struct nq_transport_ops nq_tcp_server_ops;
 extern const struct nq_transport_ops nq_tcp_client_ops;
+extern const struct nq_transport_ops nq_inproc_server_ops;
+extern const struct nq_transport_ops nq_inproc_client_ops;
 #ifdef NQ_HAVE_MQTT
 extern const struct nq_transport_ops nq_mqtt_server_ops;
 extern const struct nq_transport_ops nq_mqtt_client_ops;

@@ -571,7 +571,7 @@ void nq_core_sweep(struct nq_comm *c)
     int64_t now = nq_now_ms();
     for (struct nq_session *s = c->sessions, *next; s; s = next) {
         next = s->next;
-        if (s->link || now - s->lost_ms < NQ_SESSION_LINGER_MS)
+        if (s->link || now - s->lost_ms < c->o.linger_ms)
             continue;
         char hex[33];
         nq_id_format(s->peer, hex);

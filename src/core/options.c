@@ -31,6 +31,7 @@ nq_status nq_options_defaults(struct nq_options *o)
     o->connect_timeout_ms = NQ_DEFAULT_CONNECT_TIMEOUT_MS;
     o->keepalive_ms = NQ_DEFAULT_KEEPALIVE_MS;
     o->peer_limit = NQ_DEFAULT_PEER_LIMIT;
+    o->linger_ms = 60000;
     o->log_level = NQ_LOG_WARN;
     return NQ_OK;
 }

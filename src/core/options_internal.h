@@ -28,6 +28,7 @@ struct nq_options {
     char *tls_server_name;
     int64_t connect_timeout_ms;
     int64_t keepalive_ms; /* dead-peer detection; 0 off */
+    int64_t linger_ms;    /* server: a lost session is kept this long (internal: tests shorten it) */
     nq_log_fn log_fn;
     void *log_user;
     nq_log_level log_level;

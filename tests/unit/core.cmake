@@ -3,3 +3,4 @@ nq_add_test(test_handshake SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_handshake.c 
 nq_add_test(test_options SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_options.c LABELS unit)
 nq_add_test(test_future SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_future.c LABELS unit)
 nq_add_test(test_recvq SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_recvq.c LABELS unit)
+nq_add_test(test_core_inproc SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_core_inproc.c LABELS unit TIMEOUT 120)
