@@ -27,7 +27,7 @@ mod options;
 mod put;
 mod value;
 
-pub use comm::{Comm, Protocol, Purpose};
+pub use comm::{Comm, Protocol, Purpose, DEFAULT_CLOSE_TIMEOUT};
 pub use error::{Error, Result, Status};
 pub use id::Id;
 pub use message::Message;
