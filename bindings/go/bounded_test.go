@@ -150,8 +150,10 @@ func TestConnectTimeoutFailsPendingPuts(t *testing.T) {
 			t.Errorf("close: %v", err)
 		}
 	}()
-	if err := futureErr(t, mustPut(t, c, []byte("x"))); !errors.Is(err, ErrAddress) {
-		t.Fatalf("put: %v, want ErrAddress", err)
+	err = futureErr(t, mustPut(t, c, []byte("x")))
+	var e *Error
+	if !errors.As(err, &e) || e.Status != StatusAddress || !strings.Contains(e.Detail, "not reached within the connect timeout") {
+		t.Fatalf("put: %v, want ErrAddress saying why", err)
 	}
 }
 

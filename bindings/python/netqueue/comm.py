@@ -69,8 +69,7 @@ class PutFuture(_fastput.FutureCore, Future):
         """Complete as set_result / set_exception do (drain thread, GIL held)."""
         exc = None
         if status != 0:
-            name = nqswig.strerror_(status)
-            exc = errors.from_status(status, name, f"put completed with {name}")
+            exc = errors.put_failure(status, nqswig.strerror_(status))
         with self._condition:
             if self._state in _DONE:
                 return

@@ -10,7 +10,7 @@
 //! client.put(b"hello", &[])?.wait()?;            // or .await
 //! let reply = client.get(&[], None)?;
 //! println!("{} says {:?}", reply.peer(), reply.data());
-//! client.close(None)?;
+//! client.close(Some(netqueue::DEFAULT_CLOSE_TIMEOUT))?;
 //! # Ok(()) }
 //! ```
 //!

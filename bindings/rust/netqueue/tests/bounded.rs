@@ -79,7 +79,9 @@ fn connect_timeout_fails_pending_puts() {
     let c = client(free_port(), Options::new().unwrap().connect_timeout(Duration::from_millis(300)).unwrap());
     let put = c.put(b"x", &[]).unwrap();
     let outcome = put.wait_timeout(Duration::from_secs(10)).expect("put still pending");
-    assert_eq!(outcome.err().map(|e| e.status), Some(Status::Address));
+    let e = outcome.err().expect("put to nobody succeeded");
+    assert_eq!(e.status, Status::Address);
+    assert!(e.detail.contains("not reached within the connect timeout"), "{e}");
     let _ = c.close(Some(Duration::from_secs(1)));
 }
 

@@ -130,10 +130,24 @@ public final class Communicator implements AutoCloseable {
                 if (status == 0) {
                     f.complete(null);
                 } else {
-                    f.completeExceptionally(new NetqueueException(status, "put completed with " + nqswig.strerror_(status)));
+                    f.completeExceptionally(new NetqueueException(status, putFailure(status)));
                 }
             }
         }
+    }
+
+    /**
+     * Why a put failed, by completion status: the library gives a completion
+     * no detail (nq_last_error belongs to the thread of a failed call). The
+     * same words in every binding.
+     */
+    static String putFailure(int status) {
+        return "put: " + switch (Status.of(status)) {
+            case ECANCELED -> "the communicator was closed before the message was written";
+            case ERESET -> "the connection to the peer was lost before the message was written";
+            case EADDR -> "the server was not reached within the connect timeout (the library's log says why)";
+            default -> nqswig.strerror_(status);
+        };
     }
 
     private void enter() {
