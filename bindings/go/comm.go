@@ -104,10 +104,13 @@ func New(protocol Protocol, purpose Purpose, opts ...Option) (*Comm, error) {
 	// One OS thread for the setters, nq_comm_new and nq_last_error().
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	b := builder{}
 	fail := func(op string, st C.nq_status) error {
+		if b.detail != "" {
+			return &Error{Op: op, Status: Status(st), Detail: b.detail}
+		}
 		return &Error{Op: op, Status: Status(st), Detail: C.GoString(C.nq_last_error())}
 	}
-	b := builder{}
 	if st := C.nq_options_new(&b.o); st != C.NQ_OK {
 		return nil, fail("options", st)
 	}
@@ -306,13 +309,30 @@ func (m *Comm) getOnce(peers *C.uint8_t, n C.size_t, timeout int64) (*Message, e
 	return takeMessage(msg, m.codec), nil
 }
 
+// DefaultCloseTimeout bounds Close when its context has no deadline (10 s,
+// as in every binding): then the connections are cut and Close returns an
+// error of StatusTimedOut. Use a context with a deadline for another bound,
+// or WaitForever for none.
+const DefaultCloseTimeout = 10 * time.Second
+
+type waitForeverKey struct{}
+
+// WaitForever returns a context that makes Close wait for the peers
+// without a bound when it has no deadline:
+//
+//	err := c.Close(netqueue.WaitForever(context.Background()))
+func WaitForever(ctx context.Context) context.Context {
+	return context.WithValue(ctx, waitForeverKey{}, true)
+}
+
 // Close ends the communicator: a client sends its queued puts and its fin
 // and waits for the server's; a server stops accepting and waits for its
-// clients to finish. If ctx has a deadline and it passes first,
-// connections are cut and an error of StatusTimedOut is returned; either
-// way the communicator is closed and freed afterwards, and every put's
-// future has completed (those not sent with ErrCanceled). Closing again
-// returns nil. Cancelling ctx without a deadline cannot interrupt the wait.
+// clients to finish. The wait ends at ctx's deadline, or after
+// DefaultCloseTimeout if ctx has none (unless ctx comes from WaitForever);
+// then connections are cut and an error of StatusTimedOut is returned.
+// Either way the communicator is closed and freed afterwards, and every
+// put's future has completed (those not sent with ErrCanceled). Closing
+// again returns nil. Cancelling ctx cannot interrupt the wait.
 func (m *Comm) Close(ctx context.Context) error {
 	m.closeMu.Lock()
 	defer m.closeMu.Unlock()
@@ -320,10 +340,7 @@ func (m *Comm) Close(ctx context.Context) error {
 		return nil
 	}
 	m.closed = true
-	timeout := int64(C.NQ_FOREVER)
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = max(time.Until(dl).Milliseconds(), 0)
-	}
+	timeout := closeMillis(ctx)
 	m.mu.RLock()
 	err := call("close", func() C.nq_status { return C.nq_comm_close(m.c, C.int64_t(timeout)) })
 	m.mu.RUnlock()
@@ -337,6 +354,18 @@ func (m *Comm) Close(ctx context.Context) error {
 	C.nq_cq_free(m.cq)
 	m.cq = nil
 	return err
+}
+
+// closeMillis is Close's bound in the library's milliseconds (NQ_FOREVER
+// for none).
+func closeMillis(ctx context.Context) int64 {
+	if dl, ok := ctx.Deadline(); ok {
+		return max(time.Until(dl).Milliseconds(), 0)
+	}
+	if forever, _ := ctx.Value(waitForeverKey{}).(bool); forever {
+		return int64(C.NQ_FOREVER)
+	}
+	return DefaultCloseTimeout.Milliseconds()
 }
 
 func isStatus(err error, s Status) bool {

@@ -69,10 +69,19 @@ var (
 	ErrUnsupported = &Error{Status: StatusUnsupported}
 )
 
+// putFailed says why a put failed, by completion status: the library gives
+// a completion no detail (nq_last_error belongs to the thread of a failed
+// call). The same words in every binding.
+var putFailed = map[Status]string{
+	StatusCanceled: "the communicator was closed before the message was written",
+	StatusReset:    "the connection to the peer was lost before the message was written",
+	StatusAddress:  "the server was not reached within the connect timeout (the library's log says why)",
+}
+
 // statusErr is the error of a completion status (nil for NQ_OK).
 func statusErr(op string, st C.nq_status) error {
 	if st == C.NQ_OK {
 		return nil
 	}
-	return &Error{Op: op, Status: Status(st)}
+	return &Error{Op: op, Status: Status(st), Detail: putFailed[Status(st)]}
 }

@@ -7,6 +7,7 @@ package netqueue
 import "C"
 
 import (
+	"fmt"
 	"time"
 	"unsafe"
 )
@@ -61,10 +62,18 @@ const (
 )
 
 // builder is the nq_options handle that Option functions set, plus the
-// codec, which the Go side needs to decode messages.
+// codec, which the Go side needs to decode messages, and the detail of a
+// value refused on the Go side (then the Option returns NQ_EINVAL).
 type builder struct {
-	o     *C.nq_options
-	codec Codec
+	o      *C.nq_options
+	codec  Codec
+	detail string
+}
+
+// refuse records why an Option's value is invalid.
+func (b *builder) refuse(format string, args ...any) C.nq_status {
+	b.detail = fmt.Sprintf(format, args...)
+	return C.NQ_EINVAL
 }
 
 // Option sets one communicator option. A bad value makes New fail with an
@@ -183,12 +192,53 @@ func WithTLS(t TLS) Option {
 	}
 }
 
-// WithConnectTimeout makes a client's pending puts fail with ErrAddress
-// after d without a connection (default: they wait until close).
+// Defaults of WithConnectTimeout and WithKeepalive (the library's).
+const (
+	DefaultConnectTimeout = C.NQ_DEFAULT_CONNECT_TIMEOUT_MS * time.Millisecond
+	DefaultKeepalive      = C.NQ_DEFAULT_KEEPALIVE_MS * time.Millisecond
+)
+
+// NoTimeout given to WithConnectTimeout keeps pending puts waiting for the
+// server until Close.
+const NoTimeout time.Duration = -1
+
+// WithConnectTimeout makes a client's puts still pending after d without
+// reaching the server fail with ErrAddress (default DefaultConnectTimeout,
+// 30 s). NoTimeout keeps them waiting until Close; other negative values
+// are invalid.
 func WithConnectTimeout(d time.Duration) Option {
 	return func(b *builder) C.nq_status {
-		return C.nq_options_set_connect_timeout(b.o, C.int64_t(d.Milliseconds()))
+		ms := int64(C.NQ_FOREVER)
+		if d != NoTimeout {
+			if d < 0 {
+				return b.refuse("options: connect timeout %v is negative (NoTimeout: wait until close)", d)
+			}
+			ms = ceilMillis(d)
+		}
+		return C.nq_options_set_connect_timeout(b.o, C.int64_t(ms))
 	}
+}
+
+// WithKeepalive sets dead-peer detection: a connection whose peer stays
+// unreachable for about d is cut (default DefaultKeepalive, 30 s; 1 s ..
+// 24 h). 0 turns it off.
+func WithKeepalive(d time.Duration) Option {
+	return func(b *builder) C.nq_status {
+		if d < 0 {
+			return b.refuse("options: keepalive %v is negative (0: off)", d)
+		}
+		return C.nq_options_set_keepalive(b.o, C.int64_t(ceilMillis(d)))
+	}
+}
+
+// ceilMillis is d in whole milliseconds, rounded up (a positive d never
+// becomes 0, which means something else to the library).
+func ceilMillis(d time.Duration) int64 {
+	ms := d.Milliseconds()
+	if d%time.Millisecond != 0 {
+		ms++
+	}
+	return ms
 }
 
 func cbool(v bool) C.int {

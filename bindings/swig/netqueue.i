@@ -283,6 +283,9 @@ static __thread JNIEnv *nq_swig_jenv;
 
 %constant int ID_SIZE = NQ_ID_SIZE;
 %constant int FOREVER = NQ_FOREVER;
+/* The library's defaults of nq_options_set_connect_timeout / _keepalive (ms). */
+%constant int DEFAULT_CONNECT_TIMEOUT_MS = NQ_DEFAULT_CONNECT_TIMEOUT_MS;
+%constant int DEFAULT_KEEPALIVE_MS = NQ_DEFAULT_KEEPALIVE_MS;
 /* Status numbers (nq_status): OK, EINVAL, ... */
 %rename("%(strip:[NQ_])s", %$isenumitem) "";
 %rename("$ignore", %$isfunction) "";
@@ -390,6 +393,7 @@ struct nqs_cq {};
     void set_tls_server_name(const char *n) { nq_swig_check(nq_options_set_tls_server_name($self, n)); }
     void set_tls_verify(int on) { nq_swig_check(nq_options_set_tls_verify($self, on)); }
     void set_connect_timeout(long long ms) { nq_swig_check(nq_options_set_connect_timeout($self, ms)); }
+    void set_keepalive(long long ms) { nq_swig_check(nq_options_set_keepalive($self, ms)); }
 }
 
 %newobject nqs_comm::get;

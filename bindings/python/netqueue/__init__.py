@@ -8,7 +8,7 @@ Same names as the reference net-queue where they mean the same:
         queue.put("Hello, Client!")
 """
 from . import errors
-from .comm import Communicator, Message
+from .comm import DEFAULT_CLOSE_TIMEOUT, Communicator, Message
 from .errors import Error
 from .options import (CommunicatorOptions, ConnectionOptions, Dialect, NetworkLocation, Protocol,
                       Purpose, QueuePolicy, SecurityOptions, SerializationOptions)
@@ -19,7 +19,7 @@ __all__ = (
     "Protocol", "Purpose", "CommunicatorOptions", "NetworkLocation", "ConnectionOptions",
     "SerializationOptions", "SecurityOptions", "QueuePolicy", "Dialect", "Message",
     "Communicator", "PickleSerializer", "BufferSerializer", "Error", "errors", "new",
-    "version",
+    "version", "DEFAULT_CLOSE_TIMEOUT",
 )
 
 

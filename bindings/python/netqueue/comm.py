@@ -12,6 +12,7 @@ and complete.
 """
 import threading
 import uuid
+import warnings
 import weakref
 from concurrent.futures import Future
 from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED
@@ -25,7 +26,12 @@ from .serializers import BORROWING_LOADS, BufferSerializer
 _PROTOCOLS = {Protocol.TCP: nqswig.TCP, Protocol.MQTT: nqswig.MQTT, Protocol.GRPC: nqswig.GRPC}
 _PURPOSES = {Purpose.CLIENT: nqswig.CLIENT, Purpose.SERVER: nqswig.SERVER}
 # A blocking get waits in slices so that Ctrl-C (KeyboardInterrupt) gets through.
-_SLICE_MS = 250
+_SLICE_MS = 200
+
+#: Seconds that close() (and so leaving a `with` block) waits for the peers
+#: by default; then connections are cut and close raises TimeoutError.
+#: close(timeout=None) waits without a bound. The same in every binding.
+DEFAULT_CLOSE_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +69,7 @@ class PutFuture(_fastput.FutureCore, Future):
         """Complete as set_result / set_exception do (drain thread, GIL held)."""
         exc = None
         if status != 0:
-            name = nqswig.strerror_(status)
-            exc = errors.from_status(status, name, f"put completed with {name}")
+            exc = errors.put_failure(status, nqswig.strerror_(status))
         with self._condition:
             if self._state in _DONE:
                 return
@@ -241,16 +246,31 @@ class Communicator:
         finally:
             view.release()
 
-    def close(self, timeout=None):
+    def close(self, timeout=DEFAULT_CLOSE_TIMEOUT):
         """Close (a client flushes its puts and says fin; a server waits for its
-        clients), waiting up to timeout seconds (None: forever). Puts still
-        pending then fail with CanceledError. Closing twice is fine."""
+        clients), waiting up to timeout seconds (default DEFAULT_CLOSE_TIMEOUT,
+        10; None: forever). Then connections are cut and errors.TimeoutError_
+        (a TimeoutError) is raised; either way the communicator is closed and
+        puts still pending fail with CanceledError. Closing twice is fine."""
         if self._calls.freed:
             return
+        # whether a client has its server now, to say why a close timed out
+        try:
+            unreached = self.purpose == Purpose.CLIENT and not self._call(lambda c: c.peers())
+        except errors.Error:
+            unreached = False
         try:
             self._call(lambda c: c.close(_ms(timeout)))
         except errors.ClosedError:
             pass
+        except errors.TimeoutError_ as e:
+            if unreached:
+                e.add_note(f"netqueue: the server at {self.options.netloc} was not reached "
+                           "(the library logs why)")
+            if timeout == DEFAULT_CLOSE_TIMEOUT:
+                e.add_note(f"netqueue: close waits {DEFAULT_CLOSE_TIMEOUT:g} s by default; "
+                           "close(timeout=None) waits without a bound")
+            raise
         finally:
             self._finalize()
 
@@ -258,4 +278,20 @@ class Communicator:
         return self
 
     def __exit__(self, cls, exc, tb):
-        self.close()
+        """Close with the default bound. If the block raised, its exception
+        goes on and a failed close is only a RuntimeWarning; after Ctrl-C
+        (KeyboardInterrupt) the close does not wait: connections are cut and
+        pending puts cancelled."""
+        if cls is None:
+            self.close()
+            return
+        if issubclass(cls, KeyboardInterrupt):
+            try:
+                self.close(0)
+            except errors.Error:
+                pass
+            return
+        try:
+            self.close()
+        except errors.Error as e:
+            warnings.warn(f"netqueue: closing after {cls.__name__}: {e}", RuntimeWarning, stacklevel=2)

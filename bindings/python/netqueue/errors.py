@@ -49,6 +49,21 @@ _BY_STATUS = {c.status: c for c in (
     UnsupportedError, AgainError, CodecError, AddressError, StateError)}
 
 
+# Why a put failed, by completion status: the library gives a completion no
+# detail (nq_last_error belongs to the thread of a failed call). The same
+# words in every binding.
+PUT_FAILED = {
+    4: "the communicator was closed before the message was written",
+    7: "the connection to the peer was lost before the message was written",
+    15: "the server was not reached within the connect timeout (the library's log says why)",
+}
+
+
+def put_failure(status, name):
+    """The exception a put's future fails with."""
+    return from_status(status, name, "put: " + PUT_FAILED.get(status, name))
+
+
 def from_status(status, name, detail):
     """The exception for an nq_status (called by the SWIG layer)."""
     cls = _BY_STATUS.get(status)

@@ -1,10 +1,12 @@
 """Options, named as the reference net-queue's where they mean the same."""
 import enum
+import math
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
+from . import errors, nqswig
 from .serializers import PickleSerializer
 
 _pickle = PickleSerializer()
@@ -48,7 +50,14 @@ class ConnectionOptions:
     reference. The reference's queue_size/drop_oldest count messages; the
     library bounds the receive queue in bytes instead: queue_limit and
     queue_policy. get_merge is accepted and always on (messages arrive
-    contiguous). send_limit bounds bytes of puts not yet written (0: none)."""
+    contiguous). send_limit bounds bytes of puts not yet written (0: none).
+
+    connect_timeout (seconds, default the library's 30): a client's puts
+    still pending after this long without reaching the server fail with
+    AddressError (an OSError); None keeps them waiting until close.
+    keepalive (seconds, default the library's 30; 1 .. 86400): a connection
+    whose peer stays unreachable this long is cut (TCP keepalive and user
+    timeout); None or 0 turns detection off."""
     get_merge: bool = True
     put_merge: bool = True
     transport_size: int = 16 * 1024 ** 2
@@ -56,7 +65,8 @@ class ConnectionOptions:
     queue_limit: int = 32 * 1024 ** 2
     queue_policy: QueuePolicy = QueuePolicy.BLOCK
     send_limit: int = 0
-    connect_timeout: float | None = None  # seconds; None: puts wait for the server
+    connect_timeout: float | None = nqswig.DEFAULT_CONNECT_TIMEOUT_MS / 1000
+    keepalive: float | None = nqswig.DEFAULT_KEEPALIVE_MS / 1000
     dialect: Dialect = Dialect.CURRENT
 
 
@@ -87,6 +97,18 @@ class CommunicatorOptions:
     workers: int = 1
 
 
+def _millis(name, seconds, none):
+    """Seconds as the library's milliseconds (None: none); negative ones are
+    refused here, since -0.001 s would round to the library's -1 (forever)."""
+    if seconds is None:
+        return none
+    if seconds < 0:
+        raise errors.InvalidArgumentError(
+            f"options: {name} {seconds} s is negative (None: {'forever' if none < 0 else 'off'})",
+            nqswig.strerror_(1))
+    return math.ceil(seconds * 1000)  # a positive value never becomes 0
+
+
 def to_native(options, purpose, nqswig):
     """An nqswig.Options for these options (setters raise on bad values)."""
     o = nqswig.Options()
@@ -102,7 +124,8 @@ def to_native(options, purpose, nqswig):
     o.set_queue_policy(int(c.queue_policy))
     o.set_send_limit(c.send_limit)
     o.set_dialect(int(c.dialect))
-    o.set_connect_timeout(-1 if c.connect_timeout is None else int(c.connect_timeout * 1000))
+    o.set_connect_timeout(_millis("connect timeout", c.connect_timeout, -1))
+    o.set_keepalive(_millis("keepalive", c.keepalive, 0))
     s = options.security
     if s is not None:
         o.set_tls(1)

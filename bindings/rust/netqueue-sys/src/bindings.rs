@@ -8,6 +8,8 @@ pub const NQ_ABI_VERSION_MAJOR: u32 = 1;
 pub const NQ_ABI_VERSION_MINOR: u32 = 0;
 pub const NQ_ABI_VERSION_PATCH: u32 = 0;
 pub const NQ_ABI_VERSION: u32 = 65536;
+pub const NQ_DEFAULT_CONNECT_TIMEOUT_MS: u32 = 30000;
+pub const NQ_DEFAULT_KEEPALIVE_MS: u32 = 30000;
 pub const NQ_OK: nq_status = 0;
 pub const NQ_EINVAL: nq_status = 1;
 pub const NQ_ENOMEM: nq_status = 2;
@@ -146,6 +148,9 @@ unsafe extern "C" {
 }
 unsafe extern "C" {
     pub fn nq_options_set_connect_timeout(opts: *mut nq_options, timeout_ms: i64) -> nq_status;
+}
+unsafe extern "C" {
+    pub fn nq_options_set_keepalive(opts: *mut nq_options, timeout_ms: i64) -> nq_status;
 }
 #[repr(C)]
 #[derive(Debug)]

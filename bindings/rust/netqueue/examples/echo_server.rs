@@ -21,5 +21,5 @@ fn main() -> netqueue::Result<()> {
         server.put(msg.data(), &[msg.peer()])?.wait()?;
         n += 1;
     }
-    server.close(None)
+    server.close(Some(netqueue::DEFAULT_CLOSE_TIMEOUT))
 }

@@ -25,9 +25,16 @@ pub enum Purpose {
     Server,
 }
 
+/// How long dropping a [`Comm`] waits for the orderly end of its session
+/// (10 s, as in every binding); then connections are cut. Call
+/// [`Comm::close`] for another bound, `close(None)` for none, or to see the
+/// outcome.
+pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A communicator: one end of net-queue, a server or a client, with an I/O
-/// thread of its own. Dropping it closes it without waiting for peers (call
-/// [`Comm::close`] first for an orderly end) and frees it.
+/// thread of its own. Dropping it closes it as [`Comm::close`] does, bounded
+/// by [`DEFAULT_CLOSE_TIMEOUT`] (without waiting while the thread panics),
+/// ignoring the outcome, and frees it.
 pub struct Comm {
     raw: NonNull<sys::nq_comm>,
     codec: Codec,
@@ -88,6 +95,13 @@ fn millis(timeout: Option<Duration>) -> i64 {
         None => sys::NQ_FOREVER as i64,
         Some(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
     }
+}
+
+/// An option's duration in milliseconds, rounded up (a positive duration
+/// never becomes 0, which the library reads as off or at once).
+pub(crate) fn ceil_millis(d: Duration) -> i64 {
+    let ms = d.as_millis() + u128::from(d.subsec_nanos() % 1_000_000 != 0);
+    i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
 /// Ids as the C calls take them (16 bytes each, back to back): Id is a
@@ -218,9 +232,9 @@ impl Comm {
 
     /// Orderly close: a client sends its queued puts and fin and waits for
     /// the server's; a server waits for its clients to finish. After
-    /// `timeout` (None: forever) connections are cut and
-    /// [`crate::Status::TimedOut`] is returned. Either way the
-    /// communicator is closed: unsent puts complete with
+    /// `timeout` (`None`: forever; dropping uses [`DEFAULT_CLOSE_TIMEOUT`])
+    /// connections are cut and [`crate::Status::TimedOut`] is returned.
+    /// Either way the communicator is closed: unsent puts complete with
     /// [`crate::Status::Canceled`]. Closing again returns Ok.
     pub fn close(&self, timeout: Option<Duration>) -> Result<()> {
         // SAFETY: live handle.
@@ -230,6 +244,11 @@ impl Comm {
 
 impl Drop for Comm {
     fn drop(&mut self) {
+        if !std::thread::panicking() {
+            // the outcome is the caller's to see through close(); a closed
+            // communicator returns at once
+            let _ = self.close(Some(DEFAULT_CLOSE_TIMEOUT));
+        }
         // SAFETY: we own the handle and nothing borrows it any more.
         unsafe { sys::nq_comm_free(self.raw.as_ptr()) }
     }

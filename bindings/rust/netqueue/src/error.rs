@@ -119,11 +119,16 @@ pub(crate) fn check(st: sys::nq_status) -> Result<()> {
     Err(Error { status: Status::from_raw(st), detail })
 }
 
-/// A completion status (no detail: it comes from another thread).
+/// A put's completion status. The library gives a completion no detail
+/// (nq_last_error belongs to the thread of a failed call), so the detail
+/// says why in the same words as every binding.
 pub(crate) fn completion(st: sys::nq_status) -> Result<()> {
-    if st == sys::NQ_OK {
-        Ok(())
-    } else {
-        Err(Error::new(Status::from_raw(st), ""))
-    }
+    let why = match st {
+        sys::NQ_OK => return Ok(()),
+        sys::NQ_ECANCELED => "put: the communicator was closed before the message was written",
+        sys::NQ_ERESET => "put: the connection to the peer was lost before the message was written",
+        sys::NQ_EADDR => "put: the server was not reached within the connect timeout (the library's log says why)",
+        _ => "",
+    };
+    Err(Error::new(Status::from_raw(st), why))
 }

@@ -10,7 +10,7 @@
 //! client.put(b"hello", &[])?.wait()?;            // or .await
 //! let reply = client.get(&[], None)?;
 //! println!("{} says {:?}", reply.peer(), reply.data());
-//! client.close(None)?;
+//! client.close(Some(netqueue::DEFAULT_CLOSE_TIMEOUT))?;
 //! # Ok(()) }
 //! ```
 //!
@@ -27,7 +27,7 @@ mod options;
 mod put;
 mod value;
 
-pub use comm::{Comm, Protocol, Purpose};
+pub use comm::{Comm, Protocol, Purpose, DEFAULT_CLOSE_TIMEOUT};
 pub use error::{Error, Result, Status};
 pub use id::Id;
 pub use message::Message;

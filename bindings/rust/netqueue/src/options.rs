@@ -1,3 +1,4 @@
+use crate::comm::ceil_millis;
 use crate::error::check;
 use crate::{Id, Result};
 use netqueue_sys as sys;
@@ -58,6 +59,11 @@ pub struct Options {
 unsafe impl Send for Options {}
 
 impl Options {
+    /// Default of [`Options::connect_timeout`] (the library's).
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(sys::NQ_DEFAULT_CONNECT_TIMEOUT_MS as u64);
+    /// Default of [`Options::keepalive`] (the library's).
+    pub const DEFAULT_KEEPALIVE: Duration = Duration::from_millis(sys::NQ_DEFAULT_KEEPALIVE_MS as u64);
+
     /// The defaults: random id, 127.0.0.1:51966, raw codec, no TLS...
     pub fn new() -> Result<Options> {
         let mut raw = std::ptr::null_mut();
@@ -171,12 +177,23 @@ impl Options {
         // SAFETY: valid handle.
         self.set(|o| unsafe { sys::nq_options_set_tls_verify(o, on as i32) })
     }
-    /// Client: pending puts fail with [`crate::Status::Address`] after this
-    /// long without a connection (default: they wait until close).
-    pub fn connect_timeout(self, d: Duration) -> Result<Options> {
-        let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    /// Client: puts still pending after this long without reaching the
+    /// server fail with [`crate::Status::Address`] (default
+    /// [`Options::DEFAULT_CONNECT_TIMEOUT`], 30 s). `None` keeps them
+    /// waiting until close. Takes a `Duration` or an `Option<Duration>`.
+    pub fn connect_timeout(self, d: impl Into<Option<Duration>>) -> Result<Options> {
+        let ms = d.into().map_or(sys::NQ_FOREVER as i64, ceil_millis);
         // SAFETY: valid handle.
         self.set(|o| unsafe { sys::nq_options_set_connect_timeout(o, ms) })
+    }
+    /// Dead-peer detection: a connection whose peer stays unreachable for
+    /// about this long is cut (default [`Options::DEFAULT_KEEPALIVE`], 30 s;
+    /// 1 s ..= 24 h, else [`crate::Status::Invalid`]). `None` or
+    /// `Duration::ZERO` turns it off.
+    pub fn keepalive(self, d: impl Into<Option<Duration>>) -> Result<Options> {
+        let ms = d.into().map_or(0, ceil_millis);
+        // SAFETY: valid handle.
+        self.set(|o| unsafe { sys::nq_options_set_keepalive(o, ms) })
     }
 }
 

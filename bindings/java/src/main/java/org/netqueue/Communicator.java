@@ -26,6 +26,13 @@ import org.netqueue.swig.nqswig;
 public final class Communicator implements AutoCloseable {
     static { NativeLoader.load(); }
 
+    /**
+     * How long {@link #close()} (so try-with-resources) waits for the peers
+     * before it cuts the connections and throws ETIMEDOUT: 10 s, as in every
+     * binding. {@code close(null)} waits without a bound.
+     */
+    public static final Duration DEFAULT_CLOSE_TIMEOUT = Duration.ofSeconds(10);
+
     private final UUID id;
     private final Purpose purpose;
     private final Comm comm;
@@ -123,10 +130,24 @@ public final class Communicator implements AutoCloseable {
                 if (status == 0) {
                     f.complete(null);
                 } else {
-                    f.completeExceptionally(new NetqueueException(status, "put completed with " + nqswig.strerror_(status)));
+                    f.completeExceptionally(new NetqueueException(status, putFailure(status)));
                 }
             }
         }
+    }
+
+    /**
+     * Why a put failed, by completion status: the library gives a completion
+     * no detail (nq_last_error belongs to the thread of a failed call). The
+     * same words in every binding.
+     */
+    static String putFailure(int status) {
+        return "put: " + switch (Status.of(status)) {
+            case ECANCELED -> "the communicator was closed before the message was written";
+            case ERESET -> "the connection to the peer was lost before the message was written";
+            case EADDR -> "the server was not reached within the connect timeout (the library's log says why)";
+            default -> nqswig.strerror_(status);
+        };
     }
 
     private void enter() {
@@ -208,7 +229,7 @@ public final class Communicator implements AutoCloseable {
      * closed and drained.
      */
     public Message get(Duration timeout, UUID... peers) {
-        long ms = timeout == null ? -1 : Math.max(0, timeout.toMillis());
+        long ms = millis(timeout);
         org.netqueue.swig.Message m;
         enter();
         try {
@@ -224,10 +245,12 @@ public final class Communicator implements AutoCloseable {
     }
 
     /**
-     * Close, waiting up to timeout (null: forever) for the session to end; then
-     * free. Puts still pending complete with ECANCELED. Twice is fine.
-     * Throws NetqueueException ETIMEDOUT / ERESET when the session did not end
-     * cleanly (the communicator is closed and freed all the same).
+     * Close, waiting up to timeout (null: forever) for the session to end (a
+     * client sends its queued puts and its fin and waits for the server's; a
+     * server waits for its clients); then free. Puts still pending complete
+     * with ECANCELED. Twice is fine. Throws NetqueueException ETIMEDOUT when
+     * the time ran out (the connections were cut), ERESET when the peer was
+     * lost; the communicator is closed and freed all the same.
      */
     public void close(Duration timeout) {
         synchronized (this) {
@@ -236,7 +259,7 @@ public final class Communicator implements AutoCloseable {
         RuntimeException err = null;
         enter();
         try {
-            comm.close(timeout == null ? -1 : timeout.toMillis());
+            comm.close(millis(timeout));
         } catch (NetqueueException e) {
             if (e.status() != Status.ECLOSED) err = e;
         } catch (RuntimeException e) {
@@ -248,9 +271,24 @@ public final class Communicator implements AutoCloseable {
         if (err != null) throw err;
     }
 
-    /** Close, waiting for the session to end. */
+    /**
+     * Close, waiting up to {@link #DEFAULT_CLOSE_TIMEOUT} (10 s) for the
+     * session to end; see {@link #close(Duration)}.
+     */
     @Override
-    public void close() { close(null); }
+    public void close() { close(DEFAULT_CLOSE_TIMEOUT); }
+
+    /** A timeout in the library's milliseconds: null is forever (-1), a
+     * negative one 0, a huge one saturates. */
+    static long millis(Duration timeout) {
+        if (timeout == null) return -1;
+        if (timeout.isNegative()) return 0;
+        try {
+            return timeout.toMillis();
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE;
+        }
+    }
 
     /** Free in the order the ABI needs: communicator, then the drained cq. */
     private void release() {

@@ -20,7 +20,8 @@ public final class CommunicatorOptions {
     private QueuePolicy queuePolicy;
     private Boolean merge;
     private boolean legacyDialect;
-    private Duration connectTimeout;
+    private Duration connectTimeout, keepalive;
+    private boolean connectTimeoutSet, keepaliveSet;
     private boolean tls;
     private String tlsKey, tlsCert, tlsCa, tlsServerName;
     private boolean tlsVerify = true;
@@ -35,8 +36,18 @@ public final class CommunicatorOptions {
     public CommunicatorOptions queueLimit(long v) { queueLimit = v; return this; }
     public CommunicatorOptions queuePolicy(QueuePolicy v) { queuePolicy = v; return this; }
     public CommunicatorOptions legacyDialect(boolean v) { legacyDialect = v; return this; }
-    /** Client: pending puts fail with EADDR after this long without a connection. */
-    public CommunicatorOptions connectTimeout(Duration v) { connectTimeout = v; return this; }
+    /**
+     * Client: puts still pending after this long without reaching the server
+     * fail with EADDR (default 30 s, the library's); null keeps them waiting
+     * until close. A negative duration is refused (EINVAL).
+     */
+    public CommunicatorOptions connectTimeout(Duration v) { connectTimeout = v; connectTimeoutSet = true; return this; }
+    /**
+     * Dead-peer detection: a connection whose peer stays unreachable this
+     * long is cut (default 30 s, the library's; 1 s .. 24 h); null or
+     * {@link Duration#ZERO} turns it off. Out of range: EINVAL.
+     */
+    public CommunicatorOptions keepalive(Duration v) { keepalive = v; keepaliveSet = true; return this; }
     /** TLS: a server's key and certificate chain (PEM files). */
     public CommunicatorOptions tlsServer(String keyPath, String certPath) {
         tls = true; tlsKey = keyPath; tlsCert = certPath; return this;
@@ -58,6 +69,21 @@ public final class CommunicatorOptions {
         return new UUID(bb.getLong(), bb.getLong());
     }
 
+    /** A duration option in milliseconds, rounded up (so that a positive one
+     * never becomes 0); negative ones are refused here, since the library
+     * reads -1 as forever. */
+    static long optionMillis(String name, Duration d) {
+        if (d.isNegative()) {
+            throw new NetqueueException(Status.EINVAL.code(), "options: " + name + " " + d + " is negative");
+        }
+        try {
+            long ms = d.toMillis();
+            return d.minusMillis(ms).isZero() ? ms : ms + 1;
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE;
+        }
+    }
+
     /** The native options; the caller deletes them. Throws on a bad value. */
     Options toNative() {
         Options o = new Options();
@@ -72,7 +98,8 @@ public final class CommunicatorOptions {
             if (queueLimit != null) o.set_queue_limit(queueLimit);
             if (queuePolicy != null) o.set_queue_policy(queuePolicy.ordinal());
             o.set_dialect(legacyDialect ? 1 : 0);
-            if (connectTimeout != null) o.set_connect_timeout(connectTimeout.toMillis());
+            if (connectTimeoutSet) o.set_connect_timeout(connectTimeout == null ? -1 : optionMillis("connect timeout", connectTimeout));
+            if (keepaliveSet) o.set_keepalive(keepalive == null ? 0 : optionMillis("keepalive", keepalive));
             if (tls) {
                 o.set_tls(1);
                 o.set_tls_verify(tlsVerify ? 1 : 0);
