@@ -112,8 +112,8 @@ static void test_round_trip_and_close(void **state)
     nq_comm_free(s);
 }
 
-/* A client's stream goes on across a lost link: what was queued or half
- * written is sent again on the next link, in order, nothing twice. */
+/* A client's stream goes on across a lost link: what was queued is sent
+ * on the next link, in order, with no gap and nothing twice. */
 static void test_requeue_across_cut(void **state)
 {
     int port;
@@ -124,8 +124,14 @@ static void test_requeue_across_cut(void **state)
     for (int i = 0; i < N; i++) {
         snprintf(buf, sizeof buf, "%d", i);
         put_str(c, buf, NULL);
-        if (i == N / 4 || i == N / 2)
+        /* cut once the session is established: frames written before the
+         * server's ini reaches the client are resent when the link dies
+         * first (at least once, lifecycle.md §5), so a cut in that window
+         * may repeat them */
+        if (i == N / 3) {
+            wait_npeers(c, 1);
             nq_inproc_cut(c);
+        }
     }
     int next = 0;
     while (next < N) {
