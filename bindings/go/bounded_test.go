@@ -73,7 +73,7 @@ func TestDeferredCloseOfClientWithoutServerIsBounded(t *testing.T) {
 		t.Fatalf("close took %v", took)
 	}
 	var e *Error
-	if !errors.As(err, &e) || e.Status != StatusTimedOut || !strings.Contains(e.Detail, "did not finish in time") {
+	if !errors.As(err, &e) || e.Status != StatusTimedOut || !strings.Contains(e.Detail, "was not reached") {
 		t.Fatalf("close: %v, want a timeout with the library's detail", err)
 	}
 	if err := futureErr(t, f); !errors.Is(err, ErrCanceled) {

@@ -49,6 +49,26 @@ double nq_core_client_retry(struct nq_comm *c, const char *why)
     return r->backoff * (1.0 + JITTER * unit_random(r));
 }
 
+double nq_core_client_lost(struct nq_comm *c, const char *why)
+{
+    struct nq_session *s = c->sessions;
+    if (c->close_done)
+        return -1;
+    if (c->close_phase && s->fin_sent) {
+        /* the server went away during our close: nothing more can be said */
+        nq_session_fail_all(c, s, NQ_ERESET);
+        nq_core_close_done(c, NQ_ERESET);
+        return -1;
+    }
+    if (s->fin_sent && s->fin_received) {
+        /* the server ended the session (both fins): there is nothing to
+         * reconnect to; a later close returns at once */
+        nq_log(c, NQ_LOG_INFO, "%s:%d ended the session", c->o.host, c->o.port);
+        return -1;
+    }
+    return nq_core_client_retry(c, why);
+}
+
 void nq_core_client_established(struct nq_comm *c)
 {
     struct nq_retry *r = &c->retry;

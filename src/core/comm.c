@@ -69,6 +69,7 @@ nq_status nq_comm_new(nq_comm **out, nq_protocol protocol, nq_purpose purpose,
     if ((st = c->ops->start(c)) != NQ_OK)
         goto fail;
     if ((st = nq_loop_start(c)) != NQ_OK) {
+        c->close_done = 1; /* no loop ran: nothing to reconnect for */
         c->ops->destroy(c);
         goto fail;
     }

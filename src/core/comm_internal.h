@@ -1,7 +1,7 @@
-/* Internal: the communicator, its sessions, and the interface between the
- * transport-independent core (sessions, handshake, queues, completions) and
- * a transport (TCP/TLS now; MQTT and gRPC later). Everything marked "I/O
- * thread" runs only on the communicator's loop thread. */
+/* Internal to the core: the communicator and its sessions. Transports do
+ * not include this: their contract with the core is core/transport.h.
+ * Everything marked "I/O thread" runs only on the communicator's loop
+ * thread. */
 #ifndef NQ_CORE_COMM_INTERNAL_H
 #define NQ_CORE_COMM_INTERNAL_H
 
@@ -9,24 +9,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "core/framer.h"
 #include "core/idmap.h"
 #include "core/idset.h"
-#include "core/msg.h"
-#include "core/options_internal.h"
-#include "core/payload.h"
-
-struct nq_comm;
-struct nq_session;
-
-/* The part of a transport connection the core looks at. Transports embed
- * it as the first member of their connection struct. */
-struct nq_link {
-    struct nq_session *s; /* NULL until the peer's ini arrived (server) */
-    struct nq_framer fr;
-    int peer_ini;         /* the peer's ini arrived on this link */
-    char name[64];        /* "127.0.0.1:5555" for log lines */
-};
+#include "core/recvq.h"
+#include "core/transport.h"
 
 struct nq_session {
     uint8_t peer[NQ_ID_SIZE];
@@ -46,16 +32,6 @@ struct nq_session {
     int dirty;
 };
 
-/* A warning that a peer can trigger at will (garbage, failed attempts) is
- * logged at most once per NQ_LOG_INTERVAL_MS per limiter; the next line that
- * passes says how many were suppressed meanwhile. A limiter is owned by one
- * thread (usually the I/O thread); zero-initialise it. */
-#define NQ_LOG_INTERVAL_MS 1000
-struct nq_ratelimit {
-    int64_t next_ms;
-    unsigned long suppressed;
-};
-
 /* A client's attempts to reach its server (client_policy.c). */
 struct nq_retry {
     double backoff;          /* the last delay (s); 0 once a session is established */
@@ -64,27 +40,6 @@ struct nq_retry {
     char why[160];           /* the last failure's cause, for the error that ends a wait */
     uint64_t rng;            /* jitter */
     struct nq_ratelimit rl;
-};
-
-struct nq_transport_ops {
-    /* caller's thread, before the I/O thread starts: bind, load keys... */
-    nq_status (*start)(struct nq_comm *c);
-    /* I/O thread: s has new output */
-    void (*kick)(struct nq_comm *c, struct nq_session *s);
-    /* I/O thread: close was asked for (client: fin already queued) */
-    void (*close_begin)(struct nq_comm *c);
-    /* I/O thread: cut every connection now */
-    void (*abort)(struct nq_comm *c);
-    /* I/O thread: the receive queue drained below its limit: read again */
-    void (*resume)(struct nq_comm *c);
-    /* I/O thread: forget this link (its session is being replaced) */
-    void (*drop_link)(struct nq_comm *c, struct nq_link *l);
-    /* caller's thread, after the I/O thread ended */
-    void (*destroy)(struct nq_comm *c);
-    /* kick may run on an application thread that holds io_mu (the direct
-     * put path): the transport's state is touched only under io_mu and every
-     * libev change it makes there is flagged with nq_core_note_change */
-    int direct;
 };
 
 struct nq_comm {
@@ -145,89 +100,30 @@ struct nq_comm {
     char close_why[512];   /* why close did not end cleanly (close_mu) */
 };
 
-/* ---- core services for transports (I/O thread) ---- */
-
-void nq_log(struct nq_comm *c, nq_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-void nq_log_limited(struct nq_comm *c, struct nq_ratelimit *rl, nq_log_level level,
-                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
+/* ---- core only ---- */
 /* A frame arrived on l. Returns 0 to go on, -1 when the link must be
  * closed (protocol error already logged). Owns m. */
 int nq_core_frame(struct nq_comm *c, struct nq_link *l, struct nq_msg *m);
-/* Feed received bytes through l's framer into nq_core_frame. -1: close l. */
-int nq_core_feed(struct nq_comm *c, struct nq_link *l, const uint8_t *buf, size_t len);
-/* n bytes were received at the pointer nq_framer_direct gave. -1: close l. */
-int nq_core_direct_commit(struct nq_comm *c, struct nq_link *l, size_t n);
-
-/* Write out every session that got output since the last flush. Call it
- * last in an I/O callback: it may close connections (finished sessions). */
-void nq_core_flush(struct nq_comm *c);
-
-/* A new connection of a client: attach the client's session and queue ini
- * in front of whatever is pending. */
-void nq_core_client_attach(struct nq_comm *c, struct nq_link *l);
-/* The link is gone (closed by us or the peer). */
-void nq_core_link_lost(struct nq_comm *c, struct nq_link *l, const char *why);
-
-/* Output of a session: up to max iovecs / max_bytes from the unsent part;
- * with merge 0, from the first unsent frame only (one frame per write). */
-int nq_session_gather(struct nq_session *s, struct iovec *iov, int max, uint64_t max_bytes,
-                      int merge);
-/* The same, starting `after` bytes past the unsent part's start (bytes a
- * transport has sent but not yet consumed, e.g. within a gRPC round). */
-int nq_session_gather_at(struct nq_session *s, uint64_t after, struct iovec *iov, int max,
-                         uint64_t max_bytes, int merge);
-/* n bytes went out: complete what was fully written. */
-void nq_session_consume(struct nq_comm *c, struct nq_session *s, uint64_t n);
-int nq_session_has_output(const struct nq_session *s);
 void nq_session_push(struct nq_session *s, struct nq_send_item *it);
 void nq_session_push_front(struct nq_session *s, struct nq_send_item *it);
 /* The peer's ini arrived: what was written before it is now delivered. */
 void nq_session_ack(struct nq_comm *c, struct nq_session *s);
 /* The link died: frames not acknowledged go back in front, to resend. */
 void nq_session_requeue(struct nq_session *s);
-/* Complete every queued frame with st (puts' callbacks run). */
-void nq_session_fail_all(struct nq_comm *c, struct nq_session *s, nq_status st);
 /* it, already unlinked from s's lists, completes with st. */
 void nq_session_fail_item(struct nq_comm *c, struct nq_session *s, struct nq_send_item *it,
                           nq_status st);
-/* fin sent and received and nothing left to send: the link can go. */
-int nq_session_finished(const struct nq_session *s);
-
 /* I/O thread, once a second: expire sessions past their linger (a lost
  * peer's session is kept o.linger_ms, 60 s, for its reconnection). */
 void nq_core_sweep(struct nq_comm *c);
 
-/* The I/O thread decided close is complete (or aborted). */
-void nq_core_close_done(struct nq_comm *c, nq_status result);
-/* Client transports: an attempt to reach the server failed or an
- * established link was lost (why: the cause, e.g. "connect to 127.0.0.1:5
- * failed: Connection refused"). Logs it (rate-limited), fails pending puts
- * once the connect timeout has passed without a session, and returns the
- * delay in seconds before the next attempt: exponential backoff with
- * jitter, which starts over only when a session is established. */
-double nq_core_client_retry(struct nq_comm *c, const char *why);
 /* The server's ini arrived: the retry policy starts over (core.c calls it). */
 void nq_core_client_established(struct nq_comm *c);
 /* Why close is being cut at its deadline: who did not finish, or why the
  * server was never reached. */
 void nq_core_close_why(struct nq_comm *c, char *out, size_t cap);
-/* Client transports' close_begin: when the server already ended the
- * session (both fins passed) and no link is left, close is done now. */
-void nq_core_client_close_begin(struct nq_comm *c, int linked);
-/* Server: number of sessions with a live link. */
-size_t nq_core_live_links(struct nq_comm *c);
-
 /* Is the calling thread c's I/O thread? */
 int nq_core_on_io_thread(const struct nq_comm *c);
-/* io_mu held: a direct put made a change the I/O thread must look at
- * (watchers, timers, callbacks to run, a link lost). */
-static inline void nq_core_note_change(struct nq_comm *c)
-{
-    c->io_changed = 1;
-}
 /* io_mu held, in a direct put: the put's callback will run on the I/O
  * thread (callbacks are documented to run there). */
 void nq_core_defer(struct nq_comm *c, struct nq_put_req *r);
@@ -237,22 +133,13 @@ void nq_core_run_deferred(struct nq_comm *c);
  * out now. Returns 1 if the I/O thread must be woken to finish. */
 int nq_core_put_direct(struct nq_comm *c, struct nq_put_req *r);
 
+
 /* ---- loop thread (src/loop) ---- */
 nq_status nq_loop_start(struct nq_comm *c);
 void nq_loop_wake(struct nq_comm *c);
 void nq_loop_join(struct nq_comm *c);
 /* I/O thread: process everything application threads handed over. */
 void nq_core_drain(struct nq_comm *c);
-
-/* ---- transports ---- */
-
-/* One row of the transport table (transports.c). */
-struct nq_transport {
-    nq_protocol protocol;
-    const char *name;
-    const struct nq_transport_ops *server, *client; /* NULL: not built in */
-};
-const struct nq_transport *nq_transport_find(nq_protocol protocol);
 
 extern const struct nq_transport_ops nq_tcp_server_ops;
 extern const struct nq_transport_ops nq_tcp_client_ops;

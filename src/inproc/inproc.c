@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/status.h"
 #include "inproc/inproc.h"
 
 /* a side stops writing while this much waits unread in the other's pipe */
@@ -130,7 +129,7 @@ static void wake_other_locked(struct ip_pair *p, int side)
 {
     struct ip_state *o = p->state[!side];
     if (o)
-        ev_async_send(o->c->loop, &o->in);
+        ev_async_send(nq_core_loop(o->c), &o->in);
 }
 
 /* ---- connections ---- */
@@ -146,7 +145,7 @@ static struct ip_end *end_new(struct ip_state *t, struct ip_pair *p, int side)
     e->side = side;
     snprintf(e->link.name, sizeof e->link.name, "inproc:%d/%s", t->port,
              side ? "server" : "client");
-    nq_framer_init(&e->link.fr, c->o.message_limit < NQ_ID_SIZE ? NQ_ID_SIZE : c->o.message_limit);
+    nq_framer_init(&e->link.fr, nq_core_opts(c)->message_limit < NQ_ID_SIZE ? NQ_ID_SIZE : nq_core_opts(c)->message_limit);
     e->next = t->ends;
     if (t->ends)
         t->ends->prev = e;
@@ -178,7 +177,7 @@ static void end_close(struct ip_end *e, const char *why)
     nq_core_link_lost(c, &e->link, why);
     nq_framer_reset(&e->link.fr);
     free(e);
-    if (c->purpose == NQ_CLIENT && !t->destroying)
+    if (nq_core_purpose(c) == NQ_CLIENT && !t->destroying)
         client_retry(t, had_ini ? why : "the server let go before its ini");
 }
 
@@ -194,7 +193,7 @@ static int end_write(struct ip_end *e)
 {
     struct nq_comm *c = e->t->c;
     struct nq_session *s = e->link.s;
-    if (!s || s->link != &e->link)
+    if (!s || nq_session_link(s) != &e->link)
         return 0;
     struct ip_pair *p = e->pair;
     int peer = !e->side;
@@ -210,7 +209,7 @@ static int end_write(struct ip_end *e)
         if (room == 0)
             break; /* the reader wakes us when it has taken some */
         struct iovec iov[64];
-        int n = nq_session_gather(s, iov, 64, room < CHUNK_MAX ? room : CHUNK_MAX, c->o.merge);
+        int n = nq_session_gather(s, iov, 64, room < CHUNK_MAX ? room : CHUNK_MAX, nq_core_opts(c)->merge);
         size_t len = 0;
         for (int i = 0; i < n; i++)
             len += iov[i].iov_len;
@@ -252,7 +251,7 @@ static int end_read(struct ip_end *e)
     struct nq_comm *c = e->t->c;
     struct ip_pair *p = e->pair;
     for (;;) {
-        if (atomic_load(&c->rq.paused) && !c->close_phase)
+        if (nq_core_reading_paused(c))
             return 0; /* a get below half the queue limit resumes us */
         pthread_mutex_lock(&p->mu);
         struct ip_pipe *pp = &p->to[e->side];
@@ -281,7 +280,7 @@ static int end_read(struct ip_end *e)
             end_close(e, "protocol error");
             return -1;
         }
-        nq_recvq_pause_if_full(&c->rq);
+        nq_core_pause_if_full(c);
     }
 }
 
@@ -305,7 +304,7 @@ static void adopt_pending(struct ip_state *t)
     pthread_mutex_unlock(&t->mu);
     while (p) {
         struct ip_pair *next = p->next_pending;
-        struct ip_end *e = t->c->close_phase ? NULL : end_new(t, p, 1);
+        struct ip_end *e = nq_core_closing(t->c) ? NULL : end_new(t, p, 1);
         pthread_mutex_lock(&p->mu);
         if (e) {
             p->ends[1] = e;
@@ -327,13 +326,13 @@ static void on_in(struct ev_loop *loop, ev_async *w, int revents)
     struct ip_state *t = w->data;
     if (atomic_exchange(&t->vanish_asked, 0)) {
         t->destroying = 1;
-        if (t->c->purpose == NQ_CLIENT)
+        if (nq_core_purpose(t->c) == NQ_CLIENT)
             ev_timer_stop(loop, &t->retry);
         close_all(t, "vanished (test)");
     }
     if (atomic_exchange(&t->cut_asked, 0))
         close_all(t, "cut (test)");
-    if (t->c->purpose == NQ_SERVER)
+    if (nq_core_purpose(t->c) == NQ_SERVER)
         adopt_pending(t);
     service(t);
     nq_core_flush(t->c);
@@ -348,7 +347,7 @@ static struct ip_state *state_new(struct nq_comm *c)
     pthread_mutex_init(&t->mu, NULL);
     ev_async_init(&t->in, on_in);
     t->in.data = t;
-    ev_async_start(c->loop, &t->in);
+    ev_async_start(nq_core_loop(c), &t->in);
     return t;
 }
 
@@ -368,14 +367,14 @@ static void state_free(struct ip_state *t)
         pair_unref_locked(p);
         p = next;
     }
-    ev_async_stop(t->c->loop, &t->in);
+    ev_async_stop(nq_core_loop(t->c), &t->in);
     pthread_mutex_destroy(&t->mu);
     free(t);
 }
 
 static nq_status check_options(struct nq_comm *c)
 {
-    if (c->o.tls)
+    if (nq_core_opts(c)->tls)
         return nq_fail(NQ_EINVAL, "inproc: there is no TLS in process (turn it off)");
     return NQ_OK;
 }
@@ -389,7 +388,7 @@ static nq_status server_start(struct nq_comm *c)
     if (!t)
         return nq_fail(NQ_ENOMEM, "inproc: out of memory");
     pthread_mutex_lock(&registry_mu);
-    int port = c->o.port;
+    int port = nq_core_opts(c)->port;
     if (port == 0) {
         while (registry_find(next_port))
             next_port = next_port % 65535 + 1;
@@ -405,14 +404,14 @@ static nq_status server_start(struct nq_comm *c)
     t->next_registered = registry;
     registry = t;
     pthread_mutex_unlock(&registry_mu);
-    c->port = port;
-    c->transport = t;
+    nq_core_set_port(c, port);
+    nq_core_set_transport(c, t);
     return NQ_OK;
 }
 
 static void server_close_begin(struct nq_comm *c)
 {
-    struct ip_state *t = c->transport;
+    struct ip_state *t = nq_core_transport(c);
     unregister(t);
     adopt_pending(t); /* refuses them: closing */
     for (struct ip_end *e = t->ends, *next; e; e = next) {
@@ -427,14 +426,14 @@ static void server_close_begin(struct nq_comm *c)
 
 static void server_abort(struct nq_comm *c)
 {
-    struct ip_state *t = c->transport;
+    struct ip_state *t = nq_core_transport(c);
     unregister(t);
     close_all(t, "server close timed out");
 }
 
 static void any_resume(struct nq_comm *c)
 {
-    service(c->transport);
+    service(nq_core_transport(c));
 }
 
 static void any_drop_link(struct nq_comm *c, struct nq_link *l)
@@ -444,44 +443,35 @@ static void any_drop_link(struct nq_comm *c, struct nq_link *l)
 
 static void any_kick(struct nq_comm *c, struct nq_session *s)
 {
-    end_write((struct ip_end *)s->link);
+    end_write((struct ip_end *)nq_session_link(s));
 }
 
 static void server_destroy(struct nq_comm *c)
 {
-    struct ip_state *t = c->transport;
+    struct ip_state *t = nq_core_transport(c);
     if (!t)
         return;
     t->destroying = 1;
     unregister(t);
     close_all(t, "communicator freed");
     state_free(t);
-    c->transport = NULL;
+    nq_core_set_transport(c, NULL);
 }
 
 /* ---- client ---- */
 
 static void schedule(struct ip_state *t, double delay)
 {
-    ev_timer_stop(t->c->loop, &t->retry);
+    ev_timer_stop(nq_core_loop(t->c), &t->retry);
     ev_timer_set(&t->retry, delay, 0.);
-    ev_timer_start(t->c->loop, &t->retry);
+    ev_timer_start(nq_core_loop(t->c), &t->retry);
 }
 
 static void client_retry(struct ip_state *t, const char *why)
 {
-    struct nq_comm *c = t->c;
-    struct nq_session *s = c->sessions;
-    if (c->close_done)
-        return;
-    if (c->close_phase && s->fin_sent) {
-        nq_session_fail_all(c, s, NQ_ERESET);
-        nq_core_close_done(c, NQ_ERESET);
-        return;
-    }
-    if (s->fin_sent && s->fin_received)
-        return; /* the server ended the session */
-    schedule(t, nq_core_client_retry(c, why));
+    double delay = nq_core_client_lost(t->c, why);
+    if (delay >= 0)
+        schedule(t, delay);
 }
 
 static void connect_once(struct ip_state *t)
@@ -496,13 +486,13 @@ static void connect_once(struct ip_state *t)
     p->refs = 2;
     p->state[0] = t;
     pthread_mutex_lock(&registry_mu);
-    struct ip_state *srv = registry_find(c->o.port);
+    struct ip_state *srv = registry_find(nq_core_opts(c)->port);
     if (!srv) {
         pthread_mutex_unlock(&registry_mu);
         pthread_mutex_destroy(&p->mu);
         free(p);
         char why[64];
-        snprintf(why, sizeof why, "no inproc server on port %d", c->o.port);
+        snprintf(why, sizeof why, "no inproc server on port %d", nq_core_opts(c)->port);
         client_retry(t, why);
         return;
     }
@@ -520,7 +510,7 @@ static void connect_once(struct ip_state *t)
     p->next_pending = srv->pending;
     srv->pending = p;
     pthread_mutex_unlock(&srv->mu);
-    ev_async_send(srv->c->loop, &srv->in);
+    ev_async_send(nq_core_loop(srv->c), &srv->in);
     pthread_mutex_unlock(&registry_mu);
     nq_core_client_attach(c, &e->link);
 }
@@ -528,7 +518,7 @@ static void connect_once(struct ip_state *t)
 static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct ip_state *t = w->data;
-    if (!t->ends && !t->c->close_done)
+    if (!t->ends && !nq_core_closed(t->c))
         connect_once(t);
     nq_core_flush(t->c);
 }
@@ -541,52 +531,52 @@ static nq_status client_start(struct nq_comm *c)
     struct ip_state *t = state_new(c);
     if (!t)
         return nq_fail(NQ_ENOMEM, "inproc: out of memory");
-    t->port = c->o.port;
+    t->port = nq_core_opts(c)->port;
     ev_timer_init(&t->retry, on_retry, 0., 0.);
     t->retry.data = t;
-    ev_timer_start(c->loop, &t->retry);
-    c->port = c->o.port;
-    c->transport = t;
+    ev_timer_start(nq_core_loop(c), &t->retry);
+    nq_core_set_port(c, nq_core_opts(c)->port);
+    nq_core_set_transport(c, t);
     return NQ_OK;
 }
 
 static void client_close_begin(struct nq_comm *c)
 {
-    nq_core_client_close_begin(c, c->sessions->link != NULL);
+    nq_core_client_close_begin(c, nq_session_link(nq_core_client_session(c)) != NULL);
 }
 
 static void client_abort(struct nq_comm *c)
 {
-    struct ip_state *t = c->transport;
+    struct ip_state *t = nq_core_transport(c);
     t->destroying = 1; /* no reconnection from here on */
-    ev_timer_stop(c->loop, &t->retry);
+    ev_timer_stop(nq_core_loop(c), &t->retry);
     close_all(t, "close timed out");
 }
 
 static void client_destroy(struct nq_comm *c)
 {
-    struct ip_state *t = c->transport;
+    struct ip_state *t = nq_core_transport(c);
     if (!t)
         return;
     t->destroying = 1;
-    ev_timer_stop(c->loop, &t->retry);
+    ev_timer_stop(nq_core_loop(c), &t->retry);
     close_all(t, "communicator closed");
     state_free(t);
-    c->transport = NULL;
+    nq_core_set_transport(c, NULL);
 }
 
 void nq_inproc_cut(nq_comm *c)
 {
-    struct ip_state *t = c->transport;
+    struct ip_state *t = nq_core_transport(c);
     atomic_store(&t->cut_asked, 1);
-    ev_async_send(c->loop, &t->in);
+    ev_async_send(nq_core_loop(c), &t->in);
 }
 
 void nq_inproc_vanish(nq_comm *c)
 {
-    struct ip_state *t = c->transport;
+    struct ip_state *t = nq_core_transport(c);
     atomic_store(&t->vanish_asked, 1);
-    ev_async_send(c->loop, &t->in);
+    ev_async_send(nq_core_loop(c), &t->in);
 }
 
 const struct nq_transport_ops nq_inproc_server_ops = {

@@ -2,7 +2,7 @@
 #ifndef NQ_INPROC_H
 #define NQ_INPROC_H
 
-#include "core/comm_internal.h"
+#include "core/transport.h"
 
 /* Tests: cut every connection of c, as a network fault would (no fin).
  * Any thread; the cut happens on c's I/O thread soon after. */

@@ -7,30 +7,28 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/status.h"
-#include "core/timeutil.h"
 #include "tcp/tcp_internal.h"
 #include "tls/tls.h"
 
 static void schedule(struct tcp_state *t, double delay)
 {
-    ev_timer_stop(t->c->loop, &t->retry);
+    ev_timer_stop(nq_core_loop(t->c), &t->retry);
     ev_timer_set(&t->retry, delay, 0.);
-    ev_timer_start(t->c->loop, &t->retry);
+    ev_timer_start(nq_core_loop(t->c), &t->retry);
 }
 
 static void connect_once(struct tcp_state *t)
 {
     struct nq_comm *c = t->c;
     char port[8];
-    snprintf(port, sizeof port, "%d", c->o.port);
+    snprintf(port, sizeof port, "%d", nq_core_opts(c)->port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV};
     struct addrinfo *res;
-    int e = getaddrinfo(c->o.host, port, &hints, &res);
+    int e = getaddrinfo(nq_core_opts(c)->host, port, &hints, &res);
     if (e) {
         char why[320];
-        snprintf(why, sizeof why, "cannot resolve %s: %s", c->o.host, gai_strerror(e));
+        snprintf(why, sizeof why, "cannot resolve %s: %s", nq_core_opts(c)->host, gai_strerror(e));
         nq_tcp_client_lost(t, why);
         return;
     }
@@ -58,7 +56,7 @@ static void connect_once(struct tcp_state *t)
 static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct tcp_state *t = w->data;
-    if (!t->conns && !t->c->close_done)
+    if (!t->conns && !nq_core_closed(t->c))
         connect_once(t);
 }
 
@@ -73,23 +71,9 @@ void nq_tcp_client_ready(struct tcp_state *t, struct tcp_conn *k)
 
 void nq_tcp_client_lost(struct tcp_state *t, const char *why)
 {
-    struct nq_comm *c = t->c;
-    if (c->close_done)
-        return;
-    struct nq_session *s = c->sessions;
-    if (c->close_phase && s->fin_sent) {
-        /* the server went away during our close: nothing more can be said */
-        nq_session_fail_all(c, s, NQ_ERESET);
-        nq_core_close_done(c, NQ_ERESET);
-        return;
-    }
-    if (s->fin_sent && s->fin_received) {
-        /* the server ended the session (both fins): there is nothing to
-         * reconnect to; a later close returns at once */
-        nq_log(c, NQ_LOG_INFO, "%s:%d ended the session", c->o.host, c->o.port);
-        return;
-    }
-    schedule(t, nq_core_client_retry(c, why));
+    double delay = nq_core_client_lost(t->c, why);
+    if (delay >= 0)
+        schedule(t, delay);
 }
 
 static nq_status client_start(struct nq_comm *c)
@@ -97,8 +81,8 @@ static nq_status client_start(struct nq_comm *c)
     struct tcp_state *t = nq_tcp_state_new(c);
     if (!t)
         return nq_fail(NQ_ENOMEM, "tcp: out of memory");
-    if (c->o.tls) {
-        nq_status st = nq_tls_context(&t->ssl_ctx, &c->o, 0);
+    if (nq_core_opts(c)->tls) {
+        nq_status st = nq_tls_context(&t->ssl_ctx, nq_core_opts(c), 0);
         if (st != NQ_OK) {
             nq_tcp_state_free(t);
             return st;
@@ -106,31 +90,31 @@ static nq_status client_start(struct nq_comm *c)
     }
     ev_timer_init(&t->retry, on_retry, 0., 0.);
     t->retry.data = t;
-    ev_timer_start(c->loop, &t->retry);
-    c->transport = t;
+    ev_timer_start(nq_core_loop(c), &t->retry);
+    nq_core_set_transport(c, t);
     return NQ_OK;
 }
 
 static void client_kick(struct nq_comm *c, struct nq_session *s)
 {
-    nq_tcp_conn_kick((struct tcp_conn *)s->link);
+    nq_tcp_conn_kick((struct tcp_conn *)nq_session_link(s));
 }
 
 static void client_close_begin(struct nq_comm *c)
 {
-    nq_core_client_close_begin(c, c->sessions->link != NULL);
+    nq_core_client_close_begin(c, nq_session_link(nq_core_client_session(c)) != NULL);
 }
 
 static void client_abort(struct nq_comm *c)
 {
-    struct tcp_state *t = c->transport;
-    ev_timer_stop(c->loop, &t->retry);
+    struct tcp_state *t = nq_core_transport(c);
+    ev_timer_stop(nq_core_loop(c), &t->retry);
     nq_tcp_close_all(t, "close timed out");
 }
 
 static void client_resume(struct nq_comm *c)
 {
-    nq_tcp_resume_all(c->transport);
+    nq_tcp_resume_all(nq_core_transport(c));
 }
 
 static void client_drop_link(struct nq_comm *c, struct nq_link *l)
@@ -140,16 +124,15 @@ static void client_drop_link(struct nq_comm *c, struct nq_link *l)
 
 static void client_destroy(struct nq_comm *c)
 {
-    struct tcp_state *t = c->transport;
+    struct tcp_state *t = nq_core_transport(c);
     if (!t)
         return;
-    ev_timer_stop(c->loop, &t->retry);
-    pthread_mutex_lock(&c->close_mu);
-    c->close_done = 1; /* no reconnection from here on */
-    pthread_mutex_unlock(&c->close_mu);
+    ev_timer_stop(nq_core_loop(c), &t->retry);
+    /* close is done by now (the core says so before destroy): the
+     * connections closed here are not retried */
     nq_tcp_close_all(t, "communicator closed");
     nq_tcp_state_free(t);
-    c->transport = NULL;
+    nq_core_set_transport(c, NULL);
 }
 
 const struct nq_transport_ops nq_tcp_client_ops = {

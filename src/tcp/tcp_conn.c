@@ -25,7 +25,7 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents);
  * notice clients that vanished); what it reads stays gettable after close. */
 static int reading_paused(struct nq_comm *c)
 {
-    return atomic_load(&c->rq.paused) && !c->close_phase;
+    return nq_core_reading_paused(c);
 }
 
 void nq_tcp_format_addr(const struct sockaddr *sa, char *out, size_t n)
@@ -78,15 +78,15 @@ struct tcp_conn *nq_tcp_conn_new(struct tcp_state *t, int fd, int connecting, co
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    set_keepalive(fd, c->o.keepalive_ms);
+    set_keepalive(fd, nq_core_opts(c)->keepalive_ms);
     k->c = c;
     k->fd = fd;
     k->connecting = connecting;
     snprintf(k->link.name, sizeof k->link.name, "%s", name);
     /* handshake frames pass whatever the limit */
-    nq_framer_init(&k->link.fr, c->o.message_limit < NQ_ID_SIZE ? NQ_ID_SIZE : c->o.message_limit);
+    nq_framer_init(&k->link.fr, nq_core_opts(c)->message_limit < NQ_ID_SIZE ? NQ_ID_SIZE : nq_core_opts(c)->message_limit);
     if (t->ssl_ctx) {
-        k->ssl = nq_tls_new(t->ssl_ctx, fd, &c->o, c->purpose == NQ_SERVER);
+        k->ssl = nq_tls_new(t->ssl_ctx, fd, nq_core_opts(c), nq_core_purpose(c) == NQ_SERVER);
         k->tls_out = malloc(NQ_TLS_STAGE);
         if (!k->ssl || !k->tls_out) {
             nq_log(c, NQ_LOG_ERROR, "%s: cannot set up TLS", name);
@@ -105,15 +105,15 @@ struct tcp_conn *nq_tcp_conn_new(struct tcp_state *t, int fd, int connecting, co
     ev_io_init(&k->io, on_io, fd, connecting ? EV_WRITE : EV_READ);
     k->io.data = k;
     k->events = connecting ? EV_WRITE : EV_READ;
-    ev_io_start(c->loop, &k->io);
+    ev_io_start(nq_core_loop(c), &k->io);
     return k;
 }
 
 void nq_tcp_conn_close(struct tcp_conn *k, const char *why)
 {
     struct nq_comm *c = k->c;
-    struct tcp_state *t = c->transport;
-    ev_io_stop(c->loop, &k->io);
+    struct tcp_state *t = nq_core_transport(c);
+    ev_io_stop(nq_core_loop(c), &k->io);
     if (k->prev)
         k->prev->next = k->next;
     else
@@ -130,7 +130,7 @@ void nq_tcp_conn_close(struct tcp_conn *k, const char *why)
     nq_core_link_lost(c, &k->link, why);
     free(k->tls_out);
     free(k);
-    if (c->purpose == NQ_CLIENT) {
+    if (nq_core_purpose(c) == NQ_CLIENT) {
         char cause[400];
         if (attempt_failed) {
             /* connected, then dropped before the server said who it is */
@@ -147,7 +147,7 @@ static int has_pending_output(struct tcp_conn *k)
 {
     if (k->tls_out_len > k->tls_out_off)
         return 1;
-    return k->link.s && k->link.s->link == &k->link && nq_session_has_output(k->link.s);
+    return k->link.s && nq_session_link(k->link.s) == &k->link && nq_session_has_output(k->link.s);
 }
 
 static int wants_write(struct tcp_conn *k)
@@ -158,7 +158,7 @@ static int wants_write(struct tcp_conn *k)
         return SSL_want_write(k->ssl);
     if (k->tls_out_len > k->tls_out_off)
         return 1;
-    return k->link.s && nq_session_has_output(k->link.s) && k->link.s->link == &k->link;
+    return k->link.s && nq_session_has_output(k->link.s) && nq_session_link(k->link.s) == &k->link;
 }
 
 void nq_tcp_conn_update(struct tcp_conn *k)
@@ -176,11 +176,11 @@ void nq_tcp_conn_update(struct tcp_conn *k)
     if (ev == k->events)
         return;
     nq_core_note_change(c);
-    ev_io_stop(c->loop, &k->io);
+    ev_io_stop(nq_core_loop(c), &k->io);
     ev_io_set(&k->io, k->fd, ev);
     k->events = ev;
     if (ev)
-        ev_io_start(c->loop, &k->io);
+        ev_io_start(nq_core_loop(c), &k->io);
 }
 
 /* ---- reading ---- */
@@ -212,7 +212,7 @@ static ssize_t conn_read(struct tcp_conn *k, void *buf, size_t len)
 static int do_read(struct tcp_conn *k)
 {
     struct nq_comm *c = k->c;
-    struct tcp_state *t = c->transport;
+    struct tcp_state *t = nq_core_transport(c);
     size_t budget = READ_BUDGET;
     while (budget > 0 && !reading_paused(c) && !k->eof) {
         size_t room;
@@ -244,7 +244,7 @@ static int do_read(struct tcp_conn *k)
             return -1;
         }
         budget -= (size_t)n < budget ? (size_t)n : budget;
-        nq_recvq_pause_if_full(&c->rq);
+        nq_core_pause_if_full(c);
     }
     return 0;
 }
@@ -258,7 +258,7 @@ static ssize_t plain_write(struct tcp_conn *k)
     struct iovec iov[IOV_BATCH];
     ssize_t total = 0;
     while (nq_session_has_output(s)) {
-        int n = nq_session_gather(s, iov, IOV_BATCH, k->c->o.transport_size, k->c->o.merge);
+        int n = nq_session_gather(s, iov, IOV_BATCH, nq_core_opts(k->c)->transport_size, nq_core_opts(k->c)->merge);
         struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
         ssize_t w = sendmsg(k->fd, &mh, MSG_NOSIGNAL);
         if (w < 0) {
@@ -282,7 +282,7 @@ static ssize_t tls_write(struct tcp_conn *k)
                 return total;
             /* stage the next bytes: the session may then forget them */
             struct iovec iov[IOV_BATCH];
-            int n = nq_session_gather(s, iov, IOV_BATCH, NQ_TLS_STAGE, k->c->o.merge);
+            int n = nq_session_gather(s, iov, IOV_BATCH, NQ_TLS_STAGE, nq_core_opts(k->c)->merge);
             size_t len = 0;
             for (int i = 0; i < n; i++) {
                 memcpy(k->tls_out + len, iov[i].iov_base, iov[i].iov_len);
@@ -308,7 +308,7 @@ static ssize_t tls_write(struct tcp_conn *k)
 /* Returns -1 when the connection was closed. */
 static int do_write(struct tcp_conn *k)
 {
-    if (!k->link.s || k->link.s->link != &k->link) {
+    if (!k->link.s || nq_session_link(k->link.s) != &k->link) {
         if (k->eof && !has_pending_output(k)) {
             nq_tcp_conn_close(k, "peer closed the connection");
             return -1;
@@ -376,8 +376,8 @@ static int do_handshake(struct tcp_conn *k)
                                                             : nq_tls_reason(k->ssl));
     /* a client's failed attempts are logged by the retry policy; a server
      * logs each (any peer can cause them, so not without limit) */
-    if (k->c->purpose == NQ_SERVER) {
-        struct tcp_state *t = k->c->transport;
+    if (nq_core_purpose(k->c) == NQ_SERVER) {
+        struct tcp_state *t = nq_core_transport(k->c);
         nq_log_limited(k->c, &t->refused_log, NQ_LOG_WARN, "%s: %s", k->link.name, why);
     }
     nq_tcp_conn_close(k, why);
@@ -392,7 +392,7 @@ static int conn_event(struct tcp_conn *k, int revents)
         if (finish_connect(k) < 0)
             return -1;
         if (!k->ssl)
-            nq_tcp_client_ready(c->transport, k);
+            nq_tcp_client_ready(nq_core_transport(c), k);
     }
     if (k->ssl && !k->tls_ready) {
         int r = do_handshake(k);
@@ -402,8 +402,8 @@ static int conn_event(struct tcp_conn *k, int revents)
             nq_tcp_conn_update(k);
             return 0;
         }
-        if (c->purpose == NQ_CLIENT)
-            nq_tcp_client_ready(c->transport, k);
+        if (nq_core_purpose(c) == NQ_CLIENT)
+            nq_tcp_client_ready(nq_core_transport(c), k);
     }
     if (((revents & EV_READ) || k->ssl) && do_read(k) < 0)
         return -1;

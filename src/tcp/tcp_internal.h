@@ -5,7 +5,7 @@
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
-#include "core/comm_internal.h"
+#include "core/transport.h"
 
 struct tcp_conn {
     struct nq_link link; /* first: the core sees this */

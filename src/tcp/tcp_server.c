@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/status.h"
 #include "tcp/tcp_internal.h"
 #include "tls/tls.h"
 
@@ -35,13 +34,13 @@ static nq_status server_listen(struct tcp_state *t)
 {
     struct nq_comm *c = t->c;
     char port[8];
-    snprintf(port, sizeof port, "%d", c->o.port);
+    snprintf(port, sizeof port, "%d", nq_core_opts(c)->port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res;
-    int e = getaddrinfo(c->o.host, port, &hints, &res);
+    int e = getaddrinfo(nq_core_opts(c)->host, port, &hints, &res);
     if (e)
-        return nq_fail(NQ_EADDR, "tcp: cannot resolve %s: %s", c->o.host, gai_strerror(e));
+        return nq_fail(NQ_EADDR, "tcp: cannot resolve %s: %s", nq_core_opts(c)->host, gai_strerror(e));
     int err = 0;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -55,8 +54,8 @@ static nq_status server_listen(struct tcp_state *t)
             struct sockaddr_storage sa;
             socklen_t len = sizeof sa;
             getsockname(fd, (struct sockaddr *)&sa, &len);
-            c->port = sa.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&sa)->sin6_port)
-                                               : ntohs(((struct sockaddr_in *)&sa)->sin_port);
+            nq_core_set_port(c, sa.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&sa)->sin6_port)
+                                               : ntohs(((struct sockaddr_in *)&sa)->sin_port));
             t->listen_fd = fd;
             break;
         }
@@ -65,7 +64,7 @@ static nq_status server_listen(struct tcp_state *t)
     }
     freeaddrinfo(res);
     if (t->listen_fd < 0)
-        return nq_fail(NQ_EADDR, "tcp: cannot listen on %s:%d: %s", c->o.host, c->o.port,
+        return nq_fail(NQ_EADDR, "tcp: cannot listen on %s:%d: %s", nq_core_opts(c)->host, nq_core_opts(c)->port,
                        strerror(err));
     return NQ_OK;
 }
@@ -76,7 +75,7 @@ static nq_status server_start(struct nq_comm *c)
     if (!t)
         return nq_fail(NQ_ENOMEM, "tcp: out of memory");
     nq_status st = NQ_OK;
-    if (c->o.tls && (st = nq_tls_context(&t->ssl_ctx, &c->o, 1)) != NQ_OK) {
+    if (nq_core_opts(c)->tls && (st = nq_tls_context(&t->ssl_ctx, nq_core_opts(c), 1)) != NQ_OK) {
         nq_tcp_state_free(t);
         return st;
     }
@@ -86,28 +85,28 @@ static nq_status server_start(struct nq_comm *c)
     }
     ev_io_init(&t->accept_io, on_accept, t->listen_fd, EV_READ);
     t->accept_io.data = t;
-    ev_io_start(c->loop, &t->accept_io);
-    c->transport = t;
+    ev_io_start(nq_core_loop(c), &t->accept_io);
+    nq_core_set_transport(c, t);
     return NQ_OK;
 }
 
 static void server_kick(struct nq_comm *c, struct nq_session *s)
 {
-    nq_tcp_conn_kick((struct tcp_conn *)s->link);
+    nq_tcp_conn_kick((struct tcp_conn *)nq_session_link(s));
 }
 
 static void stop_listening(struct tcp_state *t)
 {
     if (t->listen_fd < 0)
         return;
-    ev_io_stop(t->c->loop, &t->accept_io);
+    ev_io_stop(nq_core_loop(t->c), &t->accept_io);
     close(t->listen_fd);
     t->listen_fd = -1;
 }
 
 static void server_close_begin(struct nq_comm *c)
 {
-    struct tcp_state *t = c->transport;
+    struct tcp_state *t = nq_core_transport(c);
     stop_listening(t);
     /* connections that never said who they are are not clients to wait for */
     for (struct tcp_conn *k = t->conns, *next; k; k = next) {
@@ -122,14 +121,14 @@ static void server_close_begin(struct nq_comm *c)
 
 static void server_abort(struct nq_comm *c)
 {
-    struct tcp_state *t = c->transport;
+    struct tcp_state *t = nq_core_transport(c);
     stop_listening(t);
     nq_tcp_close_all(t, "server close timed out");
 }
 
 static void server_resume(struct nq_comm *c)
 {
-    nq_tcp_resume_all(c->transport);
+    nq_tcp_resume_all(nq_core_transport(c));
 }
 
 static void server_drop_link(struct nq_comm *c, struct nq_link *l)
@@ -139,13 +138,13 @@ static void server_drop_link(struct nq_comm *c, struct nq_link *l)
 
 static void server_destroy(struct nq_comm *c)
 {
-    struct tcp_state *t = c->transport;
+    struct tcp_state *t = nq_core_transport(c);
     if (!t)
         return;
     stop_listening(t);
     nq_tcp_close_all(t, "communicator freed");
     nq_tcp_state_free(t);
-    c->transport = NULL;
+    nq_core_set_transport(c, NULL);
 }
 
 const struct nq_transport_ops nq_tcp_server_ops = {

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/status.h"
 #include "tls/tls.h"
 
 static const char *err_text(void)

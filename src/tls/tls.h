@@ -4,7 +4,7 @@
 
 #include <openssl/ssl.h>
 
-#include "core/options_internal.h"
+#include "core/transport.h"
 
 /* Build the context for a server (key + chain) or a client (CA or system
  * store, verification per options). NQ_ETLS with the reason on failure. */
