@@ -125,6 +125,21 @@ NQ_API nq_status nq_options_set_send_limit(nq_options *opts, uint64_t bytes);
  */
 NQ_API nq_status nq_options_set_peer_limit(nq_options *opts, uint64_t bytes);
 
+/* Default of the partial limit below: 1 GiB. */
+#define NQ_DEFAULT_PARTIAL_LIMIT (UINT64_C(1) << 30)
+
+/*
+ * Bytes held by frames being received and not yet complete, summed over
+ * every connection (a declared length is not trusted: a frame's buffer
+ * grows as its bytes arrive, see docs/protocol.md §8.2). A frame whose
+ * buffer would take the sum past the limit closes its connection with a
+ * warning, unless it is the only frame in progress; frames of up to 64 KiB
+ * always pass, so small messages keep flowing. With the queue limit, this
+ * bounds what peers can make a communicator hold on the receive side.
+ * 1 KiB .. 2^62, or 0 for no limit. Default NQ_DEFAULT_PARTIAL_LIMIT.
+ */
+NQ_API nq_status nq_options_set_partial_limit(nq_options *opts, uint64_t bytes);
+
 NQ_API nq_status nq_options_set_dialect(nq_options *opts, nq_dialect dialect);
 NQ_API nq_status nq_options_set_codec(nq_options *opts, nq_codec codec);
 

@@ -48,6 +48,7 @@ nq_status nq_comm_new(nq_comm **out, nq_protocol protocol, nq_purpose purpose,
     nq_mpsc_init(&c->cmdq);
     nq_recvq_init(&c->rq, c->o.queue_limit, c->o.queue_policy);
     nq_budget_init(&c->send_budget, c->o.send_limit);
+    c->rx_pool.limit = c->o.partial_limit;
     c->rq.resume = resume_reading;
     c->rq.resume_arg = c;
     pthread_mutex_init(&c->peers_mu, NULL);

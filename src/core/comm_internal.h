@@ -74,6 +74,7 @@ struct nq_comm {
 
     struct nq_recvq rq;
     struct nq_budget send_budget;
+    struct nq_framer_pool rx_pool; /* I/O thread: frames being received, all links */
 
     /* I/O thread */
     struct nq_session *sessions; /* a client has exactly one */
@@ -83,6 +84,9 @@ struct nq_comm {
     struct nq_retry retry;       /* client */
     struct nq_ratelimit lost_log; /* "connection lost without fin" */
     struct nq_ratelimit slow_log; /* peers cut over the per-peer limit */
+    struct nq_ratelimit pool_log; /* links cut over the partial limit */
+    struct nq_ratelimit peer_log; /* protocol errors of peers */
+    struct nq_ratelimit drop_log; /* messages dropped by a full receive queue */
     int port;
 
     /* peers with a live link (nq_comm_peers) and peers with a session,

@@ -224,7 +224,7 @@ int nq_core_frame(struct nq_comm *c, struct nq_link *l, struct nq_msg *m)
                                                  s ? s->peer : NULL, m->data, m->size);
     switch (k) {
     case NQ_FRAME_BAD_INI:
-        nq_log(c, NQ_LOG_WARN, "%s: first frame is %zu bytes, not a 16-byte id: closing",
+        nq_log_limited(c, &c->peer_log, NQ_LOG_WARN, "%s: first frame is %zu bytes, not a 16-byte id: closing",
                l->name, m->size);
         nq_msg_free(m);
         return -1;
@@ -245,11 +245,11 @@ int nq_core_frame(struct nq_comm *c, struct nq_link *l, struct nq_msg *m)
         break;
     }
     if (s->fin_received)
-        nq_log(c, NQ_LOG_WARN, "%s: message after fin; delivering it", l->name);
+        nq_log_limited(c, &c->peer_log, NQ_LOG_WARN, "%s: message after fin; delivering it", l->name);
     memcpy(m->peer, s->peer, NQ_ID_SIZE);
     size_t dropped = nq_recvq_push(&c->rq, m);
     if (dropped)
-        nq_log(c, NQ_LOG_WARN, "receive queue full: dropped %zu message(s)", dropped);
+        nq_log_limited(c, &c->drop_log, NQ_LOG_WARN, "receive queue full: dropped %zu message(s)", dropped);
     return 0;
 }
 
@@ -273,8 +273,16 @@ static void feed_frame(void *ctx, struct nq_msg *m)
 static int feed_status(struct nq_comm *c, struct nq_link *l, nq_status st, int failed)
 {
     if (st == NQ_ETOOBIG) {
-        nq_log(c, NQ_LOG_WARN, "%s: frame of %llu bytes exceeds the message limit of %llu: closing",
+        nq_log_limited(c, &c->peer_log, NQ_LOG_WARN, "%s: frame of %llu bytes exceeds the message limit of %llu: closing",
                l->name, (unsigned long long)l->fr.bad_size, (unsigned long long)l->fr.limit);
+        return -1;
+    }
+    if (st == NQ_EAGAIN) {
+        nq_log_limited(c, &c->pool_log, NQ_LOG_WARN,
+                       "%s: a frame of %llu bytes would take the frames being received past "
+                       "the partial limit of %llu bytes (%llu held): closing",
+                       l->name, (unsigned long long)l->fr.bad_size,
+                       (unsigned long long)c->rx_pool.limit, (unsigned long long)c->rx_pool.used);
         return -1;
     }
     if (st == NQ_ENOMEM) {
@@ -326,7 +334,7 @@ void nq_core_link_lost(struct nq_comm *c, struct nq_link *l, const char *why)
     nq_core_note_change(c);
     struct nq_session *s = l->s;
     if (nq_framer_partial(&l->fr))
-        nq_log(c, NQ_LOG_WARN, "%s: connection ended inside a frame (%s); the partial frame is dropped",
+        nq_log_limited(c, &c->peer_log, NQ_LOG_WARN, "%s: connection ended inside a frame (%s); the partial frame is dropped",
                l->name, why);
     nq_framer_reset(&l->fr);
     l->s = NULL;

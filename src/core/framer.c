@@ -10,8 +10,37 @@ void nq_framer_init(struct nq_framer *f, uint64_t limit)
     f->limit = limit;
 }
 
+void nq_framer_set_pool(struct nq_framer *f, struct nq_framer_pool *pool)
+{
+    f->pool = pool;
+}
+
+/* The current frame now holds cap bytes: charge the difference. -1 when
+ * the pool has no room for it (small frames always pass, and so does the
+ * only big frame in progress). */
+static int charge(struct nq_framer *f, uint64_t cap)
+{
+    struct nq_framer_pool *p = f->pool;
+    if (!p)
+        return 0;
+    uint64_t others = p->used - f->charged;
+    if (p->limit && cap > NQ_MSG_INLINE_MAX && others > 0 && others + cap > p->limit)
+        return -1;
+    p->used = others + cap;
+    f->charged = cap;
+    return 0;
+}
+
+static void discharge(struct nq_framer *f)
+{
+    if (f->pool)
+        f->pool->used -= f->charged;
+    f->charged = 0;
+}
+
 void nq_framer_reset(struct nq_framer *f)
 {
+    discharge(f);
     nq_msg_free(f->msg);
     f->msg = NULL;
     f->hdr_have = 0;
@@ -35,6 +64,7 @@ static void finish(struct nq_framer *f, nq_frame_fn on_frame, void *ctx)
     struct nq_msg *m = f->msg;
     f->msg = NULL;
     f->hdr_have = 0;
+    discharge(f); /* from here on it counts against the receive queue */
     on_frame(ctx, m);
 }
 
@@ -60,6 +90,10 @@ nq_status nq_framer_feed(struct nq_framer *f, const uint8_t *buf, size_t len,
             f->msg = nq_msg_alloc((size_t)size);
             if (!f->msg)
                 return NQ_ENOMEM;
+            if (charge(f, f->msg->cap) < 0) {
+                f->bad_size = size;
+                return NQ_EAGAIN; /* the link is closed: reset frees the frame */
+            }
             if (size == 0) {
                 finish(f, on_frame, ctx);
                 continue;
@@ -71,6 +105,10 @@ nq_status nq_framer_feed(struct nq_framer *f, const uint8_t *buf, size_t len,
             take = len;
         if (nq_msg_reserve(m, m->have + take) < 0)
             return NQ_ENOMEM;
+        if (charge(f, m->cap) < 0) {
+            f->bad_size = m->size;
+            return NQ_EAGAIN;
+        }
         memcpy(m->data + m->have, buf, take);
         m->have += take;
         buf += take;
@@ -89,6 +127,8 @@ uint8_t *nq_framer_direct(struct nq_framer *f, size_t want, size_t *room)
     /* grow ahead of the bytes, never past what has been declared */
     if (m->cap - m->have < want && nq_msg_reserve(m, m->have + want) < 0)
         return NULL;
+    if (charge(f, m->cap) < 0)
+        return NULL; /* the copying path then reports it */
     *room = m->cap - m->have;
     return m->data + m->have;
 }

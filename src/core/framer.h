@@ -7,7 +7,17 @@
 
 #include "core/msg.h"
 
+/* Bytes held by frames being received, shared by every connection of a
+ * communicator (I/O thread only): a big frame may not grow it past limit
+ * unless it is the only one in progress. Frames of up to NQ_MSG_INLINE_MAX
+ * bytes are counted but never refused. */
+struct nq_framer_pool {
+    uint64_t used, limit; /* limit 0: none */
+};
+
 struct nq_framer {
+    struct nq_framer_pool *pool; /* NULL: not counted */
+    uint64_t charged;   /* what the current frame holds of the pool */
     uint8_t hdr[8];
     unsigned hdr_have;
     struct nq_msg *msg; /* frame being received, NULL between frames */
@@ -18,9 +28,12 @@ struct nq_framer {
 typedef void (*nq_frame_fn)(void *ctx, struct nq_msg *msg);
 
 void nq_framer_init(struct nq_framer *f, uint64_t limit);
+/* Count this framer's frames in progress against pool. */
+void nq_framer_set_pool(struct nq_framer *f, struct nq_framer_pool *pool);
 void nq_framer_reset(struct nq_framer *f);
 /* Feed bytes; on_frame gets each complete frame (and owns it). Returns
- * NQ_OK, NQ_ETOOBIG (declared length over the limit) or NQ_ENOMEM. */
+ * NQ_OK, NQ_ETOOBIG (declared length over the limit), NQ_EAGAIN (the pool
+ * of frames in progress is full) or NQ_ENOMEM. */
 nq_status nq_framer_feed(struct nq_framer *f, const uint8_t *buf, size_t len,
                          nq_frame_fn on_frame, void *ctx);
 /* Room to receive straight into the current frame's buffer: at least

@@ -31,6 +31,7 @@ nq_status nq_options_defaults(struct nq_options *o)
     o->connect_timeout_ms = NQ_DEFAULT_CONNECT_TIMEOUT_MS;
     o->keepalive_ms = NQ_DEFAULT_KEEPALIVE_MS;
     o->peer_limit = NQ_DEFAULT_PEER_LIMIT;
+    o->partial_limit = NQ_DEFAULT_PARTIAL_LIMIT;
     o->linger_ms = 60000;
     o->log_level = NQ_LOG_WARN;
     return NQ_OK;
@@ -288,6 +289,16 @@ nq_status nq_options_set_peer_limit(nq_options *o, uint64_t bytes)
         return nq_fail(NQ_EINVAL, "options: peer limit %llu is not 0 or 1 KiB..2^62",
                        (unsigned long long)bytes);
     o->peer_limit = bytes;
+    return NQ_OK;
+}
+
+nq_status nq_options_set_partial_limit(nq_options *o, uint64_t bytes)
+{
+    CHECK_OPTS(o);
+    if (bytes != 0 && (bytes < KIB || bytes > LIMIT_MAX))
+        return nq_fail(NQ_EINVAL, "options: partial limit %llu is not 0 or 1 KiB..2^62",
+                       (unsigned long long)bytes);
+    o->partial_limit = bytes;
     return NQ_OK;
 }
 

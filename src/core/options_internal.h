@@ -17,6 +17,7 @@ struct nq_options {
     uint64_t queue_limit;
     uint64_t send_limit; /* 0: puts never wait */
     uint64_t peer_limit; /* server: bytes held for one peer before it is cut; 0 none */
+    uint64_t partial_limit; /* frames being received, all links; 0 none */
     nq_queue_policy queue_policy;
     nq_dialect dialect;
     nq_codec codec;

@@ -15,6 +15,14 @@ void nq_recvq_init(struct nq_recvq *q, uint64_t limit, nq_queue_policy policy)
     q->policy = policy;
 }
 
+/* What a queued message costs: its payload and its bookkeeping (the
+ * struct and the allocator's header), so that many small messages cannot
+ * hold several times the queue limit. */
+static uint64_t cost(const struct nq_msg *m)
+{
+    return (uint64_t)m->size + sizeof *m + 16;
+}
+
 /* Getters' lock held: move arrivals into the ordered list. */
 static void take_arrivals(struct nq_recvq *q)
 {
@@ -55,7 +63,7 @@ static void unlink_msg(struct nq_recvq *q, struct nq_msg *m)
         q->tail = m->prev;
     m->next = m->prev = NULL;
     /* sequentially consistent: pairs with nq_recvq_pause_if_full (below) */
-    atomic_fetch_sub(&q->bytes, m->size);
+    atomic_fetch_sub(&q->bytes, cost(m));
 }
 
 /* Sequentially consistent on purpose: the bump must be visible before the
@@ -76,13 +84,13 @@ static size_t make_room(struct nq_recvq *q, struct nq_msg *m)
     pthread_mutex_lock(&q->getters);
     take_arrivals(q);
     if (q->policy == NQ_QUEUE_DROP_NEWEST) {
-        if (q->head && atomic_load(&q->bytes) + m->size > q->limit) {
+        if (q->head && atomic_load(&q->bytes) + cost(m) > q->limit) {
             pthread_mutex_unlock(&q->getters);
             nq_msg_free(m);
             return SIZE_MAX;
         }
     } else {
-        while (q->head && atomic_load(&q->bytes) + m->size > q->limit) {
+        while (q->head && atomic_load(&q->bytes) + cost(m) > q->limit) {
             struct nq_msg *old = q->head;
             unlink_msg(q, old);
             nq_msg_free(old);
@@ -96,12 +104,12 @@ static size_t make_room(struct nq_recvq *q, struct nq_msg *m)
 size_t nq_recvq_push(struct nq_recvq *q, struct nq_msg *m)
 {
     size_t dropped = 0;
-    if (q->policy != NQ_QUEUE_BLOCK && atomic_load(&q->bytes) + m->size > q->limit) {
+    if (q->policy != NQ_QUEUE_BLOCK && atomic_load(&q->bytes) + cost(m) > q->limit) {
         dropped = make_room(q, m);
         if (dropped == SIZE_MAX)
             return 1; /* the new message was the one dropped */
     }
-    atomic_fetch_add_explicit(&q->bytes, m->size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&q->bytes, cost(m), memory_order_relaxed);
     nq_mpsc_push(&q->inbox, &m->node);
     announce(q);
     return dropped;

@@ -31,3 +31,9 @@ int nq_core_pause_if_full(struct nq_comm *c)
 {
     return nq_recvq_pause_if_full(&c->rq);
 }
+
+void nq_core_link_init(struct nq_comm *c, struct nq_link *l)
+{
+    nq_framer_init(&l->fr, c->o.message_limit < NQ_ID_SIZE ? NQ_ID_SIZE : c->o.message_limit);
+    nq_framer_set_pool(&l->fr, &c->rx_pool);
+}

@@ -96,6 +96,11 @@ int nq_core_reading_paused(struct nq_comm *c);
 int nq_core_pause_if_full(struct nq_comm *c);
 
 /* ---- core services ---- */
+
+/* A new link: its framer takes the communicator's message limit (never
+ * below a handshake frame) and counts its frames in progress against the
+ * communicator's pool (the partial limit). Call before feeding it. */
+void nq_core_link_init(struct nq_comm *c, struct nq_link *l);
 /* ---- core services for transports (I/O thread) ---- */
 
 void nq_log(struct nq_comm *c, nq_log_level level, const char *fmt, ...)

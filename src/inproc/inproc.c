@@ -145,7 +145,7 @@ static struct ip_end *end_new(struct ip_state *t, struct ip_pair *p, int side)
     e->side = side;
     snprintf(e->link.name, sizeof e->link.name, "inproc:%d/%s", t->port,
              side ? "server" : "client");
-    nq_framer_init(&e->link.fr, nq_core_opts(c)->message_limit < NQ_ID_SIZE ? NQ_ID_SIZE : nq_core_opts(c)->message_limit);
+    nq_core_link_init(c, &e->link);
     e->next = t->ends;
     if (t->ends)
         t->ends->prev = e;

@@ -84,7 +84,7 @@ struct tcp_conn *nq_tcp_conn_new(struct tcp_state *t, int fd, int connecting, co
     k->connecting = connecting;
     snprintf(k->link.name, sizeof k->link.name, "%s", name);
     /* handshake frames pass whatever the limit */
-    nq_framer_init(&k->link.fr, nq_core_opts(c)->message_limit < NQ_ID_SIZE ? NQ_ID_SIZE : nq_core_opts(c)->message_limit);
+    nq_core_link_init(c, &k->link);
     if (t->ssl_ctx) {
         k->ssl = nq_tls_new(t->ssl_ctx, fd, nq_core_opts(c), nq_core_purpose(c) == NQ_SERVER);
         k->tls_out = malloc(NQ_TLS_STAGE);

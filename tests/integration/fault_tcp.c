@@ -212,6 +212,90 @@ static void test_stuck_peer_cut_by_keepalive(void **state)
     nq_comm_free(s);
 }
 
+/* Peers that open big frames and trickle them cannot make the server hold
+ * more than the partial limit: a second big frame in progress past it
+ * closes its connection, small messages keep flowing, and the first big
+ * frame still completes. */
+static void test_partial_frames_bounded(void **state)
+{
+    int port = nqt_free_port();
+    nqt_log log;
+    nqt_log_init(&log);
+    nq_options *o = nqt_opts(port);
+    nqt_log_attach(o, &log);
+    assert_int_equal(nq_options_set_partial_limit(o, 4u << 20), NQ_OK);
+    nq_comm *s = nqt_server(o); /* takes o */
+    uint8_t a_id[NQ_ID_SIZE], b_id[NQ_ID_SIZE];
+    int a = silent_peer(port, a_id);
+    int b = nqt_raw_connect(port);
+    assert_true(b >= 0);
+    nqt_fill(b_id, NQ_ID_SIZE, 99);
+    assert_int_equal(nqt_raw_send_frame(b, b_id, NQ_ID_SIZE), 0);
+    assert_int_equal(nqt_wait_npeers(s, 2, NQT_LONG_MS), 2);
+    /* a: a 16 MiB frame, 1 MiB of it sent; then b: the same */
+    static uint8_t body[1 << 20];
+    uint8_t hdr[8];
+    nqt_header(hdr, 16u << 20);
+    assert_int_equal(nqt_raw_send(a, hdr, 8), 0);
+    assert_int_equal(nqt_raw_send(a, body, sizeof body), 0);
+    nqt_sleep_ms(200);
+    assert_int_equal(nqt_raw_send(b, hdr, 8), 0);
+    assert_int_equal(nqt_raw_send(b, body, sizeof body), 0);
+    size_t n = 0;
+    assert_int_equal(nqt_raw_wait_eof(b, NQT_LONG_MS, &n), 0); /* b is cut */
+    nqt_raw_close(b);
+    assert_non_null(strstr(log.text, "partial limit"));
+    /* a good client is still served while a's frame is in progress */
+    nq_comm *c = nqt_plain_client(port);
+    nqt_round_trip(s, c, "small messages pass");
+    /* and a's frame completes */
+    for (int i = 1; i < 16; i++)
+        assert_int_equal(nqt_raw_send(a, body, sizeof body), 0);
+    nq_msg *m = NULL;
+    assert_int_equal(nq_comm_get(s, a_id, 1, NQT_LONG_MS, &m), NQ_OK);
+    assert_int_equal(nq_msg_size(m), 16u << 20);
+    nq_msg_free(m);
+    nq_comm_free(c);
+    nqt_raw_abort(a);
+    nq_comm_close(s, 500);
+    nq_comm_free(s);
+    nqt_log_destroy(&log);
+}
+
+/* A flood of malformed input from many connections, then a good client:
+ * the server drops each bad connection and still serves the good one. */
+static void test_malformed_flood_then_good_client(void **state)
+{
+    int port;
+    nq_comm *s = nqt_plain_server(&port);
+    uint8_t junk[4096];
+    nqt_fill(junk, sizeof junk, 5);
+    for (int i = 0; i < 300; i++) {
+        int fd = nqt_raw_connect(port);
+        assert_true(fd >= 0);
+        switch (i % 3) {
+        case 0: /* a first frame that is not an id */
+            nqt_raw_send_frame(fd, junk, 100);
+            break;
+        case 1: { /* a header far over the message limit */
+            uint8_t hdr[8];
+            nqt_header(hdr, UINT64_C(1) << 62);
+            nqt_raw_send(fd, hdr, 8);
+            break;
+        }
+        default: /* noise */
+            nqt_raw_send(fd, junk, sizeof junk);
+        }
+        nqt_raw_abort(fd);
+    }
+    nq_comm *c = nqt_plain_client(port);
+    nqt_round_trip(s, c, "still here");
+    assert_int_equal(nq_comm_close(c, NQT_LONG_MS), NQ_OK);
+    nq_comm_free(c);
+    assert_int_equal(nq_comm_close(s, NQT_LONG_MS), NQ_OK);
+    nq_comm_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +305,8 @@ int main(void)
         cmocka_unit_test(test_refused_says_why),
         cmocka_unit_test(test_never_reading_peer_over_limit),
         cmocka_unit_test(test_stuck_peer_cut_by_keepalive),
+        cmocka_unit_test(test_partial_frames_bounded),
+        cmocka_unit_test(test_malformed_flood_then_good_client),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,10 @@
 
 static struct nq_recvq q;
 
+/* What one 4-byte test message counts for against the limit (recvq.c's
+ * cost(): payload plus bookkeeping). */
+#define COST4 (sizeof(int) + sizeof(struct nq_msg) + 16)
+
 static struct nq_msg *make(int peer, int seq)
 {
     struct nq_msg *m = nq_msg_alloc(sizeof seq);
@@ -122,7 +126,7 @@ static void test_close_wakes_and_drains(void **state)
 static void test_drop_policies(void **state)
 {
     struct nq_msg *m;
-    nq_recvq_init(&q, 2 * sizeof(int), NQ_QUEUE_DROP_OLDEST);
+    nq_recvq_init(&q, 2 * COST4, NQ_QUEUE_DROP_OLDEST);
     for (int i = 0; i < 5; i++)
         nq_recvq_push(&q, make(0, i));
     assert_int_equal(nq_recvq_get(&q, NULL, 0, 0, &m), NQ_OK);
@@ -132,7 +136,7 @@ static void test_drop_policies(void **state)
     nq_msg_free(m);
     nq_recvq_destroy(&q);
 
-    nq_recvq_init(&q, 2 * sizeof(int), NQ_QUEUE_DROP_NEWEST);
+    nq_recvq_init(&q, 2 * COST4, NQ_QUEUE_DROP_NEWEST);
     for (int i = 0; i < 5; i++)
         nq_recvq_push(&q, make(0, i));
     assert_int_equal(nq_recvq_get(&q, NULL, 0, 0, &m), NQ_OK);
@@ -142,6 +146,25 @@ static void test_drop_policies(void **state)
     assert_int_equal(nq_recvq_get(&q, NULL, 0, 0, &m), NQ_OK);
     nq_msg_free(m);
     assert_int_equal(nq_recvq_get(&q, NULL, 0, 0, &m), NQ_ETIMEDOUT);
+    nq_recvq_destroy(&q);
+}
+
+/* Many tiny messages cost more than their payload: the limit counts
+ * their bookkeeping too (it used to count payload bytes only, so 1-byte
+ * messages could hold ~100x the limit). */
+static void test_limit_counts_overhead(void **state)
+{
+    nq_recvq_init(&q, 1024, NQ_QUEUE_BLOCK);
+    int n = 0;
+    while (!nq_recvq_full(&q) && n < 1000) {
+        struct nq_msg *m = nq_msg_alloc(1);
+        m->have = 1;
+        nq_recvq_push(&q, m);
+        n++;
+    }
+    print_message("1-byte messages until full at 1 KiB: %d\n", n);
+    assert_true(nq_recvq_full(&q));
+    assert_true(n <= 16);
     nq_recvq_destroy(&q);
 }
 
@@ -157,7 +180,7 @@ static void count_resume(void *arg)
  * would ever resume reading. The pause must take itself back. */
 static void test_pause_after_drain_is_taken_back(void **state)
 {
-    nq_recvq_init(&q, 8, NQ_QUEUE_BLOCK); /* two 4-byte messages fill it */
+    nq_recvq_init(&q, 2 * COST4, NQ_QUEUE_BLOCK); /* two 4-byte messages fill it */
     q.resume = count_resume;
     atomic_store(&resumed, 0);
     nq_recvq_push(&q, make(1, 1));
@@ -180,7 +203,7 @@ static void test_pause_after_drain_is_taken_back(void **state)
  * limit resumes it once. */
 static void test_pause_and_resume(void **state)
 {
-    nq_recvq_init(&q, 8, NQ_QUEUE_BLOCK);
+    nq_recvq_init(&q, 2 * COST4, NQ_QUEUE_BLOCK);
     q.resume = count_resume;
     atomic_store(&resumed, 0);
     nq_recvq_push(&q, make(1, 1));
@@ -234,6 +257,7 @@ int main(void)
         cmocka_unit_test(test_timeout_and_poll),
         cmocka_unit_test(test_close_wakes_and_drains),
         cmocka_unit_test(test_drop_policies),
+        cmocka_unit_test(test_limit_counts_overhead),
         cmocka_unit_test(test_pause_after_drain_is_taken_back),
         cmocka_unit_test(test_pause_and_resume),
         cmocka_unit_test(test_pause_race_never_stalls),
