@@ -144,6 +144,30 @@ NQ_API nq_status nq_options_set_tls_ca(nq_options *opts, const char *path);
 NQ_API nq_status nq_options_set_tls_server_name(nq_options *opts, const char *name);
 NQ_API nq_status nq_options_set_tls_verify(nq_options *opts, int enabled);
 
+/*
+ * Mutual TLS, server side (TCP with TLS, and gRPC with TLS): require every
+ * client to present a certificate that verifies against the CA
+ * certificate(s) in the PEM file at path (the chain is checked, as well as
+ * the validity dates and, if the certificate has an extended key usage, that
+ * it allows client authentication; names in it are not checked). The CA
+ * names are also sent to clients as the acceptable issuers. A connection
+ * whose client presents no certificate, or one that does not verify, fails
+ * its TLS handshake and is closed before it becomes a peer: none of its
+ * messages is delivered, a warning naming the client's address and the
+ * reason is logged ("client presented no certificate", "client certificate
+ * verification failed: <reason>"), and the server goes on serving the
+ * others. Clients present a certificate with set_tls_cert and set_tls_key.
+ * NULL (the default) turns the requirement off: clients' certificates are
+ * then neither requested nor checked.
+ * The path is copied and the file read by nq_comm_new(), which fails with
+ * NQ_ETLS if it is unreadable or holds no certificate, with NQ_EINVAL if
+ * TLS is off or the communicator is a client (a client verifies its server
+ * with set_tls_ca), and with NQ_EUNSUPPORTED for NQ_MQTT (MQTT peers are
+ * clients of the broker, which does its own client authentication).
+ * Errors: NQ_EINVAL (opts NULL, or path an empty string), NQ_ENOMEM.
+ */
+NQ_API nq_status nq_options_set_tls_client_ca(nq_options *opts, const char *path);
+
 /* Defaults of the two settings below. */
 #define NQ_DEFAULT_CONNECT_TIMEOUT_MS 30000
 #define NQ_DEFAULT_KEEPALIVE_MS 30000
