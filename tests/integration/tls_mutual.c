@@ -87,14 +87,22 @@ static int log_wait(nqt_log *log, const char *text, const char *also, int64_t ti
     }
 }
 
-/* Messages flow both ways between the server and a client whose
- * certificate the CA signed; nothing is logged as a problem. */
+/* The server asks for a certificate (a client without one is refused),
+ * and messages flow both ways between it and a client whose certificate
+ * the CA signed; only the refusal is logged. */
 static void test_mtls_good_client(void **state)
 {
     nqt_log slog, clog;
     nqt_log_init(&slog);
     nqt_log_init(&clog);
     nq_comm *s = mtls_server(&slog);
+    nq_comm *nocert = nqt_client(client_opts(nqt_port_of(s), NULL, NULL, NULL));
+    nqt_put_str(nocert, "refused", NULL, 0);
+    assert_true(log_wait(&slog, "client presented no certificate", NULL, NQT_LONG_MS));
+    nq_comm_close(nocert, 0);
+    nq_comm_free(nocert);
+    int refusals = nqt_log_bad(&slog);
+
     nq_comm *c = nqt_client(client_opts(nqt_port_of(s), "client.pem", "client.key", &clog));
     uint8_t cid[16], sid[16];
     nqt_id_of(c, cid);
@@ -105,12 +113,13 @@ static void test_mtls_good_client(void **state)
     assert_true(nqt_wait_peer(s, cid, 1, NQT_LONG_MS));
     nqt_put_str(s, "to the client", cid, 1);
     nqt_expect_str(c, "to the client", sid);
+    nqt_expect_none(s, NQT_SHORT_MS); /* nothing from the refused client */
     close_free(c, NQ_OK);
     assert_int_equal(nqt_wait_npeers(s, 0, NQT_LONG_MS), 0);
     close_free(s, NQ_OK);
     nqt_log_print(&slog, "server");
     nqt_log_print(&clog, "client");
-    assert_int_equal(nqt_log_bad(&slog), 0);
+    assert_int_equal(nqt_log_bad(&slog), refusals);
     assert_int_equal(nqt_log_bad(&clog), 0);
     nqt_log_destroy(&slog);
     nqt_log_destroy(&clog);
@@ -204,12 +213,26 @@ static void test_mtls_server_cert_as_client_cert(void **state)
 }
 
 /* Without a client CA the server neither asks for nor checks client
- * certificates: a client that presents one (even from another CA) is
- * served as any other. */
+ * certificates: a client that presents one (even from another CA, which a
+ * server with the CA refuses) is served as any other. */
 static void test_no_client_ca_accepts_client_cert(void **state)
 {
     nqt_log slog;
     nqt_log_init(&slog);
+    {
+        nqt_log mlog;
+        nqt_log_init(&mlog);
+        nq_comm *m = mtls_server(&mlog);
+        nq_comm *x = nqt_client(client_opts(nqt_port_of(m), "otherclient.pem", "otherclient.key",
+                                            NULL));
+        nqt_put_str(x, "refused here", NULL, 0);
+        assert_true(log_wait(&mlog, "client certificate verification failed", NULL, NQT_LONG_MS));
+        nqt_expect_none(m, NQT_SHORT_MS);
+        nq_comm_close(x, 0);
+        nq_comm_free(x);
+        close_free(m, NQ_OK);
+        nqt_log_destroy(&mlog);
+    }
     nq_options *so = nqt_tls_server_opts(0, "server.pem", "server.key");
     nqt_log_attach(so, &slog);
     nq_comm *s = nqt_server(so);
