@@ -30,10 +30,30 @@ static nq_options *client_opts(int port, const char *cert, const char *key)
     return o;
 }
 
+/* A put that must fail: the client is refused. */
+static void put_refused(nq_comm *x)
+{
+    nq_future *f = NULL;
+    assert_int_equal(nq_comm_put_future(x, "refused", 7, NULL, 0, &f), NQ_OK);
+    nq_status r = NQ_OK;
+    assert_int_equal(nq_future_wait(f, NQT_LONG_MS, &r), NQ_OK);
+    assert_int_equal(r, NQ_EADDR);
+    nq_future_free(f);
+}
+
+/* The server asks for a certificate (a client without one is refused), and
+ * messages flow both ways with a client whose certificate the CA signed. */
 static void test_grpc_mtls_good_client(void **state)
 {
     nq_comm *s = mtls_server();
     int port = nqt_port_of(s);
+    nq_options *no = client_opts(port, NULL, NULL);
+    assert_int_equal(nq_options_set_connect_timeout(no, 500), NQ_OK);
+    nq_comm *nocert = g_client(no);
+    put_refused(nocert);
+    nq_comm_close(nocert, 500);
+    nq_comm_free(nocert);
+
     nq_comm *c = g_client(client_opts(port, "client.pem", "client.key"));
     uint8_t cid[16], sid[16];
     nqt_id_of(c, cid);
@@ -44,6 +64,7 @@ static void test_grpc_mtls_good_client(void **state)
     nqt_expect_str(c, "to the client", sid);
     nqt_put_str(c, "to the server", NULL, 0);
     nqt_expect_str(s, "to the server", cid);
+    nqt_expect_none(s, NQT_SHORT_MS); /* nothing from the refused client */
     g_close_free(c, NQ_OK);
     g_close_free(s, NQ_OK);
 }
@@ -112,12 +133,7 @@ static void test_grpc_no_client_ca_accepts_client_cert(void **state)
     nq_options *o = client_opts(nqt_port_of(m), "otherclient.pem", "otherclient.key");
     assert_int_equal(nq_options_set_connect_timeout(o, 500), NQ_OK);
     nq_comm *x = g_client(o);
-    nq_future *f = NULL;
-    assert_int_equal(nq_comm_put_future(x, "refused", 7, NULL, 0, &f), NQ_OK);
-    nq_status r = NQ_OK;
-    assert_int_equal(nq_future_wait(f, NQT_LONG_MS, &r), NQ_OK);
-    assert_int_equal(r, NQ_EADDR);
-    nq_future_free(f);
+    put_refused(x);
     nqt_expect_none(m, NQT_SHORT_MS);
     nq_comm_close(x, 500);
     nq_comm_free(x);
