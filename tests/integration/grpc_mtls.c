@@ -119,6 +119,12 @@ static void test_grpc_mtls_other_ca_client_cert(void **state)
     refused(client_opts(0, "otherclient.pem", "otherclient.key"));
 }
 
+/* server.pem: from the right CA, but for server authentication only */
+static void test_grpc_mtls_server_cert_as_client_cert(void **state)
+{
+    refused(client_opts(0, "server.pem", "server.key"));
+}
+
 /* Without a client CA, a client presenting a certificate is served; with
  * one, the same client is not. */
 static void test_grpc_no_client_ca_accepts_client_cert(void **state)
@@ -173,6 +179,7 @@ int main(void)
         cmocka_unit_test(test_grpc_mtls_good_client),
         cmocka_unit_test(test_grpc_mtls_no_client_cert),
         cmocka_unit_test(test_grpc_mtls_other_ca_client_cert),
+        cmocka_unit_test(test_grpc_mtls_server_cert_as_client_cert),
         cmocka_unit_test(test_grpc_no_client_ca_accepts_client_cert),
         cmocka_unit_test(test_grpc_mtls_option_errors),
     };
