@@ -162,7 +162,7 @@ SSL *nq_tls_new(SSL_CTX *ctx, int fd, const struct nq_options *o, int server)
 
 /* An alert the peer sent about certificates (ours, as it saw them): its
  * description, else NULL. Alert reasons are SSL_AD_REASON_OFFSET + code. */
-static const char *cert_alert(int reason)
+static const char *cert_alert_text(int reason)
 {
     switch (reason - SSL_AD_REASON_OFFSET) {
     case SSL_AD_BAD_CERTIFICATE: return "bad certificate";
@@ -179,12 +179,17 @@ static const char *cert_alert(int reason)
 
 const char *nq_tls_reason(SSL *ssl)
 {
+    return nq_tls_reason_ex(ssl, NULL);
+}
+
+const char *nq_tls_reason_ex(SSL *ssl, int *cert_alert)
+{
     static _Thread_local char buf[512];
     int server = ssl && SSL_is_server(ssl);
     long v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
     unsigned long first = ERR_peek_error();
     int reason = ERR_GET_LIB(first) == ERR_LIB_SSL ? ERR_GET_REASON(first) : 0;
-    const char *alert = cert_alert(reason);
+    const char *alert = cert_alert_text(reason);
     /* TLS 1.2 servers answer a missing client certificate with a bare
      * handshake failure: it is about certificates if the server asked for
      * one (it sent acceptable CA names) and we had none */
@@ -192,6 +197,8 @@ const char *nq_tls_reason(SSL *ssl)
         !SSL_get_certificate(ssl) && sk_X509_NAME_num(SSL_get_client_CA_list(ssl)) > 0)
         alert = "handshake failure";
     const char *e = err_text();
+    if (cert_alert)
+        *cert_alert = alert != NULL;
     if (server && reason == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
         snprintf(buf, sizeof buf, "client presented no certificate (this server requires one)");
     else if (server && v != X509_V_OK)
@@ -203,8 +210,8 @@ const char *nq_tls_reason(SSL *ssl)
         snprintf(buf, sizeof buf, "the client rejected our certificate (TLS alert \"%s\")", alert);
     else if (alert && !SSL_get_certificate(ssl))
         snprintf(buf, sizeof buf,
-                 "the server requires a client certificate and we presented none "
-                 "(TLS alert \"%s\"; set one with the TLS key and certificate options)", alert);
+                 "the server requires a client certificate and we presented none (TLS alert \"%s\")",
+                 alert);
     else if (alert)
         snprintf(buf, sizeof buf, "the server rejected our client certificate (TLS alert \"%s\")",
                  alert);
