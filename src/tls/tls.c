@@ -208,7 +208,7 @@ const char *nq_tls_reason_ex(SSL *ssl, int *cert_alert)
         snprintf(buf, sizeof buf, "certificate verify failed: %s", X509_verify_cert_error_string(v));
     else if (alert && server)
         snprintf(buf, sizeof buf, "the client rejected our certificate (TLS alert \"%s\")", alert);
-    else if (alert && !SSL_get_certificate(ssl))
+    else if (alert && ssl && !SSL_get_certificate(ssl))
         snprintf(buf, sizeof buf,
                  "the server requires a client certificate and we presented none (TLS alert \"%s\")",
                  alert);
