@@ -38,7 +38,7 @@ nq_status nq_comm_new(nq_comm **out, nq_protocol protocol, nq_purpose purpose,
             return nq_fail(NQ_EUNSUPPORTED, "comm: a TLS client CA (mutual TLS) is not an MQTT "
                                             "option: the broker authenticates its clients");
         if (protocol != NQ_TCP && protocol != NQ_GRPC)
-            return nq_fail(NQ_EUNSUPPORTED, "comm: a TLS client CA (mutual TLS) is not a %s option",
+            return nq_fail(NQ_EUNSUPPORTED, "comm: a TLS client CA (mutual TLS) is not an option of %s",
                            tr->name);
         if (purpose != NQ_SERVER)
             return nq_fail(NQ_EINVAL, "comm: a TLS client CA (mutual TLS) is a server option; "

@@ -293,6 +293,8 @@ static void test_mtls_option_errors(void **state)
     /* MQTT has no such option (built in or not, the answer is the same) */
     expect_new(with_client_ca(nqt_tls_server_opts(0, "server.pem", "server.key"), "ca.pem"),
                NQ_MQTT, NQ_SERVER, NQ_EUNSUPPORTED, "", "client CA over MQTT");
+    expect_new(with_client_ca(nqt_tls_server_opts(0, "server.pem", "server.key"), "ca.pem"),
+               NQ_INPROC, NQ_SERVER, NQ_EUNSUPPORTED, "inproc", "client CA in process");
 
     /* a client certificate needs its key, and the right one */
     expect_new(client_opts(nqt_free_port(), "client.pem", NULL, NULL), NQ_TCP, NQ_CLIENT, NQ_ETLS,
