@@ -166,7 +166,8 @@ NQ_API nq_status nq_options_set_tls_verify(nq_options *opts, int enabled);
  * NQ_ETLS if it is unreadable or holds no certificate, with NQ_EINVAL if
  * TLS is off or the communicator is a client (a client verifies its server
  * with set_tls_ca), and with NQ_EUNSUPPORTED for NQ_MQTT (MQTT peers are
- * clients of the broker, which does its own client authentication).
+ * clients of the broker, which does its own client authentication) and
+ * NQ_INPROC (no TLS there).
  * Like every setter: one thread at a time per handle.
  * Errors: NQ_EINVAL (opts NULL, or path an empty string), NQ_ENOMEM.
  */
