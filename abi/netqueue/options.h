@@ -148,9 +148,11 @@ NQ_API nq_status nq_options_set_codec(nq_options *opts, nq_codec codec);
  * certificate chain (PEM files). A client verifies the server against the
  * CA file if one is set, else the system store; it checks the host name (or
  * IP address) against set_host, or against set_tls_server_name when set.
- * set_tls_verify(opts, 0) turns verification off (testing only). Paths are
- * copied and read by nq_comm_new(), which fails with NQ_ETLS if they are
- * unreadable or do not match.
+ * set_tls_verify(opts, 0) turns verification off (testing only). A client
+ * may also present a certificate, to a server that requires one
+ * (set_tls_client_ca below): set_tls_cert and set_tls_key, both or neither.
+ * Paths are copied and read by nq_comm_new(), which fails with NQ_ETLS if
+ * they are unreadable or do not match.
  */
 NQ_API nq_status nq_options_set_tls(nq_options *opts, int enabled);
 NQ_API nq_status nq_options_set_tls_key(nq_options *opts, const char *path);
@@ -158,6 +160,33 @@ NQ_API nq_status nq_options_set_tls_cert(nq_options *opts, const char *path);
 NQ_API nq_status nq_options_set_tls_ca(nq_options *opts, const char *path);
 NQ_API nq_status nq_options_set_tls_server_name(nq_options *opts, const char *name);
 NQ_API nq_status nq_options_set_tls_verify(nq_options *opts, int enabled);
+
+/*
+ * Mutual TLS, server side (TCP with TLS, and gRPC with TLS): require every
+ * client to present a certificate that verifies against the CA
+ * certificate(s) in the PEM file at path (the chain is checked, as well as
+ * the validity dates and, if the certificate has an extended key usage, that
+ * it allows client authentication; names in it are not checked). The CA
+ * names are also sent to clients as the acceptable issuers. A connection
+ * whose client presents no certificate, or one that does not verify, fails
+ * its TLS handshake and is closed before it becomes a peer: none of its
+ * messages is delivered, and the server goes on serving the others. TCP
+ * logs a warning naming the client's address and the reason ("client
+ * presented no certificate", "client certificate verification failed:
+ * <reason>"; at most one such warning a second); gRPC runs the handshake
+ * itself and only prints its own reason on stderr. Clients present a certificate with set_tls_cert and set_tls_key.
+ * NULL (the default) turns the requirement off: clients' certificates are
+ * then neither requested nor checked.
+ * The path is copied and the file read by nq_comm_new(), which fails with
+ * NQ_ETLS if it is unreadable or holds no certificate, with NQ_EINVAL if
+ * TLS is off or the communicator is a client (a client verifies its server
+ * with set_tls_ca), and with NQ_EUNSUPPORTED for NQ_MQTT (MQTT peers are
+ * clients of the broker, which does its own client authentication) and
+ * NQ_INPROC (no TLS there).
+ * Like every setter: one thread at a time per handle.
+ * Errors: NQ_EINVAL (opts NULL, or path an empty string), NQ_ENOMEM.
+ */
+NQ_API nq_status nq_options_set_tls_client_ca(nq_options *opts, const char *path);
 
 /* Defaults of the two settings below. */
 #define NQ_DEFAULT_CONNECT_TIMEOUT_MS 30000

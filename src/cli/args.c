@@ -12,7 +12,7 @@ enum {
     OPT_SERVER_NAME, OPT_NO_VERIFY, OPT_CODEC, OPT_LEGACY, OPT_ID, OPT_QUIET,
     OPT_TIMEOUT, OPT_ECHO, OPT_REPLY, OPT_COUNT, OPT_CLIENTS, OPT_PUT,
     OPT_PUT_FILE, OPT_GET, OPT_HELP, OPT_QOS, OPT_USERNAME, OPT_PASSWORD,
-    OPT_CLOSE_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_KEEPALIVE
+    OPT_CLOSE_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_KEEPALIVE, OPT_CLIENT_CA
 };
 
 static const struct option options[] = {
@@ -23,6 +23,7 @@ static const struct option options[] = {
     {"key", required_argument, NULL, OPT_KEY},
     {"cert", required_argument, NULL, OPT_CERT},
     {"ca", required_argument, NULL, OPT_CA},
+    {"client-ca", required_argument, NULL, OPT_CLIENT_CA},
     {"server-name", required_argument, NULL, OPT_SERVER_NAME},
     {"no-verify", no_argument, NULL, OPT_NO_VERIFY},
     {"codec", required_argument, NULL, OPT_CODEC},
@@ -83,8 +84,11 @@ void cli_usage(FILE *f)
 "  --host H        address to bind or connect to (default 127.0.0.1)\n"
 "  --port N        TCP port (default 51966; server: 0 picks a free one)\n"
 "  --tls           use TLS\n"
-"  --key F         server: private key (PEM)\n"
-"  --cert F        server: certificate chain (PEM)\n"
+"  --key F         server: private key (PEM); client: the key of --cert\n"
+"  --cert F        server: certificate chain (PEM); client: certificate to\n"
+"                  present to a server that requires one (with --key)\n"
+"  --client-ca F   server: require client certificates verified against\n"
+"                  the CA file F (mutual TLS; tcp and grpc)\n"
 "  --ca F          client: CA file to verify the server (default: system)\n"
 "  --server-name S client: name to verify instead of --host\n"
 "  --no-verify     client: skip server verification (testing only)\n"
@@ -126,7 +130,7 @@ static int command_only(const struct cli_args *a, int opt)
 {
     int server = strcmp(a->cmd, "server") == 0;
     switch (opt) {
-    case OPT_ECHO: case OPT_REPLY: case OPT_COUNT: case OPT_CLIENTS:
+    case OPT_ECHO: case OPT_REPLY: case OPT_COUNT: case OPT_CLIENTS: case OPT_CLIENT_CA:
         return server ? 0 : -1;
     case OPT_PUT: case OPT_PUT_FILE: case OPT_GET:
         return server ? -1 : 0;
@@ -174,6 +178,7 @@ static int apply(struct cli_args *a, int opt, const char *arg)
     case OPT_KEY: a->key = arg; break;
     case OPT_CERT: a->cert = arg; break;
     case OPT_CA: a->ca = arg; break;
+    case OPT_CLIENT_CA: a->client_ca = arg; break;
     case OPT_SERVER_NAME: a->server_name = arg; break;
     case OPT_NO_VERIFY: a->verify = 0; break;
     case OPT_CODEC:
@@ -264,8 +269,10 @@ int cli_parse(struct cli_args *a, int argc, char **argv)
         a->close_timeout_ms = a->timeout_ms >= 0 ? a->timeout_ms
                               : strcmp(a->cmd, "server") == 0 ? CLI_SERVER_CLOSE_MS
                                                               : CLI_CLIENT_CLOSE_MS;
-    if (!a->tls && (a->key || a->cert || a->ca || a->server_name || !a->verify))
-        return cli_usage_error("--key/--cert/--ca/--server-name/--no-verify need --tls");
+    if (!a->tls && (a->key || a->cert || a->ca || a->server_name || !a->verify || a->client_ca))
+        return cli_usage_error("--key/--cert/--ca/--client-ca/--server-name/--no-verify need --tls");
+    if (!a->key != !a->cert) /* client: a certificate to present, with its key */
+        return cli_usage_error("--key and --cert: a client certificate needs both");
     return -1;
 }
 

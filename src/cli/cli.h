@@ -33,6 +33,7 @@ struct cli_args {
     int port;                   /* -1: library default */
     int tls, verify;
     const char *key, *cert, *ca, *server_name;
+    const char *client_ca;      /* server: --client-ca (mutual TLS) */
     nq_codec codec;
     int legacy;
     int has_id;

@@ -38,6 +38,8 @@ int cli_comm_new(const struct cli_args *a, nq_purpose purpose, nq_comm **out)
             SET(nq_options_set_tls_cert(o, a->cert), "--cert");
         if (a->ca)
             SET(nq_options_set_tls_ca(o, a->ca), "--ca");
+        if (a->client_ca)
+            SET(nq_options_set_tls_client_ca(o, a->client_ca), "--client-ca");
         if (a->server_name)
             SET(nq_options_set_tls_server_name(o, a->server_name), "--server-name");
         if (!a->verify)

@@ -33,6 +33,19 @@ nq_status nq_comm_new(nq_comm **out, nq_protocol protocol, nq_purpose purpose,
     const struct nq_transport_ops *ops = purpose == NQ_SERVER ? tr->server : tr->client;
     if (!ops)
         return nq_fail(NQ_EUNSUPPORTED, "comm: %s is not built into this library", tr->name);
+    if (opts && opts->tls_client_ca) { /* mutual TLS: a server option, TCP and gRPC */
+        if (protocol == NQ_MQTT)
+            return nq_fail(NQ_EUNSUPPORTED, "comm: a TLS client CA (mutual TLS) is not an MQTT "
+                                            "option: the broker authenticates its clients");
+        if (protocol != NQ_TCP && protocol != NQ_GRPC)
+            return nq_fail(NQ_EUNSUPPORTED, "comm: a TLS client CA (mutual TLS) is not an option of %s",
+                           tr->name);
+        if (purpose != NQ_SERVER)
+            return nq_fail(NQ_EINVAL, "comm: a TLS client CA (mutual TLS) is a server option; "
+                                      "a client verifies its server with the TLS CA option");
+        if (!opts->tls)
+            return nq_fail(NQ_EINVAL, "comm: a TLS client CA (mutual TLS) needs TLS on");
+    }
 
     struct nq_comm *c = calloc(1, sizeof *c);
     if (!c)

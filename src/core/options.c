@@ -59,7 +59,8 @@ void nq_options_clear(struct nq_options *o)
     free(o->tls_cert);
     free(o->tls_ca);
     free(o->tls_server_name);
-    o->tls_key = o->tls_cert = o->tls_ca = o->tls_server_name = NULL;
+    free(o->tls_client_ca);
+    o->tls_key = o->tls_cert = o->tls_ca = o->tls_server_name = o->tls_client_ca = NULL;
 }
 
 void nq_options_free(nq_options *opts)
@@ -82,9 +83,12 @@ static int dup_opt(char **dst, const char *src)
 nq_status nq_options_clone_into(struct nq_options *dst, const struct nq_options *src)
 {
     *dst = *src;
+    /* none shared with src, so that a failed copy frees only its own */
+    dst->tls_key = dst->tls_cert = dst->tls_ca = dst->tls_server_name = dst->tls_client_ca = NULL;
     if (dup_opt(&dst->tls_key, src->tls_key) || dup_opt(&dst->tls_cert, src->tls_cert) ||
         dup_opt(&dst->tls_ca, src->tls_ca) ||
-        dup_opt(&dst->tls_server_name, src->tls_server_name)) {
+        dup_opt(&dst->tls_server_name, src->tls_server_name) ||
+        dup_opt(&dst->tls_client_ca, src->tls_client_ca)) {
         nq_options_clear(dst);
         return nq_fail(NQ_ENOMEM, "options: out of memory");
     }
@@ -261,6 +265,12 @@ nq_status nq_options_set_tls_verify(nq_options *o, int enabled)
     CHECK_OPTS(o);
     o->tls_verify = enabled != 0;
     return NQ_OK;
+}
+
+nq_status nq_options_set_tls_client_ca(nq_options *o, const char *path)
+{
+    CHECK_OPTS(o);
+    return set_path(&o->tls_client_ca, path, "TLS client CA path");
 }
 
 nq_status nq_options_set_connect_timeout(nq_options *o, int64_t timeout_ms)

@@ -27,6 +27,7 @@ struct nq_options {
     char *tls_cert;
     char *tls_ca;
     char *tls_server_name;
+    char *tls_client_ca; /* server: require client certificates verified against it */
     int64_t connect_timeout_ms;
     int64_t keepalive_ms; /* dead-peer detection; 0 off */
     int64_t linger_ms;    /* server: a lost session is kept this long (internal: tests shorten it) */

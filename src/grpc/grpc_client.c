@@ -70,7 +70,9 @@ void nq_gq_client_wait_ready(struct gq_state *g, grpc_connectivity_state st)
         return;
     if (st == GRPC_CHANNEL_TRANSIENT_FAILURE) {
         char why[160];
-        snprintf(why, sizeof why, "channel %s (server down, or TLS on one side only?)", conn_name(st));
+        snprintf(why, sizeof why,
+                 "channel %s (server down, TLS on one side only, or a certificate refused?)",
+                 conn_name(st));
         unreachable(g, why);
         if (c->close_phase && c->sessions->fin_queued && !nq_session_has_output(c->sessions)) {
             /* our fin was failed with the rest: nobody to say goodbye to */

@@ -126,7 +126,10 @@ void nq_tcp_conn_close(struct tcp_conn *k, const char *why)
         SSL_free(k->ssl);
     }
     close(k->fd);
-    int attempt_failed = !k->link.peer_ini && !k->connecting && !(k->ssl && !k->tls_ready);
+    /* (a TLS 1.3 server refusing our certificate answers after our
+     * handshake: its alert is the cause, no guess needed) */
+    int attempt_failed = !k->link.peer_ini && !k->connecting && !(k->ssl && !k->tls_ready) &&
+                         !k->tls_refused;
     nq_core_link_lost(c, &k->link, why);
     free(k->tls_out);
     free(k);
@@ -233,7 +236,7 @@ static int do_read(struct tcp_conn *k)
         if (n < 0) {
             char why[320];
             snprintf(why, sizeof why, "receive failed: %s",
-                     k->ssl ? nq_tls_reason(k->ssl) : strerror(errno));
+                     k->ssl ? nq_tls_reason_ex(k->ssl, &k->tls_refused) : strerror(errno));
             nq_tcp_conn_close(k, why);
             return -1;
         }

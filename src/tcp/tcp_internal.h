@@ -16,6 +16,7 @@ struct tcp_conn {
     int connecting;      /* client: non-blocking connect in progress */
     SSL *ssl;
     int tls_ready;
+    int tls_refused;     /* the peer's TLS alert refused our certificate (mutual TLS) */
     int eof;             /* the peer half-closed: write what we owe, then close */
     uint8_t *tls_out;    /* plaintext staged for SSL_write (its retry needs the same bytes) */
     size_t tls_out_off, tls_out_len;

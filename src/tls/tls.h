@@ -14,5 +14,9 @@ nq_status nq_tls_context(SSL_CTX **out, const struct nq_options *o, int server);
 SSL *nq_tls_new(SSL_CTX *ctx, int fd, const struct nq_options *o, int server);
 /* Why the last TLS call failed, for log lines (static buffer, I/O thread). */
 const char *nq_tls_reason(SSL *ssl);
+/* The same; *cert_alert (if not NULL) is set when the reason is the peer's
+ * alert about our certificate (a server refusing our client certificate,
+ * or a client refusing ours): the reason then says it all. */
+const char *nq_tls_reason_ex(SSL *ssl, int *cert_alert);
 
 #endif

@@ -24,6 +24,7 @@ nq_add_test(it_tcp_bulk SOURCES tcp_bulk.c ${_nqt} LABELS tcp PUBLIC TIMEOUT 120
 nq_add_test(it_tcp_close SOURCES tcp_close.c ${_nqt} LABELS tcp PUBLIC TIMEOUT 90)
 nq_add_test(it_tcp_direct SOURCES tcp_direct.c ${_nqt} LABELS tcp PUBLIC TIMEOUT 90)
 nq_add_test(it_tls SOURCES tls.c ${_nqt} LABELS tls PUBLIC CERTS TIMEOUT 120)
+nq_add_test(it_tls_mutual SOURCES tls_mutual.c ${_nqt} LABELS tls fault PUBLIC CERTS TIMEOUT 120)
 nq_add_test(it_badinput SOURCES badinput.c ${_nqt} LABELS tcp PUBLIC TIMEOUT 120)
 nq_add_test(it_stress SOURCES stress.c ${_nqt} LABELS stress PUBLIC TIMEOUT 180)
 nq_add_test(it_fault_tcp SOURCES fault_tcp.c ${_nqt} LABELS tcp fault PUBLIC TIMEOUT 120)

@@ -53,9 +53,15 @@ static void test_copy_is_deep(void **state)
     nq_options *o, *c;
     assert_int_equal(nq_options_new(&o), NQ_OK);
     assert_int_equal(nq_options_set_tls_ca(o, "/tmp/ca.pem"), NQ_OK);
+    assert_int_equal(nq_options_set_tls_client_ca(o, "/tmp/clients.pem"), NQ_OK);
     assert_int_equal(nq_options_copy(&c, o), NQ_OK);
     assert_int_equal(nq_options_set_tls_ca(o, "/tmp/other.pem"), NQ_OK);
+    assert_int_equal(nq_options_set_tls_client_ca(o, NULL), NQ_OK);
+    assert_null(o->tls_client_ca);
     assert_string_equal(c->tls_ca, "/tmp/ca.pem");
+    assert_string_equal(c->tls_client_ca, "/tmp/clients.pem");
+    assert_int_equal(nq_options_set_tls_client_ca(c, ""), NQ_EINVAL); /* unchanged */
+    assert_string_equal(c->tls_client_ca, "/tmp/clients.pem");
     nq_options_free(o);
     nq_options_free(c);
 }
