@@ -27,6 +27,7 @@ struct nq_session {
     int over_limit;       /* a put found it over the per-peer limit: to be cut */
     struct nq_link *link; /* live connection, or NULL */
     int64_t lost_ms;      /* when the link went without fin (server) */
+    int lingering;        /* server: lost without fin, kept for the peer's return */
     struct nq_session *next; /* all sessions of a server */
     struct nq_session *dirty_next;
     int dirty;
@@ -87,6 +88,8 @@ struct nq_comm {
     struct nq_ratelimit pool_log; /* links cut over the partial limit */
     struct nq_ratelimit peer_log; /* protocol errors of peers */
     struct nq_ratelimit drop_log; /* messages dropped by a full receive queue */
+    struct nq_ratelimit evict_log; /* lingering sessions dropped over the cap */
+    size_t lingering;             /* server: sessions kept for their peers' return */
     int port;
 
     /* peers with a live link (nq_comm_peers) and peers with a session,

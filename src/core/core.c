@@ -105,8 +105,17 @@ void nq_core_flush(struct nq_comm *c)
     }
 }
 
+static void set_lingering(struct nq_comm *c, struct nq_session *s, int on)
+{
+    if (s->lingering == on)
+        return;
+    s->lingering = on;
+    c->lingering += on ? 1 : -1;
+}
+
 static void session_remove(struct nq_comm *c, struct nq_session *s)
 {
+    set_lingering(c, s, 0);
     if (s->identified && nq_idmap_get(&c->session_by_id, s->peer) == s)
         nq_idmap_del(&c->session_by_id, s->peer);
     struct nq_session **pp = &c->sessions;
@@ -156,6 +165,7 @@ static int queue_fin(struct nq_comm *c, struct nq_session *s)
  * its start, and put ini in front of everything. */
 static void attach(struct nq_comm *c, struct nq_session *s, struct nq_link *l)
 {
+    set_lingering(c, s, 0);
     s->link = l;
     l->s = s;
     s->head_off = 0;
@@ -329,6 +339,26 @@ static void drop_stale_ini(struct nq_comm *c, struct nq_session *s)
     s->head_off = 0;
 }
 
+/* More sessions wait for their peers than the cap allows (peers that say
+ * hello under ever new ids and vanish): the one waiting longest goes. A
+ * scan, but only past the cap. */
+static void evict_oldest_lingering(struct nq_comm *c)
+{
+    struct nq_session *oldest = NULL;
+    for (struct nq_session *s = c->sessions; s; s = s->next)
+        if (s->lingering && (!oldest || s->lost_ms < oldest->lost_ms))
+            oldest = s;
+    if (!oldest)
+        return;
+    char hex[33];
+    nq_id_format(oldest->peer, hex);
+    nq_log_limited(c, &c->evict_log, NQ_LOG_WARN,
+                   "%zu lost sessions wait for their peers, over the cap of %zu: peer %s's "
+                   "session dropped early", c->lingering, c->o.linger_max, hex);
+    peers_update(c, oldest->peer, 0, 0);
+    session_remove(c, oldest);
+}
+
 void nq_core_link_lost(struct nq_comm *c, struct nq_link *l, const char *why)
 {
     nq_core_note_change(c);
@@ -352,8 +382,13 @@ void nq_core_link_lost(struct nq_comm *c, struct nq_link *l, const char *why)
         /* a session that ended without fin is kept for a reconnection */
         peers_update(c, s->peer, 0, !clean);
         s->lost_ms = nq_now_ms();
-        if (clean)
+        if (clean) {
             session_remove(c, s);
+        } else {
+            set_lingering(c, s, 1);
+            if (c->lingering > c->o.linger_max)
+                evict_oldest_lingering(c);
+        }
         if (c->close_phase && nq_core_live_links(c) == 0)
             nq_core_close_done(c, NQ_OK);
     } else {
@@ -577,9 +612,9 @@ void nq_core_close_done(struct nq_comm *c, nq_status result)
 void nq_core_sweep(struct nq_comm *c)
 {
     int64_t now = nq_now_ms();
-    for (struct nq_session *s = c->sessions, *next; s; s = next) {
+    for (struct nq_session *s = c->sessions, *next; s && c->lingering; s = next) {
         next = s->next;
-        if (s->link || now - s->lost_ms < c->o.linger_ms)
+        if (s->link || !s->lingering || now - s->lost_ms < c->o.linger_ms)
             continue;
         char hex[33];
         nq_id_format(s->peer, hex);

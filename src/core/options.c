@@ -33,6 +33,7 @@ nq_status nq_options_defaults(struct nq_options *o)
     o->peer_limit = NQ_DEFAULT_PEER_LIMIT;
     o->partial_limit = NQ_DEFAULT_PARTIAL_LIMIT;
     o->linger_ms = 60000;
+    o->linger_max = 65536;
     o->log_level = NQ_LOG_WARN;
     return NQ_OK;
 }

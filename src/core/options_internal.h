@@ -31,6 +31,7 @@ struct nq_options {
     int64_t connect_timeout_ms;
     int64_t keepalive_ms; /* dead-peer detection; 0 off */
     int64_t linger_ms;    /* server: a lost session is kept this long (internal: tests shorten it) */
+    size_t linger_max;    /* server: at most this many lost sessions kept (the oldest goes) */
     nq_log_fn log_fn;
     void *log_user;
     nq_log_level log_level;

@@ -181,6 +181,38 @@ static void test_linger_expiry(void **state)
     nq_comm_free(c);
 }
 
+/* Peers that say hello under ever new ids and vanish cannot make the
+ * server keep sessions without bound: past the cap the oldest goes. */
+static void test_lingering_sessions_capped(void **state)
+{
+    int port;
+    nq_comm *s = make(NQ_SERVER, 0, 0, NULL);
+    nq_comm_port(s, &port);
+    nq_comm_free(s);
+    nq_options *o;
+    assert_int_equal(nq_options_new(&o), NQ_OK);
+    assert_int_equal(nq_options_set_port(o, port), NQ_OK);
+    ((struct nq_options *)o)->linger_max = 3;
+    assert_int_equal(nq_comm_new(&s, NQ_INPROC, NQ_SERVER, o), NQ_OK);
+    nq_options_free(o);
+    uint8_t ids[5][NQ_ID_SIZE];
+    for (int i = 0; i < 5; i++) {
+        memset(ids[i], 0x10 + i, NQ_ID_SIZE);
+        nq_comm *c = make(NQ_CLIENT, port, 0, ids[i]);
+        put_str(c, "hello", NULL);
+        expect_str(s, "hello");
+        nq_inproc_vanish(c);
+        wait_npeers(s, 0);
+        nq_comm_free(c);
+    }
+    /* the two oldest were dropped, the three newest still wait */
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(nq_comm_put(s, "x", 1, ids[i], 1, NULL, NULL),
+                         i < 2 ? NQ_ENOPEER : NQ_OK);
+    assert_int_equal(nq_comm_close(s, LONG_MS), NQ_OK);
+    nq_comm_free(s);
+}
+
 /* A reconnection with the same id carries the session on: what was queued
  * for it while it was away arrives on the new link. */
 static void test_same_id_resumes_session(void **state)
@@ -281,6 +313,7 @@ int main(void)
         cmocka_unit_test(test_requeue_across_cut),
         cmocka_unit_test(test_linger_expiry),
         cmocka_unit_test(test_same_id_resumes_session),
+        cmocka_unit_test(test_lingering_sessions_capped),
         cmocka_unit_test(test_close_results),
         cmocka_unit_test(test_server_later),
         cmocka_unit_test(test_options_refused),
