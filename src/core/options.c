@@ -293,24 +293,26 @@ nq_status nq_options_set_keepalive(nq_options *o, int64_t timeout_ms)
     return NQ_OK;
 }
 
+/* The byte limits that take 0 for "none" or 1 KiB .. 2^62. */
+static nq_status set_limit_or_none(uint64_t *dst, uint64_t bytes, const char *what)
+{
+    if (bytes != 0 && (bytes < KIB || bytes > LIMIT_MAX))
+        return nq_fail(NQ_EINVAL, "options: %s %llu is not 0 or 1 KiB..2^62", what,
+                       (unsigned long long)bytes);
+    *dst = bytes;
+    return NQ_OK;
+}
+
 nq_status nq_options_set_peer_limit(nq_options *o, uint64_t bytes)
 {
     CHECK_OPTS(o);
-    if (bytes != 0 && (bytes < KIB || bytes > LIMIT_MAX))
-        return nq_fail(NQ_EINVAL, "options: peer limit %llu is not 0 or 1 KiB..2^62",
-                       (unsigned long long)bytes);
-    o->peer_limit = bytes;
-    return NQ_OK;
+    return set_limit_or_none(&o->peer_limit, bytes, "peer limit");
 }
 
 nq_status nq_options_set_partial_limit(nq_options *o, uint64_t bytes)
 {
     CHECK_OPTS(o);
-    if (bytes != 0 && (bytes < KIB || bytes > LIMIT_MAX))
-        return nq_fail(NQ_EINVAL, "options: partial limit %llu is not 0 or 1 KiB..2^62",
-                       (unsigned long long)bytes);
-    o->partial_limit = bytes;
-    return NQ_OK;
+    return set_limit_or_none(&o->partial_limit, bytes, "partial limit");
 }
 
 nq_status nq_options_set_log(nq_options *o, nq_log_fn fn, void *user, nq_log_level level)
@@ -327,9 +329,5 @@ nq_status nq_options_set_log(nq_options *o, nq_log_fn fn, void *user, nq_log_lev
 nq_status nq_options_set_send_limit(nq_options *o, uint64_t bytes)
 {
     CHECK_OPTS(o);
-    if (bytes != 0 && (bytes < KIB || bytes > LIMIT_MAX))
-        return nq_fail(NQ_EINVAL, "options: send limit %llu is not 0 or 1 KiB..2^62",
-                       (unsigned long long)bytes);
-    o->send_limit = bytes;
-    return NQ_OK;
+    return set_limit_or_none(&o->send_limit, bytes, "send limit");
 }

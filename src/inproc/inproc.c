@@ -296,6 +296,17 @@ static void service(struct ip_state *t)
 
 /* ---- server ---- */
 
+/* A connection the server will not take (closing, freed, out of memory):
+ * the client sees its end of the pipe close. */
+static void refuse(struct ip_pair *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->state[1] = NULL;
+    p->to[0].eof = 1;
+    wake_other_locked(p, 1);
+    pair_unref_locked(p);
+}
+
 static void adopt_pending(struct ip_state *t)
 {
     pthread_mutex_lock(&t->mu);
@@ -305,18 +316,13 @@ static void adopt_pending(struct ip_state *t)
     while (p) {
         struct ip_pair *next = p->next_pending;
         struct ip_end *e = nq_core_closing(t->c) ? NULL : end_new(t, p, 1);
-        pthread_mutex_lock(&p->mu);
         if (e) {
+            pthread_mutex_lock(&p->mu);
             p->ends[1] = e;
-        } else { /* closing, or no memory: refuse it */
-            p->state[1] = NULL;
-            p->to[0].eof = 1;
-            wake_other_locked(p, 1);
-            pair_unref_locked(p);
-            p = next;
-            continue;
+            pthread_mutex_unlock(&p->mu);
+        } else {
+            refuse(p);
         }
-        pthread_mutex_unlock(&p->mu);
         p = next;
     }
 }
@@ -360,11 +366,7 @@ static void state_free(struct ip_state *t)
     pthread_mutex_unlock(&t->mu);
     while (p) {
         struct ip_pair *next = p->next_pending;
-        pthread_mutex_lock(&p->mu);
-        p->state[1] = NULL;
-        p->to[0].eof = 1;
-        wake_other_locked(p, 1);
-        pair_unref_locked(p);
+        refuse(p);
         p = next;
     }
     ev_async_stop(nq_core_loop(t->c), &t->in);
