@@ -18,6 +18,7 @@ struct tcp_conn {
     int tls_ready;
     int tls_refused;     /* the peer's TLS alert refused our certificate (mutual TLS) */
     int eof;             /* the peer half-closed: write what we owe, then close */
+    int64_t accepted_ms; /* server: when accepted (the handshake must finish in time) */
     uint8_t *tls_out;    /* plaintext staged for SSL_write (its retry needs the same bytes) */
     size_t tls_out_off, tls_out_len;
     struct tcp_conn *next, *prev;
@@ -32,6 +33,7 @@ struct tcp_state {
     /* server */
     int listen_fd;
     ev_io accept_io;
+    ev_timer handshake_sweep; /* closes connections that never said who they are */
     /* client */
     ev_timer retry;
 };

@@ -25,9 +25,32 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
         char name[64];
         nq_tcp_format_addr((struct sockaddr *)&sa, name, sizeof name);
         struct tcp_conn *k = nq_tcp_conn_new(t, fd, 0, name);
-        if (k)
+        if (k) {
+            k->accepted_ms = nq_now_ms();
             nq_log(t->c, NQ_LOG_DEBUG, "%s: accepted", name);
+        }
     }
+}
+
+/* A connection that has not finished its handshake (TLS, then the peer's
+ * ini) within the keepalive timeout is closed: a peer that connects and
+ * says nothing must not hold a descriptor until the server closes. */
+static void on_handshake_sweep(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct tcp_state *t = w->data;
+    struct nq_comm *c = t->c;
+    int64_t limit = nq_core_opts(c)->keepalive_ms;
+    int64_t now = nq_now_ms();
+    for (struct tcp_conn *k = t->conns, *next; k; k = next) {
+        next = k->next;
+        if (k->link.peer_ini || now - k->accepted_ms < limit)
+            continue;
+        nq_log_limited(c, &t->refused_log, NQ_LOG_WARN,
+                       "%s: no handshake within %lld ms (%s): closing", k->link.name,
+                       (long long)limit, k->ssl && !k->tls_ready ? "TLS unfinished" : "no ini");
+        nq_tcp_conn_close(k, "handshake timed out");
+    }
+    nq_core_flush(c);
 }
 
 static nq_status server_listen(struct tcp_state *t)
@@ -86,6 +109,12 @@ static nq_status server_start(struct nq_comm *c)
     ev_io_init(&t->accept_io, on_accept, t->listen_fd, EV_READ);
     t->accept_io.data = t;
     ev_io_start(nq_core_loop(c), &t->accept_io);
+    if (nq_core_opts(c)->keepalive_ms > 0) {
+        ev_timer_init(&t->handshake_sweep, on_handshake_sweep, 1., 1.);
+        t->handshake_sweep.data = t;
+        ev_timer_start(nq_core_loop(c), &t->handshake_sweep);
+        ev_unref(nq_core_loop(c)); /* housekeeping alone does not keep the loop alive */
+    }
     nq_core_set_transport(c, t);
     return NQ_OK;
 }
@@ -141,6 +170,10 @@ static void server_destroy(struct nq_comm *c)
     struct tcp_state *t = nq_core_transport(c);
     if (!t)
         return;
+    if (ev_is_active(&t->handshake_sweep)) {
+        ev_ref(nq_core_loop(c)); /* undo the start's unref, as libev asks */
+        ev_timer_stop(nq_core_loop(c), &t->handshake_sweep);
+    }
     stop_listening(t);
     nq_tcp_close_all(t, "communicator freed");
     nq_tcp_state_free(t);

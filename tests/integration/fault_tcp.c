@@ -296,6 +296,31 @@ static void test_malformed_flood_then_good_client(void **state)
     nq_comm_free(s);
 }
 
+/* A peer that connects and never says who it is (no ini; or a TLS
+ * handshake it never finishes) is closed after the keepalive timeout
+ * instead of holding a descriptor until the server closes. */
+static void test_no_handshake_closed(void **state)
+{
+    int port = nqt_free_port();
+    nq_options *o = nqt_opts(port);
+    assert_int_equal(nq_options_set_keepalive(o, 1000), NQ_OK);
+    nq_comm *s = nqt_server(o); /* takes o */
+    int fd = nqt_raw_connect(port);
+    assert_true(fd >= 0);
+    int64_t t0 = nqt_now_ms();
+    size_t n = 0;
+    assert_int_equal(nqt_raw_wait_eof(fd, 10000, &n), 0);
+    int64_t took = nqt_now_ms() - t0;
+    print_message("silent connection closed after %lld ms\n", (long long)took);
+    assert_true(took >= 900 && took < 5000);
+    nqt_raw_close(fd);
+    nq_comm *c = nqt_plain_client(port); /* and the server still serves */
+    nqt_round_trip(s, c, "fine");
+    nq_comm_free(c);
+    nq_comm_close(s, 500);
+    nq_comm_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -307,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_stuck_peer_cut_by_keepalive),
         cmocka_unit_test(test_partial_frames_bounded),
         cmocka_unit_test(test_malformed_flood_then_good_client),
+        cmocka_unit_test(test_no_handshake_closed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
