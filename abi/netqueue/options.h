@@ -104,7 +104,9 @@ NQ_API nq_status nq_options_set_queue_policy(nq_options *opts, nq_queue_policy p
  * never wait, as the reference). Over the bound, a put waits until earlier
  * puts complete, or fails with NQ_ECLOSED if the communicator closes
  * meanwhile; puts made from a completion callback never wait. Bounds the
- * memory of copying puts when the peer is slower than the sender.
+ * memory of copying puts when the peer is slower than the sender. A
+ * server's put also counts a send item (~64 B) per target past the first,
+ * so broadcasts to many peers are bounded too.
  */
 NQ_API nq_status nq_options_set_send_limit(nq_options *opts, uint64_t bytes);
 

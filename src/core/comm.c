@@ -240,15 +240,22 @@ static nq_status submit(nq_comm *c, const struct copy_arg *copy, nq_stream *stre
         free(r);
         return nq_fail(NQ_ECLOSED, "put: communicator is closing");
     }
-    /* charged before the copy is made, so waiting bounds the memory too */
+    /* charged before the copy is made, so waiting bounds the memory too;
+     * a server's put is charged for each target's send item as well (a
+     * broadcast: as many as the peers live now; dispatch settles it) */
+    uint64_t fan = c->purpose == NQ_CLIENT ? 1
+                   : npeers ? npeers
+                            : atomic_load_explicit(&c->live_n, memory_order_relaxed);
+    uint64_t extra = fan > 1 ? (fan - 1) * NQ_TARGET_COST : 0;
     int on_io_thread = nq_core_on_io_thread(c);
-    if (nq_budget_charge(&c->send_budget, size + 8, !on_io_thread) < 0) {
+    if (nq_budget_charge(&c->send_budget, size + 8 + extra, !on_io_thread) < 0) {
         atomic_fetch_sub(&c->putters, 1);
         free(r);
         return nq_fail(NQ_ECLOSED, "put: communicator closed while waiting for send budget");
     }
     r->budget = &c->send_budget;
-    r->charged = size + 8;
+    r->charged = size + 8 + extra;
+    r->charged_extra = extra;
     r->p = copy ? nq_payload_copy_into((uint8_t *)r + inline_at, r, copy->data, copy->size)
                 : nq_payload_stream(stream);
     if (!r->p) {

@@ -96,6 +96,7 @@ struct nq_comm {
      * live or waiting for a reconnection (the put-time peer check) */
     pthread_mutex_t peers_mu;
     struct nq_idset live, known;
+    atomic_size_t live_n; /* live.n, for a broadcast's estimate without the lock */
     ev_timer sweep;          /* server: expires sessions that never came back */
 
     /* close hand-shake between the closing thread and the I/O thread */
@@ -108,6 +109,11 @@ struct nq_comm {
 };
 
 /* ---- core only ---- */
+
+/* What one extra target of a put holds: its send item (and the allocator's
+ * header). The send limit counts it: a broadcast's fan-out is memory too. */
+#define NQ_TARGET_COST (sizeof(struct nq_send_item) + 16)
+
 /* A frame arrived on l. Returns 0 to go on, -1 when the link must be
  * closed (protocol error already logged). Owns m. */
 int nq_core_frame(struct nq_comm *c, struct nq_link *l, struct nq_msg *m);

@@ -68,6 +68,7 @@ static void peers_update(struct nq_comm *c, const uint8_t *id, int live, int kno
         nq_idset_add(&c->known, id);
     else
         nq_idset_remove(&c->known, id);
+    atomic_store_explicit(&c->live_n, c->live.n, memory_order_relaxed);
     pthread_mutex_unlock(&c->peers_mu);
 }
 
@@ -466,6 +467,18 @@ static void dispatch_put(struct nq_comm *c, struct nq_put_req *r)
         }
     }
 
+    /* the put was charged for its estimated targets (submit): settle the
+     * difference with the real ones, without waiting (this may be the I/O
+     * thread) */
+    if (r->budget) {
+        uint64_t extra = n > 1 ? (uint64_t)(n - 1) * NQ_TARGET_COST : 0;
+        if (extra > r->charged_extra)
+            nq_budget_charge(r->budget, extra - r->charged_extra, 0);
+        else if (extra < r->charged_extra)
+            nq_budget_refund(r->budget, r->charged_extra - extra);
+        r->charged += extra - r->charged_extra;
+        r->charged_extra = extra;
+    }
     r->pending = n + 1; /* +1 holds the request while items are queued */
     for (size_t i = 0; i < n; i++) {
         struct nq_session *ts = targets[i];

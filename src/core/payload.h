@@ -63,6 +63,7 @@ struct nq_put_req {
     struct nq_send_item item; /* the first target's entry, to save a malloc */
     struct nq_budget *budget; /* refunded `charged` bytes when freed */
     uint64_t charged;
+    uint64_t charged_extra; /* of charged: for targets past the first */
     struct nq_put_req *deferred_next; /* on the comm's deferred list */
     size_t npeers;
     uint8_t peers[];          /* npeers ids, 16 bytes each */
