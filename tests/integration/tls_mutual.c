@@ -49,14 +49,6 @@ static void close_free(nq_comm *c, nq_status want)
     nq_comm_free(c);
 }
 
-static int log_has(nqt_log *log, const char *text)
-{
-    pthread_mutex_lock(&log->mu);
-    int hit = strstr(log->text, text) != NULL;
-    pthread_mutex_unlock(&log->mu);
-    return hit;
-}
-
 /* Wait until log holds text (on one line with also, when not NULL). */
 static int log_wait(nqt_log *log, const char *text, const char *also, int64_t timeout_ms)
 {
@@ -155,7 +147,7 @@ static void refused_client(nq_options *bad_opts, nqt_log *blog, const char *serv
     nqt_log_print(blog, "refused client");
     assert_true(said);
     assert_true(told);
-    assert_true(log_has(&slog, "TLS handshake failed"));
+    assert_true(nqt_log_has(&slog, "TLS handshake failed"));
 
     nqt_round_trip(s, good, "good during");
     nqt_expect_none(s, NQT_SHORT_MS);

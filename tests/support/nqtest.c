@@ -192,6 +192,14 @@ void nqt_log_print(nqt_log *log, const char *what)
     pthread_mutex_unlock(&log->mu);
 }
 
+int nqt_log_has(nqt_log *log, const char *needle)
+{
+    pthread_mutex_lock(&log->mu);
+    int has = strstr(log->text, needle) != NULL;
+    pthread_mutex_unlock(&log->mu);
+    return has;
+}
+
 void nqt_log_destroy(nqt_log *log) { pthread_mutex_destroy(&log->mu); }
 
 /* ---- waits and messages ----------------------------------------------- */

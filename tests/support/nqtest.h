@@ -76,6 +76,9 @@ int nqt_log_bad(nqt_log *log);
 /* Wait until nqt_log_bad(log) >= n; returns the count seen. */
 int nqt_log_wait_bad(nqt_log *log, int n, int64_t timeout_ms);
 void nqt_log_print(nqt_log *log, const char *what);
+/* 1 if a line so far contains needle (under the log's lock: the I/O
+ * thread may be writing). */
+int nqt_log_has(nqt_log *log, const char *needle);
 void nqt_log_destroy(nqt_log *log);
 
 /* ---- waits and messages ----------------------------------------------- */
