@@ -5,7 +5,7 @@
 #include "common.h"
 
 #define NQ_ABI_VERSION_MAJOR 1
-#define NQ_ABI_VERSION_MINOR 0
+#define NQ_ABI_VERSION_MINOR 1
 #define NQ_ABI_VERSION_PATCH 0
 
 /* One number for comparisons: 0xMMmmpp. */
