@@ -30,8 +30,8 @@ void mqtt_client_message(struct mqtt_state *t, struct mqtt_in *in)
 {
     struct nq_comm *c = t->c;
     if (in->topic_cut || strcmp(in->topic, t->sub_topic) != 0 || in->msg->retained) {
-        nq_log(c, NQ_LOG_WARN, "mqtt: ignoring %zu bytes on topic '%.60s'%s", in->size, in->topic,
-               in->msg->retained ? " (retained)" : "");
+        nq_log_limited(c, &t->warn_rl, NQ_LOG_WARN, "mqtt: ignoring %zu bytes on topic '%.60s'%s",
+                       in->size, in->topic, in->msg->retained ? " (retained)" : "");
         return;
     }
     struct mqtt_link *l = t->links;

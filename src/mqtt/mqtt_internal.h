@@ -21,7 +21,6 @@
 
 #define MQTT_HEX_LEN 32
 #define MQTT_TOPIC_MAX 40 /* "c2s/" + 32 hex + NUL */
-#define MQTT_KEEPALIVE_S 60 /* as the reference's paho-mqtt default */
 #define MQTT_PUB_MAX (UINT64_C(512) << 10) /* bytes per publish at most (mqtt_state_start) */
 #define MQTT_WAKE_NS 1000000LL /* a wake at most every 1 ms while publishes are pending (mqtt_waker.c) */
 
@@ -86,6 +85,11 @@ struct mqtt_link {
     int check_ini;
     size_t ini_len;
     uint8_t ini_head[8 + NQ_ID_SIZE];
+    /* frame headers seen ahead of the core's framer, so that one over the
+     * message limit is refused here with a rate-limited warning */
+    uint64_t scan_left;       /* payload bytes left of the current frame */
+    unsigned scan_have;       /* header bytes seen of the next frame */
+    uint8_t scan_hdr[8];
     struct mqtt_link *next, *prev;
 };
 
@@ -114,7 +118,9 @@ struct mqtt_state {
     double backoff;
     int64_t first_attempt_ms;
     unsigned failures;        /* connection attempts failed in a row */
-    unsigned bad_topics;      /* rate limit for the warning */
+    /* warnings any broker client can trigger at will (bad topics, garbage,
+     * bad frames): at most one line a second (nq_log_limited) */
+    struct nq_ratelimit warn_rl;
 
     /* the caller's thread waits here for the disconnect at destroy */
     pthread_mutex_t disc_mu;

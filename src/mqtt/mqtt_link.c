@@ -257,18 +257,67 @@ void mqtt_pub_done(struct mqtt_state *t, struct mqtt_pub *p)
     mqtt_kick_all(t);
 }
 
+/* How many of the len bytes at buf may go to the core: all of them, or
+ * those before a frame header that announces more than the message limit.
+ * The core would say so itself, but once per publish; a broker client can
+ * send such publishes at will, so the warning is ours and rate-limited. */
+static size_t scan_headers(struct mqtt_link *l, const uint8_t *buf, size_t len, uint64_t *bad)
+{
+    uint64_t limit = l->link.fr.limit;
+    size_t i = 0;
+    while (i < len) {
+        if (l->scan_left) {
+            size_t skip = l->scan_left < len - i ? (size_t)l->scan_left : len - i;
+            l->scan_left -= skip;
+            i += skip;
+            continue;
+        }
+        l->scan_hdr[l->scan_have++] = buf[i++];
+        if (l->scan_have < sizeof l->scan_hdr)
+            continue;
+        uint64_t size = 0;
+        for (int k = 0; k < 8; k++)
+            size = size << 8 | l->scan_hdr[k];
+        l->scan_have = 0;
+        if (size > limit) {
+            *bad = size;
+            return i >= 8 ? i - 8 : 0; /* begun in an earlier publish: 0 */
+        }
+        l->scan_left = size;
+    }
+    return len;
+}
+
+/* Drop l for garbage a broker client sent (rate-limited warning). */
+static int refuse(struct mqtt_link *l, const char *fmt, unsigned long long a, unsigned long long b)
+{
+    struct mqtt_state *t = l->t;
+    char what[160];
+    snprintf(what, sizeof what, fmt, a, b);
+    nq_log_limited(t->c, &t->warn_rl, NQ_LOG_WARN, "mqtt %s%s: %s: protocol error, dropping this link",
+                   t->c->purpose == NQ_SERVER ? "c2s/" : "s2c/", l->hex, what);
+    /* a frame cut off here is part of the garbage: no second warning for it */
+    nq_framer_reset(&l->link.fr);
+    mqtt_link_close(l, "protocol error");
+    return -1;
+}
+
 static int feed(struct mqtt_link *l, const uint8_t *buf, size_t len)
 {
-    if (nq_core_feed(l->t->c, &l->link, buf, len) < 0) {
+    uint64_t bad = 0;
+    size_t ok = scan_headers(l, buf, len, &bad);
+    if (ok && nq_core_feed(l->t->c, &l->link, buf, ok) < 0) {
         mqtt_link_close(l, "protocol error");
         return -1;
     }
+    if (ok < len)
+        return refuse(l, "a frame of %llu bytes exceeds the message limit of %llu",
+                      (unsigned long long)bad, (unsigned long long)l->link.fr.limit);
     return 0;
 }
 
 /* The held-back first frame is an ini (a 16-byte frame) naming another id
- * than the topic's c2s/<hex>. Any other first frame goes to the core, which
- * says what is wrong with it. */
+ * than the topic's c2s/<hex>. */
 static int ini_mismatch(const struct mqtt_link *l, char *got)
 {
     mqtt_hex(l->ini_head + 8, got);
@@ -294,15 +343,24 @@ int mqtt_link_feed(struct mqtt_link *l, struct mqtt_in *in)
         l->ini_len += take;
         p += take;
         n -= take;
-        /* wait for the whole ini; a header that announces anything else
-         * goes to the core at once, which reports it */
-        if (l->ini_len < 8 || (ini_header(l) && l->ini_len < sizeof l->ini_head))
+        if (l->ini_len < 8)
             return 0;
+        if (!ini_header(l)) {
+            /* the core would refuse it too, with a warning per publish */
+            uint64_t size = 0;
+            for (int k = 0; k < 8; k++)
+                size = size << 8 | l->ini_head[k];
+            return refuse(l, "its first frame is %llu bytes, not a %llu-byte id",
+                          (unsigned long long)size, NQ_ID_SIZE);
+        }
+        if (l->ini_len < sizeof l->ini_head)
+            return 0; /* wait for the whole ini */
         l->check_ini = 0;
         char got[MQTT_HEX_LEN + 1];
-        if (ini_header(l) && ini_mismatch(l, got)) {
-            nq_log(l->t->c, NQ_LOG_WARN, "mqtt c2s/%s: its ini names %s, not the topic's id: "
-                   "protocol error, dropping this link", l->hex, got);
+        if (ini_mismatch(l, got)) {
+            struct mqtt_state *t = l->t;
+            nq_log_limited(t->c, &t->warn_rl, NQ_LOG_WARN, "mqtt c2s/%s: its ini names %s, not "
+                           "the topic's id: protocol error, dropping this link", l->hex, got);
             mqtt_link_close(l, "protocol error");
             return -1;
         }

@@ -5,13 +5,6 @@
 #include "core/status.h"
 #include "mqtt/mqtt_internal.h"
 
-/* A flood of bad topics must not flood the log: the first few, then 1/1000. */
-static int say_bad(struct mqtt_state *t)
-{
-    t->bad_topics++;
-    return t->bad_topics <= 10 || t->bad_topics % 1000 == 0;
-}
-
 void mqtt_server_ready(struct mqtt_state *t)
 {
     mqtt_kick_all(t);
@@ -22,16 +15,15 @@ void mqtt_server_message(struct mqtt_state *t, struct mqtt_in *in)
     struct nq_comm *c = t->c;
     if (in->msg->retained) {
         /* left on the broker by someone else: not part of a live stream */
-        if (say_bad(t))
-            nq_log(c, NQ_LOG_WARN, "mqtt: ignoring a retained message on %s", in->topic);
+        nq_log_limited(c, &t->warn_rl, NQ_LOG_WARN, "mqtt: ignoring a retained message on %.60s",
+                       in->topic);
         return;
     }
     const char *hex = in->topic_cut ? NULL : mqtt_topic_id(in->topic, "c2s/");
     if (!hex) {
-        if (say_bad(t))
-            nq_log(c, NQ_LOG_WARN,
-                   "mqtt: ignoring %zu bytes on topic '%.60s': not c2s/<32 lowercase hex digits>",
-                   in->size, in->topic);
+        nq_log_limited(c, &t->warn_rl, NQ_LOG_WARN,
+                       "mqtt: ignoring %zu bytes on topic '%.60s': not c2s/<32 lowercase hex digits>",
+                       in->size, in->topic);
         return;
     }
     struct mqtt_link *l = mqtt_link_find(t, hex);
