@@ -687,6 +687,342 @@ static void test_auth(void **state)
     free(sl);
 }
 
+/* ---- keepalive ---- */
+
+/* How many times text appears in the broker's log. */
+static int broker_log_count(nqt_broker *b, const char *text)
+{
+    char *log = nqt_broker_log(b);
+    int n = 0;
+    for (const char *p = log; p && (p = strstr(p, text)); p += strlen(text))
+        n++;
+    free(log);
+    return n;
+}
+
+/* The keep-alive each connection asks for, as the broker logs it
+ * ("New client connected ... as <id> (p2, c1, k30)"): the option's
+ * seconds rounded up, 0 for off, 30 by default. */
+static void test_keepalive(void **state)
+{
+    nqt_broker *b = *state;
+    nqt_broker_start(b, 0, 0);
+    struct { int64_t ms; const char *want; } cases[] = {
+        {-1, "k30)"}, {1500, "k2)"}, {0, "k0)"}, {5000, "k5)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        nq_options *o = mq_opts(b->port, 1);
+        if (cases[i].ms >= 0)
+            assert_int_equal(nq_options_set_keepalive(o, cases[i].ms), NQ_OK);
+        uint8_t id[16];
+        char hex[40], text[64];
+        nq_comm *c = mq_new(o, NQ_CLIENT);
+        nqt_id_of(c, id);
+        for (int k = 0; k < 16; k++)
+            snprintf(hex + 2 * k, 3, "%02x", id[k]);
+        snprintf(text, sizeof text, "as %s (p2, c0, %s", hex, cases[i].want);
+        int64_t end = nqt_now_ms() + NQT_LONG_MS;
+        while (broker_log_count(b, text) < 1 && nqt_now_ms() < end)
+            nqt_sleep_ms(20);
+        if (broker_log_count(b, text) < 1) {
+            char *log = nqt_broker_log(b);
+            print_message("no '%s' in the broker log:\n%s\n", text, log ? log : "(none)");
+            free(log);
+        }
+        assert_int_equal(broker_log_count(b, text), 1);
+        nq_comm_close(c, 0); /* no server: nobody to say fin to */
+        mq_forget(c);
+        nq_comm_free(c);
+    }
+}
+
+/* ---- security and faults (it_mqtt_fault: labels mqtt;fault) ---- */
+#ifdef NQT_MQTT_FAULT
+
+/* Warning lines a log callback got, and whether "suppressed" was said. */
+struct count_log {
+    atomic_int warn, suppressed, subscribed;
+};
+
+static void count_log_fn(void *user, nq_log_level level, const char *line)
+{
+    struct count_log *l = user;
+    if (getenv("NQT_DEBUG"))
+        fprintf(stderr, "server: %s\n", line);
+    if (strstr(line, "subscribed to c2s/+"))
+        atomic_fetch_add(&l->subscribed, 1);
+    if (level <= NQ_LOG_WARN) {
+        atomic_fetch_add(&l->warn, 1);
+        if (strstr(line, "suppressed"))
+            atomic_fetch_add(&l->suppressed, 1);
+    }
+}
+
+static void hex_of(const uint8_t id[16], char *out)
+{
+    for (int k = 0; k < 16; k++)
+        snprintf(out + 2 * k, 3, "%02x", id[k]);
+}
+
+/* A rogue broker client floods the server with 1000 bad publishes of every
+ * kind a broker client can send at will: the server logs a few lines (one a
+ * second per kind of warning, saying how many it suppressed), not one or
+ * two per publish, and goes on serving its good client. */
+#define FLOOD 1000
+
+static void test_garbage_flood(void **state)
+{
+    nqt_broker *b = *state;
+    nqt_broker_start(b, 0, 0);
+    struct count_log cl = {0};
+    nq_options *so = mq_opts(b->port, 0);
+    assert_int_equal(nq_options_set_log(so, count_log_fn, &cl, NQ_LOG_DEBUG), NQ_OK);
+    nq_comm *s = mq_new(so, NQ_SERVER);
+    assert_true(mq_wait(&cl.subscribed, 1) >= 1);
+    nq_comm *c = mq_new(mq_opts(b->port, 0), NQ_CLIENT);
+    uint8_t cid[16];
+    nqt_id_of(c, cid);
+    nqt_round_trip(s, c, "before");
+    int before = atomic_load(&cl.warn);
+
+    nqt_mqtt *r = nqt_mqtt_connect(b->port, "rogue", NULL, NULL);
+    assert_non_null(r);
+    int64_t t0 = nqt_now_ms();
+    uint8_t buf[64];
+    for (int i = 0; i < FLOOD; i++) {
+        char topic[64];
+        uint8_t id[16];
+        memset(id, 0, sizeof id);
+        memcpy(id, &i, sizeof i);
+        id[15] = 0x77;
+        char hex[33];
+        hex_of(id, hex);
+        snprintf(topic, sizeof topic, "c2s/%s", hex);
+        size_t n;
+        switch (i % 5) {
+        case 0: /* a first frame that is no ini */
+            nqt_header(buf, 5);
+            memcpy(buf + 8, "hello", 5);
+            n = 13;
+            break;
+        case 1: /* a valid ini, then a header over the message limit */
+            nqt_header(buf, 16);
+            memcpy(buf + 8, id, 16);
+            nqt_header(buf + 24, UINT64_C(1) << 62);
+            n = 32;
+            break;
+        case 2: /* an ini naming another id than the topic's */
+            n = spoof_stream(buf, cid);
+            break;
+        case 3: /* not a client topic */
+            snprintf(topic, sizeof topic, "c2s/rogue-%d", i);
+            memcpy(buf, "zz", 2);
+            n = 2;
+            break;
+        default: /* a topic one level too deep */
+            snprintf(topic, sizeof topic, "c2s/%s/x", hex);
+            memcpy(buf, "zz", 2);
+            n = 2;
+            break;
+        }
+        assert_int_equal(nqt_mqtt_send(r, topic, buf, n, 1, i == FLOOD - 1), 0);
+    }
+    /* after everything else (one connection: the broker keeps its order):
+     * a well-formed stream from a fresh id; once it arrived, the flood has
+     * been handled */
+    uint8_t last[16];
+    memset(last, 0x42, sizeof last);
+    char lhex[33], ltopic[40];
+    hex_of(last, lhex);
+    snprintf(ltopic, sizeof ltopic, "c2s/%s", lhex);
+    nqt_header(buf, 16);
+    memcpy(buf + 8, last, 16);
+    nqt_header(buf + 24, 4);
+    memcpy(buf + 32, "last", 4);
+    nqt_header(buf + 36, 16); /* and its fin: the server's close need not wait for it */
+    memcpy(buf + 44, last, 16);
+    assert_int_equal(nqt_mqtt_send(r, ltopic, buf, 60, 1, 1), 0);
+    nqt_expect_str(s, "last", last);
+    int64_t secs = (nqt_now_ms() - t0) / 1000 + 1;
+    int lines = atomic_load(&cl.warn) - before;
+    print_message("%d bad publishes in %lld s: %d warning lines (%d saying what they suppressed)\n",
+                  FLOOD, (long long)secs, lines, atomic_load(&cl.suppressed));
+    nqt_mqtt_close(r);
+    /* a handful of limiters, one line a second each */
+    assert_true(lines >= 1);
+    assert_true(lines <= 4 * (secs + 1));
+    assert_true(lines < FLOOD / 20);
+
+    /* the good client is still served */
+    nqt_round_trip(s, c, "after");
+    close_free(c, NQ_OK);
+    close_free(s, NQ_OK);
+}
+
+/* Broker ACLs against impersonation (docs/mqtt.md, "Security"): a server
+ * account reads every c2s/ topic and writes every s2c/ topic; every other
+ * account may only write c2s/<its MQTT client id> and read s2c/<its client
+ * id> (netqueue's client id is the topic's hex id, as the reference's). */
+static const char acl_text[] =
+    "# the server's account\n"
+    "user nq-server\n"
+    "topic read c2s/+\n"
+    "topic write s2c/+\n"
+    "\n"
+    "# every client, whatever its account: its own topics only\n"
+    "pattern write c2s/%c\n"
+    "pattern read s2c/%c\n"
+    "pattern readwrite nq-wake/%c\n";
+
+static nq_options *acl_opts(int port, int qos, const char *user, const char *password)
+{
+    nq_options *o = mq_opts(port, qos);
+    assert_int_equal(nq_options_set_mqtt_username(o, user), NQ_OK);
+    assert_int_equal(nq_options_set_mqtt_password(o, password), NQ_OK);
+    return o;
+}
+
+/* A rogue client, authenticated as another user, writes frames on a real
+ * client's c2s/ topic and on its s2c/ topic, and subscribes to every c2s/
+ * and s2c/ topic: the server never sees the rogue's frames, the client
+ * never gets them, the rogue reads nothing; the real traffic flows. */
+static void test_acl_impersonation(void **state)
+{
+    nqt_broker *b = *state;
+    nqt_broker_cfg cfg = {
+        .users = "nq-server:server-pw\nnq-client:client-pw\nmallory:mallory-pw\n",
+        .acl = acl_text,
+    };
+    nqt_broker_start_cfg(b, &cfg);
+    struct mq_log *sl;
+    nq_comm *s = mq_server(acl_opts(b->port, 1, "nq-server", "server-pw"), &sl);
+    nq_comm *c = mq_new(acl_opts(b->port, 1, "nq-client", "client-pw"), NQ_CLIENT);
+    uint8_t cid[16], sid[16];
+    nqt_id_of(c, cid);
+    nqt_id_of(s, sid);
+    nqt_round_trip(s, c, "before");
+    char chex[33], c2s[40], s2c[40];
+    hex_of(cid, chex);
+    snprintf(c2s, sizeof c2s, "c2s/%s", chex);
+    snprintf(s2c, sizeof s2c, "s2c/%s", chex);
+
+    nqt_mqtt *r = nqt_mqtt_connect(b->port, "mallory-1", "mallory", "mallory-pw");
+    assert_non_null(r);
+    int sub1 = nqt_mqtt_subscribe(r, "s2c/#", 1), sub2 = nqt_mqtt_subscribe(r, "c2s/#", 1);
+    print_message("rogue subscriptions: s2c/# -> %d, c2s/# -> %d (0x80: refused)\n", sub1, sub2);
+    /* a data frame that continues the client's stream, then a new ini
+     * naming the client and a data frame */
+    uint8_t buf[64];
+    nqt_header(buf, 7);
+    memcpy(buf + 8, "spoofed", 7);
+    assert_int_equal(nqt_mqtt_send(r, c2s, buf, 15, 1, 1), 0);
+    size_t n = spoof_stream(buf, cid);
+    assert_int_equal(nqt_mqtt_send(r, c2s, buf, n, 1, 1), 0);
+    /* and to the client, as if from its server */
+    nqt_header(buf, 7);
+    memcpy(buf + 8, "spoofed", 7);
+    if (nqt_mqtt_connected(r))
+        nqt_mqtt_send(r, s2c, buf, 15, 1, 1);
+
+    /* the real stream goes on both ways; nothing of the rogue's arrives */
+    nqt_put_str(c, "after", NULL, 0);
+    nqt_expect_str(s, "after", cid);
+    nqt_put_str(s, "to you", cid, 1);
+    nqt_expect_str(c, "to you", sid);
+    nqt_expect_none(s, NQT_SHORT_MS);
+    nqt_expect_none(c, NQT_SHORT_MS);
+    assert_int_equal(nqt_npeers(s), 1);
+    assert_int_equal(nqt_mqtt_received(r), 0);
+    nqt_mqtt_close(r);
+
+    /* and without the server's account one cannot play the server */
+    nqt_log log;
+    nqt_log_init(&log);
+    nq_options *fo = acl_opts(b->port, 1, "mallory", "mallory-pw");
+    nqt_log_attach(fo, &log);
+    nq_comm *fake = mq_new(fo, NQ_SERVER);
+    nqt_put_str(c, "for the real server", NULL, 0);
+    nqt_expect_str(s, "for the real server", cid);
+    nqt_expect_none(fake, NQT_SHORT_MS);
+    nq_comm_close(fake, 0);
+    mq_forget(fake);
+    nq_comm_free(fake);
+    nqt_log_destroy(&log);
+
+    close_free(c, NQ_OK);
+    close_free(s, NQ_OK);
+    free(sl);
+}
+
+/* A client certificate signed by the test CA: NQ_TEST_CERTS' client.pem if
+ * there is one, else one made here with openssl into dir. */
+static void client_cert(const char *dir, char *cert, char *key, size_t size)
+{
+    const char *certs = getenv("NQ_TEST_CERTS");
+    assert_non_null(certs);
+    snprintf(cert, size, "%s/client.pem", certs);
+    snprintf(key, size, "%s/client.key", certs);
+    if (access(cert, R_OK) == 0 && access(key, R_OK) == 0)
+        return;
+    snprintf(cert, size, "%s/client.pem", dir);
+    snprintf(key, size, "%s/client.key", dir);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && printf 'basicConstraints=CA:FALSE\\nextendedKeyUsage=clientAuth\\n"
+             "keyUsage=critical,digitalSignature,keyEncipherment\\nsubjectKeyIdentifier=hash\\n"
+             "authorityKeyIdentifier=keyid\\n' > client.ext && "
+             "openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr "
+             "-subj '/CN=netqueue test client' 2>/dev/null && "
+             "openssl x509 -req -in client.csr -CA '%s/ca.pem' -CAkey '%s/ca.key' -CAcreateserial "
+             "-CAserial client.srl -out client.pem -days 30 -extfile client.ext 2>/dev/null",
+             dir, certs, certs);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* mosquitto with require_certificate: a client with a certificate signed
+ * by the CA gets in; one without is refused (and says so). */
+static void test_tls_client_cert(void **state)
+{
+    nqt_broker *b = *state;
+    nqt_broker_cfg cfg = {.tls = 1, .require_cert = 1};
+    nqt_broker_start_cfg(b, &cfg);
+    char cert[256], key[256];
+    client_cert(b->dir, cert, key, sizeof cert);
+    nq_options *so = mq_opts(b->tls_port, 0), *co = mq_opts(b->tls_port, 1);
+    nq_options *opts[2] = {so, co};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(nq_options_set_tls(opts[i], 1), NQ_OK);
+        assert_int_equal(nq_options_set_tls_ca(opts[i], nqt_cert("ca.pem")), NQ_OK);
+        assert_int_equal(nq_options_set_tls_cert(opts[i], cert), NQ_OK);
+        assert_int_equal(nq_options_set_tls_key(opts[i], key), NQ_OK);
+    }
+    struct mq_log *sl;
+    nq_comm *s = mq_server(so, &sl);
+    nq_comm *c = mq_new(co, NQ_CLIENT);
+    nqt_round_trip(s, c, "with a client certificate");
+    close_free(c, NQ_OK);
+
+    /* no certificate: refused by the broker */
+    nqt_log log;
+    nqt_log_init(&log);
+    nq_options *bad = mq_opts(b->tls_port, 0);
+    nqt_log_attach(bad, &log);
+    assert_int_equal(nq_options_set_tls(bad, 1), NQ_OK);
+    assert_int_equal(nq_options_set_tls_ca(bad, nqt_cert("ca.pem")), NQ_OK);
+    nq_comm *c2 = mq_new(bad, NQ_CLIENT);
+    nqt_put_str(c2, "never", NULL, 0);
+    assert_true(nqt_log_wait_bad(&log, 1, NQT_LONG_MS) >= 1);
+    nqt_log_print(&log, "client without a certificate");
+    nqt_expect_none(s, NQT_SHORT_MS);
+    assert_int_equal(nq_comm_close(c2, 200), NQ_ETIMEDOUT);
+    mq_forget(c2);
+    nq_comm_free(c2);
+    nqt_log_destroy(&log);
+    close_free(s, NQ_OK);
+    free(sl);
+}
+#endif /* NQT_MQTT_FAULT */
+
 static void test_bad_options(void **state)
 {
     nq_options *o;
@@ -718,7 +1054,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_qos1_two_way_bulk, mq_setup, mq_teardown),
         cmocka_unit_test_setup_teardown(test_tls, mq_setup, mq_teardown),
         cmocka_unit_test_setup_teardown(test_auth, mq_setup, mq_teardown),
+        cmocka_unit_test_setup_teardown(test_keepalive, mq_setup, mq_teardown),
     };
+#ifdef NQT_MQTT_FAULT
+    /* it_mqtt_fault (labels mqtt;fault): the same file, the fault tests */
+    const struct CMUnitTest fault_tests[] = {
+        cmocka_unit_test_setup_teardown(test_garbage_flood, mq_setup, mq_teardown),
+        cmocka_unit_test_setup_teardown(test_acl_impersonation, mq_setup, mq_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_client_cert, mq_setup, mq_teardown),
+    };
+    (void)tests;
+#define tests fault_tests
+#endif
     if (getenv("NQT_ONLY")) /* run one test by name pattern */
         cmocka_set_test_filter(getenv("NQT_ONLY"));
     return cmocka_run_group_tests(tests, NULL, NULL);
