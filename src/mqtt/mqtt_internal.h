@@ -23,6 +23,8 @@
 #define MQTT_TOPIC_MAX 40 /* "c2s/" + 32 hex + NUL */
 #define MQTT_PUB_MAX (UINT64_C(512) << 10) /* bytes per publish at most (mqtt_state_start) */
 #define MQTT_WAKE_NS 1000000LL /* a wake at most every 1 ms while publishes are pending (mqtt_waker.c) */
+#define MQTT_INI_WAIT 2.0  /* s: a client's ini after a lost broker session unanswered: send it again */
+#define MQTT_INI_WAIT_MAX 16.0
 
 enum mqtt_ev_kind {
     MQTT_EV_CONNECTED,
@@ -114,6 +116,17 @@ struct mqtt_state {
 
     int connected, connecting, subscribed;
     int ever_connected;
+    /* client, after the broker lost our session: the server's subscription
+     * may be gone too, and an ini published before it is back is lost; so
+     * an ini unanswered after ini_wait seconds starts the stream over */
+    int ini_retry;
+    double ini_wait;
+    ev_timer ini_timer;
+    /* the broker came back without our session on connection lost_gen:
+     * the streams start over once the messages of earlier connections
+     * still in the inbox went to the old links (nothing is sent meanwhile) */
+    int lost_pending;
+    unsigned lost_gen;
     ev_timer retry;
     double backoff;
     int64_t first_attempt_ms;
@@ -143,6 +156,7 @@ struct mqtt_state {
     size_t seen_next;
     unsigned seen_done_gen;   /* connection whose resends are over */
     atomic_uint conn_gen;     /* paho threads: +1 at each connection */
+    atomic_uint fresh_gen;    /* the last connection the broker had no session for */
 
     /* mqtt_waker.c: wakes paho's receive thread while publishes are pending */
     struct mqtt_waker *waker; /* NULL when it could not be made */
@@ -226,6 +240,9 @@ void mqtt_server_ready(struct mqtt_state *t);
 void mqtt_client_message(struct mqtt_state *t, struct mqtt_in *in);
 void mqtt_server_message(struct mqtt_state *t, struct mqtt_in *in);
 void mqtt_client_unreachable(struct mqtt_state *t, const char *why);
+/* the broker came back without our session: every stream starts over */
+void mqtt_client_session_lost(struct mqtt_state *t);
+void mqtt_server_session_lost(struct mqtt_state *t);
 
 /* mqtt_link.c, loop thread */
 struct mqtt_link *mqtt_link_new(struct mqtt_state *t, const char *hex, const char *out_prefix);

@@ -107,7 +107,8 @@ void mqtt_link_kick(struct mqtt_link *l)
     struct mqtt_state *t = l->t;
     struct nq_comm *c = t->c;
     struct nq_session *s = l->link.s;
-    if (!s || s->link != &l->link || l->rewinding)
+    /* lost_pending: this link's stream ends with what is still in the inbox */
+    if (!s || s->link != &l->link || l->rewinding || t->lost_pending)
         return;
     while (t->connected && t->subscribed && t->inflight < t->window) {
         struct iovec iov[GATHER_IOV];
@@ -222,7 +223,9 @@ void mqtt_pub_done(struct mqtt_state *t, struct mqtt_pub *p)
     atomic_store(&t->paho_bytes, t->inflight);
     struct mqtt_link *l = p->l;
     if (p->ev.rc)
-        nq_log(c, l ? NQ_LOG_INFO : NQ_LOG_WARN, /* with l (QoS > 0) it is sent again */ "mqtt: a publish of %llu bytes%s%s failed: %s",
+        /* QoS > 0: sent again (by the link, or from the session once its
+         * link is gone); QoS 0: lost */
+        nq_log(c, l || t->qos > 0 ? NQ_LOG_INFO : NQ_LOG_WARN, "mqtt: a publish of %llu bytes%s%s failed: %s",
                (unsigned long long)p->size, l ? " to " : "", l ? l->out_topic : "",
                MQTTAsync_strerror(p->ev.rc));
     if (!l) {

@@ -5,6 +5,15 @@
 #include "core/status.h"
 #include "mqtt/mqtt_internal.h"
 
+/* Every client's stream has a hole: drop its link (its session lingers
+ * with what is queued for it); the client starts over with a new ini
+ * (mqtt_client_session_lost), and what arrives before that is refused. */
+void mqtt_server_session_lost(struct mqtt_state *t)
+{
+    while (t->links)
+        mqtt_link_close(t->links, "the broker lost the MQTT session");
+}
+
 void mqtt_server_ready(struct mqtt_state *t)
 {
     mqtt_kick_all(t);

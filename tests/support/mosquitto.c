@@ -171,20 +171,12 @@ void nqt_broker_start_cfg(nqt_broker *b, const nqt_broker_cfg *cfg)
         do
             b->tls_port = nqt_free_port();
         while (b->tls_port == b->port);
+    if (cfg->auth) {
+        snprintf(b->user, sizeof b->user, "nqtest");
+        snprintf(b->password, sizeof b->password, "s3cret-%d", (int)getpid());
+    }
     if (cfg->auth || cfg->users) {
-        /* plain "user:password" lines, hashed in place by mosquitto_passwd -U */
-        char text[4096] = "";
-        if (cfg->auth) {
-            snprintf(b->user, sizeof b->user, "nqtest");
-            snprintf(b->password, sizeof b->password, "s3cret-%d", (int)getpid());
-            snprintf(text, sizeof text, "%s:%s\n", b->user, b->password);
-        }
-        if (cfg->users)
-            snprintf(text + strlen(text), sizeof text - strlen(text), "%s", cfg->users);
-        write_file(b->dir, "passwd", text);
-        char cmd[512];
-        snprintf(cmd, sizeof cmd, "mosquitto_passwd -U %s/passwd >/dev/null 2>&1", b->dir);
-        assert_int_equal(system(cmd), 0);
+        nqt_broker_set_users(b, cfg->users ? cfg->users : "");
         b->cfg.users = "";
     }
     if (cfg->acl) {
@@ -193,6 +185,21 @@ void nqt_broker_start_cfg(nqt_broker *b, const nqt_broker_cfg *cfg)
     }
     write_config(b);
     spawn(b);
+}
+
+void nqt_broker_set_users(nqt_broker *b, const char *users)
+{
+    /* plain "user:password" lines, hashed in place by mosquitto_passwd -U */
+    char text[4096] = "";
+    if (b->user[0])
+        snprintf(text, sizeof text, "%s:%s\n", b->user, b->password);
+    snprintf(text + strlen(text), sizeof text - strlen(text), "%s", users);
+    write_file(b->dir, "passwd", text);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "mosquitto_passwd -U %s/passwd >/dev/null 2>&1", b->dir);
+    assert_int_equal(system(cmd), 0);
+    if (b->pid > 0)
+        kill(b->pid, SIGHUP);
 }
 
 void nqt_broker_start(nqt_broker *b, int tls, int auth)

@@ -34,6 +34,10 @@ typedef struct nqt_broker {
  * user/password written into b. Asserts it accepts connections. */
 void nqt_broker_start(nqt_broker *b, int tls, int auth);
 void nqt_broker_start_cfg(nqt_broker *b, const nqt_broker_cfg *cfg);
+/* Replace the accounts ("user:password" lines, plus b->user's when made
+ * with auth); a running broker reloads them (SIGHUP) and keeps its
+ * sessions. */
+void nqt_broker_set_users(nqt_broker *b, const char *users);
 /* The broker's log so far (malloc'd, NUL-terminated; NULL if unreadable). */
 char *nqt_broker_log(nqt_broker *b);
 /* SIGTERM (mosquitto saves its persistence file) and wait. */
