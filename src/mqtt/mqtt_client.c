@@ -106,6 +106,17 @@ void mqtt_client_message(struct mqtt_state *t, struct mqtt_in *in)
     struct mqtt_link *l = t->links;
     if (!l)
         return;
+    /* after a lost broker session, the server's new stream begins with its
+     * ini; anything before it is the tail of its old stream, which must
+     * not make us start over once more (a second ini reads as our fin) */
+    static const uint8_t len16[8] = {0, 0, 0, 0, 0, 0, 0, NQ_ID_SIZE};
+    if (t->ini_retry && !l->link.peer_ini && !nq_framer_partial(&l->link.fr) &&
+        (in->size < sizeof len16 || memcmp(in->msg->payload, len16, sizeof len16) != 0)) {
+        nq_log_limited(c, &t->warn_rl, NQ_LOG_WARN, "mqtt: ignoring %zu bytes on %s before the "
+                       "server's new ini (the rest of its stream from before the broker lost "
+                       "the session)", in->size, in->topic);
+        return;
+    }
     if (mqtt_link_feed(l, in) < 0 && !c->close_phase && t->subscribed)
         attach_new_link(t); /* start over with a fresh ini */
 }

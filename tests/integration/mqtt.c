@@ -1063,7 +1063,8 @@ static int np_index(const nq_msg *m)
 /* server_late_ms > 0: the broker comes back without the server's account
  * and gets it back (reloaded, sessions kept) that much later, so that the
  * client's new ini is published before the server subscribed again */
-static void qos2_no_persistence(nqt_broker *b, int restart_at, int down_ms, int server_late_ms)
+static void qos2_no_persistence(nqt_broker *b, int s2c, int restart_at, int down_ms,
+                                int server_late_ms)
 {
     static const char both[] = "nq-server:server-pw\nnq-client:client-pw\n";
     nqt_broker_cfg cfg = {.no_persistence = 1, .users = both};
@@ -1083,17 +1084,21 @@ static void qos2_no_persistence(nqt_broker *b, int restart_at, int down_ms, int 
     nqt_id_of(c, cid);
     nqt_id_of(s, sid);
     nqt_round_trip(s, c, "start");
+    nq_comm *tx = s2c ? s : c, *rx = s2c ? c : s;
+    const uint8_t *from = s2c ? sid : cid;
     char *payload = malloc(NP_SIZE);
     atomic_store(&np_now, 0);
     for (int i = 0; i < NP_N; i++) {
         atomic_store(&np_status[i], 0);
         atomic_store(&np_phase[i], 0);
     }
-    int pending_at_stop[NP_N];
+    static int pending_at_stop[NP_N];
+    memset(pending_at_stop, 0, sizeof pending_at_stop);
     for (int i = 0; i < NP_N; i++) {
         snprintf(payload, NP_SIZE, "m%05d", i);
         memset(payload + 6, 'x', NP_SIZE - 6);
-        assert_int_equal(nq_comm_put(c, payload, NP_SIZE, NULL, 0, np_done, (void *)(intptr_t)i), NQ_OK);
+        assert_int_equal(nq_comm_put(tx, payload, NP_SIZE, s2c ? cid : NULL, s2c ? 1 : 0, np_done,
+                                     (void *)(intptr_t)i), NQ_OK);
         if (i == restart_at) {
             nqt_sleep_ms(100); /* mid-stream: some delivered, some in the broker, some in flight */
             nqt_broker_stop(b);
@@ -1111,15 +1116,15 @@ static void qos2_no_persistence(nqt_broker *b, int restart_at, int down_ms, int 
         }
     }
     free(payload);
-    /* the client's close: every put settles, the fin exchange completes */
-    int64_t t0 = nqt_now_ms();
-    nq_status cst = nq_comm_close(c, NQT_LONG_MS);
-    int64_t close_ms = nqt_now_ms() - t0;
-    if (cst != NQ_OK)
-        print_message("client close: %s (%s) after %lld ms\n", nq_strerror(cst), nq_last_error(),
-                      (long long)close_ms);
-    mq_forget(c);
-    nq_comm_free(c);
+    /* the client's close: every put settles, the fin exchange completes
+     * (client to server: right away, while the stream still goes) */
+    int64_t t0 = 0, close_ms = 0;
+    nq_status cst = NQ_OK;
+    if (!s2c) {
+        t0 = nqt_now_ms();
+        cst = nq_comm_close(c, NQT_LONG_MS);
+        close_ms = nqt_now_ms() - t0;
+    }
     /* what the server got: each message intact, in order; a message
      * pending at the loss may come a second time, on the new stream */
     int last = -1, got = 0, bad = 0, again = 0;
@@ -1127,19 +1132,19 @@ static void qos2_no_persistence(nqt_broker *b, int restart_at, int down_ms, int 
     memset(seen, 0, sizeof seen);
     for (;;) {
         nq_msg *m = NULL;
-        if (nq_comm_get(s, NULL, 0, 2000, &m) != NQ_OK)
+        if (nq_comm_get(rx, NULL, 0, 2000, &m) != NQ_OK)
             break;
         int i = np_index(m);
         if (getenv("NQT_DEBUG") && i != last + 1)
             fprintf(stderr, "server: got %d after %d\n", i, last);
-        uint8_t from[16];
-        nq_msg_peer(m, from);
+        uint8_t peer[16];
+        nq_msg_peer(m, peer);
         nq_msg_free(m);
         if (i >= 0 && i < NP_N && i <= last && seen[i] && pending_at_stop[i] && again++ < NP_N / 2) {
             last = i; /* the new stream resends from here */
             continue;
         }
-        if (i < 0 || i >= NP_N || i <= last || memcmp(from, cid, 16) != 0) {
+        if (i < 0 || i >= NP_N || i <= last || memcmp(peer, from, 16) != 0) {
             if (bad++ < 5)
                 print_message("server got a bad or out-of-order message (index %d after %d)\n", i, last);
             continue;
@@ -1148,6 +1153,16 @@ static void qos2_no_persistence(nqt_broker *b, int restart_at, int down_ms, int 
         last = i;
         got++;
     }
+    if (s2c) {
+        t0 = nqt_now_ms();
+        cst = nq_comm_close(c, NQT_LONG_MS);
+        close_ms = nqt_now_ms() - t0;
+    }
+    if (cst != NQ_OK)
+        print_message("client close: %s (%s) after %lld ms\n", nq_strerror(cst), nq_last_error(),
+                      (long long)close_ms);
+    mq_forget(c);
+    nq_comm_free(c);
     int ok = 0, failed = 0, pending = 0, lost_before = 0, lost_after = 0;
     for (int i = 0; i < NP_N; i++) {
         int st = atomic_load(&np_status[i]);
@@ -1165,7 +1180,7 @@ static void qos2_no_persistence(nqt_broker *b, int restart_at, int down_ms, int 
             }
         }
     }
-    print_message("server got %d of %d (%d again); puts ok %d, failed %d, pending %d; completed "
+    print_message("receiver got %d of %d (%d again); puts ok %d, failed %d, pending %d; completed "
                   "before the restart and lost with the broker %d, after it %d; bad %d; client "
                   "close %lld ms\n", got, NP_N, again, ok, failed, pending, lost_before, lost_after,
                   bad, (long long)close_ms);
@@ -1194,14 +1209,20 @@ static void qos2_no_persistence(nqt_broker *b, int restart_at, int down_ms, int 
 
 static void test_qos2_restart_no_persistence(void **state)
 {
-    qos2_no_persistence(*state, NP_N / 3, 0, 0);
+    qos2_no_persistence(*state, 0, NP_N / 3, 0, 0);
+}
+
+/* the same, server to client */
+static void test_qos2_restart_no_persistence_s2c(void **state)
+{
+    qos2_no_persistence(*state, 1, NP_N / 3, 0, 0);
 }
 
 /* the same with the server back 3 s after the client: the client's new ini
  * is lost (nobody subscribed to c2s/+ yet), so it must send it again */
 static void test_qos2_restart_no_persistence_server_late(void **state)
 {
-    qos2_no_persistence(*state, NP_N / 2, 300, 3000);
+    qos2_no_persistence(*state, 0, NP_N / 2, 300, 3000);
 }
 
 #endif /* NQT_MQTT_FAULT */
@@ -1246,6 +1267,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_acl_impersonation, mq_setup, mq_teardown),
         cmocka_unit_test_setup_teardown(test_tls_client_cert, mq_setup, mq_teardown),
         cmocka_unit_test_setup_teardown(test_qos2_restart_no_persistence, mq_setup, mq_teardown),
+        cmocka_unit_test_setup_teardown(test_qos2_restart_no_persistence_s2c, mq_setup, mq_teardown),
         cmocka_unit_test_setup_teardown(test_qos2_restart_no_persistence_server_late, mq_setup, mq_teardown),
     };
     (void)tests;
