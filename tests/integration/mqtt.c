@@ -954,6 +954,71 @@ static void test_acl_impersonation(void **state)
     free(sl);
 }
 
+/* The stronger set-up: the client's id is fixed and bound to its own
+ * account by topic lines (no patterns). A rogue account that even connects
+ * with that very client id (the broker then disconnects the real client)
+ * still cannot write its c2s/ topic or read its s2c/ topic; the real
+ * client comes back and goes on. QoS 0 (clean sessions): at QoS 1/2 such a
+ * takeover on a clean session also wipes the client's broker session,
+ * which breaks its stream (docs/mqtt.md, Security). */
+static void test_acl_per_client_account(void **state)
+{
+    nqt_broker *b = *state;
+    uint8_t cid[16];
+    memset(cid, 0, sizeof cid);
+    for (int k = 0; k < 16; k++)
+        cid[k] = (uint8_t)(0xa0 + k);
+    char chex[33], acl[1024];
+    hex_of(cid, chex);
+    snprintf(acl, sizeof acl,
+             "user nq-server\ntopic read c2s/+\ntopic write s2c/+\n\n"
+             "user client-a\ntopic write c2s/%s\ntopic read s2c/%s\ntopic readwrite nq-wake/nqw%s\n",
+             chex, chex, chex);
+    nqt_broker_cfg cfg = {
+        .users = "nq-server:server-pw\nclient-a:a-pw\nmallory:mallory-pw\n",
+        .acl = acl,
+    };
+    nqt_broker_start_cfg(b, &cfg);
+    struct mq_log *sl;
+    nq_comm *s = mq_server(acl_opts(b->port, 0, "nq-server", "server-pw"), &sl);
+    nq_options *co = acl_opts(b->port, 0, "client-a", "a-pw");
+    assert_int_equal(nq_options_set_id(co, cid), NQ_OK);
+    nq_comm *c = mq_new(co, NQ_CLIENT);
+    uint8_t sid[16];
+    nqt_id_of(s, sid);
+    nqt_round_trip(s, c, "before");
+
+    char c2s[40], s2c[40];
+    snprintf(c2s, sizeof c2s, "c2s/%s", chex);
+    snprintf(s2c, sizeof s2c, "s2c/%s", chex);
+    nqt_mqtt *r = nqt_mqtt_connect(b->port, chex, "mallory", "mallory-pw");
+    assert_non_null(r);
+    int sub = nqt_mqtt_subscribe(r, s2c, 1);
+    uint8_t buf[64];
+    nqt_header(buf, 7);
+    memcpy(buf + 8, "spoofed", 7);
+    nqt_mqtt_send(r, c2s, buf, 15, 1, 1);
+    size_t n = spoof_stream(buf, cid);
+    nqt_mqtt_send(r, c2s, buf, n, 1, 1);
+    nqt_sleep_ms(200);
+    print_message("rogue with the client's id: subscription %d, still connected %d\n", sub,
+                  nqt_mqtt_connected(r));
+    int rogue_got = nqt_mqtt_received(r);
+    nqt_mqtt_close(r);
+
+    /* the real client is back and its stream goes on both ways */
+    nqt_put_str(c, "after", NULL, 0);
+    nqt_expect_str(s, "after", cid);
+    nqt_put_str(s, "to you", cid, 1);
+    nqt_expect_str(c, "to you", sid);
+    nqt_expect_none(s, NQT_SHORT_MS);
+    nqt_expect_none(c, NQT_SHORT_MS);
+    assert_int_equal(rogue_got, 0);
+    close_free(c, NQ_OK);
+    close_free(s, NQ_OK);
+    free(sl);
+}
+
 /* A client certificate signed by the test CA: NQ_TEST_CERTS' client.pem if
  * there is one, else one made here with openssl into dir. */
 static void client_cert(const char *dir, char *cert, char *key, size_t size)
@@ -1265,6 +1330,7 @@ int main(void)
     const struct CMUnitTest fault_tests[] = {
         cmocka_unit_test_setup_teardown(test_garbage_flood, mq_setup, mq_teardown),
         cmocka_unit_test_setup_teardown(test_acl_impersonation, mq_setup, mq_teardown),
+        cmocka_unit_test_setup_teardown(test_acl_per_client_account, mq_setup, mq_teardown),
         cmocka_unit_test_setup_teardown(test_tls_client_cert, mq_setup, mq_teardown),
         cmocka_unit_test_setup_teardown(test_qos2_restart_no_persistence, mq_setup, mq_teardown),
         cmocka_unit_test_setup_teardown(test_qos2_restart_no_persistence_s2c, mq_setup, mq_teardown),
