@@ -25,8 +25,9 @@ struct mqtt_link *mqtt_link_new(struct mqtt_state *t, const char *hex, const cha
     snprintf(l->out_topic, sizeof l->out_topic, "%s%s", out_prefix, hex);
     snprintf(l->link.name, sizeof l->link.name, "mqtt %.50s", c->purpose == NQ_SERVER
              ? l->out_topic : t->uri);
-    /* handshake frames pass whatever the limit */
-    nq_framer_init(&l->link.fr, c->o.message_limit < NQ_ID_SIZE ? NQ_ID_SIZE : c->o.message_limit);
+    /* the message limit (handshake frames pass whatever it is) and the
+     * communicator's partial limit */
+    nq_core_link_init(c, &l->link);
     l->next = t->links;
     if (t->links)
         t->links->prev = l;
