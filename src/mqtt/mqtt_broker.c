@@ -52,11 +52,54 @@ static void on_connected(void *ctx, MQTTAsync_successData *r)
     ev_async_send(t->c->loop, &t->async);
 }
 
+/* OpenSSL's error queue, printed by paho at a failed TLS handshake: keep
+ * the last line's reason, which says what paho's "TCP/TLS connect failure"
+ * does not ("certificate verify failed"). Lines look like
+ * [<thread>:]error:<code>:<library>:<function>:<reason>:<file>:<line>:... */
+static int on_tls_error(const char *str, size_t len, void *u)
+{
+    struct mqtt_state *t = u;
+    char line[256];
+    snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line ? len : sizeof line - 1), str);
+    line[strcspn(line, "\n")] = 0;
+    char *why = strstr(line, "error:");
+    if (!why)
+        return 0;
+    why += 6;
+    for (int k = 0; k < 3 && why; k++) { /* past code, library and function */
+        why = strchr(why, ':');
+        if (why)
+            why++;
+    }
+    if (!why || !*why)
+        return 0;
+    why[strcspn(why, ":")] = 0;
+    pthread_mutex_lock(&t->inbox_mu);
+    snprintf(t->tls_why, sizeof t->tls_why, "%.100s", why);
+    pthread_mutex_unlock(&t->inbox_mu);
+    return 0;
+}
+
+void mqtt_tls_errors(MQTTAsync_SSLOptions *ssl, struct mqtt_state *t)
+{
+    if (ssl->struct_version >= 3) {
+        ssl->ssl_error_cb = on_tls_error;
+        ssl->ssl_error_context = t;
+    }
+}
+
 static void on_connect_failed(void *ctx, MQTTAsync_failureData *r)
 {
+    struct mqtt_state *t = ctx;
+    char tls[sizeof t->tls_why];
+    pthread_mutex_lock(&t->inbox_mu);
+    snprintf(tls, sizeof tls, "%s", t->tls_why);
+    t->tls_why[0] = 0;
+    pthread_mutex_unlock(&t->inbox_mu);
     char why[160];
-    snprintf(why, sizeof why, "%s%s%s", MQTTAsync_strerror(r ? r->code : -1),
-             r && r->message ? ": " : "", r && r->message ? r->message : "");
+    snprintf(why, sizeof why, "%s%s%.60s%s%.80s", MQTTAsync_strerror(r ? r->code : -1),
+             r && r->message ? ": " : "", r && r->message ? r->message : "", tls[0] ? "; TLS: " : "",
+             tls);
     post(ctx, MQTT_EV_CONNECT_FAILED, r ? r->code : -1, why);
 }
 

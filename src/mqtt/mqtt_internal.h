@@ -114,6 +114,9 @@ struct mqtt_state {
     size_t inbox_bytes, inbox_max;
     int stopping;             /* under inbox_mu: paho threads give up waiting */
 
+    /* paho threads: OpenSSL's reason for the last failed TLS connection
+     * (paho itself only says "TCP/TLS connect failure"); under inbox_mu */
+    char tls_why[104];
     int connected, connecting, subscribed;
     int ever_connected;
     /* client, after the broker lost our session: the server's subscription
@@ -209,6 +212,8 @@ void mqtt_connect_callbacks(MQTTAsync_connectOptions *co, struct mqtt_state *t);
 void mqtt_connect_options(struct nq_comm *c, MQTTAsync_connectOptions *co,
                           MQTTAsync_SSLOptions *ssl);
 void mqtt_subscribe_callbacks(MQTTAsync_responseOptions *ro, struct mqtt_state *t);
+/* TLS: have OpenSSL's errors on t's connections recorded for the log */
+void mqtt_tls_errors(MQTTAsync_SSLOptions *ssl, struct mqtt_state *t);
 /* onSuccess/onFailure of a QoS 0 publish: hand p back to the loop thread */
 void mqtt_pub_callbacks(MQTTAsync_responseOptions *ro, struct mqtt_pub *p);
 /* QoS 1/2: the completion comes back by token, through the worker */

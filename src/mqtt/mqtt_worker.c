@@ -199,6 +199,8 @@ static void do_connect(struct mqtt_state *t)
      * our subscription and undelivered messages across a reconnection */
     co.cleansession = t->qos == 0;
     co.automaticReconnect = 0; /* ours: also covers a broker down at start */
+    if (co.ssl)
+        mqtt_tls_errors(co.ssl, t);
     mqtt_connect_callbacks(&co, t);
     int rc = MQTTAsync_connect(t->h, &co);
     if (rc != MQTTASYNC_SUCCESS) {

@@ -1082,6 +1082,30 @@ static void test_tls_client_cert(void **state)
     nqt_round_trip(s, c, "with a client certificate");
     close_free(c, NQ_OK);
 
+    /* a broker whose certificate we do not trust: the log says why (paho
+     * alone says "TCP/TLS connect failure"; the reason is OpenSSL's) */
+    {
+        nqt_log lg;
+        nqt_log_init(&lg);
+        nq_options *w = mq_opts(b->tls_port, 0);
+        nqt_log_attach(w, &lg);
+        assert_int_equal(nq_options_set_tls(w, 1), NQ_OK);
+        assert_int_equal(nq_options_set_tls_ca(w, nqt_cert("other-ca.pem")), NQ_OK);
+        assert_int_equal(nq_options_set_tls_cert(w, cert), NQ_OK);
+        assert_int_equal(nq_options_set_tls_key(w, key), NQ_OK);
+        nq_comm *x = mq_new(w, NQ_CLIENT);
+        assert_true(nqt_log_wait_bad(&lg, 1, NQT_LONG_MS) >= 1);
+        nqt_log_print(&lg, "client that does not trust the broker");
+        pthread_mutex_lock(&lg.mu);
+        int says = strstr(lg.text, "certificate verify failed") != NULL;
+        pthread_mutex_unlock(&lg.mu);
+        assert_true(says);
+        nq_comm_close(x, 0);
+        mq_forget(x);
+        nq_comm_free(x);
+        nqt_log_destroy(&lg);
+    }
+
     /* no certificate: refused by the broker */
     nqt_log log;
     nqt_log_init(&log);
@@ -1098,6 +1122,29 @@ static void test_tls_client_cert(void **state)
     mq_forget(c2);
     nq_comm_free(c2);
     nqt_log_destroy(&log);
+
+    /* a certificate from another CA (make-certs.sh's otherclient.pem): refused too */
+    char other[512], other_key[512];
+    snprintf(other, sizeof other, "%s/otherclient.pem", getenv("NQ_TEST_CERTS"));
+    snprintf(other_key, sizeof other_key, "%s/otherclient.key", getenv("NQ_TEST_CERTS"));
+    if (access(other, R_OK) == 0 && access(other_key, R_OK) == 0) {
+        nqt_log_init(&log);
+        bad = mq_opts(b->tls_port, 0);
+        nqt_log_attach(bad, &log);
+        assert_int_equal(nq_options_set_tls(bad, 1), NQ_OK);
+        assert_int_equal(nq_options_set_tls_ca(bad, nqt_cert("ca.pem")), NQ_OK);
+        assert_int_equal(nq_options_set_tls_cert(bad, other), NQ_OK);
+        assert_int_equal(nq_options_set_tls_key(bad, other_key), NQ_OK);
+        c2 = mq_new(bad, NQ_CLIENT);
+        nqt_put_str(c2, "never", NULL, 0);
+        assert_true(nqt_log_wait_bad(&log, 1, NQT_LONG_MS) >= 1);
+        nqt_log_print(&log, "client with another CA's certificate");
+        nqt_expect_none(s, NQT_SHORT_MS);
+        assert_int_equal(nq_comm_close(c2, 200), NQ_ETIMEDOUT);
+        mq_forget(c2);
+        nq_comm_free(c2);
+        nqt_log_destroy(&log);
+    }
     close_free(s, NQ_OK);
     free(sl);
 }
