@@ -117,8 +117,13 @@ void mqtt_client_message(struct mqtt_state *t, struct mqtt_in *in)
                        "the session)", in->size, in->topic);
         return;
     }
-    if (mqtt_link_feed(l, in) < 0 && !c->close_phase && t->subscribed)
-        attach_new_link(t); /* start over with a fresh ini */
+    int held = t->ini_retry && !l->link.peer_ini;
+    if (mqtt_link_feed(l, in) < 0) {
+        if (!c->close_phase && t->subscribed)
+            attach_new_link(t); /* start over with a fresh ini */
+    } else if (held && l->link.peer_ini) {
+        mqtt_link_kick(l); /* the server answered our ini: the rest may go */
+    }
 }
 
 void mqtt_client_unreachable(struct mqtt_state *t, const char *why)

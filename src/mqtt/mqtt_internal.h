@@ -81,6 +81,7 @@ struct mqtt_link {
     uint64_t unacked;         /* bytes published, not yet consumed (QoS > 0) */
     int rewinding;            /* a publish failed: send nothing until all are settled */
     int finish_pending;       /* kick found the session finished: close on the next turn */
+    int ini_out;              /* client after a lost broker session: its ini went, the rest waits */
     /* server: the first frame (8-byte header + 16-byte id) is held back
      * until it is whole, so that an ini whose id is not the topic's never
      * reaches the core (it would take over that id's session) */

@@ -111,10 +111,24 @@ void mqtt_link_kick(struct mqtt_link *l)
     /* lost_pending: this link's stream ends with what is still in the inbox */
     if (!s || s->link != &l->link || l->rewinding || t->lost_pending)
         return;
-    while (t->connected && t->subscribed && t->inflight < t->window) {
+    /* A client after a lost broker session sends its ini alone and the
+     * rest once the server answered it: the server may not be subscribed
+     * again yet, and a later piece that reached it alone could begin with
+     * our fin, which is the same 24 bytes as our ini (it then took the fin
+     * for an ini, answered it, and everything between was lost). */
+    int hold = t->ini_retry && !l->link.peer_ini && c->purpose == NQ_CLIENT;
+    while (t->connected && t->subscribed && t->inflight < t->window && !(hold && l->ini_out)) {
         struct iovec iov[GATHER_IOV];
         int n;
-        size_t len = gather_piece(l, s, iov, &n);
+        size_t len = 0;
+        if (hold) { /* the first frame only: the ini the link began with */
+            n = nq_session_gather_at(s, l->unacked, iov, GATHER_IOV, UINT64_MAX, 0);
+            for (int i = 0; i < n; i++)
+                len += iov[i].iov_len;
+            l->ini_out = 1;
+        } else {
+            len = gather_piece(l, s, iov, &n);
+        }
         if (len == 0)
             break;
         struct mqtt_pub *p = calloc(1, sizeof *p);
