@@ -4,7 +4,13 @@
  * messages each way, messages bigger than the transport size, empty and
  * 16-byte messages, close with data in flight, a broker that is down at
  * start, garbage and bad topics, QoS 2 across a broker restart, TLS and
- * broker authentication.
+ * broker authentication, the keep-alive the broker sees.
+ *
+ * Built a second time with NQT_MQTT_FAULT as it_mqtt_fault (labels
+ * mqtt;fault): a rogue broker client's garbage flood (rate-limited
+ * warnings), broker ACLs against impersonation (patterns on the client id,
+ * per-client accounts), broker TLS with client certificates, QoS 2 across
+ * a broker restarted without persistence.
  */
 #include "nqtest.h"
 #include "mosquitto.h"
