@@ -33,19 +33,73 @@ static void on_connected(void *ctx, MQTTAsync_successData *r)
 {
     struct mqtt_state *t = ctx;
     /* before any message of this connection is queued (same paho thread) */
-    atomic_fetch_add(&t->conn_gen, 1);
+    unsigned gen = atomic_fetch_add(&t->conn_gen, 1) + 1;
     /* the broker kept no session for us (it restarted without persistence,
-     * or expired it): paho has just dropped its messages in flight */
-    if (t->qos > 0 && r && !r->alt.connect.sessionPresent)
+     * or expired it): paho has just dropped its messages in flight, and
+     * nothing the broker sends on this connection is a resend (mqtt_dup.c) */
+    int lost = t->qos > 0 && r && !r->alt.connect.sessionPresent;
+    if (lost) {
+        atomic_store(&t->fresh_gen, gen);
         mqtt_worker_forget(t);
-    post(ctx, MQTT_EV_CONNECTED, 0, NULL);
+    }
+    struct mqtt_ev *e = calloc(1, sizeof *e);
+    if (!e)
+        return; /* a connection we never hear of: the keep-alive ends it */
+    e->kind = MQTT_EV_CONNECTED;
+    e->rc = lost;
+    e->token = (int)gen;
+    nq_mpsc_push(&t->events, &e->node);
+    ev_async_send(t->c->loop, &t->async);
+}
+
+/* OpenSSL's error queue, printed by paho at a failed TLS handshake: keep
+ * the last line's reason, which says what paho's "TCP/TLS connect failure"
+ * does not ("certificate verify failed"). Lines look like
+ * [<thread>:]error:<code>:<library>:<function>:<reason>:<file>:<line>:... */
+static int on_tls_error(const char *str, size_t len, void *u)
+{
+    struct mqtt_state *t = u;
+    char line[256];
+    snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line ? len : sizeof line - 1), str);
+    line[strcspn(line, "\n")] = 0;
+    char *why = strstr(line, "error:");
+    if (!why)
+        return 0;
+    why += 6;
+    for (int k = 0; k < 3 && why; k++) { /* past code, library and function */
+        why = strchr(why, ':');
+        if (why)
+            why++;
+    }
+    if (!why || !*why)
+        return 0;
+    why[strcspn(why, ":")] = 0;
+    pthread_mutex_lock(&t->inbox_mu);
+    snprintf(t->tls_why, sizeof t->tls_why, "%.100s", why);
+    pthread_mutex_unlock(&t->inbox_mu);
+    return 0;
+}
+
+void mqtt_tls_errors(MQTTAsync_SSLOptions *ssl, struct mqtt_state *t)
+{
+    if (ssl->struct_version >= 3) {
+        ssl->ssl_error_cb = on_tls_error;
+        ssl->ssl_error_context = t;
+    }
 }
 
 static void on_connect_failed(void *ctx, MQTTAsync_failureData *r)
 {
+    struct mqtt_state *t = ctx;
+    char tls[sizeof t->tls_why];
+    pthread_mutex_lock(&t->inbox_mu);
+    snprintf(tls, sizeof tls, "%s", t->tls_why);
+    t->tls_why[0] = 0;
+    pthread_mutex_unlock(&t->inbox_mu);
     char why[160];
-    snprintf(why, sizeof why, "%s%s%s", MQTTAsync_strerror(r ? r->code : -1),
-             r && r->message ? ": " : "", r && r->message ? r->message : "");
+    snprintf(why, sizeof why, "%s%s%.60s%s%.80s", MQTTAsync_strerror(r ? r->code : -1),
+             r && r->message ? ": " : "", r && r->message ? r->message : "", tls[0] ? "; TLS: " : "",
+             tls);
     post(ctx, MQTT_EV_CONNECT_FAILED, r ? r->code : -1, why);
 }
 
@@ -246,11 +300,39 @@ static void connect_failed(struct mqtt_state *t, const char *why)
     backoff(t);
 }
 
+/* QoS 1/2: the broker came back without the session it kept for us (it
+ * restarted without persistence, or expired the session). Gone with it:
+ * our subscription, what it had accepted from us and not yet delivered (our
+ * puts of that had completed), and what it had for us. The byte streams
+ * have a hole, so each starts over from a new ini, as after a TCP
+ * reconnection; what was not acknowledged yet is sent again. Before, the
+ * client went on mid-stream into a server that had lost its place: its
+ * close timed out, and what it sent after the hole was lost. */
+static void session_lost(struct mqtt_state *t)
+{
+    struct nq_comm *c = t->c;
+    t->lost_pending = 0;
+    nq_log(c, NQ_LOG_ERROR, "mqtt: the broker at %s came back without our MQTT session (restarted "
+           "without persistence, or it expired the session): what it had accepted and not yet "
+           "delivered is lost, completed puts included; %s", t->uri,
+           c->purpose == NQ_CLIENT ? "the stream to the server starts over with a new ini, and "
+           "what was not acknowledged is sent again" : "each client's stream starts over at its "
+           "next ini, and what was not acknowledged is sent again then");
+    if (c->purpose == NQ_CLIENT)
+        mqtt_client_session_lost(t);
+    else
+        mqtt_server_session_lost(t);
+}
+
 static void handle_event(struct mqtt_state *t, struct mqtt_ev *e)
 {
     struct nq_comm *c = t->c;
     switch (e->kind) {
     case MQTT_EV_CONNECTED:
+        if (e->rc && t->ever_connected) { /* done by drain_inbox, in order */
+            t->lost_pending = 1;
+            t->lost_gen = (unsigned)e->token;
+        }
         t->connecting = 0;
         t->connected = 1;
         t->backoff = 0;
@@ -307,9 +389,14 @@ static void drain_inbox(struct mqtt_state *t)
         if (atomic_load(&c->rq.paused))
             return; /* resume() comes back here */
         struct nq_mpsc_node *node = nq_mpsc_pop(&t->inbox);
-        if (!node)
+        if (!node) {
+            if (t->lost_pending) /* what came before the loss went to the old links */
+                session_lost(t);
             return;
+        }
         struct mqtt_in *in = (struct mqtt_in *)node;
+        if (t->lost_pending && in->gen >= t->lost_gen)
+            session_lost(t);
         if (!c->close_done && !mqtt_dup_check(t, in)) {
             if (c->purpose == NQ_CLIENT)
                 mqtt_client_message(t, in);
@@ -505,6 +592,8 @@ void mqtt_state_destroy(struct mqtt_state *t)
     pthread_mutex_unlock(&t->inbox_mu);
     if (ev_is_active(&t->retry))
         ev_timer_stop(c->loop, &t->retry);
+    if (ev_is_active(&t->ini_timer))
+        ev_timer_stop(c->loop, &t->ini_timer);
     if (ev_is_active(&t->async))
         ev_async_stop(c->loop, &t->async);
     mqtt_worker_stop(t); /* after the publishes still queued for paho */

@@ -60,6 +60,11 @@ int mqtt_dup_check(struct mqtt_state *t, struct mqtt_in *in)
             return 0; /* no memory: no check */
     }
     uint64_t h = hash_of(in->topic, m->payload, in->size);
+    /* a broker that had no session for us resends nothing: without this, a
+     * fin after a broker restart without persistence was dropped as a
+     * resend of the ini (the same 24 bytes, and packet id 1 both times) */
+    if (in->gen != t->seen_done_gen && in->gen == atomic_load(&t->fresh_gen))
+        t->seen_done_gen = in->gen;
     if (in->gen != t->seen_done_gen) {
         if (seen_before(t, in, h)) {
             nq_log(t->c, NQ_LOG_INFO, "mqtt: dropping a QoS 2 message the broker sent again after "

@@ -21,9 +21,10 @@
 
 #define MQTT_HEX_LEN 32
 #define MQTT_TOPIC_MAX 40 /* "c2s/" + 32 hex + NUL */
-#define MQTT_KEEPALIVE_S 60 /* as the reference's paho-mqtt default */
 #define MQTT_PUB_MAX (UINT64_C(512) << 10) /* bytes per publish at most (mqtt_state_start) */
 #define MQTT_WAKE_NS 1000000LL /* a wake at most every 1 ms while publishes are pending (mqtt_waker.c) */
+#define MQTT_INI_WAIT 2.0  /* s: a client's ini after a lost broker session unanswered: send it again */
+#define MQTT_INI_WAIT_MAX 16.0
 
 enum mqtt_ev_kind {
     MQTT_EV_CONNECTED,
@@ -80,12 +81,18 @@ struct mqtt_link {
     uint64_t unacked;         /* bytes published, not yet consumed (QoS > 0) */
     int rewinding;            /* a publish failed: send nothing until all are settled */
     int finish_pending;       /* kick found the session finished: close on the next turn */
+    int ini_out;              /* client after a lost broker session: its ini went, the rest waits */
     /* server: the first frame (8-byte header + 16-byte id) is held back
      * until it is whole, so that an ini whose id is not the topic's never
      * reaches the core (it would take over that id's session) */
     int check_ini;
     size_t ini_len;
     uint8_t ini_head[8 + NQ_ID_SIZE];
+    /* frame headers seen ahead of the core's framer, so that one over the
+     * message limit is refused here with a rate-limited warning */
+    uint64_t scan_left;       /* payload bytes left of the current frame */
+    unsigned scan_have;       /* header bytes seen of the next frame */
+    uint8_t scan_hdr[8];
     struct mqtt_link *next, *prev;
 };
 
@@ -108,13 +115,29 @@ struct mqtt_state {
     size_t inbox_bytes, inbox_max;
     int stopping;             /* under inbox_mu: paho threads give up waiting */
 
+    /* paho threads: OpenSSL's reason for the last failed TLS connection
+     * (paho itself only says "TCP/TLS connect failure"); under inbox_mu */
+    char tls_why[104];
     int connected, connecting, subscribed;
     int ever_connected;
+    /* client, after the broker lost our session: the server's subscription
+     * may be gone too, and an ini published before it is back is lost; so
+     * an ini unanswered after ini_wait seconds starts the stream over */
+    int ini_retry;
+    double ini_wait;
+    ev_timer ini_timer;
+    /* the broker came back without our session on connection lost_gen:
+     * the streams start over once the messages of earlier connections
+     * still in the inbox went to the old links (nothing is sent meanwhile) */
+    int lost_pending;
+    unsigned lost_gen;
     ev_timer retry;
     double backoff;
     int64_t first_attempt_ms;
     unsigned failures;        /* connection attempts failed in a row */
-    unsigned bad_topics;      /* rate limit for the warning */
+    /* warnings any broker client can trigger at will (bad topics, garbage,
+     * bad frames): at most one line a second (nq_log_limited) */
+    struct nq_ratelimit warn_rl;
 
     /* the caller's thread waits here for the disconnect at destroy */
     pthread_mutex_t disc_mu;
@@ -137,6 +160,7 @@ struct mqtt_state {
     size_t seen_next;
     unsigned seen_done_gen;   /* connection whose resends are over */
     atomic_uint conn_gen;     /* paho threads: +1 at each connection */
+    atomic_uint fresh_gen;    /* the last connection the broker had no session for */
 
     /* mqtt_waker.c: wakes paho's receive thread while publishes are pending */
     struct mqtt_waker *waker; /* NULL when it could not be made */
@@ -189,6 +213,8 @@ void mqtt_connect_callbacks(MQTTAsync_connectOptions *co, struct mqtt_state *t);
 void mqtt_connect_options(struct nq_comm *c, MQTTAsync_connectOptions *co,
                           MQTTAsync_SSLOptions *ssl);
 void mqtt_subscribe_callbacks(MQTTAsync_responseOptions *ro, struct mqtt_state *t);
+/* TLS: have OpenSSL's errors on t's connections recorded for the log */
+void mqtt_tls_errors(MQTTAsync_SSLOptions *ssl, struct mqtt_state *t);
 /* onSuccess/onFailure of a QoS 0 publish: hand p back to the loop thread */
 void mqtt_pub_callbacks(MQTTAsync_responseOptions *ro, struct mqtt_pub *p);
 /* QoS 1/2: the completion comes back by token, through the worker */
@@ -220,6 +246,9 @@ void mqtt_server_ready(struct mqtt_state *t);
 void mqtt_client_message(struct mqtt_state *t, struct mqtt_in *in);
 void mqtt_server_message(struct mqtt_state *t, struct mqtt_in *in);
 void mqtt_client_unreachable(struct mqtt_state *t, const char *why);
+/* the broker came back without our session: every stream starts over */
+void mqtt_client_session_lost(struct mqtt_state *t);
+void mqtt_server_session_lost(struct mqtt_state *t);
 
 /* mqtt_link.c, loop thread */
 struct mqtt_link *mqtt_link_new(struct mqtt_state *t, const char *hex, const char *out_prefix);

@@ -25,8 +25,9 @@ struct mqtt_link *mqtt_link_new(struct mqtt_state *t, const char *hex, const cha
     snprintf(l->out_topic, sizeof l->out_topic, "%s%s", out_prefix, hex);
     snprintf(l->link.name, sizeof l->link.name, "mqtt %.50s", c->purpose == NQ_SERVER
              ? l->out_topic : t->uri);
-    /* handshake frames pass whatever the limit */
-    nq_framer_init(&l->link.fr, c->o.message_limit < NQ_ID_SIZE ? NQ_ID_SIZE : c->o.message_limit);
+    /* the message limit (handshake frames pass whatever it is) and the
+     * communicator's partial limit */
+    nq_core_link_init(c, &l->link);
     l->next = t->links;
     if (t->links)
         t->links->prev = l;
@@ -107,12 +108,27 @@ void mqtt_link_kick(struct mqtt_link *l)
     struct mqtt_state *t = l->t;
     struct nq_comm *c = t->c;
     struct nq_session *s = l->link.s;
-    if (!s || s->link != &l->link || l->rewinding)
+    /* lost_pending: this link's stream ends with what is still in the inbox */
+    if (!s || s->link != &l->link || l->rewinding || t->lost_pending)
         return;
-    while (t->connected && t->subscribed && t->inflight < t->window) {
+    /* A client after a lost broker session sends its ini alone and the
+     * rest once the server answered it: the server may not be subscribed
+     * again yet, and a later piece that reached it alone could begin with
+     * our fin, which is the same 24 bytes as our ini (it then took the fin
+     * for an ini, answered it, and everything between was lost). */
+    int hold = t->ini_retry && !l->link.peer_ini && c->purpose == NQ_CLIENT;
+    while (t->connected && t->subscribed && t->inflight < t->window && !(hold && l->ini_out)) {
         struct iovec iov[GATHER_IOV];
         int n;
-        size_t len = gather_piece(l, s, iov, &n);
+        size_t len = 0;
+        if (hold) { /* the first frame only: the ini the link began with */
+            n = nq_session_gather_at(s, l->unacked, iov, GATHER_IOV, UINT64_MAX, 0);
+            for (int i = 0; i < n; i++)
+                len += iov[i].iov_len;
+            l->ini_out = 1;
+        } else {
+            len = gather_piece(l, s, iov, &n);
+        }
         if (len == 0)
             break;
         struct mqtt_pub *p = calloc(1, sizeof *p);
@@ -222,7 +238,9 @@ void mqtt_pub_done(struct mqtt_state *t, struct mqtt_pub *p)
     atomic_store(&t->paho_bytes, t->inflight);
     struct mqtt_link *l = p->l;
     if (p->ev.rc)
-        nq_log(c, l ? NQ_LOG_INFO : NQ_LOG_WARN, /* with l (QoS > 0) it is sent again */ "mqtt: a publish of %llu bytes%s%s failed: %s",
+        /* QoS > 0: sent again (by the link, or from the session once its
+         * link is gone); QoS 0: lost */
+        nq_log(c, l || t->qos > 0 ? NQ_LOG_INFO : NQ_LOG_WARN, "mqtt: a publish of %llu bytes%s%s failed: %s",
                (unsigned long long)p->size, l ? " to " : "", l ? l->out_topic : "",
                MQTTAsync_strerror(p->ev.rc));
     if (!l) {
@@ -257,18 +275,67 @@ void mqtt_pub_done(struct mqtt_state *t, struct mqtt_pub *p)
     mqtt_kick_all(t);
 }
 
+/* How many of the len bytes at buf may go to the core: all of them, or
+ * those before a frame header that announces more than the message limit.
+ * The core would say so itself, but once per publish; a broker client can
+ * send such publishes at will, so the warning is ours and rate-limited. */
+static size_t scan_headers(struct mqtt_link *l, const uint8_t *buf, size_t len, uint64_t *bad)
+{
+    uint64_t limit = l->link.fr.limit;
+    size_t i = 0;
+    while (i < len) {
+        if (l->scan_left) {
+            size_t skip = l->scan_left < len - i ? (size_t)l->scan_left : len - i;
+            l->scan_left -= skip;
+            i += skip;
+            continue;
+        }
+        l->scan_hdr[l->scan_have++] = buf[i++];
+        if (l->scan_have < sizeof l->scan_hdr)
+            continue;
+        uint64_t size = 0;
+        for (int k = 0; k < 8; k++)
+            size = size << 8 | l->scan_hdr[k];
+        l->scan_have = 0;
+        if (size > limit) {
+            *bad = size;
+            return i >= 8 ? i - 8 : 0; /* begun in an earlier publish: 0 */
+        }
+        l->scan_left = size;
+    }
+    return len;
+}
+
+/* Drop l for garbage a broker client sent (rate-limited warning). */
+static int refuse(struct mqtt_link *l, const char *fmt, unsigned long long a, unsigned long long b)
+{
+    struct mqtt_state *t = l->t;
+    char what[160];
+    snprintf(what, sizeof what, fmt, a, b);
+    nq_log_limited(t->c, &t->warn_rl, NQ_LOG_WARN, "mqtt %s%s: %s: protocol error, dropping this link",
+                   t->c->purpose == NQ_SERVER ? "c2s/" : "s2c/", l->hex, what);
+    /* a frame cut off here is part of the garbage: no second warning for it */
+    nq_framer_reset(&l->link.fr);
+    mqtt_link_close(l, "protocol error");
+    return -1;
+}
+
 static int feed(struct mqtt_link *l, const uint8_t *buf, size_t len)
 {
-    if (nq_core_feed(l->t->c, &l->link, buf, len) < 0) {
+    uint64_t bad = 0;
+    size_t ok = scan_headers(l, buf, len, &bad);
+    if (ok && nq_core_feed(l->t->c, &l->link, buf, ok) < 0) {
         mqtt_link_close(l, "protocol error");
         return -1;
     }
+    if (ok < len)
+        return refuse(l, "a frame of %llu bytes exceeds the message limit of %llu",
+                      (unsigned long long)bad, (unsigned long long)l->link.fr.limit);
     return 0;
 }
 
 /* The held-back first frame is an ini (a 16-byte frame) naming another id
- * than the topic's c2s/<hex>. Any other first frame goes to the core, which
- * says what is wrong with it. */
+ * than the topic's c2s/<hex>. */
 static int ini_mismatch(const struct mqtt_link *l, char *got)
 {
     mqtt_hex(l->ini_head + 8, got);
@@ -294,15 +361,24 @@ int mqtt_link_feed(struct mqtt_link *l, struct mqtt_in *in)
         l->ini_len += take;
         p += take;
         n -= take;
-        /* wait for the whole ini; a header that announces anything else
-         * goes to the core at once, which reports it */
-        if (l->ini_len < 8 || (ini_header(l) && l->ini_len < sizeof l->ini_head))
+        if (l->ini_len < 8)
             return 0;
+        if (!ini_header(l)) {
+            /* the core would refuse it too, with a warning per publish */
+            uint64_t size = 0;
+            for (int k = 0; k < 8; k++)
+                size = size << 8 | l->ini_head[k];
+            return refuse(l, "its first frame is %llu bytes, not a %llu-byte id",
+                          (unsigned long long)size, NQ_ID_SIZE);
+        }
+        if (l->ini_len < sizeof l->ini_head)
+            return 0; /* wait for the whole ini */
         l->check_ini = 0;
         char got[MQTT_HEX_LEN + 1];
-        if (ini_header(l) && ini_mismatch(l, got)) {
-            nq_log(l->t->c, NQ_LOG_WARN, "mqtt c2s/%s: its ini names %s, not the topic's id: "
-                   "protocol error, dropping this link", l->hex, got);
+        if (ini_mismatch(l, got)) {
+            struct mqtt_state *t = l->t;
+            nq_log_limited(t->c, &t->warn_rl, NQ_LOG_WARN, "mqtt c2s/%s: its ini names %s, not "
+                           "the topic's id: protocol error, dropping this link", l->hex, got);
             mqtt_link_close(l, "protocol error");
             return -1;
         }

@@ -5,11 +5,13 @@
 #include "core/status.h"
 #include "mqtt/mqtt_internal.h"
 
-/* A flood of bad topics must not flood the log: the first few, then 1/1000. */
-static int say_bad(struct mqtt_state *t)
+/* Every client's stream has a hole: drop its link (its session lingers
+ * with what is queued for it); the client starts over with a new ini
+ * (mqtt_client_session_lost), and what arrives before that is refused. */
+void mqtt_server_session_lost(struct mqtt_state *t)
 {
-    t->bad_topics++;
-    return t->bad_topics <= 10 || t->bad_topics % 1000 == 0;
+    while (t->links)
+        mqtt_link_close(t->links, "the broker lost the MQTT session");
 }
 
 void mqtt_server_ready(struct mqtt_state *t)
@@ -22,16 +24,15 @@ void mqtt_server_message(struct mqtt_state *t, struct mqtt_in *in)
     struct nq_comm *c = t->c;
     if (in->msg->retained) {
         /* left on the broker by someone else: not part of a live stream */
-        if (say_bad(t))
-            nq_log(c, NQ_LOG_WARN, "mqtt: ignoring a retained message on %s", in->topic);
+        nq_log_limited(c, &t->warn_rl, NQ_LOG_WARN, "mqtt: ignoring a retained message on %.60s",
+                       in->topic);
         return;
     }
     const char *hex = in->topic_cut ? NULL : mqtt_topic_id(in->topic, "c2s/");
     if (!hex) {
-        if (say_bad(t))
-            nq_log(c, NQ_LOG_WARN,
-                   "mqtt: ignoring %zu bytes on topic '%.60s': not c2s/<32 lowercase hex digits>",
-                   in->size, in->topic);
+        nq_log_limited(c, &t->warn_rl, NQ_LOG_WARN,
+                       "mqtt: ignoring %zu bytes on topic '%.60s': not c2s/<32 lowercase hex digits>",
+                       in->size, in->topic);
         return;
     }
     struct mqtt_link *l = mqtt_link_find(t, hex);

@@ -12,7 +12,9 @@
  * Best effort: if this connection is down, publishes go on as before.
  * Memory: one wake in flight at a time. Nothing changes on the peers'
  * topics: this connection has its own client id ("nqw" + our hex id) and
- * topic (nq-wake/<hex>), both outside the c2s/ and s2c/ spaces.
+ * topic (nq-wake/<its client id>, i.e. nq-wake/nqw<hex>), both outside the
+ * c2s/ and s2c/ spaces; a broker ACL grants it with one pattern line on the
+ * client id (`pattern readwrite nq-wake/%c`, docs/mqtt.md "Security").
  *
  * Threads: our worker thread (mqtt_worker.c) makes every paho call on this
  * handle except the subscribe, made from paho's connect callback as paho's
@@ -149,7 +151,7 @@ int mqtt_waker_create(struct mqtt_state *t)
         return -1;
     w->t = t;
     snprintf(w->id, sizeof w->id, "nqw%s", t->own_hex);
-    snprintf(w->topic, sizeof w->topic, "nq-wake/%s", t->own_hex);
+    snprintf(w->topic, sizeof w->topic, "nq-wake/%s", w->id);
     if (MQTTAsync_create(&w->h, t->uri, w->id, MQTTCLIENT_PERSISTENCE_NONE, NULL) != MQTTASYNC_SUCCESS) {
         free(w);
         return -1;

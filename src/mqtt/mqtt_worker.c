@@ -158,7 +158,11 @@ void mqtt_connect_options(struct nq_comm *c, MQTTAsync_connectOptions *out,
 {
     MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
     MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
-    co.keepAliveInterval = MQTT_KEEPALIVE_S;
+    /* nq_options_set_keepalive: whole seconds, rounded up; 0 turns it off.
+     * Paho pings the broker after that long without traffic and drops the
+     * connection when no answer comes (then we reconnect); the broker drops
+     * us after 1.5 times that long without a packet. */
+    co.keepAliveInterval = c->o.keepalive_ms > 0 ? (int)((c->o.keepalive_ms + 999) / 1000) : 0;
     co.MQTTVersion = MQTTVERSION_3_1_1;
     co.connectTimeout = 10;
     if (c->o.mqtt_username[0]) {
@@ -195,6 +199,8 @@ static void do_connect(struct mqtt_state *t)
      * our subscription and undelivered messages across a reconnection */
     co.cleansession = t->qos == 0;
     co.automaticReconnect = 0; /* ours: also covers a broker down at start */
+    if (co.ssl)
+        mqtt_tls_errors(co.ssl, t);
     mqtt_connect_callbacks(&co, t);
     int rc = MQTTAsync_connect(t->h, &co);
     if (rc != MQTTASYNC_SUCCESS) {
