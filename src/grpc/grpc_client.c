@@ -199,6 +199,7 @@ static void client_kick(struct nq_comm *c, struct nq_session *s)
 static void client_close_begin(struct nq_comm *c)
 {
     struct gq_state *g = c->transport;
+    nq_gq_client_resume(g); /* a stalled round reads on to the server's fin */
     nq_core_client_close_begin(c, g->linked);
 }
 
