@@ -68,11 +68,15 @@ void nq_gq_client_wait_ready(struct gq_state *g, grpc_connectivity_state st)
     struct nq_comm *c = g->c;
     if (g->watching || c->close_done)
         return;
-    if (st == GRPC_CHANNEL_TRANSIENT_FAILURE) {
+    if (st != GRPC_CHANNEL_READY) {
+        /* the connect timeout runs while the channel is not ready at all,
+         * connecting included: a server that accepts connections but never
+         * answers (frozen) keeps gRPC connecting for 20 s per attempt */
         char why[160];
-        snprintf(why, sizeof why,
-                 "channel %s (server down, TLS on one side only, or a certificate refused?)",
-                 conn_name(st));
+        snprintf(why, sizeof why, "channel %s%s", conn_name(st),
+                 st == GRPC_CHANNEL_TRANSIENT_FAILURE
+                     ? " (server down, TLS on one side only, or a certificate refused?)"
+                     : "");
         unreachable(g, why);
         if (c->close_phase && c->sessions->fin_queued && !nq_session_has_output(c->sessions)) {
             /* our fin was failed with the rest: nobody to say goodbye to */
