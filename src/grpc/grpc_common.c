@@ -67,9 +67,8 @@ static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
  * connection is closed when its ack has not come K/2 ms later, so a peer
  * that went silent is cut about K ms after its last word. Pings go out
  * with or without a call in flight (a server pings its clients between
- * their rounds) and without data frames in between (an idle reference
- * client sends none). A peer that talks is never pinged: whatever it
- * sends restarts gRPC's keepalive timer. K = 0: no pings. */
+ * their rounds). A peer that talks is never pinged: whatever it sends
+ * restarts gRPC's keepalive timer. K = 0: no pings. */
 static void set_keepalive_args(struct gq_state *g, int *np)
 {
     struct nq_comm *c = g->c;
@@ -77,11 +76,20 @@ static void set_keepalive_args(struct gq_state *g, int *np)
     int64_t k = c->o.keepalive_ms;
     int half = k > 0 ? (int)(k / 2 > INT_MAX ? INT_MAX : k / 2) : INT_MAX;
     g->arg_items[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS, {.integer = half}};
-    if (k > 0) {
+    if (k > 0)
         g->arg_items[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIMEOUT_MS, {.integer = half}};
+    /* The server pings idle clients as long as they are idle (an idle
+     * reference client sends nothing, and clients do not police pings).
+     * The client keeps gRPC's limit of 2 pings until it sends something
+     * again: a client whose round stalls on its own full receive queue
+     * hears nothing and would go on pinging, and a server with gRPC's
+     * default policy (the reference) answers a 4th ping within 5 min
+     * without its own data in between with GOAWAY too_many_pings, which
+     * cut such a round (seen with a 1 s keepalive). One unanswered ping is
+     * all it takes to notice a frozen server. */
+    if (k > 0 && c->purpose == NQ_SERVER)
         g->arg_items[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA,
                                        {.integer = 0}};
-    }
     /* client: ping between rounds too (retry backoff); server: ping idle
      * clients, and accept pings from clients that have no call open */
     g->arg_items[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,

@@ -142,13 +142,13 @@ static void server_abort(struct nq_comm *c)
 {
     struct gq_state *g = c->transport;
     nq_gq_server_live_stop(g);
-    /* say which clients were still there */
+    /* the core's warning names the peers cut; here, where each one was */
     for (struct gq_peer *p = g->peers; p; p = p->next) {
         char hex[33] = "(no id yet)";
         if (p->link.s)
             nq_id_format(p->link.s->peer, hex);
-        nq_log(c, NQ_LOG_WARN, "%s: peer %s had not ended its session at the close deadline "
-               "(%s): connection cut", p->addr, hex, p->round ? "in a round" : "between rounds");
+        nq_log(c, NQ_LOG_DEBUG, "%s: peer %s cut at the close deadline %s", p->addr, hex,
+               p->round ? "in a round" : "between rounds");
     }
     grpc_server_cancel_all_calls(g->server);
     while (g->peers)
