@@ -17,6 +17,7 @@
 #define POLL_MAX 0.5
 #define RETRY_FIRST 0.05
 #define RETRY_MAX 2.0
+#define WATCH_BACKSTOP 0.25
 
 static void schedule(struct gq_state *g, double delay)
 {
@@ -66,7 +67,7 @@ static void unreachable(struct gq_state *g, const char *why)
 void nq_gq_client_wait_ready(struct gq_state *g, grpc_connectivity_state st)
 {
     struct nq_comm *c = g->c;
-    if (g->watching || c->close_done)
+    if (c->close_done)
         return;
     if (st != GRPC_CHANNEL_READY) {
         /* the connect timeout runs while the channel is not ready at all,
@@ -84,6 +85,14 @@ void nq_gq_client_wait_ready(struct gq_state *g, grpc_connectivity_state st)
             return;
         }
     }
+    /* Look again in 250 ms ourselves as well: gRPC's watch is the fast
+     * path, but its deadline has been seen not to fire (a watch pending for
+     * good after the reference server closed the connection: no new round,
+     * the puts waiting for ever). A late watch completion then only
+     * triggers one more look. */
+    schedule(g, WATCH_BACKSTOP);
+    if (g->watching)
+        return;
     g->watching = 1;
     g->op_conn.kind = GQ_CONN;
     gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
