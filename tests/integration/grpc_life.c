@@ -493,21 +493,20 @@ static int read_line(int fd, char *buf, size_t cap, int64_t timeout_ms)
     return (int)n;
 }
 
-/* A client whose application takes nothing for 1.5 s while the reference
- * server pushes 20 MiB to it (4 times over) (receive queue limit 2 MiB: its rounds stall,
- * and the next round begins while the queue is full), then takes all 20:
- * every message arrives, in order, and the client's close and free return
- * within its deadline (the reference never ends a session, so close gives
- * up at it). Nothing more is sent: in about 1 run in 3 the reference
- * server drops the connection some seconds after such a stall, and our
- * client then finds it unreachable. Before: the round that began on a full queue asked
- * for the server's initial metadata only with its first receive, which came
- * later without it; gRPC never completes a receive before initial metadata
- * was asked for, so that round hung with messages in it, and the close's
- * destroy waited for it for ever. Keepalive 1000 ms on the client: its
- * pings during the stalls (after 500 ms of silence) must not earn a GOAWAY
- * too_many_pings from the reference (gRPC's default ping policy answers
- * the 4th within 5 min). */
+/* Four times over: the reference server pushes 20 MiB to a client that
+ * takes nothing for 1.5 s (receive queue limit 2 MiB: its rounds stall,
+ * and a round may begin while the queue is full), then the client takes
+ * all 20. Every message arrives, in order, and close and free return
+ * within close's deadline. Before: a round that began on a full queue
+ * asked for the server's initial metadata only with its first receive,
+ * which came later without it; gRPC completes no receive before initial
+ * metadata was asked for, so that round hung with messages in it (they
+ * never came) and the close's destroy waited for it for ever (4 runs out
+ * of 4 failed). Keepalive 1000 ms: the client's pings during the stalls
+ * (after 500 ms of silence) must not earn a GOAWAY too_many_pings from
+ * the reference (gRPC's default ping policy answers the 4th within 5 min).
+ * Nothing is sent after the last cycle: the reference server has been
+ * seen to drop the connection some seconds after a long stall. */
 static void test_ref_stalled_client(void **state)
 {
     int port = nqt_free_port();
