@@ -10,7 +10,7 @@ if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/grpc_faults.c)
 endif()
 # dead peers (kill -9, SIGSTOP) and bounded closes: children are this program again
 if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/grpc_life.c)
-  nq_add_test(it_grpc_life SOURCES grpc_life.c ${PROJECT_SOURCE_DIR}/tests/support/nqtest.c LABELS grpc fault PUBLIC TIMEOUT 300)
+  nq_add_test(it_grpc_life SOURCES grpc_life.c ${PROJECT_SOURCE_DIR}/tests/support/nqtest.c LABELS grpc fault PUBLIC CERTS TIMEOUT 300)
   target_include_directories(it_grpc_life PRIVATE ${GRPC_INCLUDE_DIRS})
   target_link_libraries(it_grpc_life PRIVATE ${GRPC_LINK_LIBRARIES})
   # the same program against the reference's gRPC server (a client stalled on a full queue)

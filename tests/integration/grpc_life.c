@@ -37,11 +37,16 @@ static int nchildren;
 
 /* ---- children --------------------------------------------------------- */
 
+/* TLS_CA set (a CA file): the child is a TLS client verifying with it */
+static const char *child_ca;
+
 static nq_options *child_opts(int port, long keepalive_ms)
 {
     nq_options *o = NULL;
     if (nq_options_new(&o) != NQ_OK || nq_options_set_port(o, port) != NQ_OK ||
         nq_options_set_keepalive(o, keepalive_ms) != NQ_OK)
+        exit(2);
+    if (child_ca && (nq_options_set_tls(o, 1) != NQ_OK || nq_options_set_tls_ca(o, child_ca) != NQ_OK))
         exit(2);
     return o;
 }
@@ -101,7 +106,7 @@ static pid_t spawn_child(const char *role, int port, long keepalive_ms)
     char ps[16], ks[24];
     snprintf(ps, sizeof ps, "%d", port);
     snprintf(ks, sizeof ks, "%ld", keepalive_ms);
-    char *argv[] = {self_path, (char *)role, ps, ks, NULL};
+    char *argv[] = {self_path, (char *)role, ps, ks, (char *)child_ca, NULL};
     pid_t pid;
     assert_int_equal(posix_spawn(&pid, self_path, &fa, NULL, argv, environ), 0);
     posix_spawn_file_actions_destroy(&fa);
@@ -240,6 +245,35 @@ static void test_killed_client_close_forever(void **state)
     assert_int_equal(timed_close(s, NQ_FOREVER, &ms), NQ_OK);
     assert_true(ms < MARGIN_MS);
     timed_free(s);
+}
+
+/* The same over TLS (the liveness check matches gRPC's peer address of
+ * the call with the connection's name in channelz; TLS must not change
+ * it), with the frozen-client keepalive case: killed and frozen TLS
+ * clients both leave the peer list. */
+static void test_tls_killed_and_frozen(void **state)
+{
+    nq_options *o = nqt_tls_server_opts(0, "server.pem", "server.key");
+    assert_int_equal(nq_options_set_keepalive(o, 1500), NQ_OK);
+    nq_comm *s = g_server(o);
+    int port = nqt_port_of(s);
+    child_ca = nqt_cert("ca.pem");
+    pid_t killed = spawn_child("--child-client", port, NQ_DEFAULT_KEEPALIVE_MS);
+    uint8_t kid[NQ_ID_SIZE];
+    expect_hello(s, kid);
+    pid_t frozen = spawn_child("--child-client", port, NQ_DEFAULT_KEEPALIVE_MS);
+    child_ca = NULL;
+    uint8_t fid[NQ_ID_SIZE];
+    expect_hello(s, fid);
+    reap(killed);
+    kill(frozen, SIGSTOP);
+    assert_true(nqt_wait_peer(s, kid, 0, 3000));
+    assert_true(nqt_wait_peer(s, fid, 0, 6000));
+    int64_t ms;
+    assert_int_equal(timed_close(s, NQ_FOREVER, &ms), NQ_OK);
+    assert_true(ms < MARGIN_MS);
+    timed_free(s);
+    reap(frozen);
 }
 
 /* A frozen client (SIGSTOP) and a silent, live one (connected, polling,
@@ -572,9 +606,11 @@ static void test_ref_stalled_client(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc == 4 && strcmp(argv[1], "--child-client") == 0)
+    if (argc == 5)
+        child_ca = argv[4];
+    if (argc >= 4 && strcmp(argv[1], "--child-client") == 0)
         return child_client(atoi(argv[2]), atol(argv[3]));
-    if (argc == 4 && strcmp(argv[1], "--child-server") == 0)
+    if (argc >= 4 && strcmp(argv[1], "--child-server") == 0)
         return child_server(atoi(argv[2]), atol(argv[3]));
     ssize_t n = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
     if (n <= 0)
@@ -598,6 +634,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_killed_client_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_client_close_forever, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_killed_and_frozen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_silent_clients_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_round_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keepalive_frozen_client, setup, teardown),
