@@ -17,6 +17,7 @@
 #define POLL_MAX 0.5
 #define RETRY_FIRST 0.05
 #define RETRY_MAX 2.0
+#define WATCH_BACKSTOP 0.25
 
 static void schedule(struct gq_state *g, double delay)
 {
@@ -66,13 +67,17 @@ static void unreachable(struct gq_state *g, const char *why)
 void nq_gq_client_wait_ready(struct gq_state *g, grpc_connectivity_state st)
 {
     struct nq_comm *c = g->c;
-    if (g->watching || c->close_done)
+    if (c->close_done)
         return;
-    if (st == GRPC_CHANNEL_TRANSIENT_FAILURE) {
+    if (st != GRPC_CHANNEL_READY) {
+        /* the connect timeout runs while the channel is not ready at all,
+         * connecting included: a server that accepts connections but never
+         * answers (frozen) keeps gRPC connecting for 20 s per attempt */
         char why[160];
-        snprintf(why, sizeof why,
-                 "channel %s (server down, TLS on one side only, or a certificate refused?)",
-                 conn_name(st));
+        snprintf(why, sizeof why, "channel %s%s", conn_name(st),
+                 st == GRPC_CHANNEL_TRANSIENT_FAILURE
+                     ? " (server down, TLS on one side only, or a certificate refused?)"
+                     : "");
         unreachable(g, why);
         if (c->close_phase && c->sessions->fin_queued && !nq_session_has_output(c->sessions)) {
             /* our fin was failed with the rest: nobody to say goodbye to */
@@ -80,6 +85,14 @@ void nq_gq_client_wait_ready(struct gq_state *g, grpc_connectivity_state st)
             return;
         }
     }
+    /* Look again in 250 ms ourselves as well: gRPC's watch is the fast
+     * path, but its deadline has been seen not to fire (a watch pending for
+     * good after the reference server closed the connection: no new round,
+     * the puts waiting for ever). A late watch completion then only
+     * triggers one more look. */
+    schedule(g, WATCH_BACKSTOP);
+    if (g->watching)
+        return;
     g->watching = 1;
     g->op_conn.kind = GQ_CONN;
     gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
@@ -199,6 +212,7 @@ static void client_kick(struct nq_comm *c, struct nq_session *s)
 static void client_close_begin(struct nq_comm *c)
 {
     struct gq_state *g = c->transport;
+    nq_gq_client_resume(g); /* a stalled round reads on to the server's fin */
     nq_core_client_close_begin(c, g->linked);
 }
 

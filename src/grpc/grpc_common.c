@@ -62,6 +62,52 @@ static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
     nq_core_flush(g->c);
 }
 
+/* Dead-peer detection (nq_options_set_keepalive, K ms): an HTTP/2 ping
+ * after K/2 ms in which nothing arrived on the connection, and the
+ * connection is closed when its ack has not come K/2 ms later, so a peer
+ * that went silent is cut about K ms after its last word. Pings go out
+ * with or without a call in flight (a server pings its clients between
+ * their rounds). A peer that talks is never pinged: whatever it sends
+ * restarts gRPC's keepalive timer. K = 0: no pings. */
+static void set_keepalive_args(struct gq_state *g, int *np)
+{
+    struct nq_comm *c = g->c;
+    int n = *np;
+    int64_t k = c->o.keepalive_ms;
+    int half = k > 0 ? (int)(k / 2 > INT_MAX ? INT_MAX : k / 2) : INT_MAX;
+    g->arg_items[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS, {.integer = half}};
+    if (k > 0)
+        g->arg_items[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIMEOUT_MS, {.integer = half}};
+    /* The server pings idle clients as long as they are idle (an idle
+     * reference client sends nothing, and clients do not police pings).
+     * The client keeps gRPC's limit of 2 pings until it sends something
+     * again: a client whose round stalls on its own full receive queue
+     * hears nothing and would go on pinging, and a server with gRPC's
+     * default policy (the reference) answers a 4th ping within 5 min
+     * without its own data in between with GOAWAY too_many_pings, which
+     * cut such a round (seen with a 1 s keepalive). One unanswered ping is
+     * all it takes to notice a frozen server. */
+    if (k > 0 && c->purpose == NQ_SERVER)
+        g->arg_items[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA,
+                                       {.integer = 0}};
+    /* client: ping between rounds too (retry backoff); server: ping idle
+     * clients, and accept pings from clients that have no call open */
+    g->arg_items[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,
+                                   {.integer = k > 0 || c->purpose == NQ_SERVER}};
+    if (c->purpose == NQ_SERVER) {
+        /* gRPC servers refuse (GOAWAY "too_many_pings" after 2 strikes)
+         * pings that come less than 5 min apart while they sent nothing:
+         * our clients ping every keepalive/2 >= 500 ms when their server
+         * is silent (a stalled round), which must not count as abuse */
+        g->arg_items[n++] = (grpc_arg){GRPC_ARG_INTEGER,
+                                       GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                                       {.integer = NQ_GQ_MIN_PING_MS}};
+        /* the liveness check lists the server's connections through channelz */
+        g->arg_items[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_CHANNELZ, {.integer = 1}};
+    }
+    *np = n;
+}
+
 static void set_args(struct gq_state *g)
 {
     struct nq_comm *c = g->c;
@@ -80,6 +126,7 @@ static void set_args(struct gq_state *g)
             g->arg_items[n++] = (grpc_arg){GRPC_ARG_STRING, GRPC_SSL_TARGET_NAME_OVERRIDE_ARG,
                                            {.string = c->o.tls_server_name}};
     }
+    set_keepalive_args(g, &n);
     /* no BDP probing: gRPC then announces its full receive window from the
      * start instead of growing it from 64 KiB with pings. Every round is a
      * new HTTP/2 stream, and a direction that was idle (the server's, while

@@ -15,6 +15,11 @@
 
 #define NQ_GRPC_METHOD "/grpc/comm"
 
+/* Server: pings from a client closer together than this while the server
+ * sent nothing count as abuse (gRPC's default is 5 min). Half the smallest
+ * keepalive a client can set (1000 ms). */
+#define NQ_GQ_MIN_PING_MS 500
+
 enum gq_kind {
     GQ_NEW_CALL,  /* server: grpc_server_request_call completed */
     GQ_START,     /* initial metadata sent */
@@ -89,10 +94,12 @@ struct gq_state {
     void (*on_event)(struct gq_state *, struct gq_op *);
     ev_async wake;
     grpc_channel_args args;
-    grpc_arg arg_items[8];
+    grpc_arg arg_items[16];
     struct gq_call *calls;     /* every live call struct */
     /* server */
     grpc_server *server;
+    intptr_t cz_server;        /* its channelz id (0: unknown, no liveness check) */
+    ev_timer live;             /* the liveness check (grpc_live.c) */
     struct gq_peer *peers;
     struct gq_op op_shutdown;
     pthread_mutex_t shut_mu;
@@ -152,6 +159,16 @@ void nq_gq_server_event(struct gq_state *g, struct gq_op *op);
 void nq_gq_server_kick(struct gq_state *g, struct gq_peer *p);
 void nq_gq_peer_drop(struct gq_state *g, struct gq_peer *p, const char *why);
 void nq_gq_server_resume(struct gq_state *g);
+
+/* ---- server liveness (grpc_live.c) ---- */
+/* grpc_server_create, noting the server's channelz id. */
+grpc_server *nq_gq_server_create(struct gq_state *g);
+/* Drop the links of peers between rounds whose connection is gone. */
+void nq_gq_server_check_links(struct gq_state *g);
+void nq_gq_server_live_start(struct gq_state *g);
+/* close began: check now, then more often */
+void nq_gq_server_live_closing(struct gq_state *g);
+void nq_gq_server_live_stop(struct gq_state *g);
 
 /* ---- client rounds (grpc_round.c) and polling (grpc_client.c) ---- */
 void nq_gq_client_round(struct gq_state *g);

@@ -66,7 +66,8 @@ static void start_recv(struct gq_state *g, struct gq_call *k)
 {
     if (k->recv_done || k->failed || k->recv_buf)
         return;
-    if (atomic_load(&g->c->rq.paused)) {
+    /* closing: read on to the peer's fin whatever the queue holds (as TCP) */
+    if (atomic_load(&g->c->rq.paused) && !g->c->close_phase) {
         k->recv_stalled = 1;
         return;
     }

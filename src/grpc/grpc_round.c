@@ -23,23 +23,19 @@ static struct nq_session *session_of(struct gq_state *g)
     return s->link == &g->link.link ? s : NULL;
 }
 
-static void start_recv(struct gq_state *g, struct gq_call *k, int first)
+static void start_recv(struct gq_state *g, struct gq_call *k)
 {
     if (k->recv_done || k->failed || k->recv_buf)
         return;
-    if (atomic_load(&g->c->rq.paused)) {
+    /* closing: read on to the peer's fin whatever the queue holds (as TCP) */
+    if (atomic_load(&g->c->rq.paused) && !g->c->close_phase) {
         k->recv_stalled = 1;
         return;
     }
-    grpc_op ops[2] = {0};
-    size_t n = 0;
-    if (first) {
-        ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
-        ops[n++].data.recv_initial_metadata.recv_initial_metadata = &k->md_init;
-    }
-    ops[n].op = GRPC_OP_RECV_MESSAGE;
-    ops[n++].data.recv_message.recv_message = &k->recv_buf;
-    if (nq_gq_batch(k, &k->op_recv, ops, n) != GRPC_CALL_OK)
+    grpc_op op = {0};
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &k->recv_buf;
+    if (nq_gq_batch(k, &k->op_recv, &op, 1) != GRPC_CALL_OK)
         fail(k, "cannot start a receive");
 }
 
@@ -111,15 +107,22 @@ void nq_gq_client_round(struct gq_state *g)
                                        grpc_slice_from_static_string(NQ_GRPC_METHOD), NULL,
                                        gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     g->round = k;
-    grpc_op start = {0};
-    start.op = GRPC_OP_SEND_INITIAL_METADATA;
+    /* the server's initial metadata is asked for here, not with the first
+     * receive: gRPC delivers no message before that op was started, and a
+     * round that begins while the receive queue is full starts its first
+     * receive only later (that receive then never completed, and the round
+     * with it: messages stuck, close hung in destroy) */
+    grpc_op start[2] = {{0}, {0}};
+    start[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    start[1].op = GRPC_OP_RECV_INITIAL_METADATA;
+    start[1].data.recv_initial_metadata.recv_initial_metadata = &k->md_init;
     grpc_op status = {0};
     status.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
     status.data.recv_status_on_client.trailing_metadata = &k->md_trail;
     status.data.recv_status_on_client.status = &k->status;
     status.data.recv_status_on_client.status_details = &k->status_details;
     status.data.recv_status_on_client.error_string = &k->error_string;
-    if (!k->call || nq_gq_batch(k, &k->op_start, &start, 1) != GRPC_CALL_OK ||
+    if (!k->call || nq_gq_batch(k, &k->op_start, start, 2) != GRPC_CALL_OK ||
         nq_gq_batch(k, &k->op_status, &status, 1) != GRPC_CALL_OK) {
         if (k->call)
             fail(k, "cannot start a call");
@@ -130,7 +133,7 @@ void nq_gq_client_round(struct gq_state *g)
         }
         return;
     }
-    start_recv(g, k, 1);
+    start_recv(g, k);
     nq_gq_client_send_next(g, k);
 }
 
@@ -145,7 +148,7 @@ static void on_recv(struct gq_state *g, struct gq_call *k, int success)
     k->recv_buf = NULL;
     /* ask for the next message before copying this one out: gRPC reads
      * on while the loop thread copies (one more message held at most) */
-    start_recv(g, k, 0);
+    start_recv(g, k);
     size_t len;
     int r = nq_gq_feed(c, &g->link.link, b, &len);
     grpc_byte_buffer_destroy(b);
@@ -207,6 +210,6 @@ void nq_gq_client_resume(struct gq_state *g)
     struct gq_call *k = g->round;
     if (k && k->recv_stalled) {
         k->recv_stalled = 0;
-        start_recv(g, k, 0);
+        start_recv(g, k);
     }
 }

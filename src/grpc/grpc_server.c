@@ -93,7 +93,7 @@ static nq_status server_start(struct nq_comm *c)
         nq_gq_free(g);
         return st;
     }
-    g->server = grpc_server_create(&g->args, NULL);
+    g->server = nq_gq_server_create(g);
     grpc_server_register_completion_queue(g->server, g->cq, NULL);
     char addr[NQ_HOST_MAX + 16];
     snprintf(addr, sizeof addr, strchr(c->o.host, ':') ? "[%s]:%d" : "%s:%d", c->o.host, c->o.port);
@@ -112,6 +112,7 @@ static nq_status server_start(struct nq_comm *c)
     c->transport = g;
     for (int i = 0; i < ACCEPT_BACKLOG; i++)
         request_one(g);
+    nq_gq_server_live_start(g);
     return NQ_OK;
 }
 
@@ -123,12 +124,16 @@ static void server_kick(struct nq_comm *c, struct nq_session *s)
 static void server_close_begin(struct nq_comm *c)
 {
     struct gq_state *g = c->transport;
+    /* clients already gone are not waited for */
+    nq_gq_server_live_closing(g);
     /* links that never said who they are are not clients to wait for */
     for (struct gq_peer *p = g->peers, *next; p; p = next) {
         next = p->next;
         if (!p->link.s)
             nq_gq_peer_drop(g, p, "server closing");
     }
+    /* read on to the clients' fin even if the receive queue is full */
+    nq_gq_server_resume(g);
     if (nq_core_live_links(c) == 0)
         nq_core_close_done(c, NQ_OK);
 }
@@ -136,6 +141,15 @@ static void server_close_begin(struct nq_comm *c)
 static void server_abort(struct nq_comm *c)
 {
     struct gq_state *g = c->transport;
+    nq_gq_server_live_stop(g);
+    /* the core's warning names the peers cut; here, where each one was */
+    for (struct gq_peer *p = g->peers; p; p = p->next) {
+        char hex[33] = "(no id yet)";
+        if (p->link.s)
+            nq_id_format(p->link.s->peer, hex);
+        nq_log(c, NQ_LOG_DEBUG, "%s: peer %s cut at the close deadline %s", p->addr, hex,
+               p->round ? "in a round" : "between rounds");
+    }
     grpc_server_cancel_all_calls(g->server);
     while (g->peers)
         nq_gq_peer_drop(g, g->peers, "server close timed out");
@@ -164,6 +178,7 @@ static void server_destroy(struct nq_comm *c)
     struct gq_state *g = c->transport;
     if (!g)
         return;
+    nq_gq_server_live_stop(g);
     grpc_server_shutdown_and_notify(g->server, g->cq, &g->op_shutdown);
     grpc_server_cancel_all_calls(g->server);
     pthread_mutex_lock(&g->shut_mu);

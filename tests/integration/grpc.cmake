@@ -8,6 +8,16 @@ if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/grpc_faults.c)
   target_include_directories(it_grpc_faults PRIVATE ${GRPC_INCLUDE_DIRS})
   target_link_libraries(it_grpc_faults PRIVATE ${GRPC_LINK_LIBRARIES})
 endif()
+# dead peers (kill -9, SIGSTOP) and bounded closes: children are this program again
+if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/grpc_life.c)
+  nq_add_test(it_grpc_life SOURCES grpc_life.c ${PROJECT_SOURCE_DIR}/tests/support/nqtest.c LABELS grpc fault PUBLIC CERTS TIMEOUT 300)
+  target_include_directories(it_grpc_life PRIVATE ${GRPC_INCLUDE_DIRS})
+  target_link_libraries(it_grpc_life PRIVATE ${GRPC_LINK_LIBRARIES})
+  # the same program against the reference's gRPC server (a client stalled on a full queue)
+  add_test(NAME it_grpc_life_ref COMMAND it_grpc_life --ref)
+  set_tests_properties(it_grpc_life_ref PROPERTIES LABELS "grpc;fault;interop" TIMEOUT 120
+    SKIP_RETURN_CODE 77 ENVIRONMENT "NQ_REF_PYTHON=${NQ_REF_PYTHON}")
+endif()
 # proto/grpc_comm.proto documents the service: it must at least parse.
 find_program(NQ_PROTOC_C protoc-c)
 if(NQ_PROTOC_C)
