@@ -196,7 +196,7 @@ static nq_status client_start(struct nq_comm *c)
     ev_timer_init(&g->poll, on_poll, 0., 0.);
     g->poll.data = g;
     ev_timer_start(c->loop, &g->poll); /* the first round: our ini */
-    c->transport = g;
+    nq_core_set_transport(c, g);
     return NQ_OK;
 }
 
@@ -251,9 +251,7 @@ static void client_destroy(struct nq_comm *c)
     if (!g)
         return;
     ev_timer_stop(c->loop, &g->poll);
-    pthread_mutex_lock(&c->close_mu);
-    c->close_done = 1; /* no new round from here on */
-    pthread_mutex_unlock(&c->close_mu);
+    /* close is done by now: the core marks it before destroy */
     if (g->round)
         grpc_call_cancel(g->round->call, NULL);
     /* first: it ends a connectivity watch at once */
@@ -265,7 +263,7 @@ static void client_destroy(struct nq_comm *c)
         nq_core_link_lost(c, &g->link.link, "communicator closed");
     }
     nq_gq_free(g);
-    c->transport = NULL;
+    nq_core_set_transport(c, NULL);
 }
 
 const struct nq_transport_ops nq_grpc_client_ops = {

@@ -106,10 +106,10 @@ static nq_status server_start(struct nq_comm *c)
         return nq_fail(NQ_EADDR, "grpc: cannot listen on %s (in use, bad address, or bad TLS key/certificate)",
                        addr);
     }
-    c->port = port;
+    nq_core_set_port(c, port);
     grpc_server_start(g->server);
     g->op_shutdown.kind = GQ_SHUTDOWN;
-    c->transport = g;
+    nq_core_set_transport(c, g);
     for (int i = 0; i < ACCEPT_BACKLOG; i++)
         request_one(g);
     nq_gq_server_live_start(g);
@@ -212,7 +212,7 @@ static void server_destroy(struct nq_comm *c)
     }
     grpc_server_destroy(g->server);
     nq_gq_free(g);
-    c->transport = NULL;
+    nq_core_set_transport(c, NULL);
 }
 
 const struct nq_transport_ops nq_grpc_server_ops = {

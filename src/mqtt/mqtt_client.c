@@ -151,8 +151,8 @@ static nq_status client_start(struct nq_comm *c)
     ev_timer_init(&t->ini_timer, on_ini_timer, 0., 0.);
     t->ini_timer.data = t;
     t->ini_wait = MQTT_INI_WAIT;
-    c->transport = t;
-    c->port = c->o.port;
+    nq_core_set_transport(c, t);
+    nq_core_set_port(c, c->o.port);
     return NQ_OK;
 }
 
@@ -188,11 +188,9 @@ static void client_destroy(struct nq_comm *c)
     struct mqtt_state *t = c->transport;
     if (!t)
         return;
-    pthread_mutex_lock(&c->close_mu);
-    c->close_done = 1; /* no reconnection from here on */
-    pthread_mutex_unlock(&c->close_mu);
+    /* close is done by now: the core marks it before destroy */
     mqtt_state_destroy(t);
-    c->transport = NULL;
+    nq_core_set_transport(c, NULL);
 }
 
 const struct nq_transport_ops nq_mqtt_client_ops = {

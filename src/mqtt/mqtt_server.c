@@ -55,8 +55,8 @@ static nq_status server_start(struct nq_comm *c)
     nq_status st = mqtt_state_start(c, &t);
     if (st != NQ_OK)
         return st;
-    c->transport = t;
-    c->port = c->o.port; /* the broker's */
+    nq_core_set_transport(c, t);
+    nq_core_set_port(c, c->o.port); /* the broker's */
     return NQ_OK;
 }
 
@@ -100,7 +100,7 @@ static void server_destroy(struct nq_comm *c)
     if (!c->transport)
         return;
     mqtt_state_destroy(c->transport);
-    c->transport = NULL;
+    nq_core_set_transport(c, NULL);
 }
 
 const struct nq_transport_ops nq_mqtt_server_ops = {

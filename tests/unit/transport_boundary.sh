@@ -17,10 +17,12 @@ for dir in tcp tls inproc; do
         done < <(grep -E '^#include "core/' "$f")
     done
 done
-# and nothing outside the core writes the communicator's fields
-if grep -nE '\b(c|t->c|k->c)->[a-z_]+ *=[^=]' "$src"/tcp/*.c "$src"/tls/*.c "$src"/inproc/*.c; then
+# and no transport writes the communicator's fields (mqtt and grpc too,
+# though they still include core/comm_internal.h: docs/design.md)
+if grep -nE '\b(c|t->c|k->c|g->c)->[a-z_]+(\.[a-z_]+)? *=[^=]' "$src"/tcp/*.c "$src"/tls/*.c \
+        "$src"/inproc/*.c "$src"/mqtt/*.c "$src"/grpc/*.c; then
     echo "FAIL: a transport writes a communicator field (above)"
     fails=$((fails + 1))
 fi
-[ "$fails" -eq 0 ] && echo "ok: tcp, tls and inproc include only core/transport.h"
+[ "$fails" -eq 0 ] && echo "ok: tcp, tls and inproc include only core/transport.h; no transport writes the communicator"
 exit $((fails > 0))
