@@ -22,18 +22,17 @@ static double unit_random(struct nq_retry *r)
     return (double)((r->rng * UINT64_C(2685821657736338717)) >> 11) / (double)(UINT64_C(1) << 53);
 }
 
-double nq_core_client_retry(struct nq_comm *c, const char *why)
+void nq_core_client_unreachable(struct nq_comm *c, const char *why)
 {
     struct nq_retry *r = &c->retry;
     struct nq_session *s = c->sessions;
     int64_t now = nq_now_ms();
     if (!r->first_fail_ms)
         r->first_fail_ms = now;
-    r->attempts++;
     snprintf(r->why, sizeof r->why, "%s", why);
     int64_t waited = now - r->first_fail_ms;
     if (c->o.connect_timeout_ms >= 0 && waited > c->o.connect_timeout_ms &&
-        nq_session_has_output(s)) {
+        (s->head || s->sent_head)) {
         nq_log(c, NQ_LOG_WARN,
                "%s:%d not reached for %lld ms (%lu attempts, last: %s): failing pending puts",
                c->o.host, c->o.port, (long long)waited, r->attempts, why);
@@ -43,10 +42,36 @@ double nq_core_client_retry(struct nq_comm *c, const char *why)
         nq_log_limited(c, &r->rl, NQ_LOG_WARN, "%s:%d: %s (attempt %lu); retrying", c->o.host,
                        c->o.port, why, r->attempts);
     }
+}
+
+double nq_core_client_retry(struct nq_comm *c, const char *why)
+{
+    struct nq_retry *r = &c->retry;
+    r->attempts++;
+    nq_core_client_unreachable(c, why);
     r->backoff = r->backoff > 0 ? r->backoff * 2 : BACKOFF_FIRST_S;
     if (r->backoff > BACKOFF_MAX_S)
         r->backoff = BACKOFF_MAX_S;
     return r->backoff * (1.0 + JITTER * unit_random(r));
+}
+
+void nq_core_client_tick(struct nq_comm *c)
+{
+    struct nq_retry *r = &c->retry;
+    struct nq_session *s = c->sessions;
+    if (c->close_done || c->o.connect_timeout_ms < 0)
+        return;
+    if ((s->link && s->link->peer_ini) || (!s->head && !s->sent_head))
+        return; /* in session, or nothing waits for one */
+    int64_t now = nq_now_ms();
+    if (!r->first_fail_ms) {
+        r->first_fail_ms = now; /* connected (or connecting) without an answer: count */
+        return;
+    }
+    if (now - r->first_fail_ms > c->o.connect_timeout_ms)
+        nq_core_client_unreachable(c, s->link ? "connected, but the server never answered "
+                                                "(its ini did not come)"
+                                              : r->why[0] ? r->why : "not connected");
 }
 
 double nq_core_client_lost(struct nq_comm *c, const char *why)

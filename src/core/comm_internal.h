@@ -97,7 +97,7 @@ struct nq_comm {
     pthread_mutex_t peers_mu;
     struct nq_idset live, known;
     atomic_size_t live_n; /* live.n, for a broadcast's estimate without the lock */
-    ev_timer sweep;          /* server: expires sessions that never came back */
+    ev_timer sweep;          /* once a second: server sweep, client tick */
 
     /* close hand-shake between the closing thread and the I/O thread */
     pthread_mutex_t close_mu;
@@ -130,8 +130,10 @@ void nq_session_fail_item(struct nq_comm *c, struct nq_session *s, struct nq_sen
  * peer's session is kept o.linger_ms, 60 s, for its reconnection). */
 void nq_core_sweep(struct nq_comm *c);
 
-/* The server's ini arrived: the retry policy starts over (core.c calls it). */
-void nq_core_client_established(struct nq_comm *c);
+/* Client, once a second (loop.c): puts waiting for a session that does
+ * not come (a server that accepts but never answers, an MQTT topic nobody
+ * serves) fail after the connect timeout too, not only failed attempts. */
+void nq_core_client_tick(struct nq_comm *c);
 /* Why close is being cut at its deadline: who did not finish, or why the
  * server was never reached. */
 void nq_core_close_why(struct nq_comm *c, char *out, size_t cap);

@@ -158,6 +158,15 @@ size_t nq_core_live_links(struct nq_comm *c);
 /* io_mu held: a direct put made a change the I/O thread must look at
  * (watchers, timers, callbacks to run, a link lost). */
 void nq_core_note_change(struct nq_comm *c);
+/* Client transports whose connection attempts are not discrete (gRPC's
+ * channel connects on its own): the server is still not reachable (why).
+ * Records the cause, logs it (rate-limited) and applies the connect
+ * timeout, like a failed attempt, but leaves the backoff alone. */
+void nq_core_client_unreachable(struct nq_comm *c, const char *why);
+/* The client is making progress with its server (a gRPC round moved data
+ * or ended OK): the retry policy starts over, as when a session is
+ * established. */
+void nq_core_client_established(struct nq_comm *c);
 /* Client transports: the link to the server failed or was lost (why: the
  * cause). Settles close and a session the server ended, or else applies
  * the retry policy (nq_core_client_retry). Returns the delay in seconds

@@ -15,8 +15,6 @@
 
 #define POLL_FIRST (1.0 / 1024.0)
 #define POLL_MAX 0.5
-#define RETRY_FIRST 0.05
-#define RETRY_MAX 2.0
 #define WATCH_BACKSTOP 0.25
 
 static void schedule(struct gq_state *g, double delay)
@@ -44,26 +42,6 @@ static const char *conn_name(grpc_connectivity_state st)
     }
 }
 
-/* Nothing got through for a while: fail the puts waiting (as TCP does
- * after the connect timeout), then keep trying. */
-static void unreachable(struct gq_state *g, const char *why)
-{
-    struct nq_comm *c = g->c;
-    struct nq_session *s = c->sessions;
-    int64_t now = nq_now_ms();
-    if (!g->first_fail_ms)
-        g->first_fail_ms = now;
-    if (c->o.connect_timeout_ms >= 0 && now - g->first_fail_ms > c->o.connect_timeout_ms &&
-        nq_session_has_output(s)) {
-        nq_log(c, NQ_LOG_WARN, "%s:%d unreachable for %lld ms (%s): failing pending puts",
-               c->o.host, c->o.port, (long long)(now - g->first_fail_ms), why);
-        nq_session_fail_all(c, s, NQ_EADDR);
-        g->first_fail_ms = now;
-    } else {
-        nq_log(c, NQ_LOG_DEBUG, "%s:%d: %s; retrying", c->o.host, c->o.port, why);
-    }
-}
-
 void nq_gq_client_wait_ready(struct gq_state *g, grpc_connectivity_state st)
 {
     struct nq_comm *c = g->c;
@@ -78,7 +56,7 @@ void nq_gq_client_wait_ready(struct gq_state *g, grpc_connectivity_state st)
                  st == GRPC_CHANNEL_TRANSIENT_FAILURE
                      ? " (server down, TLS on one side only, or a certificate refused?)"
                      : "");
-        unreachable(g, why);
+        nq_core_client_unreachable(c, why);
         if (c->close_phase && c->sessions->fin_queued && !nq_session_has_output(c->sessions)) {
             /* our fin was failed with the rest: nobody to say goodbye to */
             nq_core_close_done(c, NQ_ERESET);
@@ -110,24 +88,16 @@ void nq_gq_client_conn_event(struct gq_state *g)
 static void round_lost(struct gq_state *g, const char *why)
 {
     struct nq_comm *c = g->c;
-    struct nq_session *s = c->sessions;
     if (g->linked) {
         g->linked = 0;
         nq_core_link_lost(c, &g->link.link, why);
     }
-    if (c->close_done)
-        return;
-    if (c->close_phase && s->fin_sent) {
-        /* the server went away during our close: nothing more can be said */
-        nq_session_fail_all(c, s, NQ_ERESET);
-        nq_core_close_done(c, NQ_ERESET);
-        return;
-    }
-    unreachable(g, why);
-    g->retry_backoff = g->retry_backoff ? g->retry_backoff * 2 : RETRY_FIRST;
-    if (g->retry_backoff > RETRY_MAX)
-        g->retry_backoff = RETRY_MAX;
-    schedule(g, g->retry_backoff);
+    /* the core's client policy: close settlement, a session the server
+     * ended, else a backoff with jitter and the connect timeout */
+    double delay = nq_core_client_lost(c, why);
+    g->retrying = 1;
+    if (delay >= 0)
+        schedule(g, delay);
 }
 
 void nq_gq_client_round_done(struct gq_state *g, struct gq_call *k)
@@ -150,8 +120,8 @@ void nq_gq_client_round_done(struct gq_state *g, struct gq_call *k)
         round_lost(g, why);
         return;
     }
-    g->retry_backoff = 0;
-    g->first_fail_ms = 0;
+    g->retrying = 0;
+    nq_core_client_established(c); /* a round got through: the policy starts over */
     struct nq_session *s = c->sessions;
     if (nq_session_finished(s)) {
         g->linked = 0;
@@ -205,7 +175,7 @@ static void client_kick(struct nq_comm *c, struct nq_session *s)
     struct gq_state *g = c->transport;
     if (g->round)
         nq_gq_client_send_next(g, g->round);
-    else if (!g->retry_backoff) /* after a failure the retry timer decides */
+    else if (!g->retrying) /* after a failure the retry timer decides */
         nq_gq_client_round(g);
 }
 

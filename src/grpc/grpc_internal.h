@@ -112,8 +112,7 @@ struct gq_state {
     struct gq_call *round;
     ev_timer poll;
     double poll_backoff;       /* next idle poll delay */
-    double retry_backoff;      /* next retry delay after a failed round */
-    int64_t first_fail_ms;
+    int retrying;              /* a round failed: the retry timer decides the next */
     struct gq_op op_conn;      /* connectivity watch (call NULL) */
     int watching;
 };

@@ -36,7 +36,12 @@ static void loop_acquire(struct ev_loop *loop)
 
 static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    nq_core_sweep(w->data);
+    struct nq_comm *c = w->data;
+    if (c->purpose == NQ_SERVER)
+        nq_core_sweep(c);
+    else
+        nq_core_client_tick(c);
+    nq_core_flush(c);
 }
 
 static void *loop_main(void *arg)
@@ -65,12 +70,12 @@ nq_status nq_loop_start(struct nq_comm *c)
     ev_async_init(&c->wake, on_wake);
     c->wake.data = c;
     ev_async_start(c->loop, &c->wake);
-    if (c->purpose == NQ_SERVER) {
-        ev_timer_init(&c->sweep, on_sweep, 1., 1.);
-        c->sweep.data = c;
-        ev_timer_start(c->loop, &c->sweep);
-        ev_unref(c->loop); /* housekeeping alone does not keep the loop alive */
-    }
+    /* housekeeping once a second: a server expires lost sessions, a
+     * client gives up on a session that does not come */
+    ev_timer_init(&c->sweep, on_sweep, 1., 1.);
+    c->sweep.data = c;
+    ev_timer_start(c->loop, &c->sweep);
+    ev_unref(c->loop); /* housekeeping alone does not keep the loop alive */
     if (pthread_create(&c->thread, NULL, loop_main, c) != 0)
         return nq_fail(NQ_EIO, "comm: cannot start the I/O thread");
     c->thread_started = 1;

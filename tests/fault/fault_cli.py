@@ -229,8 +229,23 @@ def client_without_server(run):
     assert any(w in err.lower() for w in words), f"no cause given: {err}"
 
 
+def client_without_server_on_broker(run):
+    """MQTT: the broker is up but no server serves it: the client still
+    gives up after its connect timeout and says the server never answered."""
+    if run.a.protocol != "mqtt":
+        print("  (MQTT only: the other transports have no broker between)")
+        return
+    c = run.client(run.broker_port, ["--put", "hi", "--connect-timeout", "1000"])
+    took = timed_exit(c, 15)
+    err = run.text(c)[1]
+    print(f"  client exited {c.returncode} after {took:.2f} s")
+    assert c.returncode != 0, f"exit 0 without a server: {err}"
+    assert took < 10, f"took {took:.2f} s"
+    assert "never answered" in err, f"no cause given: {err}"
+
+
 SCENARIOS = [sigint_idle, sigint_with_silent_client, sigint_with_vanished_client,
-             second_signal_exits, client_without_server]
+             second_signal_exits, client_without_server, client_without_server_on_broker]
 
 
 def main():

@@ -157,6 +157,39 @@ static void count_reset(void *user, nq_status st)
         atomic_fetch_add(&reset_puts, 1);
 }
 
+/* A server that accepts and reads but never answers (no ini): the
+ * client's puts do not wait for ever either; they fail after the connect
+ * timeout, and the log says the server never answered. */
+static void test_server_that_never_answers(void **state)
+{
+    int port;
+    int lfd = nqt_raw_listen(&port);
+    assert_true(lfd >= 0);
+    nqt_log log;
+    nqt_log_init(&log);
+    nq_options *o = nqt_opts(port);
+    nqt_log_attach(o, &log);
+    assert_int_equal(nq_options_set_connect_timeout(o, 500), NQ_OK);
+    nq_comm *c = nqt_client(o); /* takes o */
+    int fd = nqt_raw_accept(lfd, NQT_LONG_MS);
+    assert_true(fd >= 0);
+    nq_future *f = NULL;
+    assert_int_equal(nq_comm_put_future(c, "hello?", 6, NULL, 0, &f), NQ_OK);
+    nq_status result = NQ_OK;
+    int64_t t0 = nqt_now_ms();
+    assert_int_equal(nq_future_wait(f, 10000, &result), NQ_OK);
+    int64_t took = nqt_now_ms() - t0;
+    print_message("put failed with %s after %lld ms\n", nq_strerror(result), (long long)took);
+    assert_int_equal(result, NQ_EADDR);
+    assert_true(took < 5000);
+    assert_true(nqt_log_has(&log, "never answered"));
+    nq_future_free(f);
+    nq_comm_free(c);
+    nqt_raw_close(fd);
+    nqt_raw_close(lfd);
+    nqt_log_destroy(&log);
+}
+
 /* A peer that never reads: once the bytes held for it pass the per-peer
  * limit, the server cuts it and fails its puts, so its memory comes back
  * at once (it used to grow without bound and be kept for the linger). */
@@ -403,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_half_close_gets_ini),
         cmocka_unit_test(test_reconnect_storm_bounded),
         cmocka_unit_test(test_refused_says_why),
+        cmocka_unit_test(test_server_that_never_answers),
         cmocka_unit_test(test_never_reading_peer_over_limit),
         cmocka_unit_test(test_stuck_peer_cut_by_keepalive),
         cmocka_unit_test(test_partial_frames_bounded),
