@@ -292,11 +292,13 @@ static void connect_failed(struct mqtt_state *t, const char *why)
     struct nq_comm *c = t->c;
     t->connecting = 0;
     t->failures++;
-    /* say it once loudly, then quietly while retrying */
-    nq_log(c, t->failures == 1 ? NQ_LOG_WARN : NQ_LOG_DEBUG,
-           "mqtt: cannot connect to the broker at %s (%s); retrying", t->uri, why);
+    /* a client reports through the core's policy (rate-limited, with the
+     * connect timeout); a server says it once loudly, then quietly */
     if (c->purpose == NQ_CLIENT)
         mqtt_client_unreachable(t, why);
+    else
+        nq_log(c, t->failures == 1 ? NQ_LOG_WARN : NQ_LOG_DEBUG,
+               "mqtt: cannot connect to the broker at %s (%s); retrying", t->uri, why);
     backoff(t);
 }
 
@@ -336,7 +338,6 @@ static void handle_event(struct mqtt_state *t, struct mqtt_ev *e)
         t->connecting = 0;
         t->connected = 1;
         t->backoff = 0;
-        t->first_attempt_ms = 0;
         nq_log(c, t->failures || t->ever_connected ? NQ_LOG_INFO : NQ_LOG_DEBUG,
                "mqtt: connected to the broker at %s", t->uri);
         t->failures = 0;

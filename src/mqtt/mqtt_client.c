@@ -3,6 +3,7 @@
  * survives reconnections to the broker (the byte stream goes on: with QoS
  * 2 and a persistent session nothing is lost or repeated). */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/payload.h"
@@ -128,18 +129,12 @@ void mqtt_client_message(struct mqtt_state *t, struct mqtt_in *in)
 
 void mqtt_client_unreachable(struct mqtt_state *t, const char *why)
 {
-    struct nq_comm *c = t->c;
-    struct nq_session *s = c->sessions;
-    int64_t now = nq_now_ms();
-    if (!t->first_attempt_ms)
-        t->first_attempt_ms = now;
-    if (c->o.connect_timeout_ms >= 0 && now - t->first_attempt_ms > c->o.connect_timeout_ms &&
-        nq_session_has_output(s)) {
-        nq_log(c, NQ_LOG_WARN, "mqtt: broker %s unreachable for %lld ms (%s): failing pending puts",
-               t->uri, (long long)(now - t->first_attempt_ms), why);
-        nq_session_fail_all(c, s, NQ_EADDR);
-        t->first_attempt_ms = now;
-    }
+    char cause[400];
+    snprintf(cause, sizeof cause, "cannot connect to the broker at %s (%s)", t->uri, why);
+    /* the core's client policy: the cause, rate-limited, and the connect
+     * timeout (the broker's own backoff stays in mqtt_broker.c: it is a
+     * connection to a broker, not to the server) */
+    nq_core_client_unreachable(t->c, cause);
 }
 
 static nq_status client_start(struct nq_comm *c)

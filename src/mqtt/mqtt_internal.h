@@ -133,7 +133,6 @@ struct mqtt_state {
     unsigned lost_gen;
     ev_timer retry;
     double backoff;
-    int64_t first_attempt_ms;
     unsigned failures;        /* connection attempts failed in a row */
     /* warnings any broker client can trigger at will (bad topics, garbage,
      * bad frames): at most one line a second (nq_log_limited) */
