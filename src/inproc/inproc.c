@@ -307,12 +307,20 @@ static void refuse(struct ip_pair *p)
     pair_unref_locked(p);
 }
 
-static void adopt_pending(struct ip_state *t)
+/* The connections clients made since we last looked (the list is theirs
+ * to push on, under t->mu). */
+static struct ip_pair *take_pending(struct ip_state *t)
 {
     pthread_mutex_lock(&t->mu);
     struct ip_pair *p = t->pending;
     t->pending = NULL;
     pthread_mutex_unlock(&t->mu);
+    return p;
+}
+
+static void adopt_pending(struct ip_state *t)
+{
+    struct ip_pair *p = take_pending(t);
     while (p) {
         struct ip_pair *next = p->next_pending;
         struct ip_end *e = nq_core_closing(t->c) ? NULL : end_new(t, p, 1);
@@ -360,10 +368,7 @@ static struct ip_state *state_new(struct nq_comm *c)
 static void state_free(struct ip_state *t)
 {
     /* connections that were never adopted */
-    pthread_mutex_lock(&t->mu);
-    struct ip_pair *p = t->pending;
-    t->pending = NULL;
-    pthread_mutex_unlock(&t->mu);
+    struct ip_pair *p = take_pending(t);
     while (p) {
         struct ip_pair *next = p->next_pending;
         refuse(p);
