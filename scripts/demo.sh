@@ -159,4 +159,4 @@ if [ "$failed" -ne 0 ]; then
     echo "demo: FAILED (see above)"
     exit 1
 fi
-echo "demo: every message arrived, over TCP and TLS"
+echo "demo: every message arrived, over TCP, TLS, gRPC, MQTT, in process, and from every binding"
