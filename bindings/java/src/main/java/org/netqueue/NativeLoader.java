@@ -40,7 +40,7 @@ final class NativeLoader {
         if (dir != null && !dir.isEmpty()) {
             loadFromDir(Path.of(dir).toAbsolutePath());
         } else {
-            loadFromJar();
+            loadFromJar(true);
         }
         loaded = true;
     }
@@ -59,18 +59,25 @@ final class NativeLoader {
         }
     }
 
-    private static void loadFromJar() {
-        loadFromJar(true);
-    }
-
     /** The jar's copies (the C library's only if withLibnetqueue). */
     private static void loadFromJar(boolean withLibnetqueue) {
         String res = "/native/" + platform() + "/";
         Path tmp = null;
         try {
             tmp = Files.createTempDirectory("netqueue-");
-            if (withLibnetqueue) System.load(extract(res, LIBNETQUEUE, tmp).toString());
-            System.load(extract(res, LIBJNI, tmp).toString());
+            Path lib = withLibnetqueue ? extract(res, LIBNETQUEUE, tmp) : null;
+            Path jni = extract(res, LIBJNI, tmp);
+            try {
+                if (lib != null) System.load(lib.toString());
+                System.load(jni.toString());
+            } catch (UnsatisfiedLinkError e) {
+                UnsatisfiedLinkError hint = new UnsatisfiedLinkError("netqueue: cannot load the jar's native libraries ("
+                        + e.getMessage() + "). libnetqueue needs the system's libev4, libssl3, libpaho-mqtt1.3 and"
+                        + " libgrpc29 (Debian packages); a java.io.tmpdir mounted noexec cannot hold them either"
+                        + " (set -Djava.io.tmpdir, or -D" + LIBDIR_PROPERTY + ")");
+                hint.initCause(e);
+                throw hint;
+            }
         } catch (IOException e) {
             throw new UnsatisfiedLinkError("netqueue: cannot extract the native libraries of the jar into "
                     + (tmp != null ? tmp : System.getProperty("java.io.tmpdir")) + " (" + e

@@ -1,5 +1,7 @@
 package org.netqueue;
 
+import static org.junit.jupiter.api.Assertions.fail;
+
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -11,7 +13,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /** Test peers: the C `nq server` on a free loopback port, and options. */
 final class Support {
