@@ -39,5 +39,7 @@ else
     say "$venv has the netqueue package"
 fi
 
+# Against this build of the C library (a user's build takes pkg-config's).
 say "building bindings/java (mvn package)"
-(cd bindings/java && mvn -B -q -DskipTests package)
+(cd bindings/java && mvn -B -q -DskipTests -Dnetqueue.includedir="$PWD/../../abi" \
+    -Dnetqueue.libdir="$PWD/../../build/src" package)

@@ -84,7 +84,18 @@ public final class Communicator implements AutoCloseable {
         }
     }
 
+    /**
+     * A communicator. IllegalArgumentException for a null argument, or for
+     * options the library refuses together (EINVAL from nq_comm_new, e.g. a
+     * TLS server without its key: the library's detail, the
+     * NetqueueException as cause); NetqueueException for the other failures
+     * (EUNSUPPORTED for a transport this build of the library lacks, EADDR
+     * for a port in use...).
+     */
     public Communicator(Protocol protocol, Purpose purpose, CommunicatorOptions options) {
+        if (protocol == null) throw new IllegalArgumentException("comm: protocol is null");
+        if (purpose == null) throw new IllegalArgumentException("comm: purpose is null");
+        if (options == null) throw new IllegalArgumentException("comm: options is null");
         this.id = options.id();
         this.purpose = purpose;
         Options o = options.toNative();
@@ -95,6 +106,8 @@ public final class Communicator implements AutoCloseable {
                 case GRPC -> nqswig.GRPC;
             };
             comm = new Comm(proto, purpose == Purpose.SERVER ? nqswig.SERVER : nqswig.CLIENT, o);
+        } catch (NetqueueException e) {
+            throw CommunicatorOptions.invalid(e);
         } finally {
             o.delete();
         }

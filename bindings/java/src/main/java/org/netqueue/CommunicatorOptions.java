@@ -7,11 +7,23 @@ import org.netqueue.swig.Options;
 
 /**
  * Options of a communicator (a builder; defaults as the library's and the
- * Python reference's: random id, 127.0.0.1:51966). Values are checked by the
- * library when the communicator is made: a bad one throws
- * NetqueueException(EINVAL) with the library's message.
+ * Python reference's: random id, 127.0.0.1:51966).
+ *
+ * Each setter checks its value at once and throws IllegalArgumentException
+ * for one the library refuses: the value is handed to the library's own
+ * setter (nq_options_set_*) on a scratch handle, so the rule and the message
+ * are the C layer's ("options: port 70000 is not in 0..65535"), and the
+ * cause is the NetqueueException (status EINVAL) it returned. A few checks
+ * are the binding's own, where Java has a value C has not: null where the
+ * library would take no value (an id, a queue policy, a server's key or
+ * certificate) and negative durations (the library reads -1 as forever).
+ * A combination the library refuses when the communicator is made (TLS
+ * server without a key...) throws IllegalArgumentException from the
+ * Communicator constructor, the same way.
  */
 public final class CommunicatorOptions {
+    static { NativeLoader.load(); }
+
     private UUID id = UUID.randomUUID();
     private String host = "127.0.0.1";
     private int port = 51966;
@@ -26,36 +38,123 @@ public final class CommunicatorOptions {
     private String tlsKey, tlsCert, tlsCa, tlsServerName;
     private boolean tlsVerify = true;
 
-    public CommunicatorOptions id(UUID v) { id = v; return this; }
-    public CommunicatorOptions host(String v) { host = v; return this; }
-    public CommunicatorOptions port(int v) { port = v; return this; }
-    public CommunicatorOptions workers(int v) { workers = v; return this; }
-    public CommunicatorOptions transportSize(long v) { transportSize = v; return this; }
+    /** The communicator's id (any UUID; not null). */
+    public CommunicatorOptions id(UUID v) {
+        if (v == null) throw new IllegalArgumentException("options: id is null");
+        id = v;
+        return this;
+    }
+
+    /** Host to bind or connect to: a name or an IP literal, 1..255 bytes. */
+    public CommunicatorOptions host(String v) { check(o -> o.set_host(v)); host = v; return this; }
+
+    /** TCP port, 0..65535 (a server given 0 binds any free port). */
+    public CommunicatorOptions port(int v) { check(o -> o.set_port(v)); port = v; return this; }
+
+    /** A server's I/O threads, 1..64. */
+    public CommunicatorOptions workers(int v) { check(o -> o.set_workers(v)); workers = v; return this; }
+
+    /** Largest single transport write, 4 KiB .. 1 GiB. */
+    public CommunicatorOptions transportSize(long v) {
+        check(o -> o.set_transport_size(v));
+        transportSize = v;
+        return this;
+    }
+
     public CommunicatorOptions merge(boolean v) { merge = v; return this; }
-    public CommunicatorOptions messageLimit(long v) { messageLimit = v; return this; }
-    public CommunicatorOptions queueLimit(long v) { queueLimit = v; return this; }
-    public CommunicatorOptions queuePolicy(QueuePolicy v) { queuePolicy = v; return this; }
+
+    /** Largest message payload, 0 .. 2^62 bytes. */
+    public CommunicatorOptions messageLimit(long v) {
+        check(o -> o.set_message_limit(v));
+        messageLimit = v;
+        return this;
+    }
+
+    /** Received bytes not yet got above which the queue policy applies, 1 KiB .. 2^62. */
+    public CommunicatorOptions queueLimit(long v) { check(o -> o.set_queue_limit(v)); queueLimit = v; return this; }
+
+    public CommunicatorOptions queuePolicy(QueuePolicy v) {
+        if (v == null) throw new IllegalArgumentException("options: queue policy is null");
+        check(o -> o.set_queue_policy(v.ordinal()));
+        queuePolicy = v;
+        return this;
+    }
+
     public CommunicatorOptions legacyDialect(boolean v) { legacyDialect = v; return this; }
+
     /**
      * Client: puts still pending after this long without reaching the server
      * fail with EADDR (default 30 s, the library's); null keeps them waiting
-     * until close. A negative duration is refused (EINVAL).
+     * until close. A negative duration is refused.
      */
-    public CommunicatorOptions connectTimeout(Duration v) { connectTimeout = v; connectTimeoutSet = true; return this; }
+    public CommunicatorOptions connectTimeout(Duration v) {
+        if (v != null) {
+            long ms = optionMillis("connect timeout", v);
+            check(o -> o.set_connect_timeout(ms));
+        }
+        connectTimeout = v;
+        connectTimeoutSet = true;
+        return this;
+    }
+
     /**
      * Dead-peer detection: a connection whose peer stays unreachable this
      * long is cut (default 30 s, the library's; 1 s .. 24 h); null or
-     * {@link Duration#ZERO} turns it off. Out of range: EINVAL.
+     * {@link Duration#ZERO} turns it off. Out of range: refused.
      */
-    public CommunicatorOptions keepalive(Duration v) { keepalive = v; keepaliveSet = true; return this; }
-    /** TLS: a server's key and certificate chain (PEM files). */
-    public CommunicatorOptions tlsServer(String keyPath, String certPath) {
-        tls = true; tlsKey = keyPath; tlsCert = certPath; return this;
+    public CommunicatorOptions keepalive(Duration v) {
+        if (v != null) {
+            long ms = optionMillis("keepalive", v);
+            check(o -> o.set_keepalive(ms));
+        }
+        keepalive = v;
+        keepaliveSet = true;
+        return this;
     }
-    /** TLS: a client's trust chain (null: the system's). */
-    public CommunicatorOptions tlsClient(String caPath) { tls = true; tlsCa = caPath; return this; }
-    public CommunicatorOptions tlsServerName(String v) { tlsServerName = v; return this; }
+
+    /** TLS: a server's key and certificate chain (PEM files; neither null nor empty). */
+    public CommunicatorOptions tlsServer(String keyPath, String certPath) {
+        if (keyPath == null) throw new IllegalArgumentException("options: TLS key path is null");
+        if (certPath == null) throw new IllegalArgumentException("options: TLS certificate path is null");
+        check(o -> o.set_tls_key(keyPath));
+        check(o -> o.set_tls_cert(certPath));
+        tls = true; tlsKey = keyPath; tlsCert = certPath;
+        return this;
+    }
+
+    /** TLS: a client's trust chain (null: the system's; not empty). */
+    public CommunicatorOptions tlsClient(String caPath) {
+        check(o -> o.set_tls_ca(caPath));
+        tls = true; tlsCa = caPath;
+        return this;
+    }
+
+    /** TLS: the name to verify the server against (null: the host; not empty). */
+    public CommunicatorOptions tlsServerName(String v) {
+        check(o -> o.set_tls_server_name(v));
+        tlsServerName = v;
+        return this;
+    }
+
     public CommunicatorOptions tlsVerify(boolean v) { tlsVerify = v; return this; }
+
+    /** One C setter, applied to a scratch handle: EINVAL becomes IllegalArgumentException. */
+    private static void check(java.util.function.Consumer<Options> setter) {
+        Options o = new Options();
+        try {
+            setter.accept(o);
+        } catch (NetqueueException e) {
+            throw invalid(e);
+        } finally {
+            o.delete();
+        }
+    }
+
+    /** EINVAL as IllegalArgumentException (the library's detail, the exception as cause); others as they are. */
+    static RuntimeException invalid(NetqueueException e) {
+        if (e.status() != Status.EINVAL) return e;
+        return new IllegalArgumentException(e.detail(), e);
+    }
 
     public UUID id() { return id; }
 
@@ -74,7 +173,7 @@ public final class CommunicatorOptions {
      * reads -1 as forever. */
     static long optionMillis(String name, Duration d) {
         if (d.isNegative()) {
-            throw new NetqueueException(Status.EINVAL.code(), "options: " + name + " " + d + " is negative");
+            throw new IllegalArgumentException("options: " + name + " " + d + " is negative");
         }
         try {
             long ms = d.toMillis();
@@ -84,7 +183,7 @@ public final class CommunicatorOptions {
         }
     }
 
-    /** The native options; the caller deletes them. Throws on a bad value. */
+    /** The native options; the caller deletes them. The values were checked by the setters. */
     Options toNative() {
         Options o = new Options();
         try {
@@ -111,7 +210,7 @@ public final class CommunicatorOptions {
             return o;
         } catch (RuntimeException e) {
             o.delete();
-            throw e;
+            throw e instanceof NetqueueException ne ? invalid(ne) : e;
         }
     }
 }

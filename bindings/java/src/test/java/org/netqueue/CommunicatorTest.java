@@ -102,14 +102,13 @@ class CommunicatorTest {
     }
 
     @Test
-    void badOptionsThrowEinvalWithTheLibrarysDetail() {
-        NetqueueException e = assertThrows(NetqueueException.class,
-                () -> Communicator.client(Support.at(70000)));
-        assertEquals(Status.EINVAL, e.status());
-        assertTrue(e.getMessage().contains("70000"), e.getMessage());
-        NetqueueException q = assertThrows(NetqueueException.class,
-                () -> Communicator.server(Support.at(0).queueLimit(10)));
-        assertEquals(Status.EINVAL, q.status());
+    void badOptionsThrowIllegalArgumentWithTheLibrarysDetail() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Support.at(70000));
+        assertEquals("options: port 70000 is not in 0..65535", e.getMessage());
+        assertEquals(Status.EINVAL, ((NetqueueException) e.getCause()).status());
+        IllegalArgumentException q = assertThrows(IllegalArgumentException.class,
+                () -> Support.at(0).queueLimit(10));
+        assertTrue(q.getMessage().contains("queue limit 10"), q.getMessage());
     }
 
     @Test

@@ -1,5 +1,7 @@
 package org.netqueue;
 
+import static org.junit.jupiter.api.Assertions.fail;
+
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -11,7 +13,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.Assumptions;
 
 /** Test peers: the C `nq server` on a free loopback port, and options. */
 final class Support {
@@ -21,14 +22,30 @@ final class Support {
         return new CommunicatorOptions().host("127.0.0.1").port(port);
     }
 
-    /** A C server (build/src/cli/nq) started with port 0; stopped by close(). */
+    /**
+     * The C tool: NQ_CLI (the pom's netqueue.cli, which ctest sets to the
+     * build's), a path or a name looked up on PATH. Missing: the test fails.
+     */
+    static String cli() {
+        String cli = System.getenv().getOrDefault("NQ_CLI", "nq");
+        if (!cli.contains("/")) {
+            for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
+                if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, cli))) return Path.of(dir, cli).toString();
+            }
+        }
+        if (!Files.isExecutable(Path.of(cli))) {
+            fail("no nq tool at " + cli + " (install netqueue's tools, or run mvn with -Dnetqueue.cli=/path/to/nq)");
+        }
+        return cli;
+    }
+
+    /** A C server (`nq server`) started with port 0; stopped by close(). */
     static final class CServer implements AutoCloseable {
         final Process proc;
         final int port;
 
         CServer(String... args) throws IOException {
-            String cli = System.getenv().getOrDefault("NQ_CLI", "../../build/src/cli/nq");
-            Assumptions.assumeTrue(Files.isExecutable(Path.of(cli)), "no nq tool at " + cli);
+            String cli = cli();
             List<String> cmd = new ArrayList<>(List.of(cli, "server", "--host", "127.0.0.1", "--port", "0"));
             cmd.addAll(List.of(args));
             proc = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
