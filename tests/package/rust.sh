@@ -28,12 +28,13 @@ trap cleanup EXIT
 unset PKG_CONFIG_PATH LD_LIBRARY_PATH LIBRARY_PATH NETQUEUE_NO_RPATH RUSTFLAGS
 export CARGO_TARGET_DIR=$tmp/target
 
-echo "package-rust: cargo package (crates into $tmp)"
-# --no-verify: verifying would build netqueue-sys without `vendored`, which
-# needs an installed libnetqueue; the project below builds the packaged
-# crates with it instead. --offline: setup fetched every crate.
+echo "package-rust: cargo package --features vendored (crates into $tmp)"
+# As docs/bindings-rust.md says: both at once, so that cargo verifies
+# netqueue against the packaged netqueue-sys (its temporary registry), each
+# built with `vendored` (without it, verifying needs an installed
+# libnetqueue). --offline: setup fetched every crate.
 (cd "$src/bindings/rust" &&
-    "$cargo" package -p netqueue-sys -p netqueue --offline --locked --allow-dirty --no-verify -q)
+    "$cargo" package -p netqueue-sys -p netqueue --features vendored -j 2 --offline --locked --allow-dirty -q)
 mkdir "$tmp/crates"
 for c in "$CARGO_TARGET_DIR"/package/netqueue-sys-*.crate "$CARGO_TARGET_DIR"/package/netqueue-[0-9]*.crate; do
     tar -xzf "$c" -C "$tmp/crates"
