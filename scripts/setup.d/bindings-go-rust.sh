@@ -2,7 +2,9 @@
 # Go and Rust bindings: install build/ into a prefix inside it (for a
 # usable netqueue.pc), fetch the Rust crates from crates.io (the Go module
 # has no dependencies) and build both bindings with their tests and
-# examples, so that the ctest runs start warm.
+# examples, so that the ctest runs start warm. The fetch takes every crate
+# of Cargo.lock, also cmake and cc of netqueue-sys's vendored feature, so
+# that the package test (tests/package/rust.sh) builds offline.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 say() { printf 'setup(bindings-go-rust): %s\n' "$*"; }

@@ -5,7 +5,7 @@
 # Get bindgen with: cargo install bindgen-cli --locked
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-abi=$here/../../../abi
+abi=$here/c/abi   # the repository's abi/ (a symlink; a copy in the packaged crate)
 "${BINDGEN:-bindgen}" "$abi/netqueue/netqueue.h" \
     --allowlist-function 'nq_.*' --allowlist-type 'nq_.*' --allowlist-var 'NQ_.*' \
     --default-enum-style consts --no-prepend-enum-name --no-layout-tests --use-core \

@@ -142,7 +142,8 @@ impl Comm {
         let mut port = 0;
         // SAFETY: live handle, valid out pointer.
         check(unsafe { sys::nq_comm_port(self.raw.as_ptr(), &mut port) })?;
-        Ok(port as u16)
+        // the library reports a TCP port, which options kept in 0..65535
+        Ok(u16::try_from(port).expect("nq_comm_port gives a TCP port"))
     }
 
     /// Ids of the peers connected now.

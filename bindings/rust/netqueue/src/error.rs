@@ -45,7 +45,7 @@ impl Status {
             sys::NQ_ECODEC => Status::Codec,
             sys::NQ_EADDR => Status::Address,
             sys::NQ_ESTATE => Status::State,
-            other => Status::Other(other as u32),
+            other => Status::Other(other),
         }
     }
 

@@ -96,13 +96,20 @@ impl Options {
     pub fn host(self, host: &str) -> Result<Options> {
         self.set_str(host, sys::nq_options_set_host)
     }
-    /// TCP port, 0..65535; a server given 0 binds a free one ([`crate::Comm::port`]).
-    pub fn port(self, port: i32) -> Result<Options> {
+    /// TCP port; a server given 0 binds a free one, which
+    /// [`crate::Comm::port`] returns as the same `u16`.
+    pub fn port(self, port: u16) -> Result<Options> {
         // SAFETY: valid handle.
-        self.set(|o| unsafe { sys::nq_options_set_port(o, port) })
+        self.set(|o| unsafe { sys::nq_options_set_port(o, i32::from(port)) })
     }
     /// A server's I/O threads, 1..64.
-    pub fn workers(self, n: i32) -> Result<Options> {
+    pub fn workers(self, n: u32) -> Result<Options> {
+        // The C call takes an int: a count beyond it is refused here, with
+        // the same status as the library's own range check, rather than
+        // wrapped into some other value.
+        let Ok(n) = i32::try_from(n) else {
+            return Err(crate::Error::new(crate::Status::Invalid, format!("options: workers {n} is not in 1..64")));
+        };
         // SAFETY: valid handle.
         self.set(|o| unsafe { sys::nq_options_set_workers(o, n) })
     }

@@ -53,7 +53,7 @@ impl Completion {
 
     /// Called once, from the library's thread (or the closing one).
     pub(crate) fn complete(&self, status: sys::nq_status) {
-        self.status.store(status as u32, Ordering::Release);
+        self.status.store(status, Ordering::Release);
         // Pairs with the fence in waiters(): either a waiter's check sees
         // the status, or this sees the waiter.
         fence(Ordering::SeqCst);

@@ -46,7 +46,7 @@ fn close_timing_out_says_why() {
     let c = client(free_port(), Options::new().unwrap());
     let put = c.put(b"x", &[]).unwrap();
     let start = Instant::now();
-    let e = c.close(Some(Duration::from_millis(300))).err().expect("close to nobody succeeded");
+    let e = c.close(Some(Duration::from_millis(300))).expect_err("close to nobody succeeded");
     assert!(start.elapsed() < Duration::from_millis(300) + MARGIN, "took {:?}", start.elapsed());
     assert_eq!(e.status, Status::TimedOut);
     assert!(e.detail.contains("was not reached"), "{}", e.detail);
@@ -64,7 +64,7 @@ fn close_none_waits_past_the_default_bound() {
     let (tx, rx) = mpsc::channel();
     let closer = thread::spawn(move || tx.send(c.close(None)).unwrap());
     assert!(rx.recv_timeout(DEFAULT_CLOSE_TIMEOUT + Duration::from_secs(1)).is_err(), "close(None) gave up");
-    let opts = Options::new().unwrap().host("127.0.0.1").unwrap().port(port as i32).unwrap();
+    let opts = Options::new().unwrap().host("127.0.0.1").unwrap().port(port).unwrap();
     let s = Comm::new(Protocol::Tcp, Purpose::Server, &opts).unwrap();
     assert_eq!(s.get(&[], PATIENCE).unwrap().data(), b"late but delivered");
     let closed = rx.recv_timeout(Duration::from_secs(30)).expect("close did not end once the server came");
@@ -79,7 +79,7 @@ fn connect_timeout_fails_pending_puts() {
     let c = client(free_port(), Options::new().unwrap().connect_timeout(Duration::from_millis(300)).unwrap());
     let put = c.put(b"x", &[]).unwrap();
     let outcome = put.wait_timeout(Duration::from_secs(10)).expect("put still pending");
-    let e = outcome.err().expect("put to nobody succeeded");
+    let e = outcome.expect_err("put to nobody succeeded");
     assert_eq!(e.status, Status::Address);
     assert!(e.detail.contains("not reached within the connect timeout"), "{e}");
     let _ = c.close(Some(Duration::from_secs(1)));

@@ -18,7 +18,7 @@ pub fn server(opts: Options) -> (Comm, u16) {
 }
 
 pub fn client(port: u16, opts: Options) -> Comm {
-    let opts = opts.host("127.0.0.1").unwrap().port(port as i32).unwrap();
+    let opts = opts.host("127.0.0.1").unwrap().port(port).unwrap();
     Comm::new(Protocol::Tcp, Purpose::Client, &opts).expect("client")
 }
 
