@@ -3,8 +3,8 @@
 # (docs/versioning.md): the CMake project (and so the Debian packages and
 # the CMake package file), the shared library's SONAME, the Python package,
 # the Java jar, both Rust crates (and Cargo.lock), the Go module path's
-# major suffix, the newest released section of CHANGELOG.md and the newest
-# node of abi/netqueue.map. Prints one line per check; fails if any
+# major suffix, the man page's .TH, the newest released section of
+# CHANGELOG.md and the newest node of abi/netqueue.map. Prints one line per check; fails if any
 # disagrees, naming the file and both numbers.
 #   versions.sh SOURCE_DIR [CMAKE_PROJECT_VERSION [LIBRARY]]
 set -uo pipefail
@@ -59,6 +59,12 @@ if [ -f CHANGELOG.md ]; then
     same "CHANGELOG.md newest release" "$released"
 else
     bad "CHANGELOG.md missing"
+fi
+
+# --- man/nq.1: the .TH line names the release ("netqueue X.Y.Z")
+if [ -f man/nq.1 ]; then
+    th=$(sed -n 's/^\.TH .*"netqueue \([0-9.]*\)".*/\1/p' man/nq.1)
+    same "man/nq.1 .TH" "$th"
 fi
 
 # --- Python: pyproject.toml's [project] version, or setup.py's when dynamic
