@@ -15,7 +15,8 @@ pkgs=(cmake ninja-build gcc g++ pkg-config libev-dev libssl-dev openssl libcmock
       libzmq3-dev python3 valgrind abigail-tools
       mosquitto libpaho-mqtt-dev                                   # MQTT transport
       libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev  # gRPC transport, proto/
-      swig libclang-dev)                                           # bindings
+      swig libclang-dev                                            # bindings
+      doxygen mandoc groff-base bsdextrautils)                     # docs: API reference, nq.1 checks
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * netqueue — communicators and messages.
  *
  * A communicator (nq_comm) is one end of net-queue: a server or a client on
@@ -22,14 +23,17 @@
 extern "C" {
 #endif
 
+/** A communicator: one server or client on one transport (opaque). */
 typedef struct nq_comm nq_comm;
+/** A received message: payload and sender (opaque; nq_msg_free). */
 typedef struct nq_msg nq_msg;
 
+/** The transport of a communicator (nq_comm_new). */
 typedef enum nq_protocol {
-    NQ_TCP = 0,  /* TCP, or TLS over TCP when options enable it */
-    NQ_MQTT = 1, /* MQTT 3.1.1 through a broker (when built in, see docs/mqtt.md) */
-    NQ_GRPC = 2, /* gRPC bidirectional stream /grpc/comm (when built in, see docs/grpc.md) */
-    /* In-process: a server and its clients in one process, addressed by
+    NQ_TCP = 0,  /**< TCP, or TLS over TCP when options enable it */
+    NQ_MQTT = 1, /**< MQTT 3.1.1 through a broker (when built in, see docs/mqtt.md) */
+    NQ_GRPC = 2, /**< gRPC bidirectional stream /grpc/comm (when built in, see docs/grpc.md) */
+    /** In-process: a server and its clients in one process, addressed by
      * port number only (host is ignored; port 0 picks a free number), with
      * no sockets: bytes are copied between the communicators' I/O threads.
      * Same sessions, handshake, close and reconnection as the others; no
@@ -37,19 +41,21 @@ typedef enum nq_protocol {
     NQ_INPROC = 3
 } nq_protocol;
 
+/** Which end of a session a communicator is (nq_comm_new). */
 typedef enum nq_purpose {
-    NQ_CLIENT = 0,
-    NQ_SERVER = 1
+    NQ_CLIENT = 0, /**< connects to a server */
+    NQ_SERVER = 1  /**< listens (or, over MQTT, subscribes) for clients */
 } nq_purpose;
 
+/** Severity of a log line; a sink gets the lines at its level or more severe. */
 typedef enum nq_log_level {
-    NQ_LOG_ERROR = 0,
-    NQ_LOG_WARN = 1,
-    NQ_LOG_INFO = 2,
-    NQ_LOG_DEBUG = 3
+    NQ_LOG_ERROR = 0, /**< something failed */
+    NQ_LOG_WARN = 1,  /**< something went wrong and was dealt with (the default level) */
+    NQ_LOG_INFO = 2,  /**< normal events worth noting (a session ended, a resend) */
+    NQ_LOG_DEBUG = 3  /**< details for debugging */
 } nq_log_level;
 
-/*
+/**
  * Log sink: called on the I/O thread, or the calling thread for errors of
  * synchronous calls (and for connection lines of a put that the calling
  * thread wrote itself, see docs/abi.md "Threads"). msg is valid during the
@@ -57,14 +63,14 @@ typedef enum nq_log_level {
  */
 typedef void (*nq_log_fn)(void *user, nq_log_level level, const char *msg);
 
-/*
+/**
  * Where a communicator's log lines go: fn (NULL restores the default,
  * stderr) for lines at level or more severe (default NQ_LOG_WARN).
  */
 NQ_API nq_status nq_options_set_log(nq_options *opts, nq_log_fn fn, void *user,
                                     nq_log_level level);
 
-/*
+/**
  * Create a communicator and start its I/O thread.
  * A server binds and listens before returning (NQ_EADDR if it cannot); a
  * client returns at once and connects in the background, retrying until it
@@ -79,13 +85,13 @@ NQ_API nq_status nq_options_set_log(nq_options *opts, nq_log_fn fn, void *user,
 NQ_API nq_status nq_comm_new(nq_comm **out, nq_protocol protocol, nq_purpose purpose,
                              const nq_options *opts);
 
-/* The communicator's own id into out[16]. */
+/** The communicator's own id into out[16]. */
 NQ_API nq_status nq_comm_id(const nq_comm *comm, uint8_t *out);
 
-/* The port a server listens on (useful after binding port 0). */
+/** The port a server listens on (useful after binding port 0). */
 NQ_API nq_status nq_comm_port(const nq_comm *comm, int *port);
 
-/*
+/**
  * Ids of the peers with a live connection (for a client: the server, once
  * its ini arrived on the current connection), 16 bytes each, into out
  * (room for cap ids); *count gets how many there are (may exceed cap).
@@ -94,7 +100,7 @@ NQ_API nq_status nq_comm_port(const nq_comm *comm, int *port);
  */
 NQ_API nq_status nq_comm_peers(nq_comm *comm, uint8_t *out, size_t cap, size_t *count);
 
-/*
+/**
  * Send size bytes of data as one message. The bytes are copied before the
  * call returns, so data may be reused at once; fn (may be NULL) runs once
  * when the message has been written to every target's transport, or failed.
@@ -112,7 +118,7 @@ NQ_API nq_status nq_comm_put(nq_comm *comm, const void *data, size_t size,
                              const uint8_t *peers, size_t npeers,
                              nq_done_fn fn, void *user);
 
-/*
+/**
  * Zero-copy put: send the bytes of stream as one message. On NQ_OK the
  * library owns the stream (do not touch or free it); each chunk's release
  * function runs once no target needs it. On error the caller keeps it.
@@ -121,7 +127,7 @@ NQ_API nq_status nq_comm_put_stream(nq_comm *comm, nq_stream *stream,
                                     const uint8_t *peers, size_t npeers,
                                     nq_done_fn fn, void *user);
 
-/*
+/**
  * As nq_comm_put, completing a new waitable future in *out (free it with
  * nq_future_free, before or after it completes). No future on error.
  */
@@ -129,7 +135,7 @@ NQ_API nq_status nq_comm_put_future(nq_comm *comm, const void *data, size_t size
                                     const uint8_t *peers, size_t npeers,
                                     nq_future **out);
 
-/*
+/**
  * As nq_comm_put, posting (tag, status) to cq when complete. cq must
  * outlive the communicator. Nothing is posted on error.
  */
@@ -137,7 +143,7 @@ NQ_API nq_status nq_comm_put_cq(nq_comm *comm, const void *data, size_t size,
                                 const uint8_t *peers, size_t npeers,
                                 nq_cq *cq, uint64_t tag);
 
-/*
+/**
  * Encode value with the communicator's codec (nq_options_set_codec) and put
  * it. With NQ_CODEC_RAW the value must be bytes, bytearray or str.
  * Errors: those of nq_comm_put, and NQ_ECODEC.
@@ -146,7 +152,7 @@ NQ_API nq_status nq_comm_put_value(nq_comm *comm, const nq_value *value,
                                    const uint8_t *peers, size_t npeers,
                                    nq_done_fn fn, void *user);
 
-/*
+/**
  * Take the next message, in arrival order, from any peer (npeers 0) or from
  * one of the npeers given. Waits up to timeout_ms (NQ_FOREVER, 0 polls).
  * Messages of one peer always come in the order that peer sent them.
@@ -156,7 +162,7 @@ NQ_API nq_status nq_comm_put_value(nq_comm *comm, const nq_value *value,
 NQ_API nq_status nq_comm_get(nq_comm *comm, const uint8_t *peers, size_t npeers,
                              int64_t timeout_ms, nq_msg **out);
 
-/*
+/**
  * Close: a client sends its queued puts, then fin, and waits for the
  * server's fin; a server stops accepting and waits until every client has
  * finished its session. Waits up to timeout_ms (NQ_FOREVER); when it
@@ -169,23 +175,24 @@ NQ_API nq_status nq_comm_get(nq_comm *comm, const uint8_t *peers, size_t npeers,
  */
 NQ_API nq_status nq_comm_close(nq_comm *comm, int64_t timeout_ms);
 
-/*
+/**
  * Close (without waiting for peers, if not closed already), stop the I/O
  * thread and free everything. Messages already got stay valid. NULL ignored.
  */
 NQ_API void nq_comm_free(nq_comm *comm);
 
-/* Sender's id into out[16]. */
+/** Sender's id into out[16]. */
 NQ_API nq_status nq_msg_peer(const nq_msg *msg, uint8_t *out);
 
-/* Payload bytes (contiguous; valid until nq_msg_free) and their count. */
+/** Payload bytes (contiguous; valid until nq_msg_free). */
 NQ_API const void *nq_msg_data(const nq_msg *msg);
+/** Number of payload bytes. */
 NQ_API size_t nq_msg_size(const nq_msg *msg);
 
-/* Decode the payload with codec into a new value. Errors: NQ_ECODEC, ... */
+/** Decode the payload with codec into a new value. Errors: NQ_ECODEC, ... */
 NQ_API nq_status nq_msg_value(const nq_msg *msg, nq_codec codec, nq_value **out);
 
-/* Free a message. NULL is ignored. */
+/** Free a message. NULL is ignored. */
 NQ_API void nq_msg_free(nq_msg *msg);
 
 #ifdef __cplusplus

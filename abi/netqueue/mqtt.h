@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * netqueue — MQTT transport options (nq_comm_new with NQ_MQTT).
  *
  * Over MQTT both the server and the clients are clients of an external
@@ -22,7 +23,7 @@
 extern "C" {
 #endif
 
-/*
+/**
  * MQTT quality of service of every publish and subscription: 0 (default,
  * as the reference: at most once), 1 (at least once) or 2 (exactly once).
  * With 1 or 2 the communicator asks the broker for a persistent session
@@ -31,13 +32,18 @@ extern "C" {
  */
 NQ_API nq_status nq_options_set_mqtt_qos(nq_options *opts, int qos);
 
-/*
- * Broker user name and password (MQTT CONNECT fields); copied, at most 255
- * bytes each; NULL or "" unsets. The password is sent only with a user
- * name, as MQTT 3.1.1 requires. Use TLS to keep them off the wire in clear.
- * Errors: NQ_EINVAL (NULL handle, longer than 255 bytes).
+/**
+ * Broker user name (the MQTT CONNECT field); copied, at most 255 bytes;
+ * NULL or "" unsets. Use TLS to keep it and the password off the wire in
+ * clear. Errors: NQ_EINVAL (NULL handle, longer than 255 bytes).
  */
 NQ_API nq_status nq_options_set_mqtt_username(nq_options *opts, const char *username);
+
+/**
+ * Broker password; copied, at most 255 bytes; NULL or "" unsets. It is sent
+ * only with a user name, as MQTT 3.1.1 requires.
+ * Errors: NQ_EINVAL (NULL handle, longer than 255 bytes).
+ */
 NQ_API nq_status nq_options_set_mqtt_password(nq_options *opts, const char *password);
 
 #ifdef __cplusplus

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * netqueue — the net-queue protocol in C.
  *
  * Umbrella header: include this one. See docs/abi.md for the concepts

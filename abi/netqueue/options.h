@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * netqueue — communicator options.
  *
  * An nq_options handle is a builder: create it, call setters, pass it to
@@ -16,28 +17,29 @@
 extern "C" {
 #endif
 
+/** Settings for nq_comm_new, built with the setters below (opaque). */
 typedef struct nq_options nq_options;
 
-/* Which fin the session uses (see docs/protocol.md). */
+/** Which fin the session uses (see docs/protocol.md). */
 typedef enum nq_dialect {
-    NQ_DIALECT_CURRENT = 0, /* net-queue 1.x/2.x: fin = the sender's 16-byte id */
-    NQ_DIALECT_LEGACY = 1   /* net-queue 0.1.x: fin = an empty frame */
+    NQ_DIALECT_CURRENT = 0, /**< net-queue 1.x/2.x: fin = the sender's 16-byte id */
+    NQ_DIALECT_LEGACY = 1   /**< net-queue 0.1.x: fin = an empty frame */
 } nq_dialect;
 
-/* What a full receive queue does. */
+/** What a full receive queue does. */
 typedef enum nq_queue_policy {
-    NQ_QUEUE_BLOCK = 0,       /* stop reading from peers until get() drains (default) */
-    NQ_QUEUE_DROP_OLDEST = 1, /* drop the oldest queued message, with a warning */
-    NQ_QUEUE_DROP_NEWEST = 2  /* drop the arriving message, with a warning */
+    NQ_QUEUE_BLOCK = 0,       /**< stop reading from peers until get() drains (default) */
+    NQ_QUEUE_DROP_OLDEST = 1, /**< drop the oldest queued message, with a warning */
+    NQ_QUEUE_DROP_NEWEST = 2  /**< drop the arriving message, with a warning */
 } nq_queue_policy;
 
-/* Payload encoding used by nq_comm_put_value() and nq_msg_value(). */
+/** Payload encoding used by nq_comm_put_value() and nq_msg_value(). */
 typedef enum nq_codec {
-    NQ_CODEC_RAW = 0,   /* bytes as they are (the reference's BufferSerializer) */
-    NQ_CODEC_PICKLE = 1 /* safe pickle subset (the reference's default) */
+    NQ_CODEC_RAW = 0,   /**< bytes as they are (the reference's BufferSerializer) */
+    NQ_CODEC_PICKLE = 1 /**< safe pickle subset (the reference's default) */
 } nq_codec;
 
-/*
+/**
  * New options with the defaults: random id, host 127.0.0.1, port 51966,
  * 1 worker, transport size 16 MiB, merge on, message limit 1 GiB,
  * queue limit 32 MiB with NQ_QUEUE_BLOCK, no send limit, current dialect, raw codec,
@@ -46,44 +48,44 @@ typedef enum nq_codec {
  */
 NQ_API nq_status nq_options_new(nq_options **out);
 
-/* Free an options handle; NULL is ignored. */
+/** Free an options handle; NULL is ignored. */
 NQ_API void nq_options_free(nq_options *opts);
 
-/* Copy all settings into a new handle. Errors: NQ_EINVAL, NQ_ENOMEM. */
+/** Copy all settings into a new handle. Errors: NQ_EINVAL, NQ_ENOMEM. */
 NQ_API nq_status nq_options_copy(nq_options **out, const nq_options *opts);
 
-/* Communicator id: id points to 16 bytes. */
+/** Communicator id: id points to 16 bytes. */
 NQ_API nq_status nq_options_set_id(nq_options *opts, const uint8_t *id);
 
-/*
+/**
  * Host to bind (server) or connect to (client): a name, an IPv4 or an IPv6
  * literal. Copied. Errors: NQ_EINVAL for NULL, empty or > 255 bytes.
  */
 NQ_API nq_status nq_options_set_host(nq_options *opts, const char *host);
 
-/*
+/**
  * TCP port, 0..65535. A server given port 0 binds an ephemeral port; read
  * it back with nq_comm_port(). Errors: NQ_EINVAL out of range.
  */
 NQ_API nq_status nq_options_set_port(nq_options *opts, int port);
 
-/*
+/**
  * I/O threads for a server's connections, 1..64 (clients use 1). Accepted
  * and validated; this release runs every connection on one I/O thread.
  */
 NQ_API nq_status nq_options_set_workers(nq_options *opts, int workers);
 
-/*
+/**
  * Largest single transport write (bytes, 4 KiB .. 1 GiB): small frames are
  * merged up to it, big ones split at it. The reference's transport_size
  * (legacy: max_size).
  */
 NQ_API nq_status nq_options_set_transport_size(nq_options *opts, uint64_t bytes);
 
-/* Merge small frames into one transport write (1, default) or not (0). */
+/** Merge small frames into one transport write (1, default) or not (0). */
 NQ_API nq_status nq_options_set_merge(nq_options *opts, int enabled);
 
-/*
+/**
  * Largest message payload accepted from a peer or by put (bytes,
  * 0 .. 2^62). A peer whose frame header declares more loses its connection
  * with NQ_ETOOBIG; a put of more fails with NQ_ETOOBIG. Handshake frames
@@ -91,14 +93,19 @@ NQ_API nq_status nq_options_set_merge(nq_options *opts, int enabled);
  */
 NQ_API nq_status nq_options_set_message_limit(nq_options *opts, uint64_t bytes);
 
-/*
+/**
  * Bytes of received, not yet got messages, summed over all peers, above
- * which the policy applies (1 KiB .. 2^62).
+ * which the queue policy applies (1 KiB .. 2^62; default 32 MiB).
  */
 NQ_API nq_status nq_options_set_queue_limit(nq_options *opts, uint64_t bytes);
+
+/**
+ * What a full receive queue does (nq_queue_policy; default NQ_QUEUE_BLOCK).
+ * Errors: NQ_EINVAL for a value not in the enum.
+ */
 NQ_API nq_status nq_options_set_queue_policy(nq_options *opts, nq_queue_policy policy);
 
-/*
+/**
  * Opt-in bound on bytes handed to put and not yet written (summed over
  * every put of the communicator; 0, the default, means no bound and puts
  * never wait, as the reference). Over the bound, a put waits until earlier
@@ -110,10 +117,10 @@ NQ_API nq_status nq_options_set_queue_policy(nq_options *opts, nq_queue_policy p
  */
 NQ_API nq_status nq_options_set_send_limit(nq_options *opts, uint64_t bytes);
 
-/* Default of the per-peer limit below: 256 MiB. */
+/** Default of nq_options_set_peer_limit: 256 MiB. */
 #define NQ_DEFAULT_PEER_LIMIT (UINT64_C(256) << 20)
 
-/*
+/**
  * Server: bytes of messages held for one peer (queued, or written but not
  * yet acknowledged by its ini) above which the peer is taken for one that
  * does not read: the put that would pass the limit is not queued for it,
@@ -127,10 +134,10 @@ NQ_API nq_status nq_options_set_send_limit(nq_options *opts, uint64_t bytes);
  */
 NQ_API nq_status nq_options_set_peer_limit(nq_options *opts, uint64_t bytes);
 
-/* Default of the partial limit below: 1 GiB. */
+/** Default of nq_options_set_partial_limit: 1 GiB. */
 #define NQ_DEFAULT_PARTIAL_LIMIT (UINT64_C(1) << 30)
 
-/*
+/**
  * Bytes held by frames being received and not yet complete, summed over
  * every connection (a declared length is not trusted: a frame's buffer
  * grows as its bytes arrive, see docs/protocol.md §8.2). A frame whose
@@ -142,10 +149,19 @@ NQ_API nq_status nq_options_set_peer_limit(nq_options *opts, uint64_t bytes);
  */
 NQ_API nq_status nq_options_set_partial_limit(nq_options *opts, uint64_t bytes);
 
+/**
+ * Which fin the session uses (nq_dialect; default NQ_DIALECT_CURRENT): the
+ * legacy one talks to net-queue 0.1.x peers. Errors: NQ_EINVAL.
+ */
 NQ_API nq_status nq_options_set_dialect(nq_options *opts, nq_dialect dialect);
+
+/**
+ * Codec of nq_comm_put_value (nq_codec; default NQ_CODEC_RAW). Python
+ * net-queue peers use pickle by default. Errors: NQ_EINVAL.
+ */
 NQ_API nq_status nq_options_set_codec(nq_options *opts, nq_codec codec);
 
-/*
+/**
  * TLS. nq_options_set_tls(opts, 1) turns it on. A server needs a key and a
  * certificate chain (PEM files). A client verifies the server against the
  * CA file if one is set, else the system store; it checks the host name (or
@@ -157,13 +173,38 @@ NQ_API nq_status nq_options_set_codec(nq_options *opts, nq_codec codec);
  * they are unreadable or do not match.
  */
 NQ_API nq_status nq_options_set_tls(nq_options *opts, int enabled);
+
+/**
+ * Private key (PEM file): a server's, or the key of a client's certificate.
+ * The path is copied; the file is read by nq_comm_new.
+ */
 NQ_API nq_status nq_options_set_tls_key(nq_options *opts, const char *path);
+
+/**
+ * Certificate chain (PEM file): a server's, or the certificate a client
+ * presents to a server that requires one. Copied; read by nq_comm_new.
+ */
 NQ_API nq_status nq_options_set_tls_cert(nq_options *opts, const char *path);
+
+/**
+ * Client: CA certificate(s) (PEM file) to verify the server against,
+ * instead of the system's store. Copied; read by nq_comm_new.
+ */
 NQ_API nq_status nq_options_set_tls_ca(nq_options *opts, const char *path);
+
+/**
+ * Client: the name to check the server's certificate against, instead of
+ * the host given with nq_options_set_host. Copied.
+ */
 NQ_API nq_status nq_options_set_tls_server_name(nq_options *opts, const char *name);
+
+/**
+ * Client: verify the server (1, the default) or not (0: testing only, as
+ * anybody on the path can then read and change the session).
+ */
 NQ_API nq_status nq_options_set_tls_verify(nq_options *opts, int enabled);
 
-/*
+/**
  * Mutual TLS, server side (TCP with TLS, and gRPC with TLS): require every
  * client to present a certificate that verifies against the CA
  * certificate(s) in the PEM file at path (the chain is checked, as well as
@@ -190,11 +231,12 @@ NQ_API nq_status nq_options_set_tls_verify(nq_options *opts, int enabled);
  */
 NQ_API nq_status nq_options_set_tls_client_ca(nq_options *opts, const char *path);
 
-/* Defaults of the two settings below. */
+/** Default of nq_options_set_connect_timeout: 30 s. */
 #define NQ_DEFAULT_CONNECT_TIMEOUT_MS 30000
+/** Default of nq_options_set_keepalive: 30 s. */
 #define NQ_DEFAULT_KEEPALIVE_MS 30000
 
-/*
+/**
  * Client: while the server is unreachable the client retries, waiting
  * 50 ms after the first failure and doubling up to 2 s (each delay with up
  * to 25% random jitter); the backoff starts over only once a session is
@@ -208,7 +250,7 @@ NQ_API nq_status nq_options_set_tls_client_ca(nq_options *opts, const char *path
  */
 NQ_API nq_status nq_options_set_connect_timeout(nq_options *opts, int64_t timeout_ms);
 
-/*
+/**
  * Dead-peer detection: a connection whose peer stays unreachable (sent
  * bytes unacknowledged, or no answer to keepalive probes) for about
  * timeout_ms is cut, and the session then follows the lost-peer rules
