@@ -22,26 +22,43 @@ static double unit_random(struct nq_retry *r)
     return (double)((r->rng * UINT64_C(2685821657736338717)) >> 11) / (double)(UINT64_C(1) << 53);
 }
 
-void nq_core_client_unreachable(struct nq_comm *c, const char *why)
+static void not_reached(struct nq_comm *c, const char *why, int warn)
 {
     struct nq_retry *r = &c->retry;
     struct nq_session *s = c->sessions;
     int64_t now = nq_now_ms();
     if (!r->first_fail_ms)
         r->first_fail_ms = now;
-    snprintf(r->why, sizeof r->why, "%s", why);
+    if (why != r->why) /* the tick passes the last cause back in */
+        snprintf(r->why, sizeof r->why, "%s", why);
     int64_t waited = now - r->first_fail_ms;
     if (c->o.connect_timeout_ms >= 0 && waited > c->o.connect_timeout_ms &&
         (s->head || s->sent_head)) {
-        nq_log(c, NQ_LOG_WARN,
-               "%s:%d not reached for %lld ms (%lu attempts, last: %s): failing pending puts",
-               c->o.host, c->o.port, (long long)waited, r->attempts, why);
+        char tries[32] = "";
+        if (r->attempts) /* transports that connect on their own count none */
+            snprintf(tries, sizeof tries, "%lu attempts, ", r->attempts);
+        nq_log(c, NQ_LOG_WARN, "%s:%d not reached for %lld ms (%slast: %s): failing pending puts",
+               c->o.host, c->o.port, (long long)waited, tries, why);
         nq_session_fail_all(c, s, NQ_EADDR);
         r->first_fail_ms = now;
-    } else if (!c->close_phase) {
-        nq_log_limited(c, &r->rl, NQ_LOG_WARN, "%s:%d: %s (attempt %lu); retrying", c->o.host,
-                       c->o.port, why, r->attempts);
+    } else if (warn && !c->close_phase) {
+        if (r->attempts)
+            nq_log_limited(c, &r->rl, NQ_LOG_WARN, "%s:%d: %s (attempt %lu); retrying",
+                           c->o.host, c->o.port, why, r->attempts);
+        else
+            nq_log_limited(c, &r->rl, NQ_LOG_WARN, "%s:%d: %s; retrying", c->o.host, c->o.port,
+                           why);
     }
+}
+
+void nq_core_client_unreachable(struct nq_comm *c, const char *why)
+{
+    not_reached(c, why, 1);
+}
+
+void nq_core_client_waiting(struct nq_comm *c, const char *why)
+{
+    not_reached(c, why, 0);
 }
 
 double nq_core_client_retry(struct nq_comm *c, const char *why)
@@ -69,9 +86,11 @@ void nq_core_client_tick(struct nq_comm *c)
         return;
     }
     if (now - r->first_fail_ms > c->o.connect_timeout_ms)
-        nq_core_client_unreachable(c, s->link ? "connected, but the server never answered "
-                                                "(its ini did not come)"
-                                              : r->why[0] ? r->why : "not connected");
+        not_reached(c,
+                    s->link ? "connected, but the server never answered (its ini did not come)"
+                    : r->why[0] ? r->why
+                                : "not connected",
+                    1);
 }
 
 double nq_core_client_lost(struct nq_comm *c, const char *why)

@@ -163,6 +163,10 @@ void nq_core_note_change(struct nq_comm *c);
  * Records the cause, logs it (rate-limited) and applies the connect
  * timeout, like a failed attempt, but leaves the backoff alone. */
 void nq_core_client_unreachable(struct nq_comm *c, const char *why);
+/* The same for a state that is normal while a connection is made (gRPC's
+ * channel idle or connecting): records the cause and applies the connect
+ * timeout, but logs nothing unless the timeout fails the pending puts. */
+void nq_core_client_waiting(struct nq_comm *c, const char *why);
 /* The client is making progress with its server (a gRPC round moved data
  * or ended OK): the retry policy starts over, as when a session is
  * established. */

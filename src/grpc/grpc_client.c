@@ -56,7 +56,10 @@ void nq_gq_client_wait_ready(struct gq_state *g, grpc_connectivity_state st)
                  st == GRPC_CHANNEL_TRANSIENT_FAILURE
                      ? " (server down, TLS on one side only, or a certificate refused?)"
                      : "");
-        nq_core_client_unreachable(c, why);
+        if (st == GRPC_CHANNEL_IDLE || st == GRPC_CHANNEL_CONNECTING)
+            nq_core_client_waiting(c, why); /* normal at start: no warning */
+        else
+            nq_core_client_unreachable(c, why);
         if (c->close_phase && c->sessions->fin_queued && !nq_session_has_output(c->sessions)) {
             /* our fin was failed with the rest: nobody to say goodbye to */
             nq_core_close_done(c, NQ_ERESET);

@@ -88,6 +88,20 @@ void mqtt_tls_errors(MQTTAsync_SSLOptions *ssl, struct mqtt_state *t)
     }
 }
 
+/* paho hands a broker's refusal over as the CONNACK return code (1..5),
+ * which its strerror does not know ("Unknown error code 5") */
+static const char *connect_error(int code)
+{
+    switch (code) {
+    case 1: return "broker refused: unacceptable protocol version";
+    case 2: return "broker refused: client identifier rejected";
+    case 3: return "broker refused: server unavailable";
+    case 4: return "broker refused: bad user name or password";
+    case 5: return "broker refused: not authorized";
+    default: return MQTTAsync_strerror(code);
+    }
+}
+
 static void on_connect_failed(void *ctx, MQTTAsync_failureData *r)
 {
     struct mqtt_state *t = ctx;
@@ -97,7 +111,7 @@ static void on_connect_failed(void *ctx, MQTTAsync_failureData *r)
     t->tls_why[0] = 0;
     pthread_mutex_unlock(&t->inbox_mu);
     char why[160];
-    snprintf(why, sizeof why, "%s%s%.60s%s%.80s", MQTTAsync_strerror(r ? r->code : -1),
+    snprintf(why, sizeof why, "%s%s%.60s%s%.80s", connect_error(r ? r->code : -1),
              r && r->message ? ": " : "", r && r->message ? r->message : "", tls[0] ? "; TLS: " : "",
              tls);
     post(ctx, MQTT_EV_CONNECT_FAILED, r ? r->code : -1, why);
