@@ -98,8 +98,6 @@ else
 fi
 
 site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("platlib"))')
-ext=$(echo "$site"/netqueue/_nqswig.*.so)
-[ -f "$ext" ] || die "no netqueue/_nqswig extension in $site"
 if [ "$mode" = wheel ]; then
     libdir=$site/netqueue.libs  # where auditwheel put the libraries
     find "$site/netqueue" "$libdir" -name '*.so*' -type f | while read -r so; do
@@ -110,12 +108,19 @@ if [ "$mode" = wheel ]; then
 else
     libdir=$prefix/lib
 fi
-resolved=$(ldd "$ext")
-grep -q "not found" <<<"$resolved" && die "unresolved libraries of ${ext##*/}: $resolved"
-lib=$(awk '/libnetqueue/ {print $3}' <<<"$resolved")
-[ -z "$lib" ] || lib=$(realpath "$lib")  # ldd keeps $ORIGIN's "netqueue/../"
-[ -n "$lib" ] && [[ $lib == "$libdir"/* ]] || die "${ext##*/} resolves libnetqueue to '$lib', not inside $libdir: $resolved"
-if grep -qE "$src/|$build/" <<<"$resolved"; then die "${ext##*/} resolves into the source or build tree: $resolved"; fi
+# Both extensions link libnetqueue: each must find it in libdir, and
+# nothing in the source or build tree.
+for name in _nqswig _fastput; do
+    ext=$(echo "$site/netqueue/$name".*.so)
+    [ -f "$ext" ] || die "no netqueue/$name extension in $site"
+    resolved=$(ldd "$ext")
+    grep -q "not found" <<<"$resolved" && die "unresolved libraries of ${ext##*/}: $resolved"
+    lib=$(awk '/libnetqueue/ {print $3}' <<<"$resolved")
+    [ -z "$lib" ] || lib=$(realpath "$lib")  # ldd keeps $ORIGIN's "netqueue/../"
+    [ -n "$lib" ] && [[ $lib == "$libdir"/* ]] ||
+        die "${ext##*/} resolves libnetqueue to '$lib', not inside $libdir: $resolved"
+    if grep -qE "$src/|$build/" <<<"$resolved"; then die "${ext##*/} resolves into the source or build tree: $resolved"; fi
+done
 
 mkdir "$tmp/use"
 cp "$here/python_echo.py" "$tmp/use/"
