@@ -1,12 +1,16 @@
 # Types of the hand-written C extension _fastput (see _fastput.c): the put
-# path and the C base of comm.PutFuture. Private to the package; a test runs
-# mypy --strict over the package with it.
+# path and the C base of comm.PutFuture. Private to the package;
+# tests/test_typing.py runs mypy --strict over the package with it, and
+# mypy's stubtest checks it against the built extension.
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, NoReturn
+from typing import Any, NoReturn, final
+
+from typing_extensions import disjoint_base  # a stub-only import
 
 def track(obj: object, /) -> None: ...
 
+@disjoint_base
 class FutureCore:
     """C base of comm.PutFuture: state word, result, exception, the fast methods."""
     _result: Any
@@ -18,6 +22,7 @@ class FutureCore:
     def result(self, timeout: float | None = None) -> Any: ...
     def exception(self, timeout: float | None = None) -> BaseException | None: ...
 
+@final
 class Putter:
     def __init__(self, comm: int, cq: int, future: type[FutureCore],
                  dump: Callable[[Any], Any] | None,

@@ -1,6 +1,7 @@
 # Types of the SWIG-generated low-level layer (nqswig.py over _nqswig, made
 # from netqueue.i). The package's own modules use it; user code should not
-# need to. Kept by hand: a test runs mypy --strict over the package with it.
+# need to. Kept by hand: tests/test_typing.py runs mypy --strict over the
+# package with it, and mypy's stubtest checks it against the built module.
 from typing import Any, Final
 
 from typing_extensions import Buffer  # collections.abc.Buffer from 3.12; a stub-only import
@@ -52,6 +53,7 @@ class _SwigPointer:
 
 class _Proxy:
     this: _SwigPointer
+    thisown: bool
     # frees the C object (the ABI's *_free)
     def __swig_destroy__(self, obj: Any, /) -> None: ...
 
@@ -81,6 +83,8 @@ class Options(_Proxy):
     def set_keepalive(self, ms: int) -> None: ...
 
 class Message(_Proxy):
+    # SWIG's constructor raises: only Comm.get makes messages
+    def __init__(self, *args: Any, **kwargs: Any) -> None: ...
     def peer(self) -> bytes: ...
     def data(self) -> bytes: ...
     def size(self) -> int: ...

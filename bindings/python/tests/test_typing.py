@@ -1,7 +1,9 @@
 """Type information: the package passes mypy --strict (its annotations and
-the stubs of its C extensions), and code using the installed package is
-checked against those types (py.typed is shipped), so a wrong call is
-caught."""
+the stubs of its C extensions), the stubs match the built extensions
+(mypy's stubtest: names, parameters, classes), and code using the
+installed package is checked against those types (py.typed is shipped),
+so a wrong call is caught."""
+import os
 import subprocess
 import sys
 import textwrap
@@ -12,17 +14,33 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "netqueue"
 
 
-def mypy(*args, cwd):
+def _need_mypy():
     try:
         import mypy  # noqa: F401
     except ImportError:
         pytest.fail(f"mypy is not installed in {sys.executable} (scripts/setup.d/bindings-python-java.sh installs it)")
+
+
+def mypy(*args, cwd):
+    _need_mypy()
     return subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", *args],
                           cwd=cwd, capture_output=True, text=True)
 
 
 def test_package_passes_mypy_strict(tmp_path):
     r = mypy(str(PACKAGE), cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_stubs_match_the_built_extensions(tmp_path):
+    """The stubs of the source tree against the installed modules: a
+    function renamed or a parameter added in netqueue.i or _fastput.c
+    without the stub following fails here."""
+    _need_mypy()
+    env = dict(os.environ, MYPYPATH=str(PACKAGE.parent))
+    r = subprocess.run([sys.executable, "-m", "mypy.stubtest", "--concise",
+                        "netqueue.nqswig", "netqueue._fastput"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
