@@ -14,10 +14,12 @@ import threading
 import uuid
 import warnings
 import weakref
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED
 from dataclasses import dataclass
-from typing import Any
+from types import TracebackType
+from typing import Any, NoReturn, Self, TypeVar
 
 from . import _fastput, errors, nqswig
 from .options import CommunicatorOptions, Protocol, Purpose, to_native
@@ -27,6 +29,8 @@ _PROTOCOLS = {Protocol.TCP: nqswig.TCP, Protocol.MQTT: nqswig.MQTT, Protocol.GRP
 _PURPOSES = {Purpose.CLIENT: nqswig.CLIENT, Purpose.SERVER: nqswig.SERVER}
 # A blocking get waits in slices so that Ctrl-C (KeyboardInterrupt) gets through.
 _SLICE_MS = 200
+
+_T = TypeVar("_T")
 
 #: Seconds that close() (and so leaving a `with` block) waits for the peers
 #: by default; then connections are cut and close raises TimeoutError.
@@ -43,7 +47,7 @@ class Message:
 _DONE = (CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED)
 
 
-class PutFuture(_fastput.FutureCore, Future):
+class PutFuture(_fastput.FutureCore, Future[None]):
     """The Future of a put: a concurrent.futures.Future (wait(), as_completed(),
     asyncio.wrap_future(), done-callbacks all work), running from the start
     (a put cannot be taken back, so cancel() is False).
@@ -62,10 +66,10 @@ class PutFuture(_fastput.FutureCore, Future):
     only ways back to it).
     """
 
-    def __init__(self):  # the put path does not call it; nothing to set
+    def __init__(self) -> None:  # the put path does not call it; nothing to set
         pass
 
-    def _nq_finish(self, status):
+    def _nq_finish(self, status: int) -> None:
         """Complete as set_result / set_exception do (drain thread, GIL held)."""
         exc = None
         if status != 0:
@@ -81,10 +85,10 @@ class PutFuture(_fastput.FutureCore, Future):
                 else:
                     waiter.add_exception(self)
             self._condition.notify_all()
-        self._invoke_callbacks()
+        self._invoke_callbacks()  # type: ignore[attr-defined]  # Future's, not in its stubs
 
 
-def _raise_status(status, detail):
+def _raise_status(status: int, detail: str) -> NoReturn:
     """Raise the netqueue error of an nq_status (for _fastput)."""
     raise errors.from_status(status, nqswig.strerror_(status), detail)
 
@@ -93,24 +97,24 @@ class _Calls:
     """Counts calls in flight into the C communicator so that it is freed
     only when none is (nq_comm_free must not race other calls)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._cond = threading.Condition()
         self._n = 0
         self.freed = False
 
-    def enter(self):
+    def enter(self) -> None:
         with self._cond:
             if self.freed:
                 raise errors.ClosedError("communicator is closed", "closed")
             self._n += 1
 
-    def exit(self):
+    def exit(self) -> None:
         with self._cond:
             self._n -= 1
             if self._n == 0:
                 self._cond.notify_all()
 
-    def retire(self):
+    def retire(self) -> bool:
         """Refuse new calls, wait for the ones in flight; False if already retired."""
         with self._cond:
             if self.freed:
@@ -120,7 +124,8 @@ class _Calls:
             return True
 
 
-def _release(calls, putter, comm, cq, drain):
+def _release(calls: _Calls, putter: _fastput.Putter, comm: nqswig.Comm, cq: nqswig.CompletionQueue,
+             drain: threading.Thread) -> None:
     """Free in the order the ABI needs: communicator (its pending puts then
     complete into cq), then cq shut down and drained, then cq freed."""
     putter.close()  # under the GIL: no put of the fast path is in C now
@@ -137,24 +142,25 @@ def _release(calls, putter, comm, cq, drain):
     # this callback and the cq is freed when the last reference goes.
 
 
-def _peer_bytes(peers):
+def _peer_bytes(peers: tuple[uuid.UUID | bytes, ...]) -> bytes | None:
     if not peers:
         return None
     return b"".join(p.bytes if isinstance(p, uuid.UUID) else bytes(p) for p in peers)
 
 
-def _ms(timeout):
+def _ms(timeout: float | None) -> int:
     return -1 if timeout is None else max(0, int(timeout * 1000))
 
 
 class Communicator:
     """A client or server. Operations are thread-safe; `with` closes it."""
 
-    def __init__(self, protocol=Protocol.TCP, purpose=Purpose.CLIENT, options=None):
+    def __init__(self, protocol: Protocol | str = Protocol.TCP, purpose: Purpose | str = Purpose.CLIENT,
+                 options: CommunicatorOptions | None = None) -> None:
         self.options = options if options is not None else CommunicatorOptions()
         self.protocol = Protocol(protocol)
         self.purpose = Purpose(purpose)
-        native = to_native(self.options, self.purpose, nqswig)
+        native = to_native(self.options, self.purpose)
         self._comm = nqswig.Comm(_PROTOCOLS[self.protocol], _PURPOSES[self.purpose], native)
         self._cq = nqswig.CompletionQueue()
         self._calls = _Calls()
@@ -178,9 +184,9 @@ class Communicator:
         if not self._blocking_puts and type(self).put is Communicator.put:
             # the put below, minus a Python frame (not for a subclass that
             # overrides put)
-            self.put = self._putter.put
+            self.put = self._putter.put  # type: ignore[method-assign]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<netqueue.Communicator {self.purpose} {self.protocol} {self.id}>"
 
     @property
@@ -197,14 +203,14 @@ class Communicator:
         raw = self._call(lambda c: c.peers())
         return [uuid.UUID(bytes=raw[i:i + 16]) for i in range(0, len(raw), 16)]
 
-    def _call(self, fn):
+    def _call(self, fn: Callable[[nqswig.Comm], _T]) -> _T:
         self._calls.enter()
         try:
             return fn(self._comm)
         finally:
             self._calls.exit()
 
-    def put(self, data, *peers) -> Future:
+    def put(self, data: Any, *peers: uuid.UUID | bytes) -> Future[None]:
         """Send data (serialized once) to peers (none: the server, or every
         client). The Future (a PutFuture) resolves when the data was written,
         or fails with a netqueue.Error (CanceledError if closed first,
@@ -217,7 +223,7 @@ class Communicator:
         finally:
             self._calls.exit()
 
-    def get(self, *peers, timeout=None) -> Message:
+    def get(self, *peers: uuid.UUID | bytes, timeout: float | None = None) -> Message:
         """Next message (from any peer, or one of peers), waiting up to timeout
         seconds (None: forever). TimeoutError when none came; ClosedError
         (a ConnectionAbortedError) once closed and drained."""
@@ -246,7 +252,7 @@ class Communicator:
         finally:
             view.release()
 
-    def close(self, timeout=DEFAULT_CLOSE_TIMEOUT):
+    def close(self, timeout: float | None = DEFAULT_CLOSE_TIMEOUT) -> None:
         """Close (a client flushes its puts and says fin; a server waits for its
         clients), waiting up to timeout seconds (default DEFAULT_CLOSE_TIMEOUT,
         10; None: forever). Then connections are cut and errors.TimeoutError_
@@ -274,10 +280,11 @@ class Communicator:
         finally:
             self._finalize()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, cls, exc, tb):
+    def __exit__(self, cls: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         """Close with the default bound. If the block raised, its exception
         goes on and a failed close is only a RuntimeWarning; after Ctrl-C
         (KeyboardInterrupt) the close does not wait: connections are cut and

@@ -40,7 +40,7 @@ class NetworkLocation(NamedTuple):
     host: str = "127.0.0.1"
     port: int = 51966
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.host}:{self.port}"
 
 
@@ -97,7 +97,7 @@ class CommunicatorOptions:
     workers: int = 1
 
 
-def _millis(name, seconds, none):
+def _millis(name: str, seconds: float | None, none: int) -> int:
     """Seconds as the library's milliseconds (None: none); negative ones are
     refused here, since -0.001 s would round to the library's -1 (forever)."""
     if seconds is None:
@@ -109,7 +109,7 @@ def _millis(name, seconds, none):
     return math.ceil(seconds * 1000)  # a positive value never becomes 0
 
 
-def to_native(options, purpose, nqswig):
+def to_native(options: CommunicatorOptions, purpose: Purpose) -> nqswig.Options:
     """An nqswig.Options for these options (setters raise on bad values)."""
     o = nqswig.Options()
     o.set_id(options.id.bytes)
