@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# echo_pair_test.sh BINDIR tcp|tls|grpc|mqtt|usage [CERTS]: run echo_server
-# on a free loopback port (mqtt: through a private mosquitto), run
-# echo_client against it, check the printed replies, then stop the server
-# with SIGTERM and check that it exits 0 within its close bound.
-# "usage": the exit codes of bad command lines and of a missing server.
+# echo_pair_test.sh BINDIR MODE [CERTS]: run echo_server on a free loopback
+# port (mqtt*: through a private mosquitto; *tls: TLS with the test
+# certificates), run echo_client against it, check the printed replies,
+# then stop the server with SIGTERM and check that it exits 0 within its
+# close bound. MODE: tcp, tls, grpc, grpc_tls, mqtt, mqtt_tls, or usage
+# (the exit codes of bad command lines and of a missing server).
 set -euo pipefail
 bin=$1 mode=$2 certs=${3:-}
 tmp=$(mktemp -d)
@@ -33,19 +34,26 @@ fi
 server_args=(--port 0) client_args=() proto=tcp
 case $mode in
     tcp) ;;
-    tls) server_args+=(--tls-cert "$certs/server.pem" --tls-key "$certs/server.key")
-         client_args+=(--ca "$certs/ca.pem") ;;
+    tls|grpc_tls)
+        server_args+=(--tls-cert "$certs/server.pem" --tls-key "$certs/server.key")
+        client_args+=(--ca "$certs/ca.pem")
+        [ "$mode" = tls ] || proto=grpc ;;
     grpc) proto=grpc ;;
-    mqtt)
+    mqtt|mqtt_tls)
         mosq=$(command -v mosquitto || echo /usr/sbin/mosquitto)
         [ -x "$mosq" ] || fail "mosquitto is not installed (apt-get install mosquitto; scripts/setup.sh installs it)"
         bport=$(free_port)
         printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$bport" >"$tmp/mosquitto.conf"
+        if [ "$mode" = mqtt_tls ]; then # the broker verified by both peers against the test CA
+            printf 'cafile %s\ncertfile %s\nkeyfile %s\n' "$certs/ca.pem" "$certs/server.pem" \
+                "$certs/server.key" >>"$tmp/mosquitto.conf"
+            client_args+=(--ca "$certs/ca.pem")
+        fi
         [ "$(id -u)" = 0 ] && echo "user root" >>"$tmp/mosquitto.conf"
         "$mosq" -c "$tmp/mosquitto.conf" >"$tmp/mosquitto.log" 2>&1 &
         pids+=($!)
         for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$bport") 2>/dev/null && break; sleep 0.1; done
-        proto=mqtt server_args=(--port "$bport") ;;
+        proto=mqtt server_args=(--port "$bport" "${client_args[@]}") ;;
     *) fail "unknown mode $mode" ;;
 esac
 
@@ -60,7 +68,7 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 [ -n "$port" ] && [ "$port" != 0 ] || fail "echo_server never said where it listens"
-if [ "$mode" = mqtt ]; then sleep 0.5; fi # MQTT keeps nothing for a server not yet subscribed
+if [ "$proto" = mqtt ]; then sleep 0.5; fi # MQTT keeps nothing for a server not yet subscribed
 
 got=$(timeout 60 "$bin/echo_client" --protocol "$proto" --port "$port" "${client_args[@]}" \
       hello "two words" "" "$(printf 'x%.0s' $(seq 3000))" 2>"$tmp/client.log") || fail "echo_client failed"
