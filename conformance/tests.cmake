@@ -25,13 +25,11 @@ add_test(NAME conformance_netqueue
 set_tests_properties(conformance_netqueue PROPERTIES LABELS "conformance;tcp;tls;mqtt;grpc"
   TIMEOUT 600 FIXTURES_REQUIRED certs RESOURCE_LOCK nq_conformance)
 
-if(EXISTS ${NQ_CONF_VENV})
-  add_test(NAME conformance_reference
-    COMMAND ${_runner} --adapter "${NQ_CONF_VENV} ${_dir}/adapters/ref_adapter.py"
-            --name python-reference --transport ${_transports} --certs ${_certs} --quiet
-            --expected ${_dir}/deviations.json
-            --json ${CMAKE_BINARY_DIR}/conformance-reference.json
-            --junit ${CMAKE_BINARY_DIR}/conformance-reference.xml)
-  set_tests_properties(conformance_reference PROPERTIES LABELS "conformance;interop;tcp;tls;mqtt;grpc"
-    TIMEOUT 600 FIXTURES_REQUIRED certs RESOURCE_LOCK nq_conformance)
-endif()
+add_test(NAME conformance_reference
+  COMMAND ${NQ_REQUIRE} ref:${NQ_CONF_VENV} -- ${_runner} --adapter "${NQ_CONF_VENV} ${_dir}/adapters/ref_adapter.py"
+          --name python-reference --transport ${_transports} --certs ${_certs} --quiet
+          --expected ${_dir}/deviations.json
+          --json ${CMAKE_BINARY_DIR}/conformance-reference.json
+          --junit ${CMAKE_BINARY_DIR}/conformance-reference.xml)
+set_tests_properties(conformance_reference PROPERTIES LABELS "conformance;interop;tcp;tls;mqtt;grpc"
+  TIMEOUT 600 FIXTURES_REQUIRED certs RESOURCE_LOCK nq_conformance)

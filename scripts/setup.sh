@@ -16,7 +16,8 @@ pkgs=(cmake ninja-build gcc g++ pkg-config libev-dev libssl-dev openssl libcmock
       mosquitto libpaho-mqtt-dev                                   # MQTT transport
       libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev  # gRPC transport, proto/
       swig libclang-dev                                            # bindings
-      doxygen mandoc groff-base bsdextrautils)                     # docs: API reference, nq.1 checks
+      doxygen mandoc groff-base bsdextrautils                      # docs: API reference, nq.1 checks
+      dpkg-dev file man-db)                                        # Debian packages (cpack -G DEB) and their test
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -65,6 +66,9 @@ else
 fi
 
 # --- Build ------------------------------------------------------------------------
+# Configuring before setup.d/ makes .venv-bindings and installs maven is
+# fine: every test is registered whatever exists at configure time, and one
+# whose prerequisite is missing when it runs fails saying so (docs/testing.md).
 if [ ! -f build/build.ninja ]; then
     cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 fi

@@ -3,11 +3,13 @@
 # relocatable prefix in the build tree so that netqueue.pc is usable.
 # Labels: bindings + go/rust; tests that talk to another language or to
 # the Python reference also carry interop.
-find_program(NQ_GO go)
-find_program(NQ_CARGO cargo)
+# Registered whether or not go and cargo are installed: without them the
+# tests fail through require.sh, naming what is missing.
+nq_prog(NQ_GO go)
+nq_prog(NQ_CARGO cargo)
 # Sanitizer builds are left out: go and cargo test binaries would load an
 # instrumented libnetqueue without the sanitizer runtime.
-if(NOT TARGET nq OR NQ_SANITIZE OR (NOT NQ_GO AND NOT NQ_CARGO))
+if(NOT TARGET nq OR NQ_SANITIZE)
   return()
 endif()
 set(_gr_prefix ${CMAKE_BINARY_DIR}/bindings-go-rust-prefix)
@@ -21,24 +23,21 @@ set(_gr_env
   "LD_LIBRARY_PATH=${_gr_prefix}/${CMAKE_INSTALL_LIBDIR}"
   "NQ_CLI=$<TARGET_FILE:nq>")
 
-# nq_gr_test(NAME DIR LABELS COMMAND...)
-function(nq_gr_test name dir labels)
-  add_test(NAME ${name} COMMAND ${ARGN} WORKING_DIRECTORY ${dir})
+# nq_gr_test(NAME DIR LABELS NEEDS COMMAND...): NEEDS is a ;-list for require.sh
+function(nq_gr_test name dir labels needs)
+  add_test(NAME ${name} COMMAND ${NQ_REQUIRE} ${needs} -- ${ARGN} WORKING_DIRECTORY ${dir})
   set_tests_properties(${name} PROPERTIES LABELS "${labels}" TIMEOUT 900
-    ENVIRONMENT "${_gr_env}" FIXTURES_REQUIRED bindings_go_rust SKIP_RETURN_CODE 77)
+    ENVIRONMENT "${_gr_env}" FIXTURES_REQUIRED bindings_go_rust)
 endfunction()
 
-if(NQ_GO)
-  nq_gr_test(bindings_go ${_gr_src}/go "bindings;go" ${NQ_GO} test -count=1 ./...)
-  nq_gr_test(bindings_go_ref_example ${_gr_src}/go "bindings;go;interop"
-    bash examples/with-ref-server.sh ${NQ_REF_PYTHON} ${NQ_GO} run ./examples/hello -port PORT)
-endif()
-if(NQ_CARGO)
-  nq_gr_test(bindings_rust ${_gr_src}/rust "bindings;rust" ${NQ_CARGO} test -j 2 --locked)
-  nq_gr_test(bindings_rust_ref_example ${_gr_src}/rust "bindings;rust;interop"
-    bash ../go/examples/with-ref-server.sh ${NQ_REF_PYTHON}
-    ${NQ_CARGO} run -q -j 2 --locked --example hello -- --port PORT)
-endif()
-if(NQ_GO AND NQ_CARGO)
-  nq_gr_test(bindings_go_rust_cross ${_gr_src}/go "bindings;go;rust;interop" bash cross-rust.sh)
-endif()
+set(_go prog:${NQ_GO})
+set(_cargo prog:${NQ_CARGO})
+set(_ref ref:${NQ_REF_PYTHON})
+nq_gr_test(bindings_go ${_gr_src}/go "bindings;go" "${_go}" ${NQ_GO} test -count=1 ./...)
+nq_gr_test(bindings_go_ref_example ${_gr_src}/go "bindings;go;interop" "${_go};${_ref}"
+  bash examples/with-ref-server.sh ${NQ_REF_PYTHON} ${NQ_GO} run ./examples/hello -port PORT)
+nq_gr_test(bindings_rust ${_gr_src}/rust "bindings;rust" "${_cargo}" ${NQ_CARGO} test -j 2 --locked)
+nq_gr_test(bindings_rust_ref_example ${_gr_src}/rust "bindings;rust;interop" "${_cargo};${_ref}"
+  bash ../go/examples/with-ref-server.sh ${NQ_REF_PYTHON}
+  ${NQ_CARGO} run -q -j 2 --locked --example hello -- --port PORT)
+nq_gr_test(bindings_go_rust_cross ${_gr_src}/go "bindings;go;rust;interop" "${_go};${_cargo}" bash cross-rust.sh)

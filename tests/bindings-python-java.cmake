@@ -5,7 +5,10 @@
 # bindings-python-java.sh) by a fixture; Maven builds the JNI library itself.
 # Labels: bindings + python/java; tests with another language's peer (the
 # Python reference, the other binding) also carry interop.
-find_program(NQ_MVN mvn)
+# Registered whatever is installed when CMake runs (setup.sh configures
+# build/ before setup.d makes the venv and installs maven): a missing venv
+# or mvn fails the tests through require.sh, naming the set-up command.
+nq_prog(NQ_MVN mvn)
 set(NQ_BINDINGS_PY ${PROJECT_SOURCE_DIR}/.venv-bindings/bin/python CACHE FILEPATH
   "Python with pytest, for the Python binding's tests (scripts/setup.d/bindings-python-java.sh)")
 if(NOT TARGET nq OR NOT EXISTS ${PROJECT_SOURCE_DIR}/bindings/swig/netqueue.i)
@@ -15,35 +18,34 @@ set(_pj ${PROJECT_SOURCE_DIR}/bindings)
 set(_pj_env "NQ_CLI=$<TARGET_FILE:nq>" "NQ_REF_PYTHON=${NQ_REF_PYTHON}"
   "NETQUEUE_INCLUDE_DIR=${PROJECT_SOURCE_DIR}/abi" "NETQUEUE_LIB_DIR=$<TARGET_FILE_DIR:netqueue>")
 set(_ref_run bash ${_pj}/go/examples/with-ref-server.sh ${NQ_REF_PYTHON})
+set(_py pybind:${NQ_BINDINGS_PY})
+set(_java prog:${NQ_MVN})
+set(_ref ref:${NQ_REF_PYTHON})
 
-# nq_pj_test(NAME DIR LABELS COMMAND...)
-function(nq_pj_test name dir labels)
-  add_test(NAME ${name} COMMAND ${ARGN} WORKING_DIRECTORY ${dir})
+# nq_pj_test(NAME DIR LABELS NEEDS COMMAND...): NEEDS is a ;-list for require.sh
+function(nq_pj_test name dir labels needs)
+  add_test(NAME ${name} COMMAND ${NQ_REQUIRE} ${needs} -- ${ARGN} WORKING_DIRECTORY ${dir})
   set_tests_properties(${name} PROPERTIES LABELS "${labels}" TIMEOUT 900
-    ENVIRONMENT "${_pj_env}" SKIP_RETURN_CODE 77 RESOURCE_LOCK bindings_pj_build)
+    ENVIRONMENT "${_pj_env}" RESOURCE_LOCK bindings_pj_build)
 endfunction()
 
-if(EXISTS ${NQ_BINDINGS_PY})
-  nq_pj_test(bindings_python_install ${_pj}/python "bindings;python"
-    ${NQ_BINDINGS_PY} -m pip install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps .)
-  set_tests_properties(bindings_python_install PROPERTIES FIXTURES_SETUP bindings_python)
-  # from tests/: the source tree must not shadow the installed package
-  nq_pj_test(bindings_python ${_pj}/python/tests "bindings;python" ${NQ_BINDINGS_PY} -m pytest -q -p no:cacheprovider .)
-  nq_pj_test(bindings_python_ref_example ${_pj}/python "bindings;python;interop"
-    ${_ref_run} ${NQ_BINDINGS_PY} examples/hello.py --port PORT)
-  set_tests_properties(bindings_python bindings_python_ref_example PROPERTIES FIXTURES_REQUIRED bindings_python)
-endif()
-if(NQ_MVN)
-  set(_mvn ${NQ_MVN} -B -q -Dnetqueue.libdir=$<TARGET_FILE_DIR:netqueue> -Dnetqueue.cli=$<TARGET_FILE:nq>
-    -Dnetqueue.pypython=${NQ_BINDINGS_PY} -Dnetqueue.refpython=${NQ_REF_PYTHON})
-  nq_pj_test(bindings_java ${_pj}/java "bindings;java" ${_mvn} test)
-  set_tests_properties(bindings_java PROPERTIES FIXTURES_SETUP bindings_java)
-  nq_pj_test(bindings_java_ref_example ${_pj}/java "bindings;java;interop"
-    ${_ref_run} bash run-example.sh Hello.java PORT)
-  set_tests_properties(bindings_java_ref_example PROPERTIES FIXTURES_REQUIRED bindings_java)
-  if(EXISTS ${NQ_BINDINGS_PY})
-    nq_pj_test(bindings_python_java_cross ${_pj}/java "bindings;python;java;interop"
-      ${_mvn} test -Dgroups=interop -Dnetqueue.excluded=none)
-    set_tests_properties(bindings_python_java_cross PROPERTIES FIXTURES_REQUIRED "bindings_java;bindings_python")
-  endif()
-endif()
+nq_pj_test(bindings_python_install ${_pj}/python "bindings;python" "${_py}"
+  ${NQ_BINDINGS_PY} -m pip install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps .)
+set_tests_properties(bindings_python_install PROPERTIES FIXTURES_SETUP bindings_python)
+# from tests/: the source tree must not shadow the installed package
+nq_pj_test(bindings_python ${_pj}/python/tests "bindings;python" "${_py}"
+  ${NQ_BINDINGS_PY} -m pytest -q -p no:cacheprovider .)
+nq_pj_test(bindings_python_ref_example ${_pj}/python "bindings;python;interop" "${_py};${_ref}"
+  ${_ref_run} ${NQ_BINDINGS_PY} examples/hello.py --port PORT)
+set_tests_properties(bindings_python bindings_python_ref_example PROPERTIES FIXTURES_REQUIRED bindings_python)
+
+set(_mvn ${NQ_MVN} -B -q -Dnetqueue.libdir=$<TARGET_FILE_DIR:netqueue> -Dnetqueue.cli=$<TARGET_FILE:nq>
+  -Dnetqueue.pypython=${NQ_BINDINGS_PY} -Dnetqueue.refpython=${NQ_REF_PYTHON})
+nq_pj_test(bindings_java ${_pj}/java "bindings;java" "${_java}" ${_mvn} test)
+set_tests_properties(bindings_java PROPERTIES FIXTURES_SETUP bindings_java)
+nq_pj_test(bindings_java_ref_example ${_pj}/java "bindings;java;interop" "${_java};${_ref}"
+  ${_ref_run} bash run-example.sh Hello.java PORT)
+set_tests_properties(bindings_java_ref_example PROPERTIES FIXTURES_REQUIRED bindings_java)
+nq_pj_test(bindings_python_java_cross ${_pj}/java "bindings;python;java;interop" "${_java};${_py};${_ref}"
+  ${_mvn} test -Dgroups=interop -Dnetqueue.excluded=none)
+set_tests_properties(bindings_python_java_cross PROPERTIES FIXTURES_REQUIRED "bindings_java;bindings_python")

@@ -14,14 +14,12 @@ if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/grpc_life.c)
   target_include_directories(it_grpc_life PRIVATE ${GRPC_INCLUDE_DIRS})
   target_link_libraries(it_grpc_life PRIVATE ${GRPC_LINK_LIBRARIES})
   # the same program against the reference's gRPC server (a client stalled on a full queue)
-  add_test(NAME it_grpc_life_ref COMMAND it_grpc_life --ref)
+  add_test(NAME it_grpc_life_ref COMMAND ${NQ_REQUIRE} ref:${NQ_REF_PYTHON} -- $<TARGET_FILE:it_grpc_life> --ref)
   set_tests_properties(it_grpc_life_ref PROPERTIES LABELS "grpc;fault;interop" TIMEOUT 120
-    SKIP_RETURN_CODE 77 ENVIRONMENT "NQ_REF_PYTHON=${NQ_REF_PYTHON}")
+    ENVIRONMENT "NQ_REF_PYTHON=${NQ_REF_PYTHON}")
 endif()
 # proto/grpc_comm.proto documents the service: it must at least parse.
-find_program(NQ_PROTOC_C protoc-c)
-if(NQ_PROTOC_C)
-  add_test(NAME grpc_proto_parses COMMAND ${NQ_PROTOC_C} --proto_path=${PROJECT_SOURCE_DIR}/proto
-    --c_out=${CMAKE_CURRENT_BINARY_DIR} ${PROJECT_SOURCE_DIR}/proto/grpc_comm.proto)
-  set_tests_properties(grpc_proto_parses PROPERTIES LABELS grpc)
-endif()
+nq_prog(NQ_PROTOC_C protoc-c)
+add_test(NAME grpc_proto_parses COMMAND ${NQ_REQUIRE} prog:${NQ_PROTOC_C} -- ${NQ_PROTOC_C} --proto_path=${PROJECT_SOURCE_DIR}/proto
+  --c_out=${CMAKE_CURRENT_BINARY_DIR} ${PROJECT_SOURCE_DIR}/proto/grpc_comm.proto)
+set_tests_properties(grpc_proto_parses PROPERTIES LABELS grpc)

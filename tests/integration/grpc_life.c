@@ -620,11 +620,11 @@ int main(int argc, char **argv)
     if (getenv("NQT_FILTER"))
         cmocka_set_test_filter(getenv("NQT_FILTER"));
     if (argc == 2 && strcmp(argv[1], "--ref") == 0) {
-        /* as the interop tests: no reference, skipped (77), except in CI */
+        /* as the interop tests: no reference is a failure, never a skip */
         const char *py = getenv("NQ_REF_PYTHON");
         if (!py || !*py || access(py, X_OK) != 0) {
-            fprintf(stderr, "no reference Python (NQ_REF_PYTHON)\n");
-            return getenv("CI") ? 1 : 77;
+            fprintf(stderr, "MISSING PREREQUISITE: no reference Python (NQ_REF_PYTHON); ./scripts/setup.sh makes .venv-ref\n");
+            return 1;
         }
         const struct CMUnitTest ref[] = {
             cmocka_unit_test_setup_teardown(test_ref_stalled_client, setup, teardown),

@@ -16,9 +16,10 @@ if(NQ_WITH_MQTT AND PAHO_LIBRARY)
 endif()
 
 # Interop: the MQTT demo exchange (C server, C client and the Python
-# reference client through a private mosquitto), when the reference venv exists.
-if(NQ_WITH_MQTT AND TARGET nq AND EXISTS ${PROJECT_SOURCE_DIR}/.venv-ref/bin/python)
-  add_test(NAME interop_mqtt_demo COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/demo.d/mqtt.sh)
+# reference client through a private mosquitto).
+if(NQ_WITH_MQTT AND TARGET nq)
+  add_test(NAME interop_mqtt_demo COMMAND ${NQ_REQUIRE} ref:${PROJECT_SOURCE_DIR}/.venv-ref/bin/python prog:mosquitto
+    -- bash ${PROJECT_SOURCE_DIR}/scripts/demo.d/mqtt.sh)
   set_tests_properties(interop_mqtt_demo PROPERTIES LABELS "mqtt;interop;pickle" TIMEOUT 120
     ENVIRONMENT "NQ=$<TARGET_FILE:nq>")
 endif()

@@ -16,8 +16,8 @@ static void test_300_clients(void **state)
     long lim = nqt_raise_nofile(4 * N + 64);
     print_message("RLIMIT_NOFILE soft limit: %ld\n", lim);
     if (lim < 2 * N + 32) {
-        print_message("cannot open enough files for %d clients\n", N);
-        skip();
+        fail_msg("MISSING PREREQUISITE: RLIMIT_NOFILE %ld is too low for %d clients (raise it: ulimit -n %d)",
+                 lim, N, 4 * N + 64);
     }
     nq_options *so = nqt_opts(0);
     assert_int_equal(nq_options_set_workers(so, 4), NQ_OK);

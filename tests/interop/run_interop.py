@@ -188,8 +188,10 @@ class Broker:
     def __init__(self, run, tls):
         exe = next((m for m in MOSQUITTO if os.access(m, os.X_OK)), None)
         if exe is None:
-            print("skipped: mosquitto is not installed")
-            sys.exit(77)
+            print("MISSING PREREQUISITE: mosquitto is not installed\n"
+                  "  provide it with: apt-get install mosquitto (./scripts/setup.sh installs it)",
+                  file=sys.stderr)
+            sys.exit(1)
         self.port = free_port()
         self.log = os.path.join(run.tmp, "mosquitto.log")
         conf = os.path.join(run.tmp, "mosquitto.conf")

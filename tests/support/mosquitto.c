@@ -161,7 +161,7 @@ void nqt_broker_start_cfg(nqt_broker *b, const nqt_broker_cfg *cfg)
 {
     memset(b, 0, sizeof *b);
     if (!mosquitto_path())
-        skip();
+        fail_msg("MISSING PREREQUISITE: mosquitto is not installed (apt-get install mosquitto; ./scripts/setup.sh installs it)");
     b->cfg = *cfg;
     b->cfg.users = b->cfg.acl = NULL; /* written to files below, not kept */
     snprintf(b->dir, sizeof b->dir, "/tmp/nqt-mosquitto-XXXXXX");

@@ -29,7 +29,7 @@ typedef struct nqt_broker {
     nqt_broker_cfg cfg;
 } nqt_broker;
 
-/* Start mosquitto (skips the test when it is not installed). tls: also a
+/* Start mosquitto (fails the test when it is not installed). tls: also a
  * TLS listener with the certificates of NQ_TEST_CERTS. auth: require the
  * user/password written into b. Asserts it accepts connections. */
 void nqt_broker_start(nqt_broker *b, int tls, int auth);

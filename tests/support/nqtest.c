@@ -58,14 +58,12 @@ const char *nqt_cert(const char *name)
     static int next;
     const char *dir = getenv("NQ_TEST_CERTS");
     if (!dir || !*dir) {
-        print_message("NQ_TEST_CERTS is not set\n");
-        skip();
+        fail_msg("MISSING PREREQUISITE: NQ_TEST_CERTS is not set (ctest sets it; make them with tests/support/make-certs.sh DIR)");
     }
     char *p = paths[next++ % 8];
     snprintf(p, sizeof paths[0], "%s/%s", dir, name);
     if (access(p, R_OK) != 0) {
-        print_message("test certificate %s missing (run tests/support/make-certs.sh)\n", p);
-        skip();
+        fail_msg("MISSING PREREQUISITE: test certificate %s (ctest's make_certs fixture, or tests/support/make-certs.sh)", p);
     }
     return p;
 }

@@ -39,7 +39,7 @@ void nqt_sleep_ms(int64_t ms);
 /* A loopback TCP port that was free a moment ago (bind port 0, read back). */
 int nqt_free_port(void);
 
-/* Path of a file in NQ_TEST_CERTS ("ca.pem", ...); skips the test if unset. */
+/* Path of a file in NQ_TEST_CERTS ("ca.pem", ...); fails the test if unset or absent. */
 const char *nqt_cert(const char *name);
 
 /* Options for 127.0.0.1:port (port 0 for a server: ephemeral). */

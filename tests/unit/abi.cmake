@@ -16,10 +16,8 @@ set_tests_properties(exported_symbols PROPERTIES LABELS "unit;abi")
 
 # ABI stability against the stored baseline (abi/netqueue.abi, made by
 # scripts/abi-baseline.sh): adding functions is fine, changing is not.
-find_program(ABIDIFF abidiff)
-if(ABIDIFF)
-  add_test(NAME abi_compat COMMAND sh -c
-    "'${ABIDIFF}' --no-show-locs --headers-dir2 '${PROJECT_SOURCE_DIR}/abi/netqueue' '${PROJECT_SOURCE_DIR}/abi/netqueue.abi' '$<TARGET_FILE:netqueue>'; rc=$?; \
-     if [ $((rc & 8)) -ne 0 ] || [ $((rc & 1)) -ne 0 ]; then exit 1; fi; exit 0")
-  set_tests_properties(abi_compat PROPERTIES LABELS "unit;abi")
-endif()
+nq_prog(ABIDIFF abidiff)
+add_test(NAME abi_compat COMMAND ${NQ_REQUIRE} prog:${ABIDIFF} -- sh -c
+  "'${ABIDIFF}' --no-show-locs --headers-dir2 '${PROJECT_SOURCE_DIR}/abi/netqueue' '${PROJECT_SOURCE_DIR}/abi/netqueue.abi' '$<TARGET_FILE:netqueue>'; rc=$?; \
+   if [ $((rc & 8)) -ne 0 ] || [ $((rc & 1)) -ne 0 ]; then exit 1; fi; exit 0")
+set_tests_properties(abi_compat PROPERTIES LABELS "unit;abi")
