@@ -65,6 +65,7 @@ double nq_core_client_retry(struct nq_comm *c, const char *why)
 {
     struct nq_retry *r = &c->retry;
     r->attempts++;
+    c->ctr.connect_failures++;
     nq_core_client_unreachable(c, why);
     r->backoff = r->backoff > 0 ? r->backoff * 2 : BACKOFF_FIRST_S;
     if (r->backoff > BACKOFF_MAX_S)

@@ -27,6 +27,10 @@ struct nq_recvq {
     uint64_t limit;
     nq_queue_policy policy;
     atomic_int paused;           /* the I/O thread stopped reading: resume below limit/2 */
+    /* statistics: what entered (I/O thread) and what left, got or dropped
+     * (getters' lock); their difference is what is queued */
+    uint64_t in_msgs, in_bytes;
+    uint64_t out_msgs, out_bytes;
     void (*resume)(void *);      /* called (any thread) to wake the I/O thread */
     void *resume_arg;
 };
@@ -46,6 +50,11 @@ int nq_recvq_pause_if_full(struct nq_recvq *q);
 int nq_recvq_pause(struct nq_recvq *q);
 nq_status nq_recvq_get(struct nq_recvq *q, const uint8_t *peers, size_t npeers,
                        int64_t timeout_ms, struct nq_msg **out);
+/* Messages queued and their payload bytes: of every peer (peer NULL) or of
+ * one. The caller keeps the I/O thread still (io_mu, or on it); this takes
+ * the getters' lock. Of every peer it is two subtractions; of one peer, a
+ * walk of the queue (a statistics call, not the message path). */
+void nq_recvq_held(struct nq_recvq *q, const uint8_t *peer, uint64_t *msgs, uint64_t *bytes);
 /* No more messages will come: waiting gets return NQ_ECLOSED once drained. */
 void nq_recvq_close(struct nq_recvq *q);
 

@@ -32,3 +32,4 @@ if(TARGET nq)
   nq_add_test(it_fault_crash SOURCES fault_crash.c ${_nqt} LABELS tcp fault PUBLIC TIMEOUT 120
     ARGS $<TARGET_FILE:nq>)
 endif()
+nq_add_test(it_stats SOURCES stats.c ${_nqt} LABELS tcp tls inproc stats PUBLIC CERTS TIMEOUT 120)
