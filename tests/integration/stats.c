@@ -38,14 +38,25 @@ static uint64_t stat_now(nq_comm *c, const uint8_t *peer, const char *key)
     return v;
 }
 
-/* Wait until key reaches want (counters only grow, queues fill); returns
- * the last value seen. */
+/* Wait until key reaches want (counters only grow, queues fill; a peer
+ * may not be known yet); returns the last value seen. */
 static uint64_t stat_wait(nq_comm *c, const uint8_t *peer, const char *key, uint64_t want)
 {
     int64_t end = nqt_now_ms() + NQT_LONG_MS;
-    uint64_t v;
-    while ((v = stat_now(c, peer, key)) != want && nqt_now_ms() < end)
+    uint64_t v = UINT64_MAX;
+    for (;;) {
+        nq_stats *s = NULL;
+        nq_status st = peer ? nq_comm_peer_stats(c, peer, &s) : nq_comm_stats(c, &s);
+        if (st == NQ_OK) {
+            v = stat_of(s, key);
+            nq_stats_free(s);
+        } else {
+            assert_int_equal(st, NQ_ENOPEER);
+        }
+        if (v == want || nqt_now_ms() >= end)
+            break;
         nqt_sleep_ms(5);
+    }
     if (v != want)
         print_message("%s: %llu, expected %llu\n", key, (unsigned long long)v,
                       (unsigned long long)want);
