@@ -17,9 +17,13 @@ struct nq_msg;
 
 struct nq_recvq {
     struct nq_mpsc inbox;        /* I/O thread -> getters */
+    uint64_t in_msgs, in_bytes;  /* statistics: pushed (I/O thread, beside the
+                                    inbox end it writes anyway) */
     pthread_mutex_t getters;     /* getters only; the I/O thread never waits on it
                                     (except for the opt-in drop policies) */
     struct nq_msg *head, *tail;  /* arrived, in order (under getters) */
+    uint64_t out_msgs, out_bytes; /* statistics: got or dropped (under getters,
+                                     beside head and tail); in - out is queued */
     _Atomic uint32_t seq;        /* bumped by every push and by close: futex word */
     atomic_int sleepers;
     atomic_int closed;
@@ -27,10 +31,6 @@ struct nq_recvq {
     uint64_t limit;
     nq_queue_policy policy;
     atomic_int paused;           /* the I/O thread stopped reading: resume below limit/2 */
-    /* statistics: what entered (I/O thread) and what left, got or dropped
-     * (getters' lock); their difference is what is queued */
-    uint64_t in_msgs, in_bytes;
-    uint64_t out_msgs, out_bytes;
     void (*resume)(void *);      /* called (any thread) to wake the I/O thread */
     void *resume_arg;
 };
