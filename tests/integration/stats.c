@@ -412,6 +412,42 @@ static void test_failed_puts(void **state)
     nqt_log_destroy(&log);
 }
 
+/* A drop policy's drops are counted, and the figures still add up:
+ * received = got + queued + dropped. */
+static void test_dropped(void **state)
+{
+    nq_options *o = nqt_opts(0);
+    assert_int_equal(nq_options_set_queue_limit(o, 1024), NQ_OK);
+    assert_int_equal(nq_options_set_queue_policy(o, NQ_QUEUE_DROP_OLDEST), NQ_OK);
+    nqt_log log;
+    nqt_log_init(&log);
+    nqt_log_attach(o, &log); /* the drop warnings stay out of the output */
+    nq_comm *s = nqt_server(o);
+    nq_comm *c = nqt_plain_client(nqt_port_of(s));
+    uint8_t buf[100];
+    memset(buf, 'd', sizeof buf);
+    for (int i = 0; i < 50; i++)
+        put_wait(c, buf, sizeof buf, NULL, 0);
+    assert_int_equal(stat_wait(s, NULL, "msgs_in", 50), 50);
+    nq_msg *m = NULL;
+    assert_int_equal(nq_comm_get(s, NULL, 0, NQT_LONG_MS, &m), NQ_OK);
+    nq_msg_free(m);
+    nq_stats *st = NULL;
+    assert_int_equal(nq_comm_stats(s, &st), NQ_OK);
+    uint64_t dropped = stat_of(st, "recv_dropped"), queued = stat_of(st, "recv_queue_msgs");
+    assert_true(dropped > 0);
+    assert_true(queued > 0);
+    assert_int_equal(1 + queued + dropped, 50);
+    assert_int_equal(stat_of(st, "recv_queue_bytes"), queued * 100);
+    assert_true(stat_of(st, "recv_queue_charged") <= 1024);
+    nq_stats_free(st);
+    assert_int_equal(nq_comm_close(c, NQT_LONG_MS), NQ_OK);
+    nq_comm_free(c);
+    assert_int_equal(nq_comm_close(s, NQT_LONG_MS), NQ_OK);
+    nq_comm_free(s);
+    nqt_log_destroy(&log);
+}
+
 /* The API's edges: unknown key, unknown peer, NULLs, positions. */
 static void test_api_edges(void **state)
 {
@@ -523,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_lingering_peer),
         cmocka_unit_test(test_errors_by_kind),
         cmocka_unit_test(test_failed_puts),
+        cmocka_unit_test(test_dropped),
         cmocka_unit_test(test_api_edges),
         cmocka_unit_test(test_from_callback),
     };
