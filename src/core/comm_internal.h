@@ -43,6 +43,8 @@ struct nq_retry {
     double backoff;          /* the last delay (s); 0 once a session is established */
     int64_t first_fail_ms;   /* first failure since then (the connect timeout runs from it) */
     unsigned long attempts;  /* failed attempts since then */
+    int after_session;       /* the next retry follows a lost session, not a
+                                failed attempt (the connect_failures count) */
     char why[160];           /* the last failure's cause, for the error that ends a wait */
     uint64_t rng;            /* jitter */
     struct nq_ratelimit rl;

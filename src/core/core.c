@@ -424,6 +424,7 @@ void nq_core_link_lost(struct nq_comm *c, struct nq_link *l, const char *why)
             nq_core_close_done(c, NQ_OK);
     } else {
         peers_update(c, s->peer, 0, 1);
+        c->retry.after_session = l->peer_ini; /* its retry is no failed attempt */
         if (clean && c->close_phase) {
             nq_session_fail_all(c, s, NQ_OK);
             nq_core_close_done(c, NQ_OK);

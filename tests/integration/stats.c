@@ -128,6 +128,7 @@ static void check_counts(enum transport t)
     assert_int_equal(stat_of(cs, "sessions_live"), 1);
     assert_int_equal(stat_of(cs, "sessions_opened"), 1);
     assert_int_equal(stat_of(cs, "reconnects"), 0);
+    assert_int_equal(stat_of(cs, "connect_failures"), 0);
     if (t != T_GRPC) /* a gRPC channel's connections are gRPC's own */
         assert_int_equal(stat_of(cs, "connections"), 1);
     nq_stats_free(cs);
