@@ -17,5 +17,6 @@
 #include "value.h"
 #include "comm.h"
 #include "mqtt.h"
+#include "stats.h"
 
 #endif

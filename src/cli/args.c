@@ -12,7 +12,7 @@ enum {
     OPT_SERVER_NAME, OPT_NO_VERIFY, OPT_CODEC, OPT_LEGACY, OPT_ID, OPT_QUIET,
     OPT_TIMEOUT, OPT_ECHO, OPT_REPLY, OPT_COUNT, OPT_CLIENTS, OPT_PUT,
     OPT_PUT_FILE, OPT_GET, OPT_HELP, OPT_QOS, OPT_USERNAME, OPT_PASSWORD,
-    OPT_CLOSE_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_KEEPALIVE, OPT_CLIENT_CA
+    OPT_CLOSE_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_KEEPALIVE, OPT_CLIENT_CA, OPT_STATS
 };
 
 static const struct option options[] = {
@@ -45,6 +45,7 @@ static const struct option options[] = {
     {"close-timeout", required_argument, NULL, OPT_CLOSE_TIMEOUT},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
     {"keepalive", required_argument, NULL, OPT_KEEPALIVE},
+    {"stats", required_argument, NULL, OPT_STATS},
     {NULL, 0, NULL, 0}
 };
 
@@ -74,6 +75,8 @@ void cli_usage(FILE *f)
 "  --put TEXT      send TEXT (pickle codec: as a Python str); repeatable\n"
 "  --put-file F    send the bytes of file F (pickle codec: as Python bytes)\n"
 "  --get N         receive and print N messages (default 0)\n"
+"  On a terminal, a put that takes a while shows its progress on stderr\n"
+"  (bytes sent of the total, and the rate), cleared once it is sent.\n"
 "  --timeout MS    bound each wait for a put or a get; default forever (a put\n"
 "                  still fails once --connect-timeout passes without a server)\n"
 "\n"
@@ -100,6 +103,9 @@ void cli_usage(FILE *f)
 "  --connect-timeout MS  client: fail pending puts after MS ms without\n"
 "                  reaching the server (default 30000; -1 never)\n"
 "  --keepalive MS  cut a peer silent for about MS ms (default 30000; 0 off)\n"
+"  --stats N       every N seconds, and once at exit, print the communicator's\n"
+"                  statistics on stderr as one line of key=value (rates per\n"
+"                  second for messages and bytes in and out)\n"
 "  --quiet         print no messages and no status lines, only errors\n"
 "\n"
 "exit codes: 0 ok, 1 runtime or network error, 2 usage error, 3 timeout\n"
@@ -222,6 +228,7 @@ static int apply(struct cli_args *a, int opt, const char *arg)
         a->connect_timeout_ms = v;
         a->has_connect_timeout = 1;
         break;
+    case OPT_STATS: rc = parse_long("--stats", arg, 1, 86400, &a->stats_s); break;
     case OPT_KEEPALIVE:
         rc = parse_long("--keepalive", arg, 0, 86400000, &v);
         a->keepalive_ms = v;

@@ -44,6 +44,7 @@ struct cli_args {
     int64_t connect_timeout_ms; /* with has_connect_timeout */
     int64_t keepalive_ms;       /* with has_keepalive */
     int has_connect_timeout, has_keepalive;
+    long stats_s;               /* --stats N: every N s on stderr (0: none) */
     /* server */
     int echo;
     const char *reply;
@@ -80,6 +81,15 @@ int cli_read_file(const char *path, void **out, size_t *size);
 int cli_print_msg(FILE *f, const nq_msg *msg, nq_codec codec);
 /* repr.c: Python-like repr of a decoded value. */
 void cli_repr(FILE *f, const nq_value *v);
+
+/* report.c: `--stats N` lines and, on a terminal, the progress of long
+ * puts, from a thread of their own (none when there is nothing to show).
+ * stop prints the final stats line (with --stats) and frees. */
+struct cli_report;
+int cli_report_start(struct cli_report **out, nq_comm *c, long stats_s, int progress);
+/* A put of payload_size bytes named name begins (NULL: it ended). */
+void cli_report_put(struct cli_report *r, const char *name, uint64_t payload_size);
+void cli_report_stop(struct cli_report *r);
 
 int cli_server(const struct cli_args *a);
 int cli_client(const struct cli_args *a);

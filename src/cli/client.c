@@ -9,6 +9,7 @@
 struct payload {
     void *data;
     size_t size;
+    const char *file; /* --put-file's path (progress), else NULL */
 };
 
 static void free_payloads(struct payload *p, size_t n)
@@ -29,6 +30,7 @@ static int make_payloads(const struct cli_args *a, struct payload **out)
         if (put->is_file) {
             void *raw = NULL;
             size_t raw_size = 0;
+            p[i].file = put->arg;
             rc = cli_read_file(put->arg, &raw, &raw_size);
             if (rc == CLI_OK)
                 rc = cli_encode(a->codec, raw, raw_size, 0, &p[i].data, &p[i].size);
@@ -48,14 +50,19 @@ static int make_payloads(const struct cli_args *a, struct payload **out)
 /* Put one payload and wait until it has been handed to the transport, so
  * that the order on the wire is the order on the command line and a
  * failure is reported against the message that caused it. */
-static int put_one(nq_comm *c, const struct cli_args *a, const struct payload *p)
+static int put_one(nq_comm *c, const struct cli_args *a, const struct payload *p,
+                   struct cli_report *rep)
 {
     nq_future *fu = NULL;
+    cli_report_put(rep, p->file, p->size);
     nq_status st = nq_comm_put_future(c, p->data, p->size, NULL, 0, &fu);
-    if (st != NQ_OK)
+    if (st != NQ_OK) {
+        cli_report_put(rep, NULL, 0);
         return cli_fail("put", st);
+    }
     nq_status result = NQ_OK;
     st = nq_future_wait(fu, a->timeout_ms, &result);
+    cli_report_put(rep, NULL, 0);
     nq_future_free(fu);
     if (st != NQ_OK)
         return cli_fail_status("put: not sent within --timeout", st);
@@ -77,8 +84,10 @@ int cli_client(const struct cli_args *a)
         return rc;
     }
 
+    struct cli_report *rep = NULL;
+    rc = cli_report_start(&rep, c, a->stats_s, 1);
     for (size_t i = 0; i < a->nputs && rc == CLI_OK; i++)
-        rc = put_one(c, a, &payloads[i]);
+        rc = put_one(c, a, &payloads[i], rep);
     free_payloads(payloads, a->nputs);
 
     for (long i = 0; i < a->get && rc == CLI_OK; i++) {
@@ -98,6 +107,7 @@ int cli_client(const struct cli_args *a)
         if (st != NQ_OK)
             rc = cli_fail("close", st);
     }
+    cli_report_stop(rep); /* the final figures, after close */
     nq_comm_free(c);
     return rc;
 }

@@ -118,6 +118,12 @@ int cli_server(const struct cli_args *a)
                 : a->protocol == NQ_MQTT ? (a->tls ? "mqtt+tls" : "mqtt")
                 : a->tls ? "tls" : "tcp");
 
+    struct cli_report *rep = NULL;
+    if ((rc = cli_report_start(&rep, c, a->stats_s, 0)) != CLI_OK) {
+        nq_comm_free(c);
+        free(reply);
+        return rc;
+    }
     struct seen seen = {0};
     long received = 0;
     int64_t last = now_ms();
@@ -159,6 +165,7 @@ int cli_server(const struct cli_args *a)
     nq_status st = nq_comm_close(c, a->close_timeout_ms);
     if (st != NQ_OK && rc == CLI_OK)
         rc = cli_fail("close", st);
+    cli_report_stop(rep); /* the final figures, after close */
     nq_comm_free(c);
     long failed = atomic_load(&failed_puts);
     if (failed) {

@@ -65,6 +65,10 @@ double nq_core_client_retry(struct nq_comm *c, const char *why)
 {
     struct nq_retry *r = &c->retry;
     r->attempts++;
+    if (r->after_session)
+        r->after_session = 0;
+    else
+        c->ctr.connect_failures++;
     nq_core_client_unreachable(c, why);
     r->backoff = r->backoff > 0 ? r->backoff * 2 : BACKOFF_FIRST_S;
     if (r->backoff > BACKOFF_MAX_S)
@@ -120,6 +124,7 @@ void nq_core_client_established(struct nq_comm *c)
         nq_log(c, NQ_LOG_INFO, "%s:%d: session established after %lu failed attempt(s)",
                c->o.host, c->o.port, r->attempts);
     r->backoff = 0;
+    r->after_session = 0;
     r->first_fail_ms = 0;
     r->attempts = 0;
     r->why[0] = 0;

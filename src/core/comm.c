@@ -57,6 +57,7 @@ nq_status nq_comm_new(nq_comm **out, nq_protocol protocol, nq_purpose purpose,
     }
     c->protocol = protocol;
     c->purpose = purpose;
+    c->created_ms = nq_now_ms();
     c->ops = ops;
     nq_mpsc_init(&c->cmdq);
     nq_recvq_init(&c->rq, c->o.queue_limit, c->o.queue_policy);
@@ -416,6 +417,8 @@ static void cancel_leftovers(nq_comm *c)
     struct nq_mpsc_node *node;
     while ((node = nq_mpsc_pop(&c->cmdq))) {
         struct nq_put_req *r = (struct nq_put_req *)node;
+        if (r->kind == NQ_CMD_PUT)
+            nq_count_put_done(c, NQ_ECANCELED);
         if (r->kind == NQ_CMD_PUT && r->fn)
             r->fn(r->user, NQ_ECANCELED);
         if (r->kind == NQ_CMD_PUT)
@@ -451,8 +454,14 @@ nq_status nq_comm_close(nq_comm *c, int64_t timeout_ms)
         wait_close_done(c, NQ_FOREVER);
     }
     nq_loop_join(c);
+    /* this thread now acts as the I/O thread: under io_mu, so that a
+     * statistics snapshot from another thread never reads half a change */
+    pthread_mutex_lock(&c->io_mu);
+    nq_loop_adopt(c, 1);
     c->ops->destroy(c);
     cancel_leftovers(c);
+    nq_loop_adopt(c, 0);
+    pthread_mutex_unlock(&c->io_mu);
     nq_recvq_close(&c->rq);
     if (st == NQ_OK)
         st = c->close_result;

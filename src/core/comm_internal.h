@@ -28,6 +28,11 @@ struct nq_session {
     struct nq_link *link; /* live connection, or NULL */
     int64_t lost_ms;      /* when the link went without fin (server) */
     int lingering;        /* server: lost without fin, kept for the peer's return */
+    /* statistics (nq_comm_peer_stats): kept like the fields above */
+    uint64_t msgs_in, bytes_in, msgs_out, bytes_out;
+    uint64_t conn_lost;   /* links lost without fin */
+    uint64_t reconnects;  /* new links that carried the session on */
+    int64_t opened_ms;    /* when the peer's first ini arrived */
     struct nq_session *next; /* all sessions of a server */
     struct nq_session *dirty_next;
     int dirty;
@@ -38,9 +43,36 @@ struct nq_retry {
     double backoff;          /* the last delay (s); 0 once a session is established */
     int64_t first_fail_ms;   /* first failure since then (the connect timeout runs from it) */
     unsigned long attempts;  /* failed attempts since then */
+    int after_session;       /* the next retry follows a lost session, not a
+                                failed attempt (the connect_failures count) */
     char why[160];           /* the last failure's cause, for the error that ends a wait */
     uint64_t rng;            /* jitter */
     struct nq_ratelimit rl;
+};
+
+/* One slot per nq_status value a put can complete with (and some room). */
+#define NQ_STATUS_SLOTS 32
+
+/* The communicator's counters (nq_comm_stats, stats.c). Whoever acts as the
+ * I/O thread keeps them — the loop thread or a direct put, both under
+ * io_mu, or the closing thread once the loop has ended (also under io_mu)
+ * — so they are plain fields, and a snapshot reads them under io_mu: the
+ * message path pays an add, never an atomic or a lock. */
+struct nq_counters {
+    uint64_t msgs_in, bytes_in;       /* data messages received (payload bytes) */
+    uint64_t msgs_out, bytes_out;     /* data messages written, one per target */
+    uint64_t frame_bytes_in, frame_bytes_out; /* net-queue frame bytes, headers included */
+    uint64_t puts_done[NQ_STATUS_SLOTS]; /* puts completed, by status */
+    uint64_t recv_dropped;            /* messages dropped by a drop queue policy */
+    uint64_t connections;             /* links made (accepted or connected) */
+    uint64_t sessions_opened;         /* first ini of a peer (client: each ini) */
+    uint64_t reconnects;              /* sessions carried on by a new link */
+    uint64_t sessions_expired;        /* lingering sessions dropped (linger over, cap) */
+    uint64_t connect_failures;        /* client: failed attempts */
+    uint64_t conn_lost;               /* links lost without fin after the handshake */
+    uint64_t handshake_failures;      /* server: links that ended before the peer's ini */
+    uint64_t frames_too_big, frames_over_partial, frames_truncated;
+    uint64_t peers_cut;               /* server: peers cut over the per-peer limit */
 };
 
 struct nq_comm {
@@ -91,6 +123,8 @@ struct nq_comm {
     struct nq_ratelimit evict_log; /* lingering sessions dropped over the cap */
     size_t lingering;             /* server: sessions kept for their peers' return */
     int port;
+    struct nq_counters ctr;      /* see struct nq_counters */
+    int64_t created_ms;
 
     /* peers with a live link (nq_comm_peers) and peers with a session,
      * live or waiting for a reconnection (the put-time peer check) */
@@ -149,10 +183,20 @@ void nq_core_run_deferred(struct nq_comm *c);
 int nq_core_put_direct(struct nq_comm *c, struct nq_put_req *r);
 
 
+/* A put's completion is counted (stats): call once per put, with its final
+ * status, wherever it completes. */
+static inline void nq_count_put_done(struct nq_comm *c, nq_status st)
+{
+    c->ctr.puts_done[(unsigned)st < NQ_STATUS_SLOTS ? (unsigned)st : NQ_STATUS_SLOTS - 1]++;
+}
+
 /* ---- loop thread (src/loop) ---- */
 nq_status nq_loop_start(struct nq_comm *c);
 void nq_loop_wake(struct nq_comm *c);
 void nq_loop_join(struct nq_comm *c);
+/* The closing thread acts as the I/O thread (on 1) once the loop has ended,
+ * or stops (0): nq_core_on_io_thread answers accordingly. */
+void nq_loop_adopt(struct nq_comm *c, int on);
 /* I/O thread: process everything application threads handed over. */
 void nq_core_drain(struct nq_comm *c);
 

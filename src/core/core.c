@@ -190,6 +190,13 @@ static int on_ini(struct nq_comm *c, struct nq_link *l, const uint8_t *id)
             peers_update(c, s->peer, 0, 0);
         memcpy(s->peer, id, NQ_ID_SIZE);
         peers_update(c, id, 1, 1);
+        c->ctr.sessions_opened++;
+        if (s->opened_ms) { /* the session goes on over a new connection */
+            s->reconnects++;
+            c->ctr.reconnects++;
+        } else {
+            s->opened_ms = nq_now_ms();
+        }
         s->identified = 1;
         s->fin_received = 0;
         l->peer_ini = 1;
@@ -206,7 +213,10 @@ static int on_ini(struct nq_comm *c, struct nq_link *l, const uint8_t *id)
         old->s = NULL;
         c->ops->drop_link(c, old);
     }
-    if (!s) {
+    if (s) { /* a known peer came back (or replaced its live link) */
+        s->reconnects++;
+        c->ctr.reconnects++;
+    } else {
         s = calloc(1, sizeof *s);
         if (!s) {
             nq_log(c, NQ_LOG_ERROR, "%s: out of memory for a session", l->name);
@@ -219,8 +229,10 @@ static int on_ini(struct nq_comm *c, struct nq_link *l, const uint8_t *id)
             return -1;
         }
         s->identified = 1;
+        s->opened_ms = nq_now_ms();
         s->next = c->sessions;
         c->sessions = s;
+        c->ctr.sessions_opened++;
     }
     s->fin_received = s->fin_sent = s->fin_queued = 0;
     peers_update(c, id, 1, 1);
@@ -258,7 +270,12 @@ int nq_core_frame(struct nq_comm *c, struct nq_link *l, struct nq_msg *m)
     if (s->fin_received)
         nq_log_limited(c, &c->peer_log, NQ_LOG_WARN, "%s: message after fin; delivering it", l->name);
     memcpy(m->peer, s->peer, NQ_ID_SIZE);
+    s->msgs_in++;
+    s->bytes_in += m->size;
+    c->ctr.msgs_in++;
+    c->ctr.bytes_in += m->size;
     size_t dropped = nq_recvq_push(&c->rq, m);
+    c->ctr.recv_dropped += dropped;
     if (dropped)
         nq_log_limited(c, &c->drop_log, NQ_LOG_WARN, "receive queue full: dropped %zu message(s)", dropped);
     return 0;
@@ -284,11 +301,13 @@ static void feed_frame(void *ctx, struct nq_msg *m)
 static int feed_status(struct nq_comm *c, struct nq_link *l, nq_status st, int failed)
 {
     if (st == NQ_ETOOBIG) {
+        c->ctr.frames_too_big++;
         nq_log_limited(c, &c->peer_log, NQ_LOG_WARN, "%s: frame of %llu bytes exceeds the message limit of %llu: closing",
                l->name, (unsigned long long)l->fr.bad_size, (unsigned long long)l->fr.limit);
         return -1;
     }
     if (st == NQ_EAGAIN) {
+        c->ctr.frames_over_partial++;
         nq_log_limited(c, &c->pool_log, NQ_LOG_WARN,
                        "%s: a frame of %llu bytes would take the frames being received past "
                        "the partial limit of %llu bytes (%llu held): closing",
@@ -306,6 +325,7 @@ static int feed_status(struct nq_comm *c, struct nq_link *l, nq_status st, int f
 int nq_core_feed(struct nq_comm *c, struct nq_link *l, const uint8_t *buf, size_t len)
 {
     struct feed_ctx f = {c, l, 0};
+    c->ctr.frame_bytes_in += len;
     nq_status st = nq_framer_feed(&l->fr, buf, len, feed_frame, &f);
     return feed_status(c, l, st, f.failed);
 }
@@ -313,6 +333,7 @@ int nq_core_feed(struct nq_comm *c, struct nq_link *l, const uint8_t *buf, size_
 int nq_core_direct_commit(struct nq_comm *c, struct nq_link *l, size_t n)
 {
     struct feed_ctx f = {c, l, 0};
+    c->ctr.frame_bytes_in += n;
     nq_framer_direct_commit(&l->fr, n, feed_frame, &f);
     return f.failed ? -1 : 0;
 }
@@ -356,6 +377,7 @@ static void evict_oldest_lingering(struct nq_comm *c)
     nq_log_limited(c, &c->evict_log, NQ_LOG_WARN,
                    "%zu lost sessions wait for their peers, over the cap of %zu: peer %s's "
                    "session dropped early", c->lingering, c->o.linger_max, hex);
+    c->ctr.sessions_expired++;
     peers_update(c, oldest->peer, 0, 0);
     session_remove(c, oldest);
 }
@@ -364,9 +386,14 @@ void nq_core_link_lost(struct nq_comm *c, struct nq_link *l, const char *why)
 {
     nq_core_note_change(c);
     struct nq_session *s = l->s;
-    if (nq_framer_partial(&l->fr))
+    if (c->purpose == NQ_SERVER && !l->peer_ini && !c->close_phase)
+        c->ctr.handshake_failures++; /* refused TLS, garbage, a bad ini, a silent prober */
+    /* (a frame refused as too big was reported as that already) */
+    if (nq_framer_partial(&l->fr) && !l->fr.bad_size) {
+        c->ctr.frames_truncated++;
         nq_log_limited(c, &c->peer_log, NQ_LOG_WARN, "%s: connection ended inside a frame (%s); the partial frame is dropped",
                l->name, why);
+    }
     nq_framer_reset(&l->fr);
     l->s = NULL;
     if (!s || s->link != l)
@@ -375,9 +402,12 @@ void nq_core_link_lost(struct nq_comm *c, struct nq_link *l, const char *why)
     int clean = s->fin_sent && s->fin_received;
     /* a client's link that never got the server's ini is a failed
      * attempt, which the retry policy reports */
-    if (!clean && !c->close_phase && (c->purpose == NQ_SERVER || l->peer_ini))
+    if (!clean && !c->close_phase && (c->purpose == NQ_SERVER || l->peer_ini)) {
+        s->conn_lost++;
+        c->ctr.conn_lost++;
         nq_log_limited(c, &c->lost_log, NQ_LOG_WARN, "%s: connection lost without fin (%s)",
                        l->name, why);
+    }
     drop_stale_ini(c, s);
     if (c->purpose == NQ_SERVER) {
         /* a session that ended without fin is kept for a reconnection */
@@ -394,6 +424,7 @@ void nq_core_link_lost(struct nq_comm *c, struct nq_link *l, const char *why)
             nq_core_close_done(c, NQ_OK);
     } else {
         peers_update(c, s->peer, 0, 1);
+        c->retry.after_session = l->peer_ini; /* its retry is no failed attempt */
         if (clean && c->close_phase) {
             nq_session_fail_all(c, s, NQ_OK);
             nq_core_close_done(c, NQ_OK);
@@ -415,6 +446,7 @@ static void cut_slow_peer(struct nq_comm *c, struct nq_session *s)
                    "peer %s holds %llu unsent bytes, over the per-peer limit of %llu: "
                    "disconnecting it; its pending puts fail", hex,
                    (unsigned long long)s->queued, (unsigned long long)c->o.peer_limit);
+    c->ctr.peers_cut++;
     struct nq_link *l = s->link;
     if (l) {
         s->link = NULL;
@@ -516,6 +548,7 @@ static void dispatch_put(struct nq_comm *c, struct nq_put_req *r)
         free(targets);
     /* drop the hold: a put with no target completes at once */
     if (--r->pending == 0) {
+        nq_count_put_done(c, r->result);
         if (r->fn)
             r->fn(r->user, r->result);
         nq_put_req_free(r);
@@ -632,6 +665,7 @@ void nq_core_sweep(struct nq_comm *c)
         char hex[33];
         nq_id_format(s->peer, hex);
         nq_log(c, NQ_LOG_INFO, "peer %s did not come back: session dropped", hex);
+        c->ctr.sessions_expired++;
         peers_update(c, s->peer, 0, 0);
         session_remove(c, s);
     }

@@ -62,6 +62,8 @@ static void unlink_msg(struct nq_recvq *q, struct nq_msg *m)
     else
         q->tail = m->prev;
     m->next = m->prev = NULL;
+    q->out_msgs++;
+    q->out_bytes += m->size;
     /* sequentially consistent: pairs with nq_recvq_pause_if_full (below) */
     atomic_fetch_sub(&q->bytes, cost(m));
 }
@@ -110,6 +112,8 @@ size_t nq_recvq_push(struct nq_recvq *q, struct nq_msg *m)
             return 1; /* the new message was the one dropped */
     }
     atomic_fetch_add_explicit(&q->bytes, cost(m), memory_order_relaxed);
+    q->in_msgs++;
+    q->in_bytes += m->size;
     nq_mpsc_push(&q->inbox, &m->node);
     announce(q);
     return dropped;
@@ -184,6 +188,25 @@ nq_status nq_recvq_get(struct nq_recvq *q, const uint8_t *peers, size_t npeers,
         q->resume(q->resume_arg);
     *out = m;
     return NQ_OK;
+}
+
+void nq_recvq_held(struct nq_recvq *q, const uint8_t *peer, uint64_t *msgs, uint64_t *bytes)
+{
+    pthread_mutex_lock(&q->getters);
+    if (!peer) {
+        *msgs = q->in_msgs - q->out_msgs;
+        *bytes = q->in_bytes - q->out_bytes;
+    } else {
+        take_arrivals(q);
+        *msgs = *bytes = 0;
+        for (const struct nq_msg *m = q->head; m; m = m->next) {
+            if (memcmp(m->peer, peer, NQ_ID_SIZE) == 0) {
+                (*msgs)++;
+                *bytes += m->size;
+            }
+        }
+    }
+    pthread_mutex_unlock(&q->getters);
 }
 
 void nq_recvq_close(struct nq_recvq *q)

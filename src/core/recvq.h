@@ -17,9 +17,13 @@ struct nq_msg;
 
 struct nq_recvq {
     struct nq_mpsc inbox;        /* I/O thread -> getters */
+    uint64_t in_msgs, in_bytes;  /* statistics: pushed (I/O thread, beside the
+                                    inbox end it writes anyway) */
     pthread_mutex_t getters;     /* getters only; the I/O thread never waits on it
                                     (except for the opt-in drop policies) */
     struct nq_msg *head, *tail;  /* arrived, in order (under getters) */
+    uint64_t out_msgs, out_bytes; /* statistics: got or dropped (under getters,
+                                     beside head and tail); in - out is queued */
     _Atomic uint32_t seq;        /* bumped by every push and by close: futex word */
     atomic_int sleepers;
     atomic_int closed;
@@ -46,6 +50,11 @@ int nq_recvq_pause_if_full(struct nq_recvq *q);
 int nq_recvq_pause(struct nq_recvq *q);
 nq_status nq_recvq_get(struct nq_recvq *q, const uint8_t *peers, size_t npeers,
                        int64_t timeout_ms, struct nq_msg **out);
+/* Messages queued and their payload bytes: of every peer (peer NULL) or of
+ * one. The caller keeps the I/O thread still (io_mu, or on it); this takes
+ * the getters' lock. Of every peer it is two subtractions; of one peer, a
+ * walk of the queue (a statistics call, not the message path). */
+void nq_recvq_held(struct nq_recvq *q, const uint8_t *peer, uint64_t *msgs, uint64_t *bytes);
 /* No more messages will come: waiting gets return NQ_ECLOSED once drained. */
 void nq_recvq_close(struct nq_recvq *q);
 

@@ -49,9 +49,17 @@ int nq_session_gather_at(struct nq_session *s, uint64_t after, struct iovec *iov
     return n;
 }
 
-static void item_done(struct nq_comm *c, struct nq_send_item *it, nq_status st)
+static void item_done(struct nq_comm *c, struct nq_session *s, struct nq_send_item *it,
+                      nq_status st)
 {
     struct nq_put_req *r = it->req;
+    if (r && st == NQ_OK) { /* a data frame (control frames have no put) */
+        uint64_t payload = it->p->frame_size - 8;
+        s->msgs_out++;
+        s->bytes_out += payload;
+        c->ctr.msgs_out++;
+        c->ctr.bytes_out += payload;
+    }
     nq_payload_unref(it->p);
     if (!r) {
         free(it);
@@ -62,6 +70,7 @@ static void item_done(struct nq_comm *c, struct nq_send_item *it, nq_status st)
     if (it != &r->item)
         free(it);
     if (--r->pending == 0) {
+        nq_count_put_done(c, r->result);
         if (r->fn && c->in_direct && !nq_done_fn_any_thread(r->fn)) {
             nq_core_defer(c, r);
             return;
@@ -74,6 +83,7 @@ static void item_done(struct nq_comm *c, struct nq_send_item *it, nq_status st)
 
 void nq_session_consume(struct nq_comm *c, struct nq_session *s, uint64_t n)
 {
+    c->ctr.frame_bytes_out += n;
     uint64_t off = s->head_off + n;
     while (s->head && off >= s->head->p->frame_size) {
         struct nq_send_item *it = s->head;
@@ -92,7 +102,7 @@ void nq_session_consume(struct nq_comm *c, struct nq_session *s, uint64_t n)
             s->sent_tail = it;
         } else {
             s->queued -= it->p->frame_size;
-            item_done(c, it, NQ_OK);
+            item_done(c, s, it, NQ_OK);
         }
     }
     s->head_off = off;
@@ -104,7 +114,7 @@ void nq_session_ack(struct nq_comm *c, struct nq_session *s)
         struct nq_send_item *it = s->sent_head;
         s->sent_head = it->next;
         s->queued -= it->p->frame_size;
-        item_done(c, it, NQ_OK);
+        item_done(c, s, it, NQ_OK);
     }
     s->sent_tail = NULL;
 }
@@ -151,7 +161,7 @@ void nq_session_fail_all(struct nq_comm *c, struct nq_session *s, nq_status st)
         struct nq_send_item *it = s->head;
         s->head = it->next;
         s->queued -= it->p->frame_size;
-        item_done(c, it, st);
+        item_done(c, s, it, st);
     }
     s->tail = NULL;
     s->head_off = 0;
@@ -161,5 +171,5 @@ void nq_session_fail_item(struct nq_comm *c, struct nq_session *s, struct nq_sen
                           nq_status st)
 {
     s->queued -= it->p->frame_size;
-    item_done(c, it, st);
+    item_done(c, s, it, st);
 }

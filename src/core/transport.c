@@ -36,4 +36,5 @@ void nq_core_link_init(struct nq_comm *c, struct nq_link *l)
 {
     nq_framer_init(&l->fr, c->o.message_limit < NQ_ID_SIZE ? NQ_ID_SIZE : c->o.message_limit);
     nq_framer_set_pool(&l->fr, &c->rx_pool);
+    c->ctr.connections++;
 }

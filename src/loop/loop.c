@@ -13,6 +13,17 @@ int nq_core_on_io_thread(const struct nq_comm *c)
     return io_thread_of == c;
 }
 
+void nq_loop_adopt(struct nq_comm *c, int on)
+{
+    static __thread const struct nq_comm *before;
+    if (on) {
+        before = io_thread_of;
+        io_thread_of = c;
+    } else {
+        io_thread_of = before;
+    }
+}
+
 static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
 {
     nq_core_run_deferred(w->data);

@@ -32,3 +32,9 @@ if(TARGET nq)
   nq_add_test(it_fault_crash SOURCES fault_crash.c ${_nqt} LABELS tcp fault PUBLIC TIMEOUT 120
     ARGS $<TARGET_FILE:nq>)
 endif()
+# statistics against what was sent: tcp, tls, inproc, and gRPC when built in
+nq_add_test(it_stats SOURCES stats.c ${_nqt} LABELS tcp tls inproc stats PUBLIC CERTS TIMEOUT 120)
+if(NQ_WITH_GRPC)
+  target_compile_definitions(it_stats PRIVATE NQT_HAVE_GRPC=1)
+  set_tests_properties(it_stats PROPERTIES LABELS "tcp;tls;inproc;grpc;stats")
+endif()

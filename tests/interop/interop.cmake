@@ -74,3 +74,5 @@ endif()
 
 add_test(NAME cli_usage COMMAND bash ${_nq_interop_dir}/cli_usage.sh $<TARGET_FILE:nq>)
 set_tests_properties(cli_usage PROPERTIES LABELS "cli" TIMEOUT 60)
+add_test(NAME cli_stats COMMAND bash ${_nq_interop_dir}/cli_stats.sh $<TARGET_FILE:nq>)
+set_tests_properties(cli_stats PROPERTIES LABELS "cli" TIMEOUT 60)

@@ -11,6 +11,8 @@ add_test(NAME exported_symbols COMMAND sh -c
    if [ -n \"$out\" ]; then echo \"unexpected exports: $out\"; exit 1; fi; \
    objdump -T '$<TARGET_FILE:netqueue>' | grep -q 'NETQUEUE_1.0 *nq_comm_new' && \
    objdump -T '$<TARGET_FILE:netqueue>' | grep -q 'NETQUEUE_1.1 *nq_options_set_keepalive' && \
+   objdump -T '$<TARGET_FILE:netqueue>' | grep -q 'NETQUEUE_1.2 *nq_comm_stats' && \
+   objdump -T '$<TARGET_FILE:netqueue>' | grep -q 'NETQUEUE_1.2 *nq_stats_get' && \
    objdump -p '$<TARGET_FILE:netqueue>' | grep -q 'SONAME *libnetqueue.so.1'")
 set_tests_properties(exported_symbols PROPERTIES LABELS "unit;abi")
 
