@@ -395,11 +395,21 @@ nq_status nq_recvq_cancel(struct nq_recvq *q, uint64_t id)
     return NQ_OK;
 }
 
+/* Most callbacks one drain runs: a callback that asks for the next
+ * message adds to this list while it is drained, so a deep queue is served
+ * in one go, but not without end while the I/O thread has other work. */
+#define NQ_RECV_DONE_BATCH 4096
+
 void nq_recvq_run_done(struct nq_recvq *q)
 {
     struct nq_mpsc_node *n;
-    while ((n = nq_mpsc_pop(&q->done)))
+    for (int i = 0; i < NQ_RECV_DONE_BATCH; i++) {
+        if (!(n = nq_mpsc_pop(&q->done)))
+            return;
         complete((struct nq_recv_op *)n);
+    }
+    if (!nq_mpsc_empty(&q->done) && q->notify)
+        q->notify(q->resume_arg); /* the rest on the next round */
 }
 
 int64_t nq_recvq_expire(struct nq_recvq *q)
@@ -440,7 +450,8 @@ void nq_recvq_finish(struct nq_recvq *q)
         route(q, op, 1, &o);
     }
     pthread_mutex_unlock(&q->getters);
-    nq_recvq_run_done(q); /* decided before: they come first */
+    while (!nq_mpsc_empty(&q->done)) /* decided before: they come first */
+        nq_recvq_run_done(q);
     settle(q, &o);
     resume_check(q);
     fd_sync(q);
