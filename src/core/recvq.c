@@ -198,6 +198,10 @@ struct outcome {
     struct oplist run;
     int wake_getters;
     int notify;
+    /* did dispatch bind `watch`? (once bound, a callback receive may be
+     * run and freed by the I/O thread at any moment: not to be touched) */
+    const struct nq_recv_op *watch;
+    int watch_bound;
 };
 
 static void op_append(struct nq_recvq *q, struct nq_recv_op *op)
@@ -261,6 +265,8 @@ static void dispatch(struct nq_recvq *q, int on_io, struct outcome *o)
         op_unlink(q, op);
         op->msg = m;
         op->st = NQ_OK;
+        if (op == o->watch)
+            o->watch_bound = 1;
         route(q, op, on_io, o);
     }
 }
@@ -355,12 +361,15 @@ nq_status nq_recvq_get_async(struct nq_recvq *q, enum nq_recv_form form, const u
         oplist_add(&o.run, op);
     } else {
         op_append(q, op);
+        o.watch = op;
         dispatch(q, io, &o);
-        if (op->msg == NULL && timeout_ms == 0) { /* a poll that found nothing */
+        if (o.watch_bound) {
+            /* done: op belongs to its completion now */
+        } else if (timeout_ms == 0) { /* a poll that found nothing */
             op_unlink(q, op);
             op->st = NQ_ETIMEDOUT;
             route(q, op, io, &o);
-        } else if (op->msg == NULL && op->deadline_ns < q->armed_ns) {
+        } else if (op->deadline_ns < q->armed_ns) {
             q->armed_ns = op->deadline_ns;
             atomic_store(&q->rearm, 1);
             o.notify = 1;
