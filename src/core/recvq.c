@@ -295,6 +295,7 @@ static void settle(struct nq_recvq *q, struct outcome *o)
         next = op->next;
         complete(op);
     }
+    fd_sync(q); /* what dispatch took no longer counts as queued */
 }
 
 static int on_io(struct nq_recvq *q)
