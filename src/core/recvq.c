@@ -477,12 +477,16 @@ size_t nq_recvq_push(struct nq_recvq *q, struct nq_msg *m)
     }
     atomic_fetch_add_explicit(&q->bytes, cost(m), memory_order_relaxed);
     nq_mpsc_push(&q->inbox, &m->node);
-    /* Dekker with nq_recvq_get_async, which raises async_n and then takes
-     * arrivals: either it sees this message or this sees its receive */
-    atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&q->async_n, memory_order_relaxed))
+    /* Dekker with nq_recvq_get_async, which raises async_n (a sequentially
+     * consistent read-modify-write) and then takes arrivals: the bump of
+     * seq is this side's full barrier between the push and the look at
+     * async_n, so either that receive sees this message or this sees the
+     * receive. No fence of its own: this is every message's path. */
+    atomic_fetch_add(&q->seq, 1);
+    if (atomic_load(&q->async_n))
         serve_async(q);
-    announce(q);
+    if (atomic_load(&q->sleepers))
+        nq_futex_wake_all(&q->seq);
     fd_sync(q);
     return dropped;
 }
