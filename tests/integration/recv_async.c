@@ -417,6 +417,12 @@ static void test_events_in_order(void **state)
     close_free(c);
     nq_msg_free(expect_kind(s, NQ_EVENT_FINISHED, cid));
     close_free(s);
+    /* only event kinds make a mask */
+    nq_options *o = nqt_opts(0);
+    assert_int_equal(nq_options_set_events(o, 1u << 20), NQ_EINVAL);
+    assert_int_equal(nq_options_set_events(o, NQ_EVENT_BIT(NQ_MSG_DATA)), NQ_EINVAL);
+    assert_int_equal(nq_options_set_events(NULL, 0), NQ_EINVAL);
+    nq_options_free(o);
     /* without the option: no events, as before 1.2 */
     s = server(&port);
     c = client(port);
