@@ -16,6 +16,7 @@
 #include "future.h"
 #include "value.h"
 #include "comm.h"
+#include "receive.h"
 #include "mqtt.h"
 #include "stats.h"
 

@@ -19,6 +19,21 @@ static void resume_reading(void *arg)
     nq_loop_wake(c);
 }
 
+/* The receive queue's hooks (recvq.h): receive callbacks run on the I/O
+ * thread, which the queue wakes for those other threads decided and for
+ * an earlier deadline. */
+static int on_io_thread(void *arg)
+{
+    return nq_core_on_io_thread(arg);
+}
+
+static void wake_for_receives(void *arg)
+{
+    /* harmless once the loop has stopped: close then runs what is left
+     * (nq_recvq_finish) and the loop is freed only by nq_comm_free */
+    nq_loop_wake(arg);
+}
+
 nq_status nq_comm_new(nq_comm **out, nq_protocol protocol, nq_purpose purpose,
                       const nq_options *opts)
 {
@@ -65,6 +80,8 @@ nq_status nq_comm_new(nq_comm **out, nq_protocol protocol, nq_purpose purpose,
     c->rx_pool.limit = c->o.partial_limit;
     c->rq.resume = resume_reading;
     c->rq.resume_arg = c;
+    c->rq.on_io = on_io_thread;
+    c->rq.notify = wake_for_receives;
     pthread_mutex_init(&c->peers_mu, NULL);
     pthread_mutex_init(&c->io_mu, NULL);
     pthread_mutex_init(&c->close_mu, NULL);
@@ -463,6 +480,7 @@ nq_status nq_comm_close(nq_comm *c, int64_t timeout_ms)
     nq_loop_adopt(c, 0);
     pthread_mutex_unlock(&c->io_mu);
     nq_recvq_close(&c->rq);
+    nq_recvq_finish(&c->rq); /* pending receives: what is queued, else NQ_ECLOSED */
     if (st == NQ_OK)
         st = c->close_result;
     pthread_mutex_lock(&c->close_mu);

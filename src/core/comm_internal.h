@@ -132,6 +132,7 @@ struct nq_comm {
     struct nq_idset live, known;
     atomic_size_t live_n; /* live.n, for a broadcast's estimate without the lock */
     ev_timer sweep;          /* once a second: server sweep, client tick */
+    ev_timer get_timer;      /* the next deadline of an asynchronous receive */
 
     /* close hand-shake between the closing thread and the I/O thread */
     pthread_mutex_t close_mu;
@@ -199,6 +200,12 @@ void nq_loop_join(struct nq_comm *c);
 void nq_loop_adopt(struct nq_comm *c, int on);
 /* I/O thread: process everything application threads handed over. */
 void nq_core_drain(struct nq_comm *c);
+/* I/O thread: time out asynchronous receives due, and set get_timer for
+ * the next deadline. */
+void nq_loop_receive_deadlines(struct nq_comm *c);
+/* A peer event for the receivers, if the options asked for its kind
+ * (peer NULL: none known yet). I/O thread. */
+void nq_core_event(struct nq_comm *c, nq_msg_kind kind, const uint8_t *peer, const char *detail);
 
 extern const struct nq_transport_ops nq_tcp_server_ops;
 extern const struct nq_transport_ops nq_tcp_client_ops;

@@ -55,6 +55,31 @@ static void log_line(struct nq_comm *c, nq_log_level level, const char *line)
     fprintf(stderr, "netqueue: %s: %s\n", names[level], line);
 }
 
+/* ---- peer events (abi/netqueue/receive.h) ---- */
+
+/* Queued like a message, so that receivers see it in order with the
+ * peer's data: the frames before it were pushed before it. */
+void nq_core_event(struct nq_comm *c, nq_msg_kind kind, const uint8_t *peer, const char *detail)
+{
+    if (!(c->o.events & NQ_EVENT_BIT(kind)))
+        return;
+    struct nq_msg *m = nq_msg_event(kind, peer, detail);
+    if (!m) {
+        nq_log(c, NQ_LOG_ERROR, "out of memory queueing a peer event");
+        return;
+    }
+    size_t dropped = nq_recvq_push(&c->rq, m);
+    if (dropped)
+        nq_log_limited(c, &c->drop_log, NQ_LOG_WARN, "receive queue full: dropped %zu message(s)", dropped);
+}
+
+void nq_core_refused(struct nq_comm *c, struct nq_link *l, const char *why)
+{
+    char detail[512];
+    snprintf(detail, sizeof detail, "%s: %s", l->name, why);
+    nq_core_event(c, NQ_EVENT_REFUSED, NULL, detail);
+}
+
 /* ---- live peer list (read by application threads) ---- */
 
 static void peers_update(struct nq_comm *c, const uint8_t *id, int live, int known)
@@ -202,6 +227,7 @@ static int on_ini(struct nq_comm *c, struct nq_link *l, const uint8_t *id)
         l->peer_ini = 1;
         nq_core_client_established(c);
         nq_session_ack(c, s);
+        nq_core_event(c, NQ_EVENT_CONNECTED, id, l->name);
         return 0;
     }
     struct nq_session *s = session_find(c, id);
@@ -237,6 +263,7 @@ static int on_ini(struct nq_comm *c, struct nq_link *l, const uint8_t *id)
     s->fin_received = s->fin_sent = s->fin_queued = 0;
     peers_update(c, id, 1, 1);
     attach(c, s, l);
+    nq_core_event(c, NQ_EVENT_CONNECTED, id, l->name);
     return 0;
 }
 
@@ -246,11 +273,15 @@ int nq_core_frame(struct nq_comm *c, struct nq_link *l, struct nq_msg *m)
     enum nq_frame_kind k = nq_handshake_classify(c->o.dialect, l->peer_ini,
                                                  s ? s->peer : NULL, m->data, m->size);
     switch (k) {
-    case NQ_FRAME_BAD_INI:
+    case NQ_FRAME_BAD_INI: {
         nq_log_limited(c, &c->peer_log, NQ_LOG_WARN, "%s: first frame is %zu bytes, not a 16-byte id: closing",
                l->name, m->size);
+        char why[96];
+        snprintf(why, sizeof why, "first frame is %zu bytes, not a 16-byte id", m->size);
         nq_msg_free(m);
+        nq_core_refused(c, l, why);
         return -1;
+    }
     case NQ_FRAME_INI: {
         int r = on_ini(c, l, m->data);
         nq_msg_free(m);
@@ -259,6 +290,8 @@ int nq_core_frame(struct nq_comm *c, struct nq_link *l, struct nq_msg *m)
     }
     case NQ_FRAME_FIN:
         nq_msg_free(m);
+        if (!s->fin_received)
+            nq_core_event(c, NQ_EVENT_FINISHED, s->peer, "");
         s->fin_received = 1;
         if (queue_fin(c, s) < 0)
             return -1;
@@ -378,6 +411,7 @@ static void evict_oldest_lingering(struct nq_comm *c)
                    "%zu lost sessions wait for their peers, over the cap of %zu: peer %s's "
                    "session dropped early", c->lingering, c->o.linger_max, hex);
     c->ctr.sessions_expired++;
+    nq_core_event(c, NQ_EVENT_EXPIRED, oldest->peer, "dropped early: too many lost sessions wait");
     peers_update(c, oldest->peer, 0, 0);
     session_remove(c, oldest);
 }
@@ -408,6 +442,8 @@ void nq_core_link_lost(struct nq_comm *c, struct nq_link *l, const char *why)
         nq_log_limited(c, &c->lost_log, NQ_LOG_WARN, "%s: connection lost without fin (%s)",
                        l->name, why);
     }
+    if (!clean && s->identified && (c->purpose == NQ_SERVER || l->peer_ini))
+        nq_core_event(c, NQ_EVENT_LOST, s->peer, why);
     drop_stale_ini(c, s);
     if (c->purpose == NQ_SERVER) {
         /* a session that ended without fin is kept for a reconnection */
@@ -453,6 +489,7 @@ static void cut_slow_peer(struct nq_comm *c, struct nq_session *s)
         l->s = NULL;
         c->ops->drop_link(c, l);
     }
+    nq_core_event(c, NQ_EVENT_EXPIRED, s->peer, "over the per-peer limit: disconnected");
     peers_update(c, s->peer, 0, 0);
     session_remove(c, s);
     nq_core_note_change(c);
@@ -606,6 +643,10 @@ void nq_core_drain(struct nq_comm *c)
 {
     if (atomic_exchange(&c->resume_asked, 0))
         c->ops->resume(c);
+    /* receives: callbacks other threads decided, an earlier deadline */
+    nq_recvq_run_done(&c->rq);
+    if (atomic_exchange(&c->rq.rearm, 0))
+        nq_loop_receive_deadlines(c);
     struct nq_mpsc_node *node;
     while ((node = nq_mpsc_pop(&c->cmdq))) {
         struct nq_put_req *r = (struct nq_put_req *)node;
@@ -666,6 +707,7 @@ void nq_core_sweep(struct nq_comm *c)
         nq_id_format(s->peer, hex);
         nq_log(c, NQ_LOG_INFO, "peer %s did not come back: session dropped", hex);
         c->ctr.sessions_expired++;
+        nq_core_event(c, NQ_EVENT_EXPIRED, s->peer, "did not come back within the linger");
         peers_update(c, s->peer, 0, 0);
         session_remove(c, s);
     }

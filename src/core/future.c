@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "core/future_internal.h"
+#include "core/msg.h"
 #include "core/status.h"
 #include "core/timeutil.h"
 
@@ -15,6 +16,8 @@ struct nq_future {
     pthread_cond_t cv;
     int done;
     nq_status result;
+    int is_get;          /* a receive's future (nq_comm_get_future) */
+    struct nq_msg *msg;  /* its message until taken (mu) */
 };
 
 nq_status nq_future_create(nq_future **out)
@@ -32,6 +35,7 @@ nq_status nq_future_create(nq_future **out)
 static void future_unref(nq_future *f)
 {
     if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1) {
+        nq_msg_free(f->msg);
         pthread_cond_destroy(&f->cv);
         pthread_mutex_destroy(&f->mu);
         free(f);
@@ -47,6 +51,40 @@ void nq_future_complete(void *user, nq_status status)
     pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
     future_unref(f);
+}
+
+void nq_future_complete_get(void *user, nq_status status, nq_msg *msg)
+{
+    nq_future *f = user;
+    pthread_mutex_lock(&f->mu);
+    f->done = 1;
+    f->is_get = 1;
+    f->result = status;
+    f->msg = msg;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    future_unref(f);
+}
+
+nq_status nq_future_take_msg(nq_future *f, nq_msg **msg)
+{
+    if (!f || !msg)
+        return nq_fail(NQ_EINVAL, "future: NULL argument");
+    pthread_mutex_lock(&f->mu);
+    *msg = f->msg;
+    f->msg = NULL;
+    int done = f->done, is_get = f->is_get;
+    nq_status result = f->result;
+    pthread_mutex_unlock(&f->mu);
+    if (*msg)
+        return NQ_OK;
+    if (!done)
+        return nq_fail(NQ_ESTATE, "future: not complete yet");
+    if (!is_get)
+        return nq_fail(NQ_ESTATE, "future: a put's future has no message");
+    if (result != NQ_OK)
+        return nq_fail(NQ_ESTATE, "future: the receive failed (%s)", nq_strerror(result));
+    return nq_fail(NQ_ESTATE, "future: its message was already taken");
 }
 
 void nq_future_abandon(nq_future *f)

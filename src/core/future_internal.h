@@ -3,6 +3,7 @@
 #define NQ_CORE_FUTURE_INTERNAL_H
 
 #include <netqueue/future.h>
+#include <netqueue/receive.h>
 
 struct nq_cq_token;
 
@@ -10,6 +11,8 @@ struct nq_cq_token;
 nq_status nq_future_create(nq_future **out);
 /* nq_done_fn for futures: completes and drops the put's reference. */
 void nq_future_complete(void *future, nq_status status);
+/* nq_get_fn for receive futures: stores msg, completes, drops a reference. */
+void nq_future_complete_get(void *future, nq_status status, nq_msg *msg);
 /* The put failed synchronously: free the future entirely. */
 void nq_future_abandon(nq_future *f);
 
@@ -18,6 +21,8 @@ nq_status nq_cq_token_new(struct nq_cq_token **out, nq_cq *cq, uint64_t tag);
 void nq_cq_token_free(struct nq_cq_token *t);
 /* nq_done_fn for completion queues: posts the token (which becomes the event). */
 void nq_cq_complete(void *token, nq_status status);
+/* nq_get_fn for completion queues: posts the token with the message. */
+void nq_cq_complete_get(void *token, nq_status status, nq_msg *msg);
 
 /* The library's own completions (future, cq) are safe on any thread; a
  * user's callback is documented to run on the I/O thread. */

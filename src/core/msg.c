@@ -27,6 +27,8 @@ struct nq_msg *nq_msg_alloc(size_t size)
         }
     }
     m->next = m->prev = NULL;
+    m->kind = NQ_MSG_DATA;
+    m->detail = NULL;
     m->size = size;
     m->have = 0;
     return m;
@@ -89,3 +91,31 @@ nq_status nq_msg_value(const nq_msg *m, nq_codec codec, nq_value **out)
     return nq_fail(NQ_EINVAL, "msg: unknown codec %d", (int)codec);
 }
 
+
+struct nq_msg *nq_msg_event(nq_msg_kind kind, const uint8_t *peer, const char *detail)
+{
+    size_t len = detail ? strlen(detail) : 0;
+    struct nq_msg *m = nq_msg_alloc(len + 1);
+    if (!m)
+        return NULL;
+    memcpy(m->inline_buf, detail ? detail : "", len + 1);
+    m->detail = (const char *)m->inline_buf;
+    m->data = m->inline_buf; /* empty payload (size 0); nq_msg_free knows inline_buf */
+    m->size = m->have = 0;
+    m->kind = kind;
+    if (peer)
+        memcpy(m->peer, peer, NQ_ID_SIZE);
+    else
+        memset(m->peer, 0, NQ_ID_SIZE);
+    return m;
+}
+
+nq_msg_kind nq_msg_kind_of(const nq_msg *m)
+{
+    return m ? m->kind : NQ_MSG_DATA;
+}
+
+const char *nq_msg_event_detail(const nq_msg *m)
+{
+    return m && m->detail ? m->detail : "";
+}

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <netqueue/comm.h>
+#include <netqueue/receive.h>
 
 #include "core/mpsc.h"
 
@@ -17,6 +18,8 @@ struct nq_msg {
     size_t have; /* bytes received so far */
     size_t cap;  /* bytes allocated at data */
     uint8_t *data;
+    nq_msg_kind kind;       /* data, or a peer event (then data/size are empty) */
+    const char *detail;     /* an event's text, in inline_buf; NULL for data */
     uint8_t inline_buf[]; /* small payloads live here, one allocation */
 };
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/options_internal.h"
+#include <netqueue/receive.h>
 #include "core/status.h"
 
 #define KIB (UINT64_C(1) << 10)
@@ -188,6 +189,16 @@ nq_status nq_options_set_queue_limit(nq_options *o, uint64_t bytes)
         return nq_fail(NQ_EINVAL, "options: queue limit %llu is not in 1 KiB..2^62",
                        (unsigned long long)bytes);
     o->queue_limit = bytes;
+    return NQ_OK;
+}
+
+nq_status nq_options_set_events(nq_options *o, unsigned mask)
+{
+    CHECK_OPTS(o);
+    if (mask & ~(unsigned)NQ_EVENTS_ALL)
+        return nq_fail(NQ_EINVAL, "options: event mask 0x%x has bits that are no event kind",
+                       mask);
+    o->events = mask;
     return NQ_OK;
 }
 

@@ -35,6 +35,7 @@ struct nq_options {
     nq_log_fn log_fn;
     void *log_user;
     nq_log_level log_level;
+    unsigned events; /* peer events queued for receivers: NQ_EVENT_BIT mask */
     /* MQTT (abi/netqueue/mqtt.h, src/mqtt/mqtt_options.c): inline arrays,
      * so the plain struct copy in nq_options_clone_into covers them */
     int mqtt_qos;

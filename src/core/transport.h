@@ -123,6 +123,10 @@ void nq_core_flush(struct nq_comm *c);
 void nq_core_client_attach(struct nq_comm *c, struct nq_link *l);
 /* The link is gone (closed by us or the peer). */
 void nq_core_link_lost(struct nq_comm *c, struct nq_link *l, const char *why);
+/* The link failed its handshake before a peer id was known (TLS; a bad
+ * first frame is the core's own): a refused event for the receivers, if
+ * they asked for it. Call before closing the link. */
+void nq_core_refused(struct nq_comm *c, struct nq_link *l, const char *why);
 
 /* Output of a session: up to max iovecs / max_bytes from the unsent part;
  * with merge 0, from the first unsent frame only (one frame per write). */

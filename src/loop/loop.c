@@ -45,6 +45,24 @@ static void loop_acquire(struct ev_loop *loop)
     atomic_store_explicit(&c->polling, 0, memory_order_relaxed);
 }
 
+/* Asynchronous receives' deadlines: one timer for the earliest. */
+static void on_get_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    nq_loop_receive_deadlines(w->data);
+}
+
+void nq_loop_receive_deadlines(struct nq_comm *c)
+{
+    int64_t next = nq_recvq_expire(&c->rq);
+    ev_timer_stop(c->loop, &c->get_timer);
+    if (next == INT64_MAX)
+        return;
+    ev_now_update(c->loop);
+    double in = (double)(next - nq_now_ns()) / 1e9;
+    ev_timer_set(&c->get_timer, in > 0 ? in : 0., 0.);
+    ev_timer_start(c->loop, &c->get_timer);
+}
+
 static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct nq_comm *c = w->data;
@@ -87,6 +105,8 @@ nq_status nq_loop_start(struct nq_comm *c)
     c->sweep.data = c;
     ev_timer_start(c->loop, &c->sweep);
     ev_unref(c->loop); /* housekeeping alone does not keep the loop alive */
+    ev_timer_init(&c->get_timer, on_get_timer, 0., 0.);
+    c->get_timer.data = c;
     if (pthread_create(&c->thread, NULL, loop_main, c) != 0)
         return nq_fail(NQ_EIO, "comm: cannot start the I/O thread");
     c->thread_started = 1;

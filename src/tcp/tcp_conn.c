@@ -383,6 +383,7 @@ static int do_handshake(struct tcp_conn *k)
         struct tcp_state *t = nq_core_transport(k->c);
         nq_log_limited(k->c, &t->refused_log, NQ_LOG_WARN, "%s: %s", k->link.name, why);
     }
+    nq_core_refused(k->c, &k->link, why);
     nq_tcp_conn_close(k, why);
     return -1;
 }

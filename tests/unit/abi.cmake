@@ -13,6 +13,11 @@ add_test(NAME exported_symbols COMMAND sh -c
    objdump -T '$<TARGET_FILE:netqueue>' | grep -q 'NETQUEUE_1.1 *nq_options_set_keepalive' && \
    objdump -T '$<TARGET_FILE:netqueue>' | grep -q 'NETQUEUE_1.2 *nq_comm_stats' && \
    objdump -T '$<TARGET_FILE:netqueue>' | grep -q 'NETQUEUE_1.2 *nq_stats_get' && \
+   for f in nq_options_set_events nq_comm_get_async nq_comm_get_future nq_future_take_msg \
+            nq_comm_get_cq nq_cq_next_msg nq_comm_get_cancel nq_comm_fd nq_msg_kind_of \
+            nq_msg_event_detail; do \
+     objdump -T '$<TARGET_FILE:netqueue>' | grep -q \"NETQUEUE_1.2 *$f\$\" || { echo \"$f is not in NETQUEUE_1.2\"; exit 1; }; \
+   done && \
    objdump -p '$<TARGET_FILE:netqueue>' | grep -q 'SONAME *libnetqueue.so.1'")
 set_tests_properties(exported_symbols PROPERTIES LABELS "unit;abi")
 
