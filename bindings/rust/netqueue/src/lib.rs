@@ -35,7 +35,7 @@ pub use options::{Codec, Dialect, Options, QueuePolicy};
 pub use put::Put;
 pub use value::Value;
 
-/// Version string of the loaded libnetqueue ("1.1.0").
+/// Version string of the loaded libnetqueue ("1.2.0").
 pub fn version() -> String {
     // SAFETY: nq_version_string returns a static NUL-terminated string.
     unsafe { std::ffi::CStr::from_ptr(netqueue_sys::nq_version_string()) }
