@@ -126,6 +126,12 @@ static void set_args(struct gq_state *g)
             g->arg_items[n++] = (grpc_arg){GRPC_ARG_STRING, GRPC_SSL_TARGET_NAME_OVERRIDE_ARG,
                                            {.string = c->o.tls_server_name}};
     }
+    if (c->purpose == NQ_SERVER)
+        /* gRPC binds with SO_REUSEPORT by default: a second server on a
+         * port in use would start without error and take half of the new
+         * connections (seen: a test's client linked to another test's
+         * server). A busy port must fail the bind, as it does over TCP. */
+        g->arg_items[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT, {.integer = 0}};
     set_keepalive_args(g, &n);
     /* no BDP probing: gRPC then announces its full receive window from the
      * start instead of growing it from 64 KiB with pings. Every round is a

@@ -239,9 +239,25 @@ static void test_tls(void **state)
     g_close_free(s, NQ_OK);
 }
 
+/* A port in use fails the bind, as over TCP: gRPC's default SO_REUSEPORT
+ * would let a second server start and take part of the connections. */
+static void test_port_in_use(void **state)
+{
+    int port;
+    nq_comm *s = g_plain_server(&port);
+    nq_options *o = nqt_opts(port);
+    nq_comm *second = NULL;
+    assert_int_equal(nq_comm_new(&second, NQ_GRPC, NQ_SERVER, o), NQ_EADDR);
+    assert_null(second);
+    assert_non_null(strstr(nq_last_error(), "cannot listen"));
+    nq_options_free(o);
+    g_close_free(s, NQ_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_port_in_use),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_many_clients),
         cmocka_unit_test(test_order_10000),
