@@ -36,6 +36,7 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -63,6 +64,7 @@ type Comm struct {
 	gets     getOps
 	rdrained chan struct{} // closed when the receive drain has returned
 	held     held          // messages taken from C that no caller got yet
+	cancels  atomic.Uint64 // receives cancelled by a context (tests look)
 	events   eventQueue
 }
 

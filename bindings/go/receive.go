@@ -254,6 +254,10 @@ func (m *Comm) getAsync(ctx context.Context, peers *C.uint8_t, n C.size_t) (*C.n
 		return res.msg, statusErr("get", res.st)
 	case <-ctx.Done():
 	}
+	m.cancels.Add(1)
+	if testHookCancel != nil {
+		testHookCancel(done)
+	}
 	m.mu.RLock()
 	if m.c != nil {
 		// NQ_OK: it completes with NQ_ECANCELED; NQ_ESTATE: too late,
@@ -268,6 +272,10 @@ func (m *Comm) getAsync(ctx context.Context, peers *C.uint8_t, n C.size_t) (*C.n
 	}
 	return nil, ctx.Err()
 }
+
+// testHookCancel, when a test sets it, runs between ctx's end and the
+// cancel, to make the too-late case happen on purpose.
+var testHookCancel func(done <-chan getResult)
 
 // route converts a received message: data is returned, an event goes to
 // the event queue (nil returned).
