@@ -349,3 +349,46 @@ func TestGetCancelTooLate(t *testing.T) {
 		t.Fatalf("duplicated: queued %d held %d", st["recv_queue_msgs"], s.held.n.Load())
 	}
 }
+
+// Close ends a pending Get(ctx) with ErrClosed and closes streams.
+func TestGetCtxClose(t *testing.T) {
+	s, _ := newServer(t)
+	ctx := testCtx(t)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.Get(ctx)
+		errc <- err
+	}()
+	stream := s.Messages(ctx)
+	time.Sleep(50 * time.Millisecond) // let both wait in C
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("want ErrClosed, got %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Get not ended by Close")
+	}
+	select {
+	case msg, ok := <-stream:
+		if ok {
+			t.Fatalf("stream gave %v after Close", msg)
+		}
+	case <-ctx.Done():
+		t.Fatal("stream not closed by Close")
+	}
+	if _, err := s.Stats(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("stats after close: %v", err)
+	}
+	select {
+	case _, ok := <-s.Events():
+		if ok {
+			t.Fatal("event without WithEvents")
+		}
+	case <-ctx.Done():
+		t.Fatal("events channel not closed after Close")
+	}
+}
