@@ -5,10 +5,7 @@ package netqueue
 */
 import "C"
 
-import (
-	"sync"
-	"unsafe"
-)
+import "sync"
 
 // EventKind is what happened to a peer (nq_msg_kind).
 type EventKind int
@@ -67,14 +64,6 @@ func WithEvents(kinds ...EventKind) Option {
 		}
 		return C.nq_options_set_events(b.o, mask)
 	}
-}
-
-// takeEvent converts an event message and frees it.
-func takeEvent(msg *C.nq_msg, kind C.nq_msg_kind) Event {
-	defer C.nq_msg_free(msg)
-	ev := Event{Kind: EventKind(kind), Detail: C.GoString(C.nq_msg_event_detail(msg))}
-	C.nq_msg_peer(msg, (*C.uint8_t)(unsafe.Pointer(&ev.Peer[0])))
-	return ev
 }
 
 // eventQueue holds events between the receiver that met them and the

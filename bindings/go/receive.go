@@ -5,23 +5,65 @@ package netqueue
 #include <string.h>
 #include <netqueue/netqueue.h>
 
+// A received message described in one go, so that Go copies it without a
+// cgo call per getter (each crossing costs more than a 64-byte copy).
+typedef struct {
+	nq_msg *msg;
+	const void *data;
+	size_t size;
+	int kind;
+	uint8_t peer[16];
+} nqgo_msg;
+
+static void nqgo_describe(nq_msg *m, nqgo_msg *out)
+{
+	out->msg = m;
+	if (!m)
+		return;
+	out->kind = (int)nq_msg_kind_of(m);
+	out->size = nq_msg_size(m);
+	out->data = nq_msg_data(m);
+	nq_msg_peer(m, out->peer);
+}
+
+// One nq_comm_get; on failure other than a timeout, the detail of
+// nq_last_error() read on the same thread (malloc'd; the caller frees it).
+static nq_status nqgo_get(nq_comm *c, const uint8_t *peers, size_t npeers, int64_t timeout,
+                          nqgo_msg *out, char **detail)
+{
+	nq_msg *m = NULL;
+	nq_status st = nq_comm_get(c, peers, npeers, timeout, &m);
+	if (st == NQ_OK)
+		nqgo_describe(m, out);
+	else if (st != NQ_ETIMEDOUT)
+		*detail = strdup(nq_last_error());
+	return st;
+}
+
 // Take up to cap messages already queued (timeout 0) in one cgo call: a
 // busy queue costs one crossing for many messages. Returns how many; *st
 // is the status that ended the run (NQ_ETIMEDOUT: nothing more queued).
-static long nqgo_get_now(nq_comm *c, const uint8_t *peers, size_t npeers, nq_msg **out,
+static long nqgo_get_now(nq_comm *c, const uint8_t *peers, size_t npeers, nqgo_msg *out,
                          long cap, nq_status *st)
 {
 	long n = 0;
 	*st = NQ_OK;
 	while (n < cap) {
-		nq_status s = nq_comm_get(c, peers, npeers, 0, &out[n]);
+		nq_msg *m = NULL;
+		nq_status s = nq_comm_get(c, peers, npeers, 0, &m);
 		if (s != NQ_OK) {
 			*st = s;
 			break;
 		}
-		n++;
+		nqgo_describe(m, &out[n++]);
 	}
 	return n;
+}
+
+static void nqgo_free_msgs(nqgo_msg *m, long n)
+{
+	for (long i = 0; i < n; i++)
+		nq_msg_free(m[i].msg);
 }
 
 // A receive posted to the completion queue, its operation id, and the
@@ -40,13 +82,15 @@ static nqgo_getres nqgo_get_cq(nq_comm *c, const uint8_t *peers, size_t npeers, 
 
 // Wait for one receive completion, then take those already posted, up to
 // cap. -1 once the queue is shut down and drained.
-static long nqgo_rcq_drain(nq_cq *cq, uint64_t *tags, nq_status *res, nq_msg **msgs, long cap)
+static long nqgo_rcq_drain(nq_cq *cq, uint64_t *tags, nq_status *res, nqgo_msg *msgs, long cap)
 {
-	if (nq_cq_next_msg(cq, NQ_FOREVER, &tags[0], &res[0], &msgs[0]) != NQ_OK)
+	nq_msg *m = NULL;
+	if (nq_cq_next_msg(cq, NQ_FOREVER, &tags[0], &res[0], &m) != NQ_OK)
 		return -1;
+	nqgo_describe(m, &msgs[0]);
 	long n = 1;
-	while (n < cap && nq_cq_next_msg(cq, 0, &tags[n], &res[n], &msgs[n]) == NQ_OK)
-		n++;
+	while (n < cap && nq_cq_next_msg(cq, 0, &tags[n], &res[n], &m) == NQ_OK)
+		nqgo_describe(m, &msgs[n++]);
 	return n;
 }
 */
@@ -63,7 +107,7 @@ import (
 // getResult is a receive's completion as the drain goroutine hands it on.
 type getResult struct {
 	st  C.nq_status
-	msg *C.nq_msg // owned by the receiver of the result
+	msg C.nqgo_msg // msg.msg owned by the receiver of the result, if any
 }
 
 // getOps maps the tags of receives in flight to the channels their Get
@@ -103,7 +147,7 @@ func (m *Comm) drainGets() {
 	const batch = 64
 	ctags := (*[batch]C.uint64_t)(C.malloc(C.size_t(batch * unsafe.Sizeof(C.uint64_t(0)))))
 	cres := (*[batch]C.nq_status)(C.malloc(C.size_t(batch * unsafe.Sizeof(C.nq_status(0)))))
-	cmsgs := (*[batch]*C.nq_msg)(C.malloc(C.size_t(batch * unsafe.Sizeof(uintptr(0)))))
+	cmsgs := (*[batch]C.nqgo_msg)(C.malloc(C.size_t(batch * unsafe.Sizeof(C.nqgo_msg{}))))
 	defer C.free(unsafe.Pointer(ctags))
 	defer C.free(unsafe.Pointer(cres))
 	defer C.free(unsafe.Pointer(cmsgs))
@@ -115,8 +159,8 @@ func (m *Comm) drainGets() {
 		for i := 0; i < n; i++ {
 			if ch := m.gets.take(uint64(ctags[i])); ch != nil {
 				ch <- getResult{cres[i], cmsgs[i]} // buffered: never blocks
-			} else if cmsgs[i] != nil {
-				C.nq_msg_free(cmsgs[i]) // cannot happen: every tag is registered first
+			} else if cmsgs[i].msg != nil {
+				C.nq_msg_free(cmsgs[i].msg) // cannot happen: every tag is registered first
 			}
 		}
 	}
@@ -195,7 +239,7 @@ func (m *Comm) Get(ctx context.Context, from ...ID) (*Message, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		var cmsg *C.nq_msg
+		var cmsg C.nqgo_msg
 		var err error
 		if ctx.Done() == nil {
 			cmsg, err = m.getOnce(peers, n, int64(C.NQ_FOREVER))
@@ -208,38 +252,46 @@ func (m *Comm) Get(ctx context.Context, from ...ID) (*Message, error) {
 		if err != nil {
 			return nil, err
 		}
-		if msg := m.route(cmsg); msg != nil {
+		if msg := m.route(&cmsg, true); msg != nil {
 			return msg, nil
 		}
 	}
 }
 
-// getOnce is one blocking nq_comm_get; the caller owns the message.
-func (m *Comm) getOnce(peers *C.uint8_t, n C.size_t, timeout int64) (*C.nq_msg, error) {
+// getOnce is one nq_comm_get; the caller owns the message.
+func (m *Comm) getOnce(peers *C.uint8_t, n C.size_t, timeout int64) (C.nqgo_msg, error) {
 	// Shared lock while blocked in C: Close calls nq_comm_close first,
 	// which wakes this get, and only then waits for the lock to free.
+	var out C.nqgo_msg
+	var detail *C.char
 	m.mu.RLock()
-	defer m.mu.RUnlock()
 	if m.c == nil {
-		return nil, &Error{Op: "get", Status: StatusClosed}
+		m.mu.RUnlock()
+		return out, &Error{Op: "get", Status: StatusClosed}
 	}
-	var msg *C.nq_msg
-	if err := call("get", func() C.nq_status { return C.nq_comm_get(m.c, peers, n, C.int64_t(timeout), &msg) }); err != nil {
-		return nil, err
+	st := C.nqgo_get(m.c, peers, n, C.int64_t(timeout), &out, &detail)
+	m.mu.RUnlock()
+	if st != C.NQ_OK {
+		err := &Error{Op: "get", Status: Status(st)}
+		if detail != nil {
+			err.Detail = C.GoString(detail)
+			C.free(unsafe.Pointer(detail))
+		}
+		return out, err
 	}
-	return msg, nil
+	return out, nil
 }
 
 // getAsync posts a receive to the completion queue and waits for it or
 // for ctx, which cancels it.
-func (m *Comm) getAsync(ctx context.Context, peers *C.uint8_t, n C.size_t) (*C.nq_msg, error) {
+func (m *Comm) getAsync(ctx context.Context, peers *C.uint8_t, n C.size_t) (C.nqgo_msg, error) {
 	done := make(chan getResult, 1)
 	tag := m.gets.add(done) // before the call: the completion may come at once
 	m.mu.RLock()
 	if m.c == nil {
 		m.mu.RUnlock()
 		m.gets.take(tag)
-		return nil, &Error{Op: "get", Status: StatusClosed}
+		return C.nqgo_msg{}, &Error{Op: "get", Status: StatusClosed}
 	}
 	r := C.nqgo_get_cq(m.c, peers, n, m.rcq, C.uint64_t(tag))
 	m.mu.RUnlock()
@@ -247,7 +299,7 @@ func (m *Comm) getAsync(ctx context.Context, peers *C.uint8_t, n C.size_t) (*C.n
 		m.gets.take(tag)
 		err := &Error{Op: "get", Status: Status(r.st), Detail: C.GoString(r.detail)}
 		C.free(unsafe.Pointer(r.detail))
-		return nil, err
+		return C.nqgo_msg{}, err
 	}
 	select {
 	case res := <-done:
@@ -265,12 +317,12 @@ func (m *Comm) getAsync(ctx context.Context, peers *C.uint8_t, n C.size_t) (*C.n
 		C.nq_comm_get_cancel(m.c, r.op)
 	} // else freed: every receive has completed into the queue
 	m.mu.RUnlock()
-	if res := <-done; res.msg != nil {
-		if msg := m.route(res.msg); msg != nil {
+	if res := <-done; res.msg.msg != nil {
+		if msg := m.route(&res.msg, true); msg != nil {
 			m.held.push(msg)
 		}
 	}
-	return nil, ctx.Err()
+	return C.nqgo_msg{}, ctx.Err()
 }
 
 // testHookCancel, when a test sets it, runs between ctx's end and the
@@ -278,13 +330,25 @@ func (m *Comm) getAsync(ctx context.Context, peers *C.uint8_t, n C.size_t) (*C.n
 var testHookCancel func(done <-chan getResult)
 
 // route converts a received message: data is returned, an event goes to
-// the event queue (nil returned).
-func (m *Comm) route(cmsg *C.nq_msg) *Message {
-	if kind := C.nq_msg_kind_of(cmsg); kind != C.NQ_MSG_DATA {
-		m.events.push(takeEvent(cmsg, kind))
+// the event queue (nil returned). It frees the C message if free is set.
+func (m *Comm) route(d *C.nqgo_msg, free bool) *Message {
+	if free {
+		defer C.nq_msg_free(d.msg)
+	}
+	if d.kind != C.NQ_MSG_DATA {
+		ev := Event{Kind: EventKind(d.kind), Detail: C.GoString(C.nq_msg_event_detail(d.msg))}
+		copy(ev.Peer[:], unsafe.Slice((*byte)(unsafe.Pointer(&d.peer[0])), IDSize))
+		m.events.push(ev)
 		return nil
 	}
-	return takeMessage(cmsg, m.codec)
+	msg := &Message{codec: m.codec}
+	copy(msg.Peer[:], unsafe.Slice((*byte)(unsafe.Pointer(&d.peer[0])), IDSize))
+	if d.size > 0 {
+		msg.Data = C.GoBytes(d.data, C.int(d.size))
+	} else {
+		msg.Data = []byte{}
+	}
+	return msg
 }
 
 // getNow appends the data messages already queued (up to cap(buf)) to
@@ -292,7 +356,7 @@ func (m *Comm) route(cmsg *C.nq_msg) *Message {
 // communicator is closed and drained.
 func (m *Comm) getNow(buf []*Message, peers *C.uint8_t, n C.size_t) ([]*Message, error) {
 	const batch = 64
-	var cmsgs [batch]*C.nq_msg
+	var cmsgs [batch]C.nqgo_msg
 	m.mu.RLock()
 	if m.c == nil {
 		m.mu.RUnlock()
@@ -301,10 +365,13 @@ func (m *Comm) getNow(buf []*Message, peers *C.uint8_t, n C.size_t) ([]*Message,
 	var st C.nq_status
 	got := int(C.nqgo_get_now(m.c, peers, n, &cmsgs[0], C.long(min(batch, cap(buf)-len(buf))), &st))
 	m.mu.RUnlock()
-	for _, cmsg := range cmsgs[:got] {
-		if msg := m.route(cmsg); msg != nil {
+	for i := range cmsgs[:got] {
+		if msg := m.route(&cmsgs[i], false); msg != nil {
 			buf = append(buf, msg)
 		}
+	}
+	if got > 0 {
+		C.nqgo_free_msgs(&cmsgs[0], C.long(got)) // one crossing for the batch
 	}
 	if got == 0 && st == C.NQ_ECLOSED {
 		return buf, &Error{Op: "get", Status: StatusClosed}
