@@ -41,3 +41,7 @@ nq_gr_test(bindings_rust_ref_example ${_gr_src}/rust "bindings;rust;interop" "${
   bash ../go/examples/with-ref-server.sh ${NQ_REF_PYTHON}
   ${NQ_CARGO} run -q -j 2 --locked --example hello -- --port PORT)
 nq_gr_test(bindings_go_rust_cross ${_gr_src}/go "bindings;go;rust;interop" "${_go};${_cargo}" bash cross-rust.sh)
+# The asynchronous receive tests again under the race detector (cancels
+# racing completions on the drain goroutines).
+nq_gr_test(bindings_go_race ${_gr_src}/go "bindings;go" "${_go}"
+  ${NQ_GO} test -count=1 -race -run "GetCtx|CancelInFlight|TooLate|MessagesChannel|EventsInOrder|Stats" .)

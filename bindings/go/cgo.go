@@ -4,8 +4,9 @@
 // net-queue.
 //
 // It is hand-written cgo over the public C ABI (abi/netqueue/*.h). No C
-// thread ever calls into Go: put completions travel through an nq_cq
-// completion queue that a goroutine of each communicator drains.
+// thread ever calls into Go: put completions, and the completions of
+// receives a context can cancel, travel through two nq_cq completion
+// queues that goroutines of each communicator drain.
 package netqueue
 
 /*

@@ -36,6 +36,7 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -56,6 +57,15 @@ type Comm struct {
 
 	pending pending
 	drained chan struct{} // closed when the drain goroutine has returned
+
+	// Receives (receive.go): a completion queue of their own, so that the
+	// put drain's nq_cq_next_batch never frees a received message.
+	rcq      *C.nq_cq
+	gets     getOps
+	rdrained chan struct{} // closed when the receive drain has returned
+	held     held          // messages taken from C that no caller got yet
+	cancels  atomic.Uint64 // receives cancelled by a context (tests look)
+	events   eventQueue
 }
 
 // pending maps the tags given to C (slot numbers) to the futures of puts
@@ -120,16 +130,24 @@ func New(protocol Protocol, purpose Purpose, opts ...Option) (*Comm, error) {
 			return nil, fail("options", st)
 		}
 	}
-	m := &Comm{codec: b.codec, drained: make(chan struct{})}
+	m := &Comm{codec: b.codec, drained: make(chan struct{}), rdrained: make(chan struct{})}
+	m.events.init()
 	if st := C.nq_cq_new(&m.cq); st != C.NQ_OK {
 		return nil, fail("new", st)
 	}
-	if st := C.nq_comm_new(&m.c, C.nq_protocol(protocol), C.nq_purpose(purpose), b.o); st != C.NQ_OK {
+	if st := C.nq_cq_new(&m.rcq); st != C.NQ_OK {
 		err := fail("new", st)
 		C.nq_cq_free(m.cq)
 		return nil, err
 	}
+	if st := C.nq_comm_new(&m.c, C.nq_protocol(protocol), C.nq_purpose(purpose), b.o); st != C.NQ_OK {
+		err := fail("new", st)
+		C.nq_cq_free(m.cq)
+		C.nq_cq_free(m.rcq)
+		return nil, err
+	}
 	go m.drain()
+	go m.drainGets()
 	return m, nil
 }
 
@@ -265,50 +283,6 @@ func (m *Comm) put(op string, do func(*C.nq_comm, *C.uint8_t, C.size_t, C.uint64
 	return f, nil
 }
 
-// getSlice bounds one blocking C get when ctx can be cancelled, so that
-// cancellation is seen within this long (C's get cannot be interrupted).
-const getSlice = 100 * time.Millisecond
-
-// Get takes the next message, from any peer or from one of those named,
-// waiting until one comes or ctx ends (then ctx.Err()). After Close, the
-// messages still queued are returned, then ErrClosed.
-func (m *Comm) Get(ctx context.Context, from ...ID) (*Message, error) {
-	peers, n := peerArray(from)
-	defer runtime.KeepAlive(from)
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		timeout := int64(C.NQ_FOREVER)
-		if ctx.Done() != nil {
-			slice := getSlice
-			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < slice {
-				slice = max(time.Until(dl), 0)
-			}
-			timeout = slice.Milliseconds()
-		}
-		msg, err := m.getOnce(peers, n, timeout)
-		if err == nil || !isStatus(err, StatusTimedOut) {
-			return msg, err
-		}
-	}
-}
-
-func (m *Comm) getOnce(peers *C.uint8_t, n C.size_t, timeout int64) (*Message, error) {
-	// Shared lock while blocked in C: Close calls nq_comm_close first,
-	// which wakes this get, and only then waits for the lock to free.
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if m.c == nil {
-		return nil, &Error{Op: "get", Status: StatusClosed}
-	}
-	var msg *C.nq_msg
-	if err := call("get", func() C.nq_status { return C.nq_comm_get(m.c, peers, n, C.int64_t(timeout), &msg) }); err != nil {
-		return nil, err
-	}
-	return takeMessage(msg, m.codec), nil
-}
-
 // DefaultCloseTimeout bounds Close when its context has no deadline (10 s,
 // as in every binding): then the connections are cut and Close returns an
 // error of StatusTimedOut. Use a context with a deadline for another bound,
@@ -346,13 +320,18 @@ func (m *Comm) Close(ctx context.Context) error {
 	m.mu.RUnlock()
 
 	m.mu.Lock()
-	C.nq_comm_free(m.c) // completes every put still pending into the cq
+	C.nq_comm_free(m.c) // completes every put and receive still pending into the cqs
 	m.c = nil
 	m.mu.Unlock()
 	C.nq_cq_shutdown(m.cq)
+	C.nq_cq_shutdown(m.rcq)
 	<-m.drained
+	<-m.rdrained
 	C.nq_cq_free(m.cq)
+	C.nq_cq_free(m.rcq)
 	m.cq = nil
+	m.rcq = nil
+	m.events.close()
 	return err
 }
 

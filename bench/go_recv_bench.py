@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Go binding's asynchronous receive at 64 B against its blocking Get and
+against C's recv_bench (issue 13). Not a test: numbers only (bench/README.md).
+
+Each repetition runs C's recv_bench (blocking, cq, callback) and the Go
+program bench/bindings/go-recv (blocking, async, stream) once each, one
+after the other, so that drift of a shared machine hits both alike; all
+under `flock /tmp/nq-bench.lock`. Prints per mode the median rate and the
+Go async modes' rate over C's cq and callback rates (median of the ratios
+within each repetition).
+
+    bench/go_recv_bench.py [--build build] [--reps 5] [--count 200000]
+"""
+import argparse
+import fcntl
+import os
+import pathlib
+import re
+import statistics
+import subprocess
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+def rates(out, prefix):
+    # "... <mode> median 0.1234 s ... 123456 msg/s"
+    got = {}
+    for line in out.splitlines():
+        m = re.match(prefix + r"size 64 B x \d+: (\w+)\s+median .*?(\d+) msg/s", line)
+        if m:
+            got[m.group(1)] = float(m.group(2))
+    return got
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=str(HERE.parent / "build"))
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--count", type=int, default=200000)
+    a = ap.parse_args()
+    build = pathlib.Path(a.build).resolve()
+    prefix = build / "bindings-go-rust-prefix"
+    subprocess.run(["cmake", "--install", str(build), "--prefix", str(prefix)],
+                   check=True, stdout=subprocess.DEVNULL)
+    env = dict(os.environ, PKG_CONFIG_PATH=str(prefix / "lib/pkgconfig"),
+               LD_LIBRARY_PATH=str(prefix / "lib"))
+    exe = build / "bench/recv_bench_go"
+    subprocess.run(["go", "build", "-o", str(exe), "."], cwd=HERE / "bindings/go-recv",
+                   env=env, check=True)
+    c_cmd = [str(build / "bench/recv_bench"), "--reps", "1", "--sizes", "64",
+             "--count64", str(a.count)]
+    go_cmd = [str(exe), "--reps", "1", "--size", "64", "--count", str(a.count)]
+    runs = []
+    with open("/tmp/nq-bench.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as flock(1) on the same file
+        for r in range(a.reps):
+            pair = {}
+            order = [("c", c_cmd), ("go", go_cmd)]
+            for name, cmd in (order if r % 2 == 0 else order[::-1]):
+                out = subprocess.run(cmd, env=env, check=True, capture_output=True,
+                                     text=True, timeout=300).stdout
+                for mode, v in rates(out, "go " if name == "go" else "").items():
+                    pair[f"{name} {mode}"] = v
+            runs.append(pair)
+    for key in runs[0]:
+        print(f"{key:12s} median {statistics.median(p[key] for p in runs):10.0f} msg/s")
+    for g in ("go async", "go stream", "go blocking"):
+        for c in ("c cq", "c callback"):
+            ratio = statistics.median(p[g] / p[c] for p in runs)
+            print(f"{g} / {c}: {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
