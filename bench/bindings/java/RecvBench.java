@@ -24,6 +24,7 @@ public class RecvBench {
 
     public static void main(String[] args) throws Exception {
         int size = 64, count = 200_000, reps = 3, window = 16;
+        String only = System.getProperty("recvbench.only", ""); // "async": profile one mode
         for (int i = 0; i + 1 < args.length; i += 2) {
             int v = Integer.parseInt(args[i + 1]);
             switch (args[i]) {
@@ -35,12 +36,13 @@ public class RecvBench {
             }
         }
         List<Double> blocking = new ArrayList<>(), async = new ArrayList<>();
-        run(true, size, 2000, window); // warm-up (JIT)
-        run(false, size, 2000, window);
+        run(true, size, 50_000, window); // warm-up (JIT)
+        run(false, size, 50_000, window);
         for (int r = 0; r < reps; r++) {
             boolean asyncFirst = r % 2 == 1;
             double a = 0, b = 0;
-            if (asyncFirst) a = run(true, size, count, window);
+            if (asyncFirst || only.equals("async")) a = run(true, size, count, window);
+            if (only.equals("async")) { blocking.add(a); async.add(a); continue; }
             b = run(false, size, count, window);
             if (!asyncFirst) a = run(true, size, count, window);
             blocking.add(b);

@@ -173,7 +173,10 @@ public final class Communicator implements AutoCloseable {
             UUID peer = CommunicatorOptions.uuid(raw, 0);
             if (kind != 0) {
                 event(kind, peer, raw);
-                if (!g.isDone()) issue(g); // the receive goes on waiting for data
+                if (!g.isDone()) { // the receive goes on waiting for data
+                    RuntimeException e = issue(g);
+                    if (e != null) g.completeExceptionally(e);
+                }
                 return;
             }
             Message m = new Message(peer, java.util.Arrays.copyOfRange(raw, 16, raw.length));
@@ -243,21 +246,25 @@ public final class Communicator implements AutoCloseable {
         void cancelled() { super.cancel(false); }
     }
 
-    /** Issue (or, after an event, re-issue) the native receive of g. */
-    private void issue(GetFuture g) {
+    /**
+     * Issue (or, after an event, re-issue) the native receive of g; the
+     * refusal (nothing will complete g then), or null. The completion may
+     * come before this returns, on the drain thread.
+     */
+    private RuntimeException issue(GetFuture g) {
         long tag = pending.add(g);
         try {
             enter();
         } catch (RuntimeException e) {
             pending.drop(tag);
-            g.completeExceptionally(e);
-            return;
+            return e;
         }
         try {
             g.op = comm.get_cq(g.peers, g.remainingMillis(), cq, tag);
+            return null;
         } catch (RuntimeException e) {
             pending.drop(tag);
-            g.completeExceptionally(e);
+            return e;
         } finally {
             exit();
         }
@@ -301,18 +308,8 @@ public final class Communicator implements AutoCloseable {
             g.complete(back);
             return g;
         }
-        enter(); // ECLOSED at once for a closed communicator
-        exit();
-        issue(g);
-        if (g.isCompletedExceptionally() && !g.isCancelled()) {
-            // refused at once (ECLOSED, EINVAL): thrown, as a put's are
-            try {
-                g.join();
-            } catch (java.util.concurrent.CompletionException e) {
-                if (e.getCause() instanceof RuntimeException r) throw r;
-                throw e;
-            }
-        }
+        RuntimeException refused = issue(g);
+        if (refused != null) throw refused; // ECLOSED, EINVAL: thrown, as a put's are
         return g;
     }
 
