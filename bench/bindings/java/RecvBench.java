@@ -1,6 +1,8 @@
 // Java binding receive benchmark (bench/bindings/java/recv_bench.sh runs it
-// next to the C build/bench/recv_bench): one process, a Java server and a
-// Java client over TCP on loopback. A client thread puts COUNT messages of
+// next to the C build/bench/recv_bench): a Java server and a sender over
+// TCP on loopback: with --sender PATH the C put_bench (build/bench/put_bench
+// --role put, its session; the sender then costs both modes the same, and
+// little), else a Java client thread. The sender puts COUNT messages of
 // SIZE bytes; the server takes them with a blocking get loop (blocking), or
 // with a window of WINDOW getAsync futures, each completion (on the
 // binding's drain thread) asking for the next (async). Modes alternate in
@@ -10,6 +12,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -21,11 +24,13 @@ import org.netqueue.Message;
 
 public class RecvBench {
     static final Duration T = Duration.ofSeconds(60);
+    static String sender; // put_bench, or null: a Java client
 
     public static void main(String[] args) throws Exception {
         int size = 64, count = 200_000, reps = 3, window = 16;
         String only = System.getProperty("recvbench.only", ""); // "async": profile one mode
         for (int i = 0; i + 1 < args.length; i += 2) {
+            if (args[i].equals("--sender")) { sender = args[i + 1]; continue; }
             int v = Integer.parseInt(args[i + 1]);
             switch (args[i]) {
                 case "--size" -> size = v;
@@ -66,20 +71,36 @@ public class RecvBench {
     static double run(boolean async, int size, int count, int window) throws Exception {
         byte[] payload = new byte[size];
         Arrays.fill(payload, (byte) 'x');
+        Process proc = null;
         try (Communicator s = Communicator.server(new CommunicatorOptions().host("127.0.0.1").port(0));
-             Communicator c = Communicator.client(new CommunicatorOptions().host("127.0.0.1").port(s.port()))) {
-            c.put(new byte[1]).get(60, TimeUnit.SECONDS); // session up
-            s.get(T);
+             Communicator c = sender != null ? null : Communicator.client(new CommunicatorOptions().host("127.0.0.1").port(s.port()))) {
+            Thread putter;
+            long t0;
+            UUID peer = null;
+            if (c != null) {
+                c.put(new byte[1]).get(60, TimeUnit.SECONDS); // session up
+                s.get(T);
+                t0 = System.nanoTime();
+                putter = new Thread(() -> {
+                    CompletableFuture<Void> last = null;
+                    for (int i = 0; i < count; i++) last = c.put(payload);
+                    last.join();
+                });
+            } else {
+                proc = new ProcessBuilder(sender, "--role", "put", "--host", "127.0.0.1", "--port",
+                        Integer.toString(s.port()), "--size", Integer.toString(size), "--count",
+                        Integer.toString(count), "--window", Integer.toString(count))
+                        .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+                Message hello = s.get(T);
+                peer = hello.peer();
+                final UUID p = peer;
+                putter = new Thread(() -> s.put("ready".getBytes(), p).join());
+                t0 = System.nanoTime();
+            }
             CountDownLatch done = new CountDownLatch(1);
             AtomicInteger got = new AtomicInteger();
             AtomicInteger posted = new AtomicInteger();
-            long t0 = System.nanoTime();
-            Thread sender = new Thread(() -> {
-                CompletableFuture<Void> last = null;
-                for (int i = 0; i < count; i++) last = c.put(payload);
-                last.join();
-            });
-            sender.start();
+            putter.start();
             if (async) {
                 Runnable[] post = new Runnable[1];
                 post[0] = () -> {
@@ -102,8 +123,14 @@ public class RecvBench {
                 }
             }
             double secs = (System.nanoTime() - t0) / 1e9;
-            sender.join();
+            putter.join();
+            if (proc != null) {
+                s.put("done".getBytes(), peer).get(60, TimeUnit.SECONDS);
+                if (!proc.waitFor(60, TimeUnit.SECONDS) || proc.exitValue() != 0) throw new IllegalStateException("put_bench failed");
+            }
             return secs;
+        } finally {
+            if (proc != null) proc.destroy();
         }
     }
 }
