@@ -151,7 +151,11 @@ public final class Communicator implements AutoCloseable {
                 int status = (int) quads[4 * k + 1];
                 long msg = quads[4 * k + 2];
                 if (f instanceof GetFuture g) {
-                    completeGet(g, status, msg, (int) quads[4 * k + 3]);
+                    try {
+                        completeGet(g, status, msg, (int) quads[4 * k + 3]);
+                    } catch (Throwable t) { // OutOfMemoryError copying a message out: the drain thread goes on
+                        g.completeExceptionally(t);
+                    }
                     continue;
                 }
                 if (msg != 0) nqswig.msg_discard(msg); // never: puts carry none
@@ -198,7 +202,13 @@ public final class Communicator implements AutoCloseable {
         EventKind k = EventKind.of(kind);
         if (k == null || eventListener == null) return; // a kind of a later release
         String detail = new String(raw, 16, raw.length - 16, java.nio.charset.StandardCharsets.UTF_8);
-        eventListener.accept(new Event(k, peer, detail));
+        try {
+            eventListener.accept(new Event(k, peer, detail));
+        } catch (RuntimeException e) {
+            // the receive (and the drain thread) go on: report it as uncaught
+            Thread t = Thread.currentThread();
+            t.getUncaughtExceptionHandler().uncaughtException(t, e);
+        }
     }
 
     /**

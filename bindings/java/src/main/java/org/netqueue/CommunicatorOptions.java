@@ -147,7 +147,10 @@ public final class CommunicatorOptions {
      * the receivers, so the listener runs when the application receives:
      * on the thread of a blocking {@link Communicator#get}, or on the
      * communicator's drain thread for {@link Communicator#getAsync}, just
-     * before that receive goes on waiting for data. It must not block.
+     * before that receive goes on waiting for data. It must not block, and
+     * may run on several threads at once (blocking gets on several
+     * threads). An exception it throws goes to the thread's uncaught
+     * exception handler (printed by default); the receive goes on.
      * A null listener turns events off.
      */
     public CommunicatorOptions events(java.util.function.Consumer<Event> listener, EventKind... kinds) {

@@ -206,6 +206,18 @@ class AsyncTest {
     }
 
     @Test
+    void aThrowingListenerStopsNeitherTheReceiveNorTheDrainThread() throws Exception {
+        CommunicatorOptions so = Support.at(0).events(ev -> { throw new IllegalStateException("listener bug"); });
+        try (Communicator s = Communicator.server(so); Communicator c = Communicator.client(Support.at(s.port()))) {
+            CompletableFuture<Message> f = s.getAsync(T); // takes CONNECTED first, then the data
+            c.put(b("still here")).get(S, TimeUnit.SECONDS);
+            assertEquals("still here", f.get(S, TimeUnit.SECONDS).text());
+            c.put(b("and again")).get(S, TimeUnit.SECONDS);
+            assertEquals("and again", s.getAsync(T).get(S, TimeUnit.SECONDS).text());
+        }
+    }
+
+    @Test
     void eventOptionRefusesNullKind() {
         assertThrows(IllegalArgumentException.class, () -> new CommunicatorOptions().events(e -> { }, (EventKind) null));
     }
