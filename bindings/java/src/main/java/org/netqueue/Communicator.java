@@ -13,9 +13,10 @@ import org.netqueue.swig.nqswig;
 
 /**
  * A net-queue client or server over libnetqueue. Thread-safe; close it (it is
- * AutoCloseable). Puts complete through an nq_cq drained by a thread of this
- * class ("netqueue-cq-..."): no library thread ever calls into the JVM, and C
- * holds only integer tags, never Java objects. The futures, and what is
+ * AutoCloseable). Puts and asynchronous receives (getAsync) complete
+ * through an nq_cq drained by a thread of this class ("netqueue-cq-..."):
+ * no library thread ever calls into the JVM, and C holds only integer
+ * tags, never Java objects. The futures, and what is
  * chained on them without an executor, complete on that thread.
  *
  * The put path is kept short (its cost is what the binding benchmark
