@@ -241,7 +241,9 @@ public final class Communicator implements AutoCloseable {
                 int r;
                 calls.incrementAndGet();
                 try {
-                    if (freed) return super.cancel(mayInterruptIfRunning) || isCancelled();
+                    // freed: nq_comm_free completed every receive into the cq
+                    // (a message still queued, or ECLOSED); the drain delivers it
+                    if (freed) return false;
                     r = comm.get_cancel(id);
                 } finally {
                     exit();
@@ -313,7 +315,7 @@ public final class Communicator implements AutoCloseable {
      */
     public CompletableFuture<Message> getAsync(Duration timeout, UUID... peers) {
         long ms = millis(timeout);
-        GetFuture g = new GetFuture(peerBytes(peers), ms < 0 ? Long.MAX_VALUE : System.nanoTime() + ms * 1_000_000);
+        GetFuture g = new GetFuture(peerBytes(peers), deadline(ms));
         Message back = takePutBack(peers);
         if (back != null) {
             g.complete(back);
@@ -454,7 +456,7 @@ public final class Communicator implements AutoCloseable {
         Message back = takePutBack(peers);
         if (back != null) return back;
         long ms = millis(timeout);
-        long deadline = ms < 0 ? Long.MAX_VALUE : System.nanoTime() + ms * 1_000_000;
+        long deadline = deadline(ms);
         byte[] filter = peerBytes(peers);
         while (true) {
             org.netqueue.swig.Message m;
@@ -515,6 +517,13 @@ public final class Communicator implements AutoCloseable {
      */
     @Override
     public void close() { close(DEFAULT_CLOSE_TIMEOUT); }
+
+    /** A System.nanoTime() deadline ms from now; Long.MAX_VALUE for none
+     * (forever, or so far that nanoseconds would overflow). */
+    static long deadline(long ms) {
+        if (ms < 0 || ms > Long.MAX_VALUE / 4_000_000) return Long.MAX_VALUE;
+        return System.nanoTime() + ms * 1_000_000;
+    }
 
     /** A timeout in the library's milliseconds: null is forever (-1), a
      * negative one 0, a huge one saturates. */

@@ -69,6 +69,10 @@ class AsyncTest {
             CompletableFuture<Message> z = s.getAsync(Duration.ZERO);
             e = assertThrows(ExecutionException.class, () -> z.get(S, TimeUnit.SECONDS));
             assertEquals(Status.ETIMEDOUT, ((NetqueueException) e.getCause()).status());
+            // a timeout too long for nanoseconds waits as forever
+            CompletableFuture<Message> huge = s.getAsync(Duration.ofSeconds(Long.MAX_VALUE));
+            assertFalse(huge.isDone());
+            assertTrue(huge.cancel(true));
         }
     }
 
