@@ -497,3 +497,176 @@ struct nqs_cq {};
     }
 #endif
 }
+
+/* ----- 1.2: Java ------------------------------------------------------------------
+ * Receive as a completion (nq_comm_get_cq), cancel, peer events and
+ * statistics, for the Java package. Receives complete into the same cq as
+ * puts, drained by the package's one thread with nq_cq_next_msg (never
+ * nq_cq_next_batch, which would free a receive's message). A message
+ * crosses JNI as a raw pointer (a long) handed to msg_take, which copies
+ * it out and frees it: no Java object is ever given to C. */
+#if defined(SWIGJAVA)
+%{
+/* A received message to copy out and free (msg_take). */
+typedef struct nq_swig_msgout { nq_msg *m; } nq_swig_msgout;
+%}
+/* Completions out, for CompletionQueue.drain_msgs: (tag, status, msg
+ * pointer, kind) quads in a long[] of 4*n slots. */
+%typemap(jni) (long long *quads, int cap) "jlongArray"
+%typemap(jtype) (long long *quads, int cap) "long[]"
+%typemap(jstype) (long long *quads, int cap) "long[]"
+%typemap(javain) (long long *quads, int cap) "$javainput"
+%typemap(in) (long long *quads, int cap) (jlongArray qarr) {
+    static __thread long long nq_swig_quads[4 * NQ_SWIG_DRAIN_MAX];
+    if (!$input) { SWIG_JavaThrowException(jenv, SWIG_JavaNullPointerException, "quads is null"); return $null; }
+    qarr = $input;
+    $1 = nq_swig_quads;
+    $2 = (int)((*jenv)->GetArrayLength(jenv, $input) / 4);
+    if ($2 > NQ_SWIG_DRAIN_MAX) $2 = NQ_SWIG_DRAIN_MAX;
+}
+%typemap(argout) (long long *quads, int cap) {
+    if (result > 0) (*jenv)->SetLongArrayRegion(jenv, qarr$argnum, 0, 4 * result, (const jlong *)$1);
+}
+/* A message out as byte[]: the 16-byte peer id, then the payload (for an
+ * event, its detail in UTF-8); the message is freed. */
+%typemap(jni) nq_swig_msgout "jbyteArray"
+%typemap(jtype) nq_swig_msgout "byte[]"
+%typemap(jstype) nq_swig_msgout "byte[]"
+%typemap(javaout) nq_swig_msgout { return $jnicall; }
+%typemap(out) nq_swig_msgout {
+    $result = NULL;
+    if ($1.m) {
+        uint8_t id[NQ_ID_SIZE];
+        const void *p;
+        size_t n;
+        memset(id, 0, sizeof id);
+        nq_msg_peer($1.m, id);
+        if (nq_msg_kind_of($1.m) == NQ_MSG_DATA) {
+            p = nq_msg_data($1.m);
+            n = nq_msg_size($1.m);
+        } else {
+            p = nq_msg_event_detail($1.m);
+            n = strlen((const char *)p);
+        }
+        $result = (*jenv)->NewByteArray(jenv, (jsize)(NQ_ID_SIZE + n));
+        if ($result) {
+            (*jenv)->SetByteArrayRegion(jenv, $result, 0, NQ_ID_SIZE, (const jbyte *)id);
+            if (n) (*jenv)->SetByteArrayRegion(jenv, $result, NQ_ID_SIZE, (jsize)n, (const jbyte *)p);
+        }
+        nq_msg_free($1.m);
+    }
+}
+
+%constant int EVENTS_ALL = NQ_EVENTS_ALL;
+
+%inline %{
+/* Copy out and free a message a drain_msgs quad pointed to (once). */
+nq_swig_msgout msg_take(long long ptr) {
+    nq_swig_msgout r = { (nq_msg *)(intptr_t)ptr };
+    return r;
+}
+/* Free a message without copying it (a completion nobody wants). */
+void msg_discard(long long ptr) { nq_msg_free((nq_msg *)(intptr_t)ptr); }
+%}
+
+/* Statistics as text, one snapshot: "key value\n" lines. */
+%{
+static nq_swig_owned nq_swig_stats_text(nq_stats *s)
+{
+    nq_swig_owned r = { NULL, 0, free };
+    size_t cnt = nq_stats_count(s), cap = 64 + cnt * 64, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) { nq_stats_free(s); nq_swig_fail(NQ_ENOMEM, "stats: out of memory"); return r; }
+    for (size_t i = 0; i < cnt; i++) {
+        const char *k = nq_stats_key(s, i);
+        int w = snprintf(buf + len, cap - len, "%s %llu\n", k ? k : "?",
+                         (unsigned long long)nq_stats_value(s, i));
+        if (w < 0 || (size_t)w >= cap - len) break; /* keys are short: cannot happen */
+        len += (size_t)w;
+    }
+    nq_stats_free(s);
+    r.p = buf;
+    r.n = len;
+    return r;
+}
+%}
+
+/* (functions, not %extend methods: those are emitted before the helper) */
+%inline %{
+nq_swig_owned comm_stats_text(struct nqs_comm *c) {
+    nq_stats *s = NULL;
+    nq_swig_owned r = { NULL, 0, free };
+    if (nq_swig_check(nq_comm_stats(c, &s))) return r;
+    return nq_swig_stats_text(s);
+}
+nq_swig_owned comm_peer_stats_text(struct nqs_comm *c, const uint8_t *id16) {
+    nq_stats *s = NULL;
+    nq_swig_owned r = { NULL, 0, free };
+    if (nq_swig_check(nq_comm_peer_stats(c, id16, &s))) return r;
+    return nq_swig_stats_text(s);
+}
+%}
+
+%extend nqs_msg {
+    /* nq_msg_kind: 0 data, 1..5 events. */
+    int kind() { return (int)nq_msg_kind_of($self); }
+    /* An event's detail text as UTF-8 bytes ("" for data). */
+    nq_swig_bytes detail() {
+        const char *d = nq_msg_event_detail($self);
+        nq_swig_bytes r = { d, strlen(d) };
+        return r;
+    }
+}
+
+%extend nqs_options {
+    void set_events(int mask) { nq_swig_check(nq_options_set_events($self, (unsigned)mask)); }
+}
+
+%extend nqs_comm {
+    /* Receive into cq with tag (a completion with a message); returns the
+     * operation id for get_cancel. */
+    long long get_cq(const uint8_t *peers, size_t npeers, long long timeout_ms,
+                     struct nqs_cq *cq, long long tag) {
+        uint64_t op = 0;
+        nq_swig_check(nq_comm_get_cq($self, peers, npeers, timeout_ms, cq, (uint64_t)tag, &op));
+        return (long long)op;
+    }
+    /* 1: cancelled (an NQ_ECANCELED completion is posted before this
+     * returns); 0: too late (the completion delivers the message). */
+    int get_cancel(long long op) {
+        nq_status st = nq_comm_get_cancel($self, (uint64_t)op);
+        if (st == NQ_ESTATE) return 0;
+        nq_swig_check(st);
+        return 1;
+    }
+}
+
+/* A function, not an %extend method, so that the quads typemap above applies
+ * (methods are wrapped where the class was declared). */
+%inline %{
+/* Wait up to timeout_ms for a completion, then take those already
+ * queued too (at most quads.length / 4, and 1024), each with
+ * nq_cq_next_msg: (tag, status, message pointer or 0, kind) into
+ * quads. Returns n; -1 once shut down and drained. Each non-zero
+ * pointer must go to msg_take or msg_discard exactly once. */
+int cq_drain_msgs(struct nqs_cq *q, long long *quads, int cap, long long timeout_ms) {
+    int n = 0;
+    if (cap < 1) { nq_swig_fail(NQ_EINVAL, "cq drain: room for no completion"); return 0; }
+    while (n < cap) {
+        uint64_t tag = 0;
+        nq_status result = NQ_OK;
+        nq_msg *m = NULL;
+        nq_status st = nq_cq_next_msg(q, n ? 0 : timeout_ms, &tag, &result, &m);
+        if (st == NQ_ECLOSED) return n ? n : -1;
+        if (st == NQ_ETIMEDOUT && n) break;
+        if (nq_swig_check(st)) return 0;
+        quads[4 * n] = (long long)tag;
+        quads[4 * n + 1] = (long long)result;
+        quads[4 * n + 2] = (long long)(intptr_t)m;
+        quads[4 * n + 3] = m ? (long long)nq_msg_kind_of(m) : 0;
+        n++;
+    }
+    return n;
+}
+%}
+#endif /* 1.2: Java */

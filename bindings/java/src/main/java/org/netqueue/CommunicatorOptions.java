@@ -37,6 +37,8 @@ public final class CommunicatorOptions {
     private boolean tls;
     private String tlsKey, tlsCert, tlsCa, tlsServerName;
     private boolean tlsVerify = true;
+    private int eventMask;
+    private java.util.function.Consumer<Event> eventListener;
 
     /** The communicator's id (any UUID; not null). */
     public CommunicatorOptions id(UUID v) {
@@ -138,6 +140,37 @@ public final class CommunicatorOptions {
 
     public CommunicatorOptions tlsVerify(boolean v) { tlsVerify = v; return this; }
 
+    /**
+     * Peer events (nq_options_set_events): the kinds given (none: all) are
+     * queued in order with the data messages and handed to listener instead
+     * of being returned by get/getAsync. The library queues an event for
+     * the receivers, so the listener runs when the application receives:
+     * on the thread of a blocking {@link Communicator#get}, or on the
+     * communicator's drain thread for {@link Communicator#getAsync}, just
+     * before that receive goes on waiting for data. It must not block, and
+     * may run on several threads at once (blocking gets on several
+     * threads). An exception it throws goes to the thread's uncaught
+     * exception handler (printed by default); the receive goes on.
+     * A null listener turns events off.
+     */
+    public CommunicatorOptions events(java.util.function.Consumer<Event> listener, EventKind... kinds) {
+        int mask = 0;
+        if (listener != null) {
+            if (kinds == null || kinds.length == 0) kinds = EventKind.values();
+            for (EventKind k : kinds) {
+                if (k == null) throw new IllegalArgumentException("options: event kind is null");
+                mask |= 1 << k.code();
+            }
+        }
+        final int m = mask;
+        check(o -> o.set_events(m));
+        eventMask = mask;
+        eventListener = listener;
+        return this;
+    }
+
+    java.util.function.Consumer<Event> eventListener() { return eventListener; }
+
     /** One C setter, applied to a scratch handle: EINVAL becomes IllegalArgumentException. */
     private static void check(java.util.function.Consumer<Options> setter) {
         Options o = new Options();
@@ -197,6 +230,7 @@ public final class CommunicatorOptions {
             if (queueLimit != null) o.set_queue_limit(queueLimit);
             if (queuePolicy != null) o.set_queue_policy(queuePolicy.ordinal());
             o.set_dialect(legacyDialect ? 1 : 0);
+            if (eventMask != 0) o.set_events(eventMask);
             if (connectTimeoutSet) o.set_connect_timeout(connectTimeout == null ? -1 : optionMillis("connect timeout", connectTimeout));
             if (keepaliveSet) o.set_keepalive(keepalive == null ? 0 : optionMillis("keepalive", keepalive));
             if (tls) {
