@@ -21,10 +21,13 @@
 
 mod comm;
 mod error;
+mod event;
 mod id;
 mod message;
 mod options;
 mod put;
+mod receive;
+mod stats;
 mod value;
 
 pub use comm::{Comm, Protocol, Purpose, DEFAULT_CLOSE_TIMEOUT};
@@ -32,7 +35,10 @@ pub use error::{Error, Result, Status};
 pub use id::Id;
 pub use message::Message;
 pub use options::{Codec, Dialect, Options, QueuePolicy};
+pub use event::{Event, EventKind, Received};
 pub use put::Put;
+pub use receive::{GetFuture, Receiver, RECEIVER_DEPTH};
+pub use stats::Stats;
 pub use value::Value;
 
 /// Version string of the loaded libnetqueue ("1.2.0").
