@@ -243,7 +243,8 @@ impl Comm {
     /// [`crate::Status::Closed`] once closed and drained. Works in any
     /// executor: the library's I/O thread completes it and wakes the task.
     /// The receive is queued now, in line with other receives and blocking
-    /// gets (first come, first served). Dropping the future cancels it; a
+    /// gets (first come, first served); a message already queued is taken
+    /// at once, on this thread. Dropping the future cancels it; a
     /// message the library had already handed to it is kept for the next
     /// receive that accepts its peer, so none is lost or duplicated.
     pub fn get_async(&self, from: &[Id], timeout: Option<Duration>) -> GetFuture<'_> {
@@ -253,7 +254,8 @@ impl Comm {
     /// A [`futures_core::Stream`] of messages and (if enabled with
     /// [`crate::Options::events`]) peer events from any peer (`from`
     /// empty) or those named, ending once the communicator is closed and
-    /// drained. It keeps a few receives queued ([`Receiver::depth`]).
+    /// drained. It takes queued messages directly and waits with one
+    /// asynchronous receive when there are none.
     pub fn stream(&self, from: &[Id]) -> Receiver<'_> {
         Receiver::new(self, from)
     }
@@ -276,6 +278,14 @@ impl Comm {
         check(unsafe { sys::nq_comm_peer_stats(self.raw.as_ptr(), peer.0.as_ptr(), &mut out) })?;
         // SAFETY: a new snapshot of our own.
         Ok(unsafe { Stats::from_raw(out) })
+    }
+
+    /// How many messages dropped receives left for later ones (the spill
+    /// rule of [`Comm::get_async`]), and how many drops found their cancel
+    /// too late (NQ_ESTATE); for tests of that rule.
+    #[doc(hidden)]
+    pub fn spilled_total(&self) -> (u64, u64) {
+        self.spill.total()
     }
 
     pub(crate) fn raw(&self) -> *mut sys::nq_comm {

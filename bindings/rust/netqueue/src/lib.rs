@@ -37,7 +37,7 @@ pub use message::Message;
 pub use options::{Codec, Dialect, Options, QueuePolicy};
 pub use event::{Event, EventKind, Received};
 pub use put::Put;
-pub use receive::{GetFuture, Receiver, RECEIVER_DEPTH};
+pub use receive::{GetFuture, Receiver};
 pub use stats::Stats;
 pub use value::Value;
 

@@ -34,6 +34,8 @@ const HANDOVER_PATIENCE: Duration = Duration::from_secs(5);
 #[derive(Default)]
 pub(crate) struct Spill {
     q: Mutex<VecDeque<Message>>,
+    total: std::sync::atomic::AtomicU64, // messages ever spilled (tests)
+    late: std::sync::atomic::AtomicU64,  // of them, cancels answered NQ_ESTATE
 }
 
 fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -53,6 +55,12 @@ impl Spill {
 
     fn push(&self, m: Message) {
         relock(&self.q).push_back(m);
+        self.total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn total(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.total.load(Relaxed), self.late.load(Relaxed))
     }
 }
 
@@ -146,8 +154,14 @@ pub struct GetFuture<'a> {
 impl<'a> GetFuture<'a> {
     pub(crate) fn start(comm: &'a Comm, from: &[Id], timeout: Option<Duration>) -> GetFuture<'a> {
         let done = |r| GetFuture { comm, op: 0, shared: None, ready: Some(r) };
-        if let Some(m) = comm.spill.take(from) {
-            return done(Ok(m));
+        // A message already queued (or spilled) is taken here, on this
+        // thread: nq_comm_get_async would complete it on the I/O thread,
+        // two thread hand-overs per message. It takes nothing an older
+        // receive would get (a message is queued only when no pending
+        // receive accepts it), so the order is the same.
+        match comm.get(from, Some(Duration::ZERO)) {
+            Err(e) if e.status == Status::TimedOut && timeout != Some(Duration::ZERO) => {}
+            r => return done(r), // a message, Closed (and drained), or an error
         }
         let shared = Arc::new(GetShared {
             state: Mutex::new(GetState::default()),
@@ -170,7 +184,7 @@ impl<'a> GetFuture<'a> {
         // SAFETY: the library did not take the reference.
         drop(unsafe { Arc::from_raw(user as *const GetShared) });
         if err.status == Status::Closed {
-            // closed: no I/O thread to complete receives; drain what is left
+            // closed meanwhile: no I/O thread to complete receives; drain
             return done(comm.get(from, Some(Duration::ZERO)).map_err(|e| {
                 if e.status == Status::TimedOut { get_error(sys::NQ_ECLOSED) } else { e }
             }));
@@ -225,6 +239,7 @@ impl Drop for GetFuture<'_> {
         // SAFETY: live handle (the future borrows the communicator).
         let st = unsafe { sys::nq_comm_get_cancel(self.comm.raw(), self.op) };
         if st == sys::NQ_ESTATE {
+            shared.spill.late.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             // too late: the completion is on its way with a message; wait
             // for it to reach the spill so that no later receive overtakes it
             let s = relock(&shared.state);
@@ -233,72 +248,62 @@ impl Drop for GetFuture<'_> {
     }
 }
 
-/// How many receives a [`Receiver`] keeps queued in the library, so that
-/// the I/O thread can hand over the next messages while the task is busy
-/// with one (they complete in order: the oldest receiver is served first).
-pub const RECEIVER_DEPTH: usize = 16;
-
 /// A [`Stream`] of received messages and peer events ([`Comm::stream`]),
 /// in the order the library hands them out. It ends (`None`) once the
-/// communicator is closed and drained; a receive error is an item. Dropping
-/// it cancels its pending receives without losing a message (see
+/// communicator is closed and drained; a receive error is an item.
+///
+/// It takes what is already queued directly (`nq_comm_get` with timeout 0,
+/// on the polling thread) and keeps one asynchronous receive pending only
+/// when the queue is empty, so a busy stream costs no thread hand-over per
+/// message. Dropping it cancels that receive without losing a message (see
 /// [`GetFuture`]).
 pub struct Receiver<'a> {
     comm: &'a Comm,
     from: Vec<Id>,
-    pending: VecDeque<GetFuture<'a>>,
-    depth: usize,
+    pending: Option<GetFuture<'a>>,
     ended: bool,
 }
 
 impl<'a> Receiver<'a> {
     pub(crate) fn new(comm: &'a Comm, from: &[Id]) -> Receiver<'a> {
-        Receiver { comm, from: from.to_vec(), pending: VecDeque::new(), depth: RECEIVER_DEPTH, ended: false }
-    }
-
-    /// Keep at most `n` (>= 1) receives queued instead of
-    /// [`RECEIVER_DEPTH`]; 1 leaves every message but the next one to
-    /// other receivers of the communicator.
-    pub fn depth(mut self, n: usize) -> Receiver<'a> {
-        self.depth = n.max(1);
-        self
+        Receiver { comm, from: from.to_vec(), pending: None, ended: false }
     }
 }
 
 impl Stream for Receiver<'_> {
     type Item = Result<Received>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Received>>> {
-        if self.ended {
+        let me = &mut *self;
+        if me.ended {
             return Poll::Ready(None);
         }
-        let me = &mut *self;
-        while me.pending.len() < me.depth {
-            me.pending.push_back(GetFuture::start(me.comm, &me.from, None));
-        }
-        let front = me.pending.front_mut().expect("depth >= 1");
-        match Pin::new(front).poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(r) => {
-                me.pending.pop_front();
-                match r {
-                    Ok(m) => Poll::Ready(Some(Ok(Received::from(m)))),
-                    Err(e) if e.status == Status::Closed => {
-                        me.ended = true;
-                        me.pending.clear(); // the rest completes with Closed too
-                        Poll::Ready(None)
+        let r = match me.pending.as_mut() {
+            Some(f) => match Pin::new(f).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(r) => {
+                    me.pending = None;
+                    r
+                }
+            },
+            None => {
+                // the pending receive (if any) is done: nothing older waits
+                let mut f = GetFuture::start(me.comm, &me.from, None);
+                match Pin::new(&mut f).poll(cx) {
+                    Poll::Ready(r) => r,
+                    Poll::Pending => {
+                        me.pending = Some(f);
+                        return Poll::Pending;
                     }
-                    Err(e) => Poll::Ready(Some(Err(e))),
                 }
             }
-        }
-    }
-}
-
-impl Drop for Receiver<'_> {
-    fn drop(&mut self) {
-        // oldest first, so that spilled messages keep their order
-        while let Some(f) = self.pending.pop_front() {
-            drop(f);
-        }
+        };
+        Poll::Ready(match r {
+            Ok(m) => Some(Ok(Received::from(m))),
+            Err(e) if e.status == Status::Closed => {
+                me.ended = true;
+                None
+            }
+            Err(e) => Some(Err(e)),
+        })
     }
 }
