@@ -311,6 +311,8 @@ impl Drop for Comm {
             // communicator returns at once
             let _ = self.close(Some(DEFAULT_CLOSE_TIMEOUT));
         }
+        // messages nobody took, freed while their communicator still is
+        self.spill.clear();
         // SAFETY: we own the handle and nothing borrows it any more.
         unsafe { sys::nq_comm_free(self.raw.as_ptr()) }
     }

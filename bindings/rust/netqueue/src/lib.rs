@@ -14,6 +14,13 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Async receive works in any executor: [`Comm::get_async`] is a
+//! [`std::future::Future`] of one message, [`Comm::stream`] a
+//! `futures_core::Stream` of messages and peer events ([`Received`];
+//! opt-in with [`Options::events`]); dropping either cancels without
+//! losing a message. [`Comm::stats`] and [`Comm::peer_stats`] snapshot the
+//! statistics.
+//!
 //! Thread rules follow the C ABI: a [`Comm`] is `Send + Sync` (every
 //! `nq_comm_*` call is safe from any thread until it is freed, which only
 //! `Drop` does); [`Options`] is `Send` but not `Sync`; a [`Message`]

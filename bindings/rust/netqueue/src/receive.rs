@@ -58,6 +58,11 @@ impl Spill {
         self.total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Free what is left (a communicator's Drop, before nq_comm_free).
+    pub(crate) fn clear(&self) {
+        relock(&self.q).clear();
+    }
+
     pub(crate) fn total(&self) -> (u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;
         (self.total.load(Relaxed), self.late.load(Relaxed))
