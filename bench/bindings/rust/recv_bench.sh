@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Async receive of the Rust binding against C's (bench/recv_bench.c) and
-# against the binding's blocking get, 64 B, in one run (issue 13). Holds
+# against the binding's blocking get, in one run (issue 13): 64 B x COUNT,
+# and 1 MiB x 1024 (1 GiB, as recv_bench) unless ONLY64=1. Holds
 # /tmp/nq-bench.lock like every benchmark of the shared machine.
 #   bench/bindings/rust/recv_bench.sh [REPS] [COUNT]    (default 5, 200000)
 # Needs build/ (ninja -C build recv_bench) and the installed prefix the Rust
@@ -18,7 +19,10 @@ pc=$(ls -d "$prefix"/lib*/pkgconfig 2>/dev/null | head -1)
 # the binding gives only its own crate's targets a run path (docs/bindings-rust.md)
 export PKG_CONFIG_PATH=$pc CARGO_TARGET_DIR=$build/bench-rust-target LD_LIBRARY_PATH=$(dirname "$pc")
 (cd "$here" && cargo build -q --release --locked -j 2 --bin recv_bench_rust)
+sizes=64,1048576
+[ "${ONLY64:-0}" = 1 ] && sizes=64
 exec flock /tmp/nq-bench.lock bash -c '
-  "$1/bench/recv_bench" --reps "$2" --sizes 64 --count64 "$3"
+  "$1/bench/recv_bench" --reps "$2" --sizes "$4" --count64 "$3"
   "$CARGO_TARGET_DIR/release/recv_bench_rust" --reps "$2" --size 64 --count "$3"
-' _ "$build" "$reps" "$count"
+  [ "$4" = 64 ] || "$CARGO_TARGET_DIR/release/recv_bench_rust" --reps "$2" --size 1048576 --count 1024
+' _ "$build" "$reps" "$count" "$sizes"
