@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use netqueue::{Comm, Options, Protocol, Purpose, Put};
 
 fn main() {
-    let (mut host, mut port, mut size, mut count, mut window) = ("127.0.0.1".to_string(), 0i32, 64usize, 1000usize, 0usize);
+    let (mut host, mut port, mut size, mut count, mut window) = ("127.0.0.1".to_string(), 0u16, 64usize, 1000usize, 0usize);
     let args: Vec<String> = std::env::args().skip(1).collect();
     for kv in args.chunks(2) {
         let v = kv.get(1).expect("option without value");

@@ -5,163 +5,240 @@
 pub const NQ_ID_SIZE: u32 = 16;
 pub const NQ_FOREVER: i32 = -1;
 pub const NQ_ABI_VERSION_MAJOR: u32 = 1;
-pub const NQ_ABI_VERSION_MINOR: u32 = 0;
+pub const NQ_ABI_VERSION_MINOR: u32 = 2;
 pub const NQ_ABI_VERSION_PATCH: u32 = 0;
-pub const NQ_ABI_VERSION: u32 = 65536;
+pub const NQ_ABI_VERSION: u32 = 66048;
 pub const NQ_DEFAULT_CONNECT_TIMEOUT_MS: u32 = 30000;
 pub const NQ_DEFAULT_KEEPALIVE_MS: u32 = 30000;
+#[doc = "< success"]
 pub const NQ_OK: nq_status = 0;
+#[doc = "< an argument or option value is invalid"]
 pub const NQ_EINVAL: nq_status = 1;
+#[doc = "< out of memory"]
 pub const NQ_ENOMEM: nq_status = 2;
+#[doc = "< the communicator is closed (and, for get, drained)"]
 pub const NQ_ECLOSED: nq_status = 3;
+#[doc = "< a pending operation was cancelled by close"]
 pub const NQ_ECANCELED: nq_status = 4;
+#[doc = "< the timeout elapsed first"]
 pub const NQ_ETIMEDOUT: nq_status = 5;
+#[doc = "< the peer id is not known to this communicator"]
 pub const NQ_ENOPEER: nq_status = 6;
+#[doc = "< the peer's connection was lost before completion"]
 pub const NQ_ERESET: nq_status = 7;
+#[doc = "< the peer broke the protocol (bad frame, bad handshake)"]
 pub const NQ_EPROTO: nq_status = 8;
+#[doc = "< a message exceeds the configured message limit"]
 pub const NQ_ETOOBIG: nq_status = 9;
+#[doc = "< a system I/O call failed (see nq_last_error())"]
 pub const NQ_EIO: nq_status = 10;
+#[doc = "< TLS set-up failed (key, certificate, CA files)"]
 pub const NQ_ETLS: nq_status = 11;
+#[doc = "< not supported by this build, protocol or role"]
 pub const NQ_EUNSUPPORTED: nq_status = 12;
+#[doc = "< nothing available yet (non-blocking calls)"]
 pub const NQ_EAGAIN: nq_status = 13;
+#[doc = "< a value cannot be encoded or decoded by the codec"]
 pub const NQ_ECODEC: nq_status = 14;
+#[doc = "< an address cannot be resolved, bound or reached"]
 pub const NQ_EADDR: nq_status = 15;
+#[doc = "< the call is not valid in the object's current state"]
 pub const NQ_ESTATE: nq_status = 16;
+#[doc = " Result of every fallible call. The numbers are stable across releases:\n new codes may be added, existing ones never change meaning."]
 pub type nq_status = ::core::ffi::c_uint;
 unsafe extern "C" {
+    #[doc = " Short, static, English name of a status (\"invalid argument\", ...).\n Never NULL; unknown codes give \"unknown status\". Any thread."]
     pub fn nq_strerror(status: nq_status) -> *const ::core::ffi::c_char;
 }
 unsafe extern "C" {
+    #[doc = " Detail of the last failed call made by the calling thread (for example\n \"options: port 70000 is not in 0..65535\"). Thread-local; successful calls\n leave it alone, so read it right after the failing call. Empty string\n when no call of this thread has failed yet."]
     pub fn nq_last_error() -> *const ::core::ffi::c_char;
 }
 unsafe extern "C" {
+    #[doc = " Fill out[16] with a new random (version 4) UUID, as Python's uuid4().\n Returns NQ_EINVAL if out is NULL, NQ_EIO if no randomness is available."]
     pub fn nq_id_random(out: *mut u8) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Format id[16] as 32 lowercase hex digits plus a NUL into out (33 bytes).\n nq_id_parse reads it back."]
     pub fn nq_id_format(id: *const u8, out: *mut ::core::ffi::c_char) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Parse 32 hex digits (dashes ignored, as in a UUID) into out[16].\n Returns NQ_EINVAL on anything but 32 hex digits."]
     pub fn nq_id_parse(text: *const ::core::ffi::c_char, out: *mut u8) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " The NQ_ABI_VERSION of the library actually loaded. A program built\n against major M must check (nq_abi_version() >> 16) == M. Any thread."]
     pub fn nq_abi_version() -> u32;
 }
 unsafe extern "C" {
+    #[doc = " \"1.0.0\"-style version string of the loaded library; static. Any thread."]
     pub fn nq_version_string() -> *const ::core::ffi::c_char;
 }
+#[doc = " Settings for nq_comm_new, built with the setters below (opaque)."]
 #[repr(C)]
 #[derive(Debug)]
 pub struct nq_options {
     _unused: [u8; 0],
 }
+#[doc = "< net-queue 1.x/2.x: fin = the sender's 16-byte id"]
 pub const NQ_DIALECT_CURRENT: nq_dialect = 0;
+#[doc = "< net-queue 0.1.x: fin = an empty frame"]
 pub const NQ_DIALECT_LEGACY: nq_dialect = 1;
+#[doc = " Which fin the session uses (see docs/protocol.md)."]
 pub type nq_dialect = ::core::ffi::c_uint;
+#[doc = "< stop reading from peers until get() drains (default)"]
 pub const NQ_QUEUE_BLOCK: nq_queue_policy = 0;
+#[doc = "< drop the oldest queued message, with a warning"]
 pub const NQ_QUEUE_DROP_OLDEST: nq_queue_policy = 1;
+#[doc = "< drop the arriving message, with a warning"]
 pub const NQ_QUEUE_DROP_NEWEST: nq_queue_policy = 2;
+#[doc = " What a full receive queue does."]
 pub type nq_queue_policy = ::core::ffi::c_uint;
+#[doc = "< bytes as they are (the reference's BufferSerializer)"]
 pub const NQ_CODEC_RAW: nq_codec = 0;
+#[doc = "< safe pickle subset (the reference's default)"]
 pub const NQ_CODEC_PICKLE: nq_codec = 1;
+#[doc = " Payload encoding used by nq_comm_put_value() and nq_msg_value()."]
 pub type nq_codec = ::core::ffi::c_uint;
 unsafe extern "C" {
+    #[doc = " New options with the defaults: random id, host 127.0.0.1, port 51966,\n 1 worker, transport size 16 MiB, merge on, message limit 1 GiB,\n queue limit 32 MiB with NQ_QUEUE_BLOCK, no send limit, current dialect, raw codec,\n no TLS, connect timeout 30 s, keepalive 30 s.\n Errors: NQ_EINVAL (out is NULL), NQ_ENOMEM."]
     pub fn nq_options_new(out: *mut *mut nq_options) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Free an options handle; NULL is ignored."]
     pub fn nq_options_free(opts: *mut nq_options);
 }
 unsafe extern "C" {
+    #[doc = " Copy all settings into a new handle. Errors: NQ_EINVAL, NQ_ENOMEM."]
     pub fn nq_options_copy(out: *mut *mut nq_options, opts: *const nq_options) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Communicator id: id points to 16 bytes."]
     pub fn nq_options_set_id(opts: *mut nq_options, id: *const u8) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Host to bind (server) or connect to (client): a name, an IPv4 or an IPv6\n literal. Copied. Errors: NQ_EINVAL for NULL, empty or > 255 bytes."]
     pub fn nq_options_set_host(
         opts: *mut nq_options,
         host: *const ::core::ffi::c_char,
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " TCP port, 0..65535. A server given port 0 binds an ephemeral port; read\n it back with nq_comm_port(). Errors: NQ_EINVAL out of range."]
     pub fn nq_options_set_port(opts: *mut nq_options, port: ::core::ffi::c_int) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " I/O threads for a server's connections, 1..64 (clients use 1). Accepted\n and validated; this release runs every connection on one I/O thread."]
     pub fn nq_options_set_workers(opts: *mut nq_options, workers: ::core::ffi::c_int) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Largest single transport write (bytes, 4 KiB .. 1 GiB): small frames are\n merged up to it, big ones split at it. The reference's transport_size\n (legacy: max_size)."]
     pub fn nq_options_set_transport_size(opts: *mut nq_options, bytes: u64) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Merge small frames into one transport write (1, default) or not (0)."]
     pub fn nq_options_set_merge(opts: *mut nq_options, enabled: ::core::ffi::c_int) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Largest message payload accepted from a peer or by put (bytes,\n 0 .. 2^62). A peer whose frame header declares more loses its connection\n with NQ_ETOOBIG; a put of more fails with NQ_ETOOBIG. Handshake frames\n (16 bytes) are always accepted, whatever the limit."]
     pub fn nq_options_set_message_limit(opts: *mut nq_options, bytes: u64) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Bytes of received, not yet got messages, summed over all peers, above\n which the queue policy applies (1 KiB .. 2^62; default 32 MiB)."]
     pub fn nq_options_set_queue_limit(opts: *mut nq_options, bytes: u64) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " What a full receive queue does (nq_queue_policy; default NQ_QUEUE_BLOCK).\n Errors: NQ_EINVAL for a value not in the enum."]
     pub fn nq_options_set_queue_policy(opts: *mut nq_options, policy: nq_queue_policy)
         -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Opt-in bound on bytes handed to put and not yet written (summed over\n every put of the communicator; 0, the default, means no bound and puts\n never wait, as the reference). Over the bound, a put waits until earlier\n puts complete, or fails with NQ_ECLOSED if the communicator closes\n meanwhile; puts made from a completion callback never wait. Bounds the\n memory of copying puts when the peer is slower than the sender. A\n server's put also counts a send item (~64 B) per target past the first,\n so broadcasts to many peers are bounded too."]
     pub fn nq_options_set_send_limit(opts: *mut nq_options, bytes: u64) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Server: bytes of messages held for one peer (queued, or written but not\n yet acknowledged by its ini) above which the peer is taken for one that\n does not read: the put that would pass the limit is not queued for it,\n the peer's connection is cut and its session ended, and every put still\n pending for it completes with NQ_ERESET (a warning names it). One\n message always fits, whatever its size, so the limit never refuses a\n big message to a peer that has taken everything before it. The peer may\n connect again, as a new session. 1 KiB .. 2^62, or 0 for no limit.\n Default NQ_DEFAULT_PEER_LIMIT. Clients ignore it (their backlog is what\n waits for the server: bound it with set_send_limit)."]
+    pub fn nq_options_set_peer_limit(opts: *mut nq_options, bytes: u64) -> nq_status;
+}
+unsafe extern "C" {
+    #[doc = " Bytes held by frames being received and not yet complete, summed over\n every connection (a declared length is not trusted: a frame's buffer\n grows as its bytes arrive, see docs/protocol.md §8.2). A frame whose\n buffer would take the sum past the limit closes its connection with a\n warning, unless it is the only frame in progress; frames of up to 64 KiB\n always pass, so small messages keep flowing. With the queue limit, this\n bounds what peers can make a communicator hold on the receive side.\n 1 KiB .. 2^62, or 0 for no limit. Default NQ_DEFAULT_PARTIAL_LIMIT."]
+    pub fn nq_options_set_partial_limit(opts: *mut nq_options, bytes: u64) -> nq_status;
+}
+unsafe extern "C" {
+    #[doc = " Which fin the session uses (nq_dialect; default NQ_DIALECT_CURRENT): the\n legacy one talks to net-queue 0.1.x peers. Errors: NQ_EINVAL."]
     pub fn nq_options_set_dialect(opts: *mut nq_options, dialect: nq_dialect) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Codec of nq_comm_put_value (nq_codec; default NQ_CODEC_RAW). Python\n net-queue peers use pickle by default. Errors: NQ_EINVAL."]
     pub fn nq_options_set_codec(opts: *mut nq_options, codec: nq_codec) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " TLS. nq_options_set_tls(opts, 1) turns it on. A server needs a key and a\n certificate chain (PEM files). A client verifies the server against the\n CA file if one is set, else the system store; it checks the host name (or\n IP address) against set_host, or against set_tls_server_name when set.\n set_tls_verify(opts, 0) turns verification off (testing only). A client\n may also present a certificate, to a server that requires one\n (set_tls_client_ca below): set_tls_cert and set_tls_key, both or neither.\n Paths are copied and read by nq_comm_new(), which fails with NQ_ETLS if\n they are unreadable or do not match."]
     pub fn nq_options_set_tls(opts: *mut nq_options, enabled: ::core::ffi::c_int) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Private key (PEM file): a server's, or the key of a client's certificate.\n The path is copied; the file is read by nq_comm_new."]
     pub fn nq_options_set_tls_key(
         opts: *mut nq_options,
         path: *const ::core::ffi::c_char,
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Certificate chain (PEM file): a server's, or the certificate a client\n presents to a server that requires one. Copied; read by nq_comm_new."]
     pub fn nq_options_set_tls_cert(
         opts: *mut nq_options,
         path: *const ::core::ffi::c_char,
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Client: CA certificate(s) (PEM file) to verify the server against,\n instead of the system's store. Copied; read by nq_comm_new."]
     pub fn nq_options_set_tls_ca(
         opts: *mut nq_options,
         path: *const ::core::ffi::c_char,
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Client: the name to check the server's certificate against, instead of\n the host given with nq_options_set_host. Copied."]
     pub fn nq_options_set_tls_server_name(
         opts: *mut nq_options,
         name: *const ::core::ffi::c_char,
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Client: verify the server (1, the default) or not (0: testing only, as\n anybody on the path can then read and change the session)."]
     pub fn nq_options_set_tls_verify(
         opts: *mut nq_options,
         enabled: ::core::ffi::c_int,
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Mutual TLS, server side (TCP with TLS, and gRPC with TLS): require every\n client to present a certificate that verifies against the CA\n certificate(s) in the PEM file at path (the chain is checked, as well as\n the validity dates and, if the certificate has an extended key usage, that\n it allows client authentication; names in it are not checked). The CA\n names are also sent to clients as the acceptable issuers. A connection\n whose client presents no certificate, or one that does not verify, fails\n its TLS handshake and is closed before it becomes a peer: none of its\n messages is delivered, and the server goes on serving the others. TCP\n logs a warning naming the client's address and the reason (\"client\n presented no certificate\", \"client certificate verification failed:\n <reason>\"; at most one such warning a second); gRPC runs the handshake\n itself and only prints its own reason on stderr. Clients present a certificate with set_tls_cert and set_tls_key.\n NULL (the default) turns the requirement off: clients' certificates are\n then neither requested nor checked.\n The path is copied and the file read by nq_comm_new(), which fails with\n NQ_ETLS if it is unreadable or holds no certificate, with NQ_EINVAL if\n TLS is off or the communicator is a client (a client verifies its server\n with set_tls_ca), and with NQ_EUNSUPPORTED for NQ_MQTT (MQTT peers are\n clients of the broker, which does its own client authentication) and\n NQ_INPROC (no TLS there).\n Like every setter: one thread at a time per handle.\n Errors: NQ_EINVAL (opts NULL, or path an empty string), NQ_ENOMEM."]
+    pub fn nq_options_set_tls_client_ca(
+        opts: *mut nq_options,
+        path: *const ::core::ffi::c_char,
+    ) -> nq_status;
+}
+unsafe extern "C" {
+    #[doc = " Client: while the server is unreachable the client retries, waiting\n 50 ms after the first failure and doubling up to 2 s (each delay with up\n to 25% random jitter); the backoff starts over only once a session is\n established (the server's ini arrived), not on a bare TCP connect. Each\n failed attempt is logged with its cause (refused, unreachable, TLS\n verification...), at most one warning per second.\n After timeout_ms without an established session, puts pending then fail\n with NQ_EADDR and the cause is logged (retries go on for later puts).\n Default NQ_DEFAULT_CONNECT_TIMEOUT_MS (30 s); -1 keeps puts waiting until\n close. Errors: NQ_EINVAL below -1."]
     pub fn nq_options_set_connect_timeout(opts: *mut nq_options, timeout_ms: i64) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Dead-peer detection: a connection whose peer stays unreachable (sent\n bytes unacknowledged, or no answer to keepalive probes) for about\n timeout_ms is cut, and the session then follows the lost-peer rules\n (docs/lifecycle.md). TCP/TLS: SO_KEEPALIVE with the first probe after a\n third of timeout_ms of silence, and TCP_USER_TIMEOUT of timeout_ms; gRPC:\n keepalive pings; MQTT: the broker keepalive interval. 1000..86400000 ms,\n or 0 to turn detection off. Default NQ_DEFAULT_KEEPALIVE_MS (30 s).\n Errors: NQ_EINVAL out of range."]
     pub fn nq_options_set_keepalive(opts: *mut nq_options, timeout_ms: i64) -> nq_status;
 }
+#[doc = " A run of bytes and the function that releases them (opaque)."]
 #[repr(C)]
 #[derive(Debug)]
 pub struct nq_chunk {
     _unused: [u8; 0],
 }
+#[doc = " An ordered list of chunks (opaque)."]
 #[repr(C)]
 #[derive(Debug)]
 pub struct nq_stream {
     _unused: [u8; 0],
 }
+#[doc = " Release function of a chunk; may run on any thread, must not block."]
 pub type nq_release_fn = ::core::option::Option<
     unsafe extern "C" fn(
         user: *mut ::core::ffi::c_void,
@@ -170,6 +247,7 @@ pub type nq_release_fn = ::core::option::Option<
     ),
 >;
 unsafe extern "C" {
+    #[doc = " Wrap caller-owned bytes as a chunk (no copy). release may be NULL for\n bytes that outlive the chunk. size 0 is allowed.\n Errors: NQ_EINVAL (out NULL, data NULL with size > 0), NQ_ENOMEM.\n On error release is not called."]
     pub fn nq_chunk_wrap(
         out: *mut *mut nq_chunk,
         data: *mut ::core::ffi::c_void,
@@ -179,6 +257,7 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " A chunk holding a private copy of data[0..size). Errors: NQ_EINVAL, NQ_ENOMEM."]
     pub fn nq_chunk_copy(
         out: *mut *mut nq_chunk,
         data: *const ::core::ffi::c_void,
@@ -186,30 +265,39 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Bytes of a chunk (valid until the chunk is freed)."]
     pub fn nq_chunk_data(chunk: *const nq_chunk) -> *const ::core::ffi::c_void;
 }
 unsafe extern "C" {
+    #[doc = " Number of bytes of a chunk."]
     pub fn nq_chunk_size(chunk: *const nq_chunk) -> usize;
 }
 unsafe extern "C" {
+    #[doc = " Free a chunk, calling its release function. NULL is ignored."]
     pub fn nq_chunk_free(chunk: *mut nq_chunk);
 }
 unsafe extern "C" {
+    #[doc = " New empty stream. Errors: NQ_EINVAL, NQ_ENOMEM."]
     pub fn nq_stream_new(out: *mut *mut nq_stream) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Free a stream and every chunk it holds. NULL is ignored."]
     pub fn nq_stream_free(stream: *mut nq_stream);
 }
 unsafe extern "C" {
+    #[doc = " Number of chunks held."]
     pub fn nq_stream_nchunks(stream: *const nq_stream) -> usize;
 }
 unsafe extern "C" {
+    #[doc = " Number of bytes held, over all chunks."]
     pub fn nq_stream_nbytes(stream: *const nq_stream) -> u64;
 }
 unsafe extern "C" {
+    #[doc = " Append a chunk; the stream owns it from now on. Errors: NQ_EINVAL."]
     pub fn nq_stream_write_chunk(stream: *mut nq_stream, chunk: *mut nq_chunk) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Append a private copy of data (convenience). Errors: NQ_EINVAL, NQ_ENOMEM."]
     pub fn nq_stream_write(
         stream: *mut nq_stream,
         data: *const ::core::ffi::c_void,
@@ -217,18 +305,23 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Take the first chunk; the caller owns it. NQ_EAGAIN when empty."]
     pub fn nq_stream_read_chunk(stream: *mut nq_stream, out: *mut *mut nq_chunk) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Put a chunk back in front; the stream owns it. Errors: NQ_EINVAL."]
     pub fn nq_stream_unread_chunk(stream: *mut nq_stream, chunk: *mut nq_chunk) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Take the last chunk; the caller owns it. NQ_EAGAIN when empty."]
     pub fn nq_stream_unwrite_chunk(stream: *mut nq_stream, out: *mut *mut nq_chunk) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Borrow the first chunk without taking it: *out stays owned by the stream\n and is valid until the stream is next changed. NQ_EAGAIN when empty."]
     pub fn nq_stream_peek_chunk(stream: *const nq_stream, out: *mut *const nq_chunk) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Copy up to size bytes from the front into buf, consuming them (chunks are\n split as needed). *nread gets the count (0 when empty)."]
     pub fn nq_stream_read(
         stream: *mut nq_stream,
         buf: *mut ::core::ffi::c_void,
@@ -237,21 +330,26 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Release every chunk."]
     pub fn nq_stream_clear(stream: *mut nq_stream);
 }
+#[doc = " Completion callback: user is what was given with it."]
 pub type nq_done_fn =
     ::core::option::Option<unsafe extern "C" fn(user: *mut ::core::ffi::c_void, status: nq_status)>;
+#[doc = " A waitable completion of one put (opaque; nq_comm_put_future)."]
 #[repr(C)]
 #[derive(Debug)]
 pub struct nq_future {
     _unused: [u8; 0],
 }
+#[doc = " A completion queue drained by the caller's thread (opaque; nq_comm_put_cq)."]
 #[repr(C)]
 #[derive(Debug)]
 pub struct nq_cq {
     _unused: [u8; 0],
 }
 unsafe extern "C" {
+    #[doc = " Wait until the future completes or timeout_ms passes (NQ_FOREVER waits,\n 0 polls). Returns NQ_OK and the put's status in *result when complete,\n NQ_ETIMEDOUT otherwise. Any thread; several may wait at once."]
     pub fn nq_future_wait(
         future: *mut nq_future,
         timeout_ms: i64,
@@ -259,15 +357,19 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " 1 when complete, else 0."]
     pub fn nq_future_done(future: *const nq_future) -> ::core::ffi::c_int;
 }
 unsafe extern "C" {
+    #[doc = " Drop the caller's reference. Safe before completion: the library keeps\n its own until it completes. NULL is ignored."]
     pub fn nq_future_free(future: *mut nq_future);
 }
 unsafe extern "C" {
+    #[doc = " New completion queue. Errors: NQ_EINVAL, NQ_ENOMEM."]
     pub fn nq_cq_new(out: *mut *mut nq_cq) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Take the next completion: its tag (as given to the put) and status.\n Waits up to timeout_ms (NQ_FOREVER, 0 polls); NQ_ETIMEDOUT if none came,\n NQ_ECLOSED after nq_cq_shutdown() once drained. Any thread."]
     pub fn nq_cq_next(
         cq: *mut nq_cq,
         timeout_ms: i64,
@@ -276,37 +378,66 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Wake every waiter of nq_cq_next(); later calls drain, then NQ_ECLOSED."]
     pub fn nq_cq_shutdown(cq: *mut nq_cq);
 }
 unsafe extern "C" {
+    #[doc = " Free a completion queue. Every communicator that was given it must be\n freed first (their pending puts then have completed into it)."]
     pub fn nq_cq_free(cq: *mut nq_cq);
 }
+unsafe extern "C" {
+    #[doc = " Take many completions at once: wait up to timeout_ms (NQ_FOREVER waits,\n 0 polls) for at least one, then take every completion already queued, up\n to cap, in the order they came. Entry i of tags / results gets the i-th\n one's tag (as given to the put) and status; either array may be NULL if\n not wanted, else it has room for cap entries. *n is how many were taken\n (0 unless NQ_OK is returned).\n\n One lock round per up to 64 completions and no clock read for a poll or\n a wait without limit: a drain loop calling it costs far less per\n completion than one calling nq_cq_next for each.\n\n Returns NQ_OK (*n >= 1), NQ_ETIMEDOUT if none came in time, NQ_ECLOSED\n after nq_cq_shutdown() once drained, NQ_EINVAL if cq or n is NULL or cap\n is 0. Any thread; several takers may share a queue (each completion goes\n to exactly one), and may mix this with nq_cq_next."]
+    pub fn nq_cq_next_batch(
+        cq: *mut nq_cq,
+        timeout_ms: i64,
+        tags: *mut u64,
+        results: *mut nq_status,
+        cap: usize,
+        n: *mut usize,
+    ) -> nq_status;
+}
+#[doc = " A Python value, possibly a tree of them (opaque; nq_value_free)."]
 #[repr(C)]
 #[derive(Debug)]
 pub struct nq_value {
     _unused: [u8; 0],
 }
+#[doc = "< None"]
 pub const NQ_VALUE_NONE: nq_value_type = 0;
+#[doc = "< bool"]
 pub const NQ_VALUE_BOOL: nq_value_type = 1;
+#[doc = "< int, of any size"]
 pub const NQ_VALUE_INT: nq_value_type = 2;
+#[doc = "< float (a C double)"]
 pub const NQ_VALUE_FLOAT: nq_value_type = 3;
+#[doc = "< str, held as UTF-8"]
 pub const NQ_VALUE_STR: nq_value_type = 4;
+#[doc = "< bytes"]
 pub const NQ_VALUE_BYTES: nq_value_type = 5;
+#[doc = "< bytearray"]
 pub const NQ_VALUE_BYTEARRAY: nq_value_type = 6;
+#[doc = "< list"]
 pub const NQ_VALUE_LIST: nq_value_type = 7;
+#[doc = "< tuple"]
 pub const NQ_VALUE_TUPLE: nq_value_type = 8;
+#[doc = "< dict, insertion order kept"]
 pub const NQ_VALUE_DICT: nq_value_type = 9;
+#[doc = " The Python type of a value (nq_value_type_of)."]
 pub type nq_value_type = ::core::ffi::c_uint;
 unsafe extern "C" {
+    #[doc = " @name Constructors\n Each makes a new value in *out, owned by the caller (free it with\n nq_value_free, or hand it to a container). Errors: NQ_EINVAL (out NULL,\n bad UTF-8 for str), NQ_ENOMEM.\n @{\n/\n/** New None."]
     pub fn nq_value_new_none(out: *mut *mut nq_value) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " New bool: False for 0, True otherwise."]
     pub fn nq_value_new_bool(out: *mut *mut nq_value, value: ::core::ffi::c_int) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " New int from an int64_t."]
     pub fn nq_value_new_int(out: *mut *mut nq_value, value: i64) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " An int of any size: little-endian two's complement bytes (as pickle LONG1)."]
     pub fn nq_value_new_bigint(
         out: *mut *mut nq_value,
         le_bytes: *const u8,
@@ -314,9 +445,11 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " New float."]
     pub fn nq_value_new_float(out: *mut *mut nq_value, value: f64) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " New str from size bytes of UTF-8 (copied; NQ_EINVAL if not valid UTF-8)."]
     pub fn nq_value_new_str(
         out: *mut *mut nq_value,
         utf8: *const ::core::ffi::c_char,
@@ -324,6 +457,7 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " New bytes, a copy of data[0..size)."]
     pub fn nq_value_new_bytes(
         out: *mut *mut nq_value,
         data: *const ::core::ffi::c_void,
@@ -331,6 +465,7 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " New bytearray, a copy of data[0..size)."]
     pub fn nq_value_new_bytearray(
         out: *mut *mut nq_value,
         data: *const ::core::ffi::c_void,
@@ -338,21 +473,27 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " New empty list (fill it with nq_value_append)."]
     pub fn nq_value_new_list(out: *mut *mut nq_value) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " New empty tuple (fill it with nq_value_append)."]
     pub fn nq_value_new_tuple(out: *mut *mut nq_value) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " New empty dict (fill it with nq_value_dict_add)."]
     pub fn nq_value_new_dict(out: *mut *mut nq_value) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Free a value and everything it contains. NULL is ignored."]
     pub fn nq_value_free(value: *mut nq_value);
 }
 unsafe extern "C" {
+    #[doc = " Append item to a list or tuple; the container owns it on success (on\n error the caller keeps it). Errors: NQ_EINVAL (not a list/tuple), NQ_ENOMEM."]
     pub fn nq_value_append(container: *mut nq_value, item: *mut nq_value) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Add key -> item to a dict (insertion order kept; a key equal to an\n existing one is not merged). The dict owns both on success."]
     pub fn nq_value_dict_add(
         dict: *mut nq_value,
         key: *mut nq_value,
@@ -360,15 +501,19 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " The type of a value."]
     pub fn nq_value_type_of(value: *const nq_value) -> nq_value_type;
 }
 unsafe extern "C" {
+    #[doc = " @name Scalars\n Each reads a value of its type; NQ_EINVAL if the value has another type.\n @{\n/\n/** A bool as 0 or 1."]
     pub fn nq_value_get_bool(value: *const nq_value, out: *mut ::core::ffi::c_int) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " An int that fits in int64_t; a bigger one gives NQ_ECODEC (use nq_value_get_bigint)."]
     pub fn nq_value_get_int(value: *const nq_value, out: *mut i64) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Any int as little-endian two's complement: *data borrowed from value."]
     pub fn nq_value_get_bigint(
         value: *const nq_value,
         data: *mut *const u8,
@@ -376,9 +521,11 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " A float."]
     pub fn nq_value_get_float(value: *const nq_value, out: *mut f64) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " str, bytes, bytearray: *data borrowed from value (str is UTF-8, NUL-terminated)."]
     pub fn nq_value_get_bytes(
         value: *const nq_value,
         data: *mut *const ::core::ffi::c_void,
@@ -386,15 +533,19 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Items of a list, tuple or dict (dict: number of pairs); 0 for scalars."]
     pub fn nq_value_len(value: *const nq_value) -> usize;
 }
 unsafe extern "C" {
+    #[doc = " Borrowed i-th item of a list or tuple, or i-th item of a dict; NULL if out of range."]
     pub fn nq_value_item(value: *const nq_value, i: usize) -> *const nq_value;
 }
 unsafe extern "C" {
+    #[doc = " Borrowed i-th key of a dict; NULL if out of range or not a dict."]
     pub fn nq_value_dict_key(value: *const nq_value, i: usize) -> *const nq_value;
 }
 unsafe extern "C" {
+    #[doc = " Encode value as pickle protocol 5, exactly as Python 3.13 pickle.dumps.\n *out is malloc'd by the library: free it with nq_buffer_free().\n Errors: NQ_EINVAL, NQ_ENOMEM, NQ_ECODEC (too deep: > 1000 levels)."]
     pub fn nq_pickle_dump(
         value: *const nq_value,
         out: *mut *mut ::core::ffi::c_void,
@@ -402,6 +553,7 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Decode a pickle (protocols 2..5) of the subset above into a new value.\n Errors: NQ_EINVAL, NQ_ENOMEM, NQ_ECODEC (truncated, unsupported opcode,\n globals, nesting deeper than 1000); nq_last_error() says which."]
     pub fn nq_pickle_load(
         data: *const ::core::ffi::c_void,
         size: usize,
@@ -409,30 +561,48 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Free a buffer the library allocated (nq_pickle_dump). NULL is ignored."]
     pub fn nq_buffer_free(buffer: *mut ::core::ffi::c_void);
 }
+#[doc = " A communicator: one server or client on one transport (opaque)."]
 #[repr(C)]
 #[derive(Debug)]
 pub struct nq_comm {
     _unused: [u8; 0],
 }
+#[doc = " A received message: payload and sender (opaque; nq_msg_free)."]
 #[repr(C)]
 #[derive(Debug)]
 pub struct nq_msg {
     _unused: [u8; 0],
 }
+#[doc = "< TCP, or TLS over TCP when options enable it"]
 pub const NQ_TCP: nq_protocol = 0;
+#[doc = "< MQTT 3.1.1 through a broker (when built in, see docs/mqtt.md)"]
 pub const NQ_MQTT: nq_protocol = 1;
+#[doc = "< gRPC bidirectional stream /grpc/comm (when built in, see docs/grpc.md)"]
 pub const NQ_GRPC: nq_protocol = 2;
+#[doc = " In-process: a server and its clients in one process, addressed by\n port number only (host is ignored; port 0 picks a free number), with\n no sockets: bytes are copied between the communicators' I/O threads.\n Same sessions, handshake, close and reconnection as the others; no\n TLS (NQ_EINVAL). Always built."]
+pub const NQ_INPROC: nq_protocol = 3;
+#[doc = " The transport of a communicator (nq_comm_new)."]
 pub type nq_protocol = ::core::ffi::c_uint;
+#[doc = "< connects to a server"]
 pub const NQ_CLIENT: nq_purpose = 0;
+#[doc = "< listens (or, over MQTT, subscribes) for clients"]
 pub const NQ_SERVER: nq_purpose = 1;
+#[doc = " Which end of a session a communicator is (nq_comm_new)."]
 pub type nq_purpose = ::core::ffi::c_uint;
+#[doc = "< something failed"]
 pub const NQ_LOG_ERROR: nq_log_level = 0;
+#[doc = "< something went wrong and was dealt with (the default level)"]
 pub const NQ_LOG_WARN: nq_log_level = 1;
+#[doc = "< normal events worth noting (a session ended, a resend)"]
 pub const NQ_LOG_INFO: nq_log_level = 2;
+#[doc = "< details for debugging"]
 pub const NQ_LOG_DEBUG: nq_log_level = 3;
+#[doc = " Severity of a log line; a sink gets the lines at its level or more severe."]
 pub type nq_log_level = ::core::ffi::c_uint;
+#[doc = " Log sink: called on the I/O thread, or the calling thread for errors of\n synchronous calls (and for connection lines of a put that the calling\n thread wrote itself, see docs/abi.md \"Threads\"). msg is valid during the\n call only. Must not block."]
 pub type nq_log_fn = ::core::option::Option<
     unsafe extern "C" fn(
         user: *mut ::core::ffi::c_void,
@@ -441,6 +611,7 @@ pub type nq_log_fn = ::core::option::Option<
     ),
 >;
 unsafe extern "C" {
+    #[doc = " Where a communicator's log lines go: fn (NULL restores the default,\n stderr) for lines at level or more severe (default NQ_LOG_WARN)."]
     pub fn nq_options_set_log(
         opts: *mut nq_options,
         fn_: nq_log_fn,
@@ -449,6 +620,7 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Create a communicator and start its I/O thread.\n A server binds and listens before returning (NQ_EADDR if it cannot); a\n client returns at once and connects in the background, retrying until it\n reaches the server — puts made meanwhile are queued. opts may be NULL for\n the defaults and is copied.\n Errors: NQ_EINVAL (bad argument or option combination), NQ_EUNSUPPORTED\n (protocol not built in), NQ_EADDR, NQ_ETLS (bad key/certificate/CA),\n NQ_ENOMEM, NQ_EIO. Failures of a later connection (refused, TLS\n handshake or certificate verification) are logged, not returned: the\n client retries and its puts wait (see nq_options_set_connect_timeout)."]
     pub fn nq_comm_new(
         out: *mut *mut nq_comm,
         protocol: nq_protocol,
@@ -457,12 +629,15 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " The communicator's own id into out[16]."]
     pub fn nq_comm_id(comm: *const nq_comm, out: *mut u8) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " The port a server listens on (useful after binding port 0)."]
     pub fn nq_comm_port(comm: *const nq_comm, port: *mut ::core::ffi::c_int) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Ids of the peers with a live connection (for a client: the server, once\n its ini arrived on the current connection), 16 bytes each, into out\n (room for cap ids); *count gets how many there are (may exceed cap).\n A server keeps the session of a peer that vanished without fin for 60 s:\n it is not listed here, but puts naming it are queued for its return."]
     pub fn nq_comm_peers(
         comm: *mut nq_comm,
         out: *mut u8,
@@ -471,6 +646,7 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Send size bytes of data as one message. The bytes are copied before the\n call returns, so data may be reused at once; fn (may be NULL) runs once\n when the message has been written to every target's transport, or failed.\n peers: npeers ids of 16 bytes each, back to back; npeers 0 means the\n server (for a client) or every connected client (for a server). Only a\n server may name peers. The message is framed once, whatever the number\n of peers. Never blocks.\n In the current dialect a 16-byte message equal to this communicator's id\n is refused with NQ_EINVAL: on the wire it is the sender's fin.\n Errors (no callback then): NQ_EINVAL, NQ_ETOOBIG (over message limit),\n NQ_ENOPEER (a named peer is unknown), NQ_ECLOSED (close has begun),\n NQ_ENOMEM."]
     pub fn nq_comm_put(
         comm: *mut nq_comm,
         data: *const ::core::ffi::c_void,
@@ -482,6 +658,7 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Zero-copy put: send the bytes of stream as one message. On NQ_OK the\n library owns the stream (do not touch or free it); each chunk's release\n function runs once no target needs it. On error the caller keeps it."]
     pub fn nq_comm_put_stream(
         comm: *mut nq_comm,
         stream: *mut nq_stream,
@@ -492,6 +669,7 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " As nq_comm_put, completing a new waitable future in *out (free it with\n nq_future_free, before or after it completes). No future on error."]
     pub fn nq_comm_put_future(
         comm: *mut nq_comm,
         data: *const ::core::ffi::c_void,
@@ -502,6 +680,7 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " As nq_comm_put, posting (tag, status) to cq when complete. cq must\n outlive the communicator. Nothing is posted on error."]
     pub fn nq_comm_put_cq(
         comm: *mut nq_comm,
         data: *const ::core::ffi::c_void,
@@ -513,6 +692,7 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Encode value with the communicator's codec (nq_options_set_codec) and put\n it. With NQ_CODEC_RAW the value must be bytes, bytearray or str.\n Errors: those of nq_comm_put, and NQ_ECODEC."]
     pub fn nq_comm_put_value(
         comm: *mut nq_comm,
         value: *const nq_value,
@@ -523,6 +703,7 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Take the next message, in arrival order, from any peer (npeers 0) or from\n one of the npeers given. Waits up to timeout_ms (NQ_FOREVER, 0 polls).\n Messages of one peer always come in the order that peer sent them.\n After close, queued messages are still returned, then NQ_ECLOSED.\n Errors: NQ_ETIMEDOUT, NQ_ECLOSED, NQ_EINVAL."]
     pub fn nq_comm_get(
         comm: *mut nq_comm,
         peers: *const u8,
@@ -532,23 +713,177 @@ unsafe extern "C" {
     ) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Close: a client sends its queued puts, then fin, and waits for the\n server's fin; a server stops accepting and waits until every client has\n finished its session. Waits up to timeout_ms (NQ_FOREVER); when it\n elapses, connections are cut and NQ_ETIMEDOUT is returned. Either way the\n communicator is closed afterwards: puts not yet complete finish with\n NQ_ECANCELED, and every callback has returned before close returns.\n A client whose server disappears after the client's fin was sent gets\n NQ_ERESET. A second call waits for the first to finish, then returns\n NQ_OK. Must not be called from a callback of this communicator."]
     pub fn nq_comm_close(comm: *mut nq_comm, timeout_ms: i64) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Close (without waiting for peers, if not closed already), stop the I/O\n thread and free everything. Messages already got stay valid. NULL ignored."]
     pub fn nq_comm_free(comm: *mut nq_comm);
 }
 unsafe extern "C" {
+    #[doc = " Sender's id into out[16]."]
     pub fn nq_msg_peer(msg: *const nq_msg, out: *mut u8) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Payload bytes (contiguous; valid until nq_msg_free)."]
     pub fn nq_msg_data(msg: *const nq_msg) -> *const ::core::ffi::c_void;
 }
 unsafe extern "C" {
+    #[doc = " Number of payload bytes."]
     pub fn nq_msg_size(msg: *const nq_msg) -> usize;
 }
 unsafe extern "C" {
+    #[doc = " Decode the payload with codec into a new value. Errors: NQ_ECODEC, ..."]
     pub fn nq_msg_value(msg: *const nq_msg, codec: nq_codec, out: *mut *mut nq_value) -> nq_status;
 }
 unsafe extern "C" {
+    #[doc = " Free a message. NULL is ignored."]
     pub fn nq_msg_free(msg: *mut nq_msg);
+}
+#[doc = "< a message a peer put"]
+pub const NQ_MSG_DATA: nq_msg_kind = 0;
+#[doc = " The peer's ini arrived: its session (re)starts on a new connection.\n Comes before that connection's first message."]
+pub const NQ_EVENT_CONNECTED: nq_msg_kind = 1;
+#[doc = " The peer's fin arrived: the session ended cleanly (our fin answers\n it). Comes after the peer's last message."]
+pub const NQ_EVENT_FINISHED: nq_msg_kind = 2;
+#[doc = " The connection went away without fin (detail: the cause). A server\n keeps the session for the peer's return (linger); a client\n reconnects."]
+pub const NQ_EVENT_LOST: nq_msg_kind = 3;
+#[doc = " Server: a lost peer did not come back within the linger, or its\n session was dropped (over the linger cap or the per-peer limit);\n what was queued for it failed."]
+pub const NQ_EVENT_EXPIRED: nq_msg_kind = 4;
+#[doc = " A connection failed its handshake (TLS, or a first frame that is\n not an id) before any peer id was known: nq_msg_peer() gives 16\n zero bytes, and the detail names the connection and the cause."]
+pub const NQ_EVENT_REFUSED: nq_msg_kind = 5;
+#[doc = " What a received message is: data from a peer, or a peer event. The\n numbers are stable; new kinds may be added (treat unknown ones as\n events to ignore)."]
+pub type nq_msg_kind = ::core::ffi::c_uint;
+unsafe extern "C" {
+    #[doc = " Which peer events the communicator queues for its receivers: a mask of\n NQ_EVENT_BIT(kind) (NQ_EVENTS_ALL for all). Default 0: none, so that a\n program that does not ask sees only data messages, as before 1.2.\n Errors: NQ_EINVAL (NULL opts, or a bit that is no event kind)."]
+    pub fn nq_options_set_events(opts: *mut nq_options, mask: ::core::ffi::c_uint) -> nq_status;
+}
+#[doc = " Callback of nq_comm_get_async(): st is NQ_OK with msg (the callback owns\n it: free it with nq_msg_free(), now or later), or an error with msg\n NULL. Runs on the communicator's I/O thread with no library lock held,\n never on the thread that called nq_comm_get_async() from inside that\n call; it must not block. Receives pending when the communicator is\n closed complete on the thread that calls nq_comm_close() or\n nq_comm_free(), after the I/O thread has stopped (as puts do)."]
+pub type nq_get_fn = ::core::option::Option<
+    unsafe extern "C" fn(user: *mut ::core::ffi::c_void, st: nq_status, msg: *mut nq_msg),
+>;
+unsafe extern "C" {
+    #[doc = " Receive one message through a callback: fn(user, ...) runs once, when a\n message from any peer (npeers 0) or from one of the npeers ids given\n (16 bytes each, copied) is handed to this receive, when timeout_ms\n passes (NQ_ETIMEDOUT; NQ_FOREVER waits without limit, 0 takes only a\n message already queued), when it is cancelled (NQ_ECANCELED) or when the\n communicator closes with nothing queued for it (NQ_ECLOSED). Never\n blocks, and never calls fn before it returns on the calling thread.\n op_id (may be NULL) gets the receive's id, for nq_comm_get_cancel(),\n before fn can run. Any thread.\n Errors (fn never runs then): NQ_EINVAL (NULL comm or fn, peers NULL with\n npeers > 0), NQ_ECLOSED (nq_comm_close() has finished: the I/O thread\n that runs callbacks is gone; drain with nq_comm_get()), NQ_ENOMEM."]
+    pub fn nq_comm_get_async(
+        comm: *mut nq_comm,
+        peers: *const u8,
+        npeers: usize,
+        timeout_ms: i64,
+        fn_: nq_get_fn,
+        user: *mut ::core::ffi::c_void,
+        op_id: *mut u64,
+    ) -> nq_status;
+}
+unsafe extern "C" {
+    #[doc = " As nq_comm_get_async(), completing a new waitable future in *out: wait\n for it with nq_future_wait() (its result is the receive's status), take\n the message with nq_future_take_msg(), free it with nq_future_free()\n (before or after completion; a message not taken is freed with it).\n After close the future completes at once, with a message still queued\n or NQ_ECLOSED. Any thread.\n Errors (no future then): NQ_EINVAL, NQ_ENOMEM."]
+    pub fn nq_comm_get_future(
+        comm: *mut nq_comm,
+        peers: *const u8,
+        npeers: usize,
+        timeout_ms: i64,
+        op_id: *mut u64,
+        out: *mut *mut nq_future,
+    ) -> nq_status;
+}
+unsafe extern "C" {
+    #[doc = " The message of a completed receive future (nq_comm_get_future()) into\n *msg, which the caller then owns. Once only: a second call, a future\n not complete, a receive that failed and a put's future give NQ_ESTATE\n (*msg NULL). Any thread.\n Errors: NQ_EINVAL (NULL argument), NQ_ESTATE."]
+    pub fn nq_future_take_msg(future: *mut nq_future, msg: *mut *mut nq_msg) -> nq_status;
+}
+unsafe extern "C" {
+    #[doc = " As nq_comm_get_async(), posting the completion to cq with tag. Take it\n with nq_cq_next_msg(), which hands over the message. nq_cq_next() and\n nq_cq_next_batch() report a receive's tag and status too, but free its\n message: a queue that receives must be drained with nq_cq_next_msg().\n cq must outlive the communicator. After close the completion is posted\n at once, with a message still queued or NQ_ECLOSED. Any thread.\n Errors (nothing posted then): NQ_EINVAL, NQ_ENOMEM."]
+    pub fn nq_comm_get_cq(
+        comm: *mut nq_comm,
+        peers: *const u8,
+        npeers: usize,
+        timeout_ms: i64,
+        cq: *mut nq_cq,
+        tag: u64,
+        op_id: *mut u64,
+    ) -> nq_status;
+}
+unsafe extern "C" {
+    #[doc = " As nq_cq_next(), and the completion's message into *msg (the caller\n owns it): a receive's message when its status is NQ_OK, NULL for a\n failed receive and for a put's completion. msg may not be NULL; tag and\n result may. Any thread.\n Errors: NQ_EINVAL, NQ_ETIMEDOUT, NQ_ECLOSED (as nq_cq_next())."]
+    pub fn nq_cq_next_msg(
+        cq: *mut nq_cq,
+        timeout_ms: i64,
+        tag: *mut u64,
+        result: *mut nq_status,
+        msg: *mut *mut nq_msg,
+    ) -> nq_status;
+}
+unsafe extern "C" {
+    #[doc = " Cancel the pending receive op_id (from any of the three forms). NQ_OK:\n it had no message yet and now completes with NQ_ECANCELED (a callback\n on the I/O thread, shortly; a future or a cq entry before this returns).\n NQ_ESTATE: too late, it has a message or has completed (or the id is\n unknown) — its completion delivers what it got, so nothing is lost and\n nothing comes twice. Any thread. Errors: NQ_EINVAL, NQ_ESTATE."]
+    pub fn nq_comm_get_cancel(comm: *mut nq_comm, op_id: u64) -> nq_status;
+}
+unsafe extern "C" {
+    #[doc = " The communicator's readiness descriptor into *fd: readable while a\n message or event is queued and not yet handed to a receiver, and once\n the communicator is closed (a get then returns what is left, then\n NQ_ECLOSED). Level-triggered: it stays readable until the queue is\n empty. Wait on it with poll/epoll/an event loop, then take messages with\n nq_comm_get() and timeout 0 until NQ_ETIMEDOUT. Readiness is for any\n peer: a get with a peer filter may still find nothing. Pending\n asynchronous receives take messages before they count as queued.\n The library owns the descriptor (created on the first call, the same\n one every call, closed by nq_comm_free()): do not read, write or close\n it. Any thread. Errors: NQ_EINVAL, NQ_EIO (no descriptor available)."]
+    pub fn nq_comm_fd(comm: *mut nq_comm, fd: *mut ::core::ffi::c_int) -> nq_status;
+}
+unsafe extern "C" {
+    #[doc = " The kind of a message: NQ_MSG_DATA or an NQ_EVENT_* (NQ_MSG_DATA for NULL)."]
+    pub fn nq_msg_kind_of(msg: *const nq_msg) -> nq_msg_kind;
+}
+unsafe extern "C" {
+    #[doc = " An event's detail text (the cause of a loss, the failed handshake, ...),\n valid until nq_msg_free(); \"\" for data messages and events without one.\n Never NULL."]
+    pub fn nq_msg_event_detail(msg: *const nq_msg) -> *const ::core::ffi::c_char;
+}
+unsafe extern "C" {
+    #[doc = " MQTT quality of service of every publish and subscription: 0 (default,\n as the reference: at most once), 1 (at least once) or 2 (exactly once).\n With 1 or 2 the communicator asks the broker for a persistent session\n (clean session off) so a reconnection resumes where it stopped.\n Errors: NQ_EINVAL for a value other than 0, 1, 2."]
+    pub fn nq_options_set_mqtt_qos(opts: *mut nq_options, qos: ::core::ffi::c_int) -> nq_status;
+}
+unsafe extern "C" {
+    #[doc = " Broker user name (the MQTT CONNECT field); copied, at most 255 bytes;\n NULL or \"\" unsets. Use TLS to keep it and the password off the wire in\n clear. Errors: NQ_EINVAL (NULL handle, longer than 255 bytes)."]
+    pub fn nq_options_set_mqtt_username(
+        opts: *mut nq_options,
+        username: *const ::core::ffi::c_char,
+    ) -> nq_status;
+}
+unsafe extern "C" {
+    #[doc = " Broker password; copied, at most 255 bytes; NULL or \"\" unsets. It is sent\n only with a user name, as MQTT 3.1.1 requires.\n Errors: NQ_EINVAL (NULL handle, longer than 255 bytes)."]
+    pub fn nq_options_set_mqtt_password(
+        opts: *mut nq_options,
+        password: *const ::core::ffi::c_char,
+    ) -> nq_status;
+}
+#[doc = " A snapshot of statistics: (key, value) pairs (opaque; nq_stats_free)."]
+#[repr(C)]
+#[derive(Debug)]
+pub struct nq_stats {
+    _unused: [u8; 0],
+}
+unsafe extern "C" {
+    #[doc = " Snapshot the communicator's own statistics into a new *out: traffic,\n queues, sessions, reconnections and errors by kind (docs/abi.md,\n \"Statistics\", column \"comm\").\n Errors: NQ_EINVAL (NULL argument), NQ_ENOMEM."]
+    pub fn nq_comm_stats(comm: *mut nq_comm, out: *mut *mut nq_stats) -> nq_status;
+}
+unsafe extern "C" {
+    #[doc = " Snapshot the statistics of one peer, named by its 16-byte id, into a new\n *out (docs/abi.md, \"Statistics\", column \"peer\"). A server knows the\n peers it has a session with, live or lingering after a lost connection;\n a client knows its server once the server's ini arrived.\n Errors: NQ_EINVAL (NULL argument), NQ_ENOPEER (no session with that\n peer), NQ_ENOMEM."]
+    pub fn nq_comm_peer_stats(
+        comm: *mut nq_comm,
+        peer: *const u8,
+        out: *mut *mut nq_stats,
+    ) -> nq_status;
+}
+unsafe extern "C" {
+    #[doc = " Number of (key, value) pairs in the snapshot; 0 for NULL."]
+    pub fn nq_stats_count(stats: *const nq_stats) -> usize;
+}
+unsafe extern "C" {
+    #[doc = " Key of pair i (0 <= i < nq_stats_count): a static string, valid for the\n life of the library. NULL when i is out of range or stats is NULL."]
+    pub fn nq_stats_key(stats: *const nq_stats, i: usize) -> *const ::core::ffi::c_char;
+}
+unsafe extern "C" {
+    #[doc = " Value of pair i; 0 when i is out of range or stats is NULL."]
+    pub fn nq_stats_value(stats: *const nq_stats, i: usize) -> u64;
+}
+unsafe extern "C" {
+    #[doc = " Value of the pair named key into *out.\n Errors: NQ_EINVAL when an argument is NULL or when this snapshot has no\n such key (an unknown name, a key of a later release, or a per-communicator\n key asked of a peer's snapshot); nq_last_error() says which."]
+    pub fn nq_stats_get(
+        stats: *const nq_stats,
+        key: *const ::core::ffi::c_char,
+        out: *mut u64,
+    ) -> nq_status;
+}
+unsafe extern "C" {
+    #[doc = " Free a snapshot. NULL is ignored."]
+    pub fn nq_stats_free(stats: *mut nq_stats);
 }

@@ -1,5 +1,7 @@
 use crate::error::{check, completion};
 use crate::put::{Completion, Put};
+use crate::receive::{millis, GetFuture, Receiver, Spill};
+use crate::stats::Stats;
 use crate::value::OwnedValue;
 use crate::{Codec, Id, Message, Options, Result, Value};
 use netqueue_sys as sys;
@@ -37,7 +39,9 @@ pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// ignoring the outcome, and frees it.
 pub struct Comm {
     raw: NonNull<sys::nq_comm>,
-    codec: Codec,
+    pub(crate) codec: Codec,
+    /// Messages of dropped receive futures (see crate::receive).
+    pub(crate) spill: Arc<Spill>,
 }
 
 // SAFETY: the C ABI makes every nq_comm_* call safe from any thread,
@@ -89,13 +93,6 @@ fn with_completion(call: impl FnOnce(sys::nq_done_fn, *mut c_void) -> sys::nq_st
     result.map(|()| Put { shared })
 }
 
-/// Timeout in the C ABI's milliseconds: None waits forever.
-fn millis(timeout: Option<Duration>) -> i64 {
-    match timeout {
-        None => sys::NQ_FOREVER as i64,
-        Some(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
-    }
-}
 
 /// An option's duration in milliseconds, rounded up (a positive duration
 /// never becomes 0, which the library reads as off or at once).
@@ -106,7 +103,7 @@ pub(crate) fn ceil_millis(d: Duration) -> i64 {
 
 /// Ids as the C calls take them (16 bytes each, back to back): Id is a
 /// repr(transparent) [u8; 16], so a slice of them already is that.
-fn ids_ptr(ids: &[Id]) -> *const u8 {
+pub(crate) fn ids_ptr(ids: &[Id]) -> *const u8 {
     if ids.is_empty() { ptr::null() } else { ids.as_ptr().cast() }
 }
 
@@ -126,7 +123,11 @@ impl Comm {
         let mut raw = ptr::null_mut();
         // SAFETY: valid out pointer and options handle (copied by the call).
         check(unsafe { sys::nq_comm_new(&mut raw, proto, purp, opts.as_ptr()) })?;
-        Ok(Comm { raw: NonNull::new(raw).expect("nq_comm_new gave NULL"), codec: opts.codec })
+        Ok(Comm {
+            raw: NonNull::new(raw).expect("nq_comm_new gave NULL"),
+            codec: opts.codec,
+            spill: Arc::default(),
+        })
     }
 
     /// The communicator's own id.
@@ -221,7 +222,12 @@ impl Comm {
     /// those named, waiting up to `timeout` (None: forever). Errors:
     /// [`crate::Status::TimedOut`]; [`crate::Status::Closed`] once closed
     /// and drained.
+    /// A message of a dropped receive future that accepts `from` comes
+    /// first (see [`Comm::get_async`]).
     pub fn get(&self, from: &[Id], timeout: Option<Duration>) -> Result<Message> {
+        if let Some(m) = self.spill.take(from) {
+            return Ok(m);
+        }
         let mut msg = ptr::null_mut();
         // SAFETY: live handle, ids readable, valid out pointer.
         check(unsafe {
@@ -229,6 +235,61 @@ impl Comm {
         })?;
         // SAFETY: the library handed us a message of our own.
         Ok(unsafe { Message::from_raw(msg, self.codec) })
+    }
+
+    /// Receive asynchronously: a [`std::future::Future`] of the next
+    /// message from any peer (`from` empty) or one of those named, ready
+    /// with [`crate::Status::TimedOut`] after `timeout` (None: never) and
+    /// [`crate::Status::Closed`] once closed and drained. Works in any
+    /// executor: the library's I/O thread completes it and wakes the task.
+    /// The receive is queued now, in line with other receives and blocking
+    /// gets (first come, first served); a message already queued is taken
+    /// at once, on this thread. Dropping the future cancels it; a
+    /// message the library had already handed to it is kept for the next
+    /// receive that accepts its peer, so none is lost or duplicated.
+    pub fn get_async(&self, from: &[Id], timeout: Option<Duration>) -> GetFuture<'_> {
+        GetFuture::start(self, from, timeout)
+    }
+
+    /// A [`futures_core::Stream`] of messages and (if enabled with
+    /// [`crate::Options::events`]) peer events from any peer (`from`
+    /// empty) or those named, ending once the communicator is closed and
+    /// drained. It takes queued messages directly and waits with one
+    /// asynchronous receive when there are none.
+    pub fn stream(&self, from: &[Id]) -> Receiver<'_> {
+        Receiver::new(self, from)
+    }
+
+    /// A snapshot of the communicator's statistics (docs/abi.md,
+    /// "Statistics"). Works after close (final figures).
+    pub fn stats(&self) -> Result<Stats> {
+        let mut out = ptr::null_mut();
+        // SAFETY: live handle, valid out pointer.
+        check(unsafe { sys::nq_comm_stats(self.raw.as_ptr(), &mut out) })?;
+        // SAFETY: a new snapshot of our own.
+        Ok(unsafe { Stats::from_raw(out) })
+    }
+
+    /// A snapshot of one peer's statistics; [`crate::Status::NoPeer`] if
+    /// the communicator has no session with it.
+    pub fn peer_stats(&self, peer: Id) -> Result<Stats> {
+        let mut out = ptr::null_mut();
+        // SAFETY: live handle, 16 readable bytes, valid out pointer.
+        check(unsafe { sys::nq_comm_peer_stats(self.raw.as_ptr(), peer.0.as_ptr(), &mut out) })?;
+        // SAFETY: a new snapshot of our own.
+        Ok(unsafe { Stats::from_raw(out) })
+    }
+
+    /// How many messages dropped receives left for later ones (the spill
+    /// rule of [`Comm::get_async`]), and how many drops found their cancel
+    /// too late (NQ_ESTATE); for tests of that rule.
+    #[doc(hidden)]
+    pub fn spilled_total(&self) -> (u64, u64) {
+        self.spill.total()
+    }
+
+    pub(crate) fn raw(&self) -> *mut sys::nq_comm {
+        self.raw.as_ptr()
     }
 
     /// Orderly close: a client sends its queued puts and fin and waits for
@@ -250,6 +311,8 @@ impl Drop for Comm {
             // communicator returns at once
             let _ = self.close(Some(DEFAULT_CLOSE_TIMEOUT));
         }
+        // messages nobody took, freed while their communicator still is
+        self.spill.clear();
         // SAFETY: we own the handle and nothing borrows it any more.
         unsafe { sys::nq_comm_free(self.raw.as_ptr()) }
     }

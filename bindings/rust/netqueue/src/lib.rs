@@ -14,6 +14,13 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Async receive works in any executor: [`Comm::get_async`] is a
+//! [`std::future::Future`] of one message, [`Comm::stream`] a
+//! `futures_core::Stream` of messages and peer events ([`Received`];
+//! opt-in with [`Options::events`]); dropping either cancels without
+//! losing a message. [`Comm::stats`] and [`Comm::peer_stats`] snapshot the
+//! statistics.
+//!
 //! Thread rules follow the C ABI: a [`Comm`] is `Send + Sync` (every
 //! `nq_comm_*` call is safe from any thread until it is freed, which only
 //! `Drop` does); [`Options`] is `Send` but not `Sync`; a [`Message`]
@@ -21,10 +28,13 @@
 
 mod comm;
 mod error;
+mod event;
 mod id;
 mod message;
 mod options;
 mod put;
+mod receive;
+mod stats;
 mod value;
 
 pub use comm::{Comm, Protocol, Purpose, DEFAULT_CLOSE_TIMEOUT};
@@ -32,7 +42,10 @@ pub use error::{Error, Result, Status};
 pub use id::Id;
 pub use message::Message;
 pub use options::{Codec, Dialect, Options, QueuePolicy};
+pub use event::{Event, EventKind, Received};
 pub use put::Put;
+pub use receive::{GetFuture, Receiver};
+pub use stats::Stats;
 pub use value::Value;
 
 /// Version string of the loaded libnetqueue ("1.2.0").

@@ -41,6 +41,22 @@ impl Message {
         }
     }
 
+    /// The peer event this message is, or None for data a peer put
+    /// (events come only when enabled with [`crate::Options::events`]).
+    pub fn event(&self) -> Option<crate::Event> {
+        // SAFETY: live message.
+        let kind = crate::EventKind::from_raw(unsafe { sys::nq_msg_kind_of(self.raw.as_ptr()) })?;
+        // SAFETY: never NULL, valid until nq_msg_free.
+        let detail = unsafe { std::ffi::CStr::from_ptr(sys::nq_msg_event_detail(self.raw.as_ptr())) };
+        Some(crate::Event { kind, peer: self.peer(), detail: detail.to_string_lossy().into_owned() })
+    }
+
+    /// True for data a peer put (not an event).
+    pub fn is_data(&self) -> bool {
+        // SAFETY: live message.
+        unsafe { sys::nq_msg_kind_of(self.raw.as_ptr()) == sys::NQ_MSG_DATA }
+    }
+
     /// The payload decoded with the communicator's codec (under
     /// [`Codec::Raw`]: [`Value::Bytes`]).
     pub fn value(&self) -> Result<Value> {

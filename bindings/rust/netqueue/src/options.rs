@@ -202,6 +202,31 @@ impl Options {
         // SAFETY: valid handle.
         self.set(|o| unsafe { sys::nq_options_set_keepalive(o, ms) })
     }
+    /// Queue these peer events for the receivers, as messages of their
+    /// own kind ([`crate::Message::event`], [`crate::Received::Event`]);
+    /// default none. [`crate::EventKind::ALL`] for all.
+    pub fn events(self, kinds: &[crate::EventKind]) -> Result<Options> {
+        let mask = kinds.iter().fold(0u32, |m, k| m | 1u32.checked_shl(k.raw()).unwrap_or(0));
+        // SAFETY: valid handle.
+        self.set(|o| unsafe { sys::nq_options_set_events(o, mask) })
+    }
+    /// Server: bound on the bytes queued to one peer and not yet written;
+    /// past it the peer is cut and its pending puts fail with
+    /// [`crate::Status::Reset`] (default 256 MiB; 1 KiB ..= 2^62, 0: none).
+    pub fn peer_limit(self, bytes: u64) -> Result<Options> {
+        // SAFETY: valid handle.
+        self.set(|o| unsafe { sys::nq_options_set_peer_limit(o, bytes) })
+    }
+    /// Bound on the bytes of all partially received frames together,
+    /// over every connection (default 1 GiB; 1 KiB ..= 2^62, 0: none).
+    pub fn partial_limit(self, bytes: u64) -> Result<Options> {
+        // SAFETY: valid handle.
+        self.set(|o| unsafe { sys::nq_options_set_partial_limit(o, bytes) })
+    }
+    /// Server: require client certificates signed by this CA (PEM file).
+    pub fn tls_client_ca(self, path: &str) -> Result<Options> {
+        self.set_str(path, sys::nq_options_set_tls_client_ca)
+    }
 }
 
 impl Drop for Options {
