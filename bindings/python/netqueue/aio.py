@@ -63,6 +63,10 @@ class Receiver:
         #: (a cancelled handover, or data set aside by events()); served first
         self.held: deque[nqswig.Message] = deque()
 
+    def idle(self) -> bool:
+        """No aget waits (so a message may be taken without queueing behind one)."""
+        return not self._waiters
+
     def take(self, peers: bytes | None, use_held: bool = True) -> nqswig.Message | None:
         """A held message (unless use_held is False: events(), which puts
         data there) or the library's next one for peers, without waiting;

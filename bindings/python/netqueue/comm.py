@@ -109,20 +109,23 @@ class _Calls:
     only when none is (nq_comm_free must not race other calls)."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        # enter/exit take the bare lock (a C context manager: they run once
+        # per get); only retire waits on the condition
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._n = 0
         self.freed = False
 
     def enter(self) -> None:
-        with self._cond:
+        with self._lock:
             if self.freed:
                 raise errors.ClosedError("communicator is closed", "closed")
             self._n += 1
 
     def exit(self) -> None:
-        with self._cond:
+        with self._lock:
             self._n -= 1
-            if self._n == 0:
+            if self._n == 0 and self.freed:
                 self._cond.notify_all()
 
     def retire(self) -> bool:
@@ -180,6 +183,8 @@ class Communicator:
         load = self.options.serialization.load
         self._load = load
         self._borrows = getattr(load, "__func__", load) in BORROWING_LOADS
+        # raw bytes: the SWIG call's copy is the result, no view to make
+        self._bytes_load = getattr(load, "__func__", None) is BufferSerializer.load
         # with a send limit a put may wait in C: it then releases the GIL
         # and is counted like get and close
         self._blocking_puts = self.options.connection.send_limit != 0
@@ -195,6 +200,7 @@ class Communicator:
         self._ini = ev.ini
         self._fin = ev.fin
         self._events_on = ev.mask() != 0
+        self._peer_ids: dict[bytes, uuid.UUID] = {}
         self._aio = aio.Receiver(self._comm, self._calls.enter, self._calls.exit)
         self._finalize = weakref.finalize(self, _release, self._calls, self._putter, self._comm, self._cq,
                                           self._drain)
@@ -278,7 +284,12 @@ class Communicator:
         delivered); None for an event only an ini/fin handler wanted."""
         if self._events_on and (kind := msg.kind()) != nqswig.MSG_DATA:
             return cast(Message | None, self._event(msg, kind))
-        peer = uuid.UUID(bytes=msg.peer())
+        pid = msg.peer()
+        peer = self._peer_ids.get(pid)
+        if peer is None:
+            peer = self._peer_id(pid)
+        if self._bytes_load:
+            return Message(peer, msg.data())
         if not self._borrows:
             return Message(peer, self._load(msg.data()))
         view = msg.view()
@@ -286,6 +297,14 @@ class Communicator:
             return Message(peer, self._load(view))
         finally:
             view.release()
+
+    def _peer_id(self, pid: bytes) -> uuid.UUID:
+        """The UUID of a peer id, made once per peer (a UUID costs more
+        than a small message's whole get)."""
+        if len(self._peer_ids) >= 4096:
+            self._peer_ids.clear()
+        peer = self._peer_ids[pid] = uuid.UUID(bytes=pid)
+        return peer
 
     def _event(self, msg: nqswig.Message, kind: int) -> Event | None:
         peer = uuid.UUID(bytes=msg.peer())
@@ -321,12 +340,20 @@ class Communicator:
         return self._aiter()
 
     async def _aiter(self) -> AsyncIterator[Message]:
+        # aget inlined: while messages are queued (and no older aget
+        # waits), they are taken without a coroutine or future per message
+        aio = self._aio
+        convert = self._convert
         while True:
-            try:
-                item = await self.aget()
-            except errors.ClosedError:
-                return
-            yield item
+            raw = aio.take(None) if aio.idle() else None
+            if raw is None:
+                try:
+                    raw = await aio.get(None, None)
+                except errors.ClosedError:
+                    return
+            item = convert(raw)
+            if item is not None:
+                yield item
 
     async def events(self) -> AsyncIterator[Event]:
         """The peer events of the kinds delivered (EventOptions(deliver=...)),
