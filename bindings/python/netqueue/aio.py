@@ -24,6 +24,14 @@ from typing import Any
 
 from . import errors, nqswig
 
+#: A message taken from the library: its proxy (from a get), or as
+#: (kind, peer id, data, detail) from Comm.take_batch (the fast path).
+Raw = nqswig.Message | tuple[int, bytes, bytes, str]
+
+#: Most messages and payload bytes one fill() takes into `held`.
+BATCH_MSGS = 256
+BATCH_BYTES = 256 * 1024
+
 #: Seconds before waiters with peer filters are tried again when the queue
 #: holds only messages of other peers (see the module's note).
 RETRY_S = 0.005
@@ -32,16 +40,16 @@ RETRY_S = 0.005
 class _Waiter:
     __slots__ = ("peers", "fut", "use_held")
 
-    def __init__(self, peers: bytes | None, fut: "asyncio.Future[nqswig.Message]", use_held: bool) -> None:
+    def __init__(self, peers: bytes | None, fut: "asyncio.Future[Raw]", use_held: bool) -> None:
         self.peers = peers
         self.fut = fut
         self.use_held = use_held
 
 
-def _accepts(peers: bytes | None, raw: nqswig.Message) -> bool:
+def _accepts(peers: bytes | None, raw: Raw) -> bool:
     if peers is None:
         return True
-    pid = raw.peer()
+    pid = raw[1] if isinstance(raw, tuple) else raw.peer()
     return any(peers[i:i + 16] == pid for i in range(0, len(peers), 16))
 
 
@@ -61,13 +69,24 @@ class Receiver:
         self._waiters: deque[_Waiter] = deque()
         #: messages taken from the library but not yet given to a caller
         #: (a cancelled handover, or data set aside by events()); served first
-        self.held: deque[nqswig.Message] = deque()
+        self.held: deque[Raw] = deque()
 
     def idle(self) -> bool:
         """No aget waits (so a message may be taken without queueing behind one)."""
         return not self._waiters
 
-    def take(self, peers: bytes | None, use_held: bool = True) -> nqswig.Message | None:
+    def fill(self) -> int:
+        """Move what the library has queued (a batch) into `held`, in one
+        call; the number taken. ClosedError once closed and drained."""
+        self._enter()
+        try:
+            items = self._comm.take_batch(None, BATCH_MSGS, BATCH_BYTES)
+        finally:
+            self._leave()
+        self.held.extend(items)
+        return len(items)
+
+    def take(self, peers: bytes | None, use_held: bool = True) -> Raw | None:
         """A held message (unless use_held is False: events(), which puts
         data there) or the library's next one for peers, without waiting;
         None if there is none. ClosedError once closed and drained."""
@@ -97,7 +116,7 @@ class Receiver:
                 self._leave()
 
     async def get(self, peers: bytes | None, timeout: float | None,
-                  use_held: bool = True) -> nqswig.Message:
+                  use_held: bool = True) -> Raw:
         loop = asyncio.get_running_loop()
         self._bind(loop)
         if not self._waiters:  # nobody older waits: take one now if queued
@@ -106,7 +125,7 @@ class Receiver:
                 return raw
             if timeout is not None and timeout <= 0:
                 raise errors.TimeoutError_("get: no message within the timeout", "timed out")
-        fut: asyncio.Future[nqswig.Message] = loop.create_future()
+        fut: asyncio.Future[Raw] = loop.create_future()
         w = _Waiter(peers, fut, use_held)
         self._waiters.append(w)
         self._watch()

@@ -276,14 +276,24 @@ class Communicator:
         finally:
             self._calls.exit()
 
-    def _convert(self, msg: nqswig.Message) -> Message | None:
+    def _convert(self, msg: aio.Raw) -> Message | None:
         # typed Message: an Event comes only to a program that asked for it
         # (EventOptions(deliver=...)), and code written for the reference
         # keeps type-checking `get().data`
         """A received message as a Message, or as an Event (when its kind is
         delivered); None for an event only an ini/fin handler wanted."""
+        if isinstance(msg, tuple):
+            kind, pid, data, detail = msg
+            if kind != nqswig.MSG_DATA and self._events_on:
+                return cast(Message | None, self._event(kind, pid, detail))
+            peer = self._peer_ids.get(pid)
+            if peer is None:
+                peer = self._peer_id(pid)
+            if self._bytes_load:
+                return Message(peer, data)
+            return Message(peer, self._load(memoryview(data)))
         if self._events_on and (kind := msg.kind()) != nqswig.MSG_DATA:
-            return cast(Message | None, self._event(msg, kind))
+            return cast(Message | None, self._event(kind, msg.peer(), msg.event_detail()))
         pid = msg.peer()
         peer = self._peer_ids.get(pid)
         if peer is None:
@@ -306,8 +316,8 @@ class Communicator:
         peer = self._peer_ids[pid] = uuid.UUID(bytes=pid)
         return peer
 
-    def _event(self, msg: nqswig.Message, kind: int) -> Event | None:
-        peer = uuid.UUID(bytes=msg.peer())
+    def _event(self, kind: int, pid: bytes, detail: str) -> Event | None:
+        peer = uuid.UUID(bytes=pid)
         if kind == EventKind.CONNECTED:
             self._ini(peer)
         elif kind == EventKind.FINISHED:
@@ -318,7 +328,7 @@ class Communicator:
             k: EventKind | int = EventKind(kind)
         except ValueError:
             k = kind
-        return Event(k, peer, msg.event_detail())
+        return Event(k, peer, detail)
 
     async def aget(self, *peers: uuid.UUID | bytes, timeout: float | None = None) -> Message:
         """get for asyncio: `await comm.aget()` gives the next Message (or
@@ -342,13 +352,22 @@ class Communicator:
     async def _aiter(self) -> AsyncIterator[Message]:
         # aget inlined: while messages are queued (and no older aget
         # waits), they are taken without a coroutine or future per message
-        aio = self._aio
+        # (a batch at a time into aio.held, where a message left when the
+        # loop is broken off stays first in line for the next get)
+        rcv = self._aio
+        held = rcv.held
         convert = self._convert
         while True:
-            raw = aio.take(None) if aio.idle() else None
+            raw: aio.Raw | None = None
+            if rcv.idle():
+                try:
+                    if held or rcv.fill():
+                        raw = held.popleft()
+                except errors.ClosedError:
+                    return
             if raw is None:
                 try:
-                    raw = await aio.get(None, None)
+                    raw = await rcv.get(None, None)
                 except errors.ClosedError:
                     return
             item = convert(raw)
@@ -368,12 +387,15 @@ class Communicator:
                 raw = await self._aio.get(None, None, use_held=False)
             except errors.ClosedError:
                 return
-            kind = raw.kind()
+            kind = raw[0] if isinstance(raw, tuple) else raw.kind()
             if kind == nqswig.MSG_DATA:
                 self._aio.held.append(raw)
                 self._aio.kick()  # an aget may be waiting for it
                 continue
-            ev = self._event(raw, kind)
+            if isinstance(raw, tuple):
+                ev = self._event(kind, raw[1], raw[3])
+            else:
+                ev = self._event(kind, raw.peer(), raw.event_detail())
             if ev is not None:
                 yield ev
 

@@ -286,3 +286,33 @@ def test_fileno_is_readable_while_queued():
             assert select.select([fd], [], [], 10)[0] == [fd]
             assert s.get(timeout=0).data == b"x"
             assert select.select([fd], [], [], 0)[0] == []
+
+
+def test_async_for_broken_off_leaves_the_rest_queued(c_server):
+    """async for takes queued messages a batch at a time: those not yet
+    yielded when the loop breaks stay first in line for the next get."""
+    port = c_server("--echo")
+
+    async def main():
+        with nq.new(options=at(port, serialization=RAW)) as c:
+            for i in range(10):
+                c.put(bytes([i]))
+            end = time.monotonic() + 10
+            while c.stats()["recv_queue_msgs"] < 10:
+                assert time.monotonic() < end, "echoes did not arrive"
+                await asyncio.sleep(0.01)
+            got = []
+            async for m in c:
+                got.append(m.data[0])
+                if len(got) == 3:
+                    break
+            got.append((await c.aget(timeout=5)).data[0])
+            got.append(c.get(timeout=5).data[0])
+            async for m in c:
+                got.append(m.data[0])
+                if len(got) == 10:
+                    break
+            assert got == list(range(10))
+            with pytest.raises(TimeoutError):
+                await c.aget(timeout=0.1)
+    run(main())
