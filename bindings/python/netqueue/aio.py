@@ -91,10 +91,22 @@ class Receiver:
         data there) or the library's next one for peers, without waiting;
         None if there is none. ClosedError once closed and drained."""
         if use_held and self.held:
-            for i, raw in enumerate(self.held):
-                if _accepts(peers, raw):
-                    del self.held[i]
-                    return raw
+            # deque operations are atomic: another thread's blocking get
+            # may take from held meanwhile, so a scan (peer filter) walks a
+            # copy and removes what it found only if it is still there
+            if peers is None:
+                try:
+                    return self.held.popleft()
+                except IndexError:
+                    pass
+            else:
+                for raw in list(self.held):
+                    if _accepts(peers, raw):
+                        try:
+                            self.held.remove(raw)  # the first equal one: the same message or its twin
+                        except ValueError:
+                            continue
+                        return raw
         self._enter()
         try:
             return self._comm.try_get(peers)
@@ -183,6 +195,11 @@ class Receiver:
                 if raw is not None:
                     w.fut.set_result(raw)
                     delivered = True
+                elif w.peers is None and (w.use_held or not self.held):
+                    # the queue was empty for it: a message arriving now
+                    # belongs to it (first come, first served), not to a
+                    # younger waiter further on in this pass
+                    break
             if not delivered:
                 break
         pending = [w for w in self._waiters if not w.fut.done()]

@@ -365,6 +365,8 @@ class Communicator:
                         raw = held.popleft()
                 except errors.ClosedError:
                     return
+                except IndexError:  # another thread's get took it
+                    pass
             if raw is None:
                 try:
                     raw = await rcv.get(None, None)
