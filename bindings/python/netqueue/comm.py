@@ -357,6 +357,8 @@ class Communicator:
         rcv = self._aio
         held = rcv.held
         convert = self._convert
+        ids = self._peer_ids
+        fast = self._bytes_load  # _convert's tuple path, inlined for raw bytes
         while True:
             raw: aio.Raw | None = None
             if rcv.idle():
@@ -372,6 +374,10 @@ class Communicator:
                     raw = await rcv.get(None, None)
                 except errors.ClosedError:
                     return
+            if fast and type(raw) is tuple and raw[0] == 0:  # a data message, raw bytes
+                peer = ids.get(raw[1])
+                yield Message(peer if peer is not None else self._peer_id(raw[1]), raw[2])
+                continue
             item = convert(raw)
             if item is not None:
                 yield item
