@@ -670,3 +670,109 @@ int cq_drain_msgs(struct nqs_cq *q, long long *quads, int cap, long long timeout
 }
 %}
 #endif /* 1.2: Java */
+
+/* ===== 1.2: Python ==============================================================
+ * What the Python package's asyncio layer, peer events and statistics use
+ * (ABI 1.2: receive.h, stats.h). Python-only for now, so that the Java
+ * binding's own 1.2 block cannot clash with it; nothing here is specific to
+ * Python but the guard.
+ *  - Comm.fd(): the readiness descriptor (nq_comm_fd), for loop.add_reader.
+ *  - Comm.try_get(peers): a get with timeout 0 that returns None (no
+ *    exception) when nothing is queued: the asyncio drain calls it once per
+ *    message, and raising TimeoutError each time it empties would cost more
+ *    than the get itself.
+ *  - Comm.take_batch(peers, n, bytes): what is queued, as tuples, in one
+ *    call (the asyncio drain's fast path: no proxy object per message).
+ *  - Message.kind() / event_detail(): nq_msg_kind_of / nq_msg_event_detail.
+ *  - Options.set_events(mask), EVENT_* numbers, EVENTS_ALL.
+ *  - Comm.stats_of(None | id): a snapshot as a list of (key, value) pairs,
+ *    copied out and freed in the call (no handle to manage). */
+#if defined(SWIGPYTHON)
+%constant int MSG_DATA = NQ_MSG_DATA;
+%constant int EVENT_CONNECTED = NQ_EVENT_CONNECTED;
+%constant int EVENT_FINISHED = NQ_EVENT_FINISHED;
+%constant int EVENT_LOST = NQ_EVENT_LOST;
+%constant int EVENT_EXPIRED = NQ_EVENT_EXPIRED;
+%constant int EVENT_REFUSED = NQ_EVENT_REFUSED;
+%constant int EVENTS_ALL = NQ_EVENTS_ALL;
+
+
+%nothread nqs_comm::stats_of;
+%nothread nqs_comm::try_get;
+%nothread nqs_comm::take_batch;
+%nothread nqs_comm::fd;
+%nothread nqs_msg::kind;
+%nothread nqs_msg::event_detail;
+%newobject nqs_comm::try_get;
+%extend nqs_options {
+    void set_events(unsigned int mask) { nq_swig_check(nq_options_set_events($self, mask)); }
+}
+%extend nqs_comm {
+    int fd() { int fd = -1; nq_swig_check(nq_comm_fd($self, &fd)); return fd; }
+    /* The next queued message (a new Message), or None if none is queued:
+     * never waits, so the GIL is kept (%nothread). */
+    struct nqs_msg *try_get(const uint8_t *peers, size_t npeers) {
+        nq_msg *m = NULL;
+        nq_status st = nq_comm_get($self, peers, npeers, 0, &m);
+        if (st != NQ_ETIMEDOUT) nq_swig_check(st);
+        return m;
+    }
+    /* Statistics as a list of (key, value): the communicator's (peers
+     * None) or one peer's (peers: its 16-byte id). The snapshot is copied
+     * out and freed here (the GIL is held: %nothread). One method rather
+     * than two sharing a helper: SWIG emits this %extend with the class,
+     * above any helper this block could define. */
+    PyObject *stats_of(const uint8_t *peers, size_t npeers) {
+        nq_stats *s = NULL;
+        PyObject *list;
+        size_t n;
+        if (npeers > 1) { nq_swig_fail(NQ_EINVAL, "stats: one peer at most"); return NULL; }
+        if (nq_swig_check(npeers ? nq_comm_peer_stats($self, peers, &s) : nq_comm_stats($self, &s)))
+            return NULL;
+        n = nq_stats_count(s);
+        list = PyList_New((Py_ssize_t)n);
+        for (size_t i = 0; list && i < n; i++) {
+            PyObject *pair = Py_BuildValue("(sK)", nq_stats_key(s, i),
+                                           (unsigned long long)nq_stats_value(s, i));
+            if (!pair) { Py_CLEAR(list); break; }
+            PyList_SET_ITEM(list, (Py_ssize_t)i, pair);
+        }
+        nq_stats_free(s);
+        return list;
+    }
+    /* Queued messages without waiting, copied out as a list of
+     * (kind, peer id, data, detail) tuples: at most max_msgs, and no more
+     * once max_bytes of payload are taken; [] if none is queued. One call
+     * and no Message proxy per message: the asyncio drain's fast path.
+     * Raises (ECLOSED...) only when it took nothing. GIL held (%nothread):
+     * none of these gets waits. */
+    PyObject *take_batch(const uint8_t *peers, size_t npeers, int max_msgs, long long max_bytes) {
+        PyObject *list = PyList_New(0);
+        long long bytes = 0;
+        while (list && PyList_GET_SIZE(list) < max_msgs && bytes < max_bytes) {
+            nq_msg *m = NULL;
+            uint8_t id[NQ_ID_SIZE];
+            nq_status st = nq_comm_get($self, peers, npeers, 0, &m);
+            if (st == NQ_ETIMEDOUT) break;
+            if (st != NQ_OK) {
+                if (PyList_GET_SIZE(list) == 0) { Py_CLEAR(list); nq_swig_check(st); }
+                break;
+            }
+            nq_msg_peer(m, id);
+            PyObject *t = Py_BuildValue("(iy#y#s)", (int)nq_msg_kind_of(m), (const char *)id,
+                                        (Py_ssize_t)NQ_ID_SIZE, (const char *)nq_msg_data(m),
+                                        (Py_ssize_t)nq_msg_size(m), nq_msg_event_detail(m));
+            bytes += (long long)nq_msg_size(m);
+            nq_msg_free(m);
+            if (!t || PyList_Append(list, t) != 0) { Py_XDECREF(t); Py_CLEAR(list); break; }
+            Py_DECREF(t);
+        }
+        return list;
+    }
+}
+%extend nqs_msg {
+    int kind() { return (int)nq_msg_kind_of($self); }
+    const char *event_detail() { return nq_msg_event_detail($self); }
+}
+#endif
+/* ===== end 1.2: Python ========================================================== */

@@ -12,6 +12,7 @@ from importlib.metadata import version as _dist_version
 from . import errors
 from .comm import DEFAULT_CLOSE_TIMEOUT, Communicator, Message
 from .errors import Error
+from .events import Event, EventKind, EventOptions
 from .options import (CommunicatorOptions, ConnectionOptions, Dialect, NetworkLocation, Protocol,
                       Purpose, QueuePolicy, SecurityOptions, SerializationOptions)
 from .serializers import BufferSerializer, PickleSerializer
@@ -21,7 +22,7 @@ __all__ = (
     "Protocol", "Purpose", "CommunicatorOptions", "NetworkLocation", "ConnectionOptions",
     "SerializationOptions", "SecurityOptions", "QueuePolicy", "Dialect", "Message",
     "Communicator", "PickleSerializer", "BufferSerializer", "Error", "errors", "new",
-    "version", "abi_version", "DEFAULT_CLOSE_TIMEOUT",
+    "version", "abi_version", "DEFAULT_CLOSE_TIMEOUT", "Event", "EventKind", "EventOptions",
 )
 
 #: This package's version ("1.2.0"): it follows the C ABI it was built

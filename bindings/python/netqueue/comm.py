@@ -8,20 +8,26 @@ completed, and their done-callbacks run, on that drain thread.
 
 The put path and the drain loop are C (_fastput.c, see why there); the
 futures are PutFuture, a concurrent.futures.Future made cheap to create
-and complete.
+and complete; `await` on one goes through asyncio.wrap_future (the drain
+thread completes it, asyncio's call_soon_threadsafe wakes the loop).
+
+Receiving in asyncio (aget, `async for`, events()) is aio.Receiver: the
+loop watches the library's readiness descriptor, no thread waits in a get.
 """
+import asyncio
 import threading
 import uuid
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Generator
 from concurrent.futures import Future
 from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, NoReturn, Self, TypeVar
+from typing import Any, NoReturn, Self, TypeVar, cast
 
-from . import _fastput, errors, nqswig
+from . import _fastput, aio, errors, nqswig
+from .events import Event, EventKind
 from .options import CommunicatorOptions, Protocol, Purpose, to_native
 from .serializers import BORROWING_LOADS, BufferSerializer
 
@@ -69,6 +75,11 @@ class PutFuture(_fastput.FutureCore, Future[None]):
     def __init__(self) -> None:  # the put path does not call it; nothing to set
         pass
 
+    def __await__(self) -> Generator[Any, None, None]:
+        """`await comm.put(...)` in a coroutine: None once written, or the
+        put's netqueue.Error (through asyncio.wrap_future)."""
+        return asyncio.wrap_future(self).__await__()
+
     def _nq_finish(self, status: int) -> None:
         """Complete as set_result / set_exception do (drain thread, GIL held)."""
         exc = None
@@ -98,20 +109,23 @@ class _Calls:
     only when none is (nq_comm_free must not race other calls)."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        # enter/exit take the bare lock (a C context manager: they run once
+        # per get); only retire waits on the condition
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._n = 0
         self.freed = False
 
     def enter(self) -> None:
-        with self._cond:
+        with self._lock:
             if self.freed:
                 raise errors.ClosedError("communicator is closed", "closed")
             self._n += 1
 
     def exit(self) -> None:
-        with self._cond:
+        with self._lock:
             self._n -= 1
-            if self._n == 0:
+            if self._n == 0 and self.freed:
                 self._cond.notify_all()
 
     def retire(self) -> bool:
@@ -169,6 +183,8 @@ class Communicator:
         load = self.options.serialization.load
         self._load = load
         self._borrows = getattr(load, "__func__", load) in BORROWING_LOADS
+        # raw bytes: the SWIG call's copy is the result, no view to make
+        self._bytes_load = getattr(load, "__func__", None) is BufferSerializer.load
         # with a send limit a put may wait in C: it then releases the GIL
         # and is counted like get and close
         self._blocking_puts = self.options.connection.send_limit != 0
@@ -179,12 +195,19 @@ class Communicator:
         self._drain = threading.Thread(target=self._putter.drain,
                                        name=f"netqueue-cq-{self.options.id.hex[:8]}", daemon=True)
         self._drain.start()
+        ev = self.options.events
+        self._delivered = ev.delivered()
+        self._ini = ev.ini
+        self._fin = ev.fin
+        self._events_on = ev.mask() != 0
+        self._peer_ids: dict[bytes, uuid.UUID] = {}
+        self._aio = aio.Receiver(self._comm, self._calls.enter, self._calls.exit)
         self._finalize = weakref.finalize(self, _release, self._calls, self._putter, self._comm, self._cq,
                                           self._drain)
         if not self._blocking_puts and type(self).put is Communicator.put:
             # the put below, minus a Python frame (not for a subclass that
             # overrides put)
-            self.put = self._putter.put  # type: ignore[method-assign]
+            self.put = self._putter.put  # type: ignore[method-assign,assignment]  # makes PutFutures
 
     def __repr__(self) -> str:
         return f"<netqueue.Communicator {self.purpose} {self.protocol} {self.id}>"
@@ -210,16 +233,16 @@ class Communicator:
         finally:
             self._calls.exit()
 
-    def put(self, data: Any, *peers: uuid.UUID | bytes) -> Future[None]:
+    def put(self, data: Any, *peers: uuid.UUID | bytes) -> PutFuture:
         """Send data (serialized once) to peers (none: the server, or every
         client). The Future (a PutFuture) resolves when the data was written,
         or fails with a netqueue.Error (CanceledError if closed first,
         ResetError...)."""
         if not self._blocking_puts:
-            return self._putter.put(data, *peers)
+            return self._putter.put(data, *peers)  # type: ignore[return-value]  # makes a PutFuture (the class given to Putter)
         self._calls.enter()
         try:
-            return self._putter.put(data, *peers)
+            return self._putter.put(data, *peers)  # type: ignore[return-value]
         finally:
             self._calls.exit()
 
@@ -229,13 +252,22 @@ class Communicator:
         (a ConnectionAbortedError) once closed and drained."""
         sel = _peer_bytes(peers)
         left = _ms(timeout)
+        while True:
+            msg = self._aio.take(sel) if self._aio.held else None
+            if msg is None:
+                msg = self._get_raw(sel, left)
+            item = self._convert(msg)
+            if item is not None:
+                return item
+            # an event a handler took (ini/fin): go on for the next message
+
+    def _get_raw(self, sel: bytes | None, left: int) -> nqswig.Message:
         self._calls.enter()
         try:
             while True:
                 wait = _SLICE_MS if left < 0 else min(left, _SLICE_MS)
                 try:
-                    msg = self._comm.get(sel, wait)
-                    break
+                    return self._comm.get(sel, wait)
                 except errors.TimeoutError_:
                     if left >= 0:
                         left -= wait
@@ -243,7 +275,31 @@ class Communicator:
                             raise
         finally:
             self._calls.exit()
-        peer = uuid.UUID(bytes=msg.peer())
+
+    def _convert(self, msg: aio.Raw) -> Message | None:
+        # typed Message: an Event comes only to a program that asked for it
+        # (EventOptions(deliver=...)), and code written for the reference
+        # keeps type-checking `get().data`
+        """A received message as a Message, or as an Event (when its kind is
+        delivered); None for an event only an ini/fin handler wanted."""
+        if isinstance(msg, tuple):
+            kind, pid, data, detail = msg
+            if kind != nqswig.MSG_DATA and self._events_on:
+                return cast(Message | None, self._event(kind, pid, detail))
+            peer = self._peer_ids.get(pid)
+            if peer is None:
+                peer = self._peer_id(pid)
+            if self._bytes_load:
+                return Message(peer, data)
+            return Message(peer, self._load(memoryview(data)))
+        if self._events_on and (kind := msg.kind()) != nqswig.MSG_DATA:
+            return cast(Message | None, self._event(kind, msg.peer(), msg.event_detail()))
+        pid = msg.peer()
+        peer = self._peer_ids.get(pid)
+        if peer is None:
+            peer = self._peer_id(pid)
+        if self._bytes_load:
+            return Message(peer, msg.data())
         if not self._borrows:
             return Message(peer, self._load(msg.data()))
         view = msg.view()
@@ -251,6 +307,126 @@ class Communicator:
             return Message(peer, self._load(view))
         finally:
             view.release()
+
+    def _peer_id(self, pid: bytes) -> uuid.UUID:
+        """The UUID of a peer id, made once per peer (a UUID costs more
+        than a small message's whole get)."""
+        if len(self._peer_ids) >= 4096:
+            self._peer_ids.clear()
+        peer = self._peer_ids[pid] = uuid.UUID(bytes=pid)
+        return peer
+
+    def _event(self, kind: int, pid: bytes, detail: str) -> Event | None:
+        peer = uuid.UUID(bytes=pid)
+        if kind == EventKind.CONNECTED:
+            self._ini(peer)
+        elif kind == EventKind.FINISHED:
+            self._fin(peer)
+        if kind not in self._delivered:
+            return None
+        try:
+            k: EventKind | int = EventKind(kind)
+        except ValueError:
+            k = kind
+        return Event(k, peer, detail)
+
+    async def aget(self, *peers: uuid.UUID | bytes, timeout: float | None = None) -> Message:
+        """get for asyncio: `await comm.aget()` gives the next Message (or
+        Event, see EventOptions) without a thread waiting. Cancelling the
+        awaiting task loses nothing: a message not yet returned stays queued
+        for the next get. TimeoutError after timeout seconds (None: no
+        bound); ClosedError once closed and drained."""
+        sel = _peer_bytes(peers)
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            left = None if deadline is None else deadline - loop.time()
+            item = self._convert(await self._aio.get(sel, left))
+            if item is not None:
+                return item
+
+    def __aiter__(self) -> AsyncIterator[Message]:
+        """`async for msg in comm`: aget until the communicator is closed."""
+        return self._aiter()
+
+    async def _aiter(self) -> AsyncIterator[Message]:
+        # aget inlined: while messages are queued (and no older aget
+        # waits), they are taken without a coroutine or future per message
+        # (a batch at a time into aio.held, where a message left when the
+        # loop is broken off stays first in line for the next get)
+        rcv = self._aio
+        held = rcv.held
+        convert = self._convert
+        ids = self._peer_ids
+        fast = self._bytes_load  # _convert's tuple path, inlined for raw bytes
+        while True:
+            raw: aio.Raw | None = None
+            if rcv.idle():
+                try:
+                    if held or rcv.fill():
+                        raw = held.popleft()
+                except errors.ClosedError:
+                    return
+                except IndexError:  # another thread's get took it
+                    pass
+            if raw is None:
+                try:
+                    raw = await rcv.get(None, None)
+                except errors.ClosedError:
+                    return
+            if fast and type(raw) is tuple and raw[0] == 0:  # a data message, raw bytes
+                peer = ids.get(raw[1])
+                yield Message(peer if peer is not None else self._peer_id(raw[1]), raw[2])
+                continue
+            item = convert(raw)
+            if item is not None:
+                yield item
+
+    async def events(self) -> AsyncIterator[Event]:
+        """The peer events of the kinds delivered (EventOptions(deliver=...)),
+        as an async iterator, until closed. Data messages received meanwhile
+        are set aside, in order, for the next get / aget."""
+        if not self._delivered:
+            raise errors.InvalidArgumentError(
+                "events: no event kind is delivered (CommunicatorOptions(events=EventOptions(deliver=True)))",
+                "invalid argument")
+        while True:
+            try:
+                raw = await self._aio.get(None, None, use_held=False)
+            except errors.ClosedError:
+                return
+            kind = raw[0] if isinstance(raw, tuple) else raw.kind()
+            if kind == nqswig.MSG_DATA:
+                self._aio.held.append(raw)
+                self._aio.kick()  # an aget may be waiting for it
+                continue
+            if isinstance(raw, tuple):
+                ev = self._event(kind, raw[1], raw[3])
+            else:
+                ev = self._event(kind, raw.peer(), raw.event_detail())
+            if ev is not None:
+                yield ev
+
+    async def aput(self, data: Any, *peers: uuid.UUID | bytes) -> None:
+        """await put(data, *peers): returns once written, or raises its error."""
+        await self.put(data, *peers)
+
+    def fileno(self) -> int:
+        """The library's readiness descriptor (nq_comm_fd): readable while a
+        message or event is queued, and once closed. For event loops other
+        than asyncio; owned by the library (do not read or close it)."""
+        return self._call(lambda c: c.fd())
+
+    def stats(self) -> dict[str, int]:
+        """A snapshot of this communicator's statistics (docs/abi.md,
+        "Statistics": msgs_in, bytes_out, recv_queue_msgs, ...)."""
+        return dict(self._call(lambda c: c.stats_of(None)))
+
+    def peer_stats(self, peer: uuid.UUID | bytes) -> dict[str, int]:
+        """A snapshot of one peer's statistics (the keys marked "peer" in
+        docs/abi.md); errors.NoPeerError for a peer with no session."""
+        pid = peer.bytes if isinstance(peer, uuid.UUID) else bytes(peer)
+        return dict(self._call(lambda c: c.stats_of(pid)))
 
     def close(self, timeout: float | None = DEFAULT_CLOSE_TIMEOUT) -> None:
         """Close (a client flushes its puts and says fin; a server waits for its
@@ -278,7 +454,22 @@ class Communicator:
                            "close(timeout=None) waits without a bound")
             raise
         finally:
+            self._stop_aio()
             self._finalize()
+
+    def _stop_aio(self) -> None:
+        """Fail pending agets and unwatch the descriptor before it is freed."""
+        loop = self._aio._loop
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop or loop.is_closed():
+            self._aio.shutdown()
+        else:
+            loop.call_soon_threadsafe(self._aio.shutdown)
 
     def __enter__(self) -> Self:
         return self

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 from . import errors, nqswig
+from .events import EventOptions
 from .serializers import PickleSerializer
 
 _pickle = PickleSerializer()
@@ -95,6 +96,7 @@ class CommunicatorOptions:
     serialization: SerializationOptions = SerializationOptions()
     security: SecurityOptions | None = None
     workers: int = 1
+    events: EventOptions = EventOptions()
 
 
 def _millis(name: str, seconds: float | None, none: int) -> int:
@@ -126,6 +128,9 @@ def to_native(options: CommunicatorOptions, purpose: Purpose) -> nqswig.Options:
     o.set_dialect(int(c.dialect))
     o.set_connect_timeout(_millis("connect timeout", c.connect_timeout, -1))
     o.set_keepalive(_millis("keepalive", c.keepalive, 0))
+    mask = options.events.mask()
+    if mask:
+        o.set_events(mask)
     s = options.security
     if s is not None:
         o.set_tls(1)

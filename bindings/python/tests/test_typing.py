@@ -61,6 +61,20 @@ def test_user_code_is_checked_against_installed_types(tmp_path):
                 data: bytes = m.data
                 return data
         version: str = nq.__version__ + nq.version()
+
+        async def aecho(c: nq.Communicator) -> list[bytes]:
+            await c.put(b"x")  # a put's future is awaitable
+            m: nq.Message = await c.aget(timeout=5.0)
+            out = [m.data]
+            async for n in c:
+                out.append(n.data)
+            async for e in c.events():
+                k: nq.EventKind | int = e.kind
+                d: str = e.detail
+            s: dict[str, int] = c.stats()
+            p: dict[str, int] = c.peer_stats(m.peer)
+            return out
+        ev = nq.EventOptions(ini=lambda p: None, deliver=[nq.EventKind.LOST])
         """))
     r = mypy(str(good), cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -71,10 +85,12 @@ def test_user_code_is_checked_against_installed_types(tmp_path):
         nq.NetworkLocation("127.0.0.1", "51966")
         c: nq.Communicator = nq.new()
         c.close(timeout="soon")
+        async def f() -> None:
+            await c.aget(timeout="soon")
         """))
     r = mypy(str(bad), cwd=tmp_path)
     assert r.returncode == 1, r.stdout + r.stderr
     # one error per wrong call, each about the argument given
-    for line in (2, 3, 5):
+    for line in (2, 3, 5, 7):
         assert f"bad.py:{line}: error: Argument" in r.stdout, r.stdout
     assert "py.typed" not in r.stdout and "import-untyped" not in r.stdout, r.stdout
