@@ -57,6 +57,8 @@ case $mode in
     *) fail "unknown mode $mode" ;;
 esac
 
+# made here: the background job opens them later, and the first look may come first
+: >"$tmp/server.out.log"; : >"$tmp/server.log"
 "$bin/echo_server" --protocol "$proto" "${server_args[@]}" >"$tmp/server.out.log" 2>"$tmp/server.log" &
 server=$!
 pids+=("$server")

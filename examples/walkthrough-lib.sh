@@ -57,6 +57,7 @@ start_server() {
     local name=$1 i
     shift
     show "nq server $*"
+    : >"$work/$name.err" # before the job starts: the first look at it may come first
     "$NQ" server "$@" >"$work/$name.out" 2>"$work/$name.err" &
     pids+=($!)
     server_pid[$name]=$!

@@ -85,6 +85,7 @@ fi
 /usr/bin/nq --version | grep -q "$version" || fail "nq --version does not say $version: $(/usr/bin/nq --version)"
 
 echo "== /usr/bin/nq server --echo, then echo_client"
+: >"$tmp/server.err" # before the job starts: the first look at it may come first
 /usr/bin/nq server --echo --host 127.0.0.1 --port 0 >"$tmp/server.out" 2>"$tmp/server.err" &
 server=$!
 port=

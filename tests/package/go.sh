@@ -103,6 +103,7 @@ resolved=$(ldd app | sed -n 's/.*libnetqueue\.so\.1 => \([^ ]*\).*/\1/p')
 [[ "$resolved" == "$libdir"/* ]] || fail "libnetqueue.so.1 resolves to '$resolved', not into $libdir"
 
 log=$tmp/server.log
+: >"$log" # before the job starts: the first look at it may come first
 "$nq" server --echo --port 0 --host 127.0.0.1 >/dev/null 2>"$log" &
 srv=$!
 port=

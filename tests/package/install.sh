@@ -56,6 +56,7 @@ cc -o echo_client_static echo_client.c \
 ! readelf -d echo_client_static | grep -q 'NEEDED.*libnetqueue' || fail "echo_client_static still needs libnetqueue.so"
 rm -rf "$S"
 
+: >"$tmp/server.err" # before the job starts: the first look at it may come first
 "$P/bin/nq" server --echo --host 127.0.0.1 --port 0 >"$tmp/server.out" 2>"$tmp/server.err" &
 server=$!
 port=

@@ -100,6 +100,7 @@ if ldconfig -p | grep -q 'libnetqueue\.so'; then
 fi
 
 # 5. the program, from the jar's directory
+: >"$work/server.err" # before the job starts: the first look at it may come first
 LD_LIBRARY_PATH=$work/tool/lib "$work/tool/bin/nq" server --echo --host 127.0.0.1 --port 0 \
     >"$work/server.out" 2>"$work/server.err" &
 server=$!

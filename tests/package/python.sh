@@ -73,6 +73,7 @@ else
 fi
 
 # The echo server, from the prefix (it has no RUNPATH: LD_LIBRARY_PATH for it only).
+: >"$tmp/server.log" # before the job starts: the first look at it may come first
 LD_LIBRARY_PATH=$prefix/lib "$prefix/bin/nq" server --echo --host 127.0.0.1 --port 0 \
     >/dev/null 2>"$tmp/server.log" &
 server=$!

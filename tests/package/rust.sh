@@ -88,6 +88,7 @@ echo "$dyn" | grep -E 'NEEDED|RPATH|RUNPATH'
 ! ldd "$bin" | grep -q 'not found' || fail "unresolved libraries: $(ldd "$bin" | grep 'not found')"
 
 log=$tmp/server.log
+: >"$log" # before the job starts: the first look at it may come first
 "$nq" server --echo --port 0 --host 127.0.0.1 >/dev/null 2>"$log" &
 srv=$!
 port=
