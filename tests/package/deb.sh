@@ -11,6 +11,7 @@ build=$1 src=$2 version=$3
 pkgs=(libnetqueue1 libnetqueue-dev netqueue-tools)
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 if [ "$(id -u)" = 0 ]; then
     as_root=()
 elif sudo -n true 2>/dev/null; then
@@ -85,17 +86,7 @@ fi
 /usr/bin/nq --version | grep -q "$version" || fail "nq --version does not say $version: $(/usr/bin/nq --version)"
 
 echo "== /usr/bin/nq server --echo, then echo_client"
-: >"$tmp/server.err" # before the job starts: the first look at it may come first
-/usr/bin/nq server --echo --host 127.0.0.1 --port 0 >"$tmp/server.out" 2>"$tmp/server.err" &
-server=$!
-port=
-for _ in $(seq 100); do
-    port=$(sed -n 's/^nq: listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$tmp/server.err")
-    [ -n "$port" ] && break
-    kill -0 "$server" 2>/dev/null || break
-    sleep 0.1
-done
-[ -n "$port" ] || { cat "$tmp/server.err" >&2; fail "nq server never said where it listens"; }
+start_echo_server "$tmp/server.err" /usr/bin/nq server --echo --host 127.0.0.1 --port 0
 got=$(timeout 60 ./echo_client --port "$port" "hello from the .deb" "second line") ||
     fail "echo_client against /usr/bin/nq failed"
 [ "$got" = "$(printf 'hello from the .deb\nsecond line')" ] || fail "echo_client printed '$got'"

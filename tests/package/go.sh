@@ -12,14 +12,15 @@ set -euo pipefail
 src=$1 build=$2 nq=$3
 go=${GO:-go}
 fail() { echo "package-go: FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 command -v "$go" >/dev/null || fail "no go on PATH (scripts/setup.sh installs the Go toolchain)"
 command -v pkg-config >/dev/null || fail "no pkg-config on PATH (cgo finds libnetqueue with it)"
 [ -x "$nq" ] || fail "no nq at $nq"
 
 tmp=$(cd "$(mktemp -d)" && pwd -P)
-srv=
+server=
 cleanup() {
-    [ -n "$srv" ] && kill "$srv" 2>/dev/null && wait "$srv" 2>/dev/null
+    [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -102,18 +103,7 @@ echo "$dyn" | grep -E 'RPATH|RUNPATH' | grep -qF "$libdir" || fail "no run path 
 resolved=$(ldd app | sed -n 's/.*libnetqueue\.so\.1 => \([^ ]*\).*/\1/p')
 [[ "$resolved" == "$libdir"/* ]] || fail "libnetqueue.so.1 resolves to '$resolved', not into $libdir"
 
-log=$tmp/server.log
-: >"$log" # before the job starts: the first look at it may come first
-"$nq" server --echo --port 0 --host 127.0.0.1 >/dev/null 2>"$log" &
-srv=$!
-port=
-for _ in $(seq 100); do
-    port=$(sed -n 's/^nq: listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log")
-    [ -n "$port" ] && break
-    kill -0 "$srv" 2>/dev/null || fail "nq server exited: $(cat "$log")"
-    sleep 0.1
-done
-[ -n "$port" ] || fail "nq server never said where it listens: $(cat "$log")"
+start_echo_server "$tmp/server.log" "$nq" server --echo --port 0 --host 127.0.0.1
 
 out=$(./app "$port") || fail "the program failed: $out"
 echo "package-go: $out"

@@ -9,6 +9,7 @@
 set -euo pipefail
 build=$1 src=$2 version=$3
 fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 tmp=$(mktemp -d)
 server=
 trap '[ -n "$server" ] && kill -9 "$server" 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -56,17 +57,7 @@ cc -o echo_client_static echo_client.c \
 ! readelf -d echo_client_static | grep -q 'NEEDED.*libnetqueue' || fail "echo_client_static still needs libnetqueue.so"
 rm -rf "$S"
 
-: >"$tmp/server.err" # before the job starts: the first look at it may come first
-"$P/bin/nq" server --echo --host 127.0.0.1 --port 0 >"$tmp/server.out" 2>"$tmp/server.err" &
-server=$!
-port=
-for _ in $(seq 100); do
-    port=$(sed -n 's/^nq: listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$tmp/server.err")
-    [ -n "$port" ] && break
-    kill -0 "$server" 2>/dev/null || break
-    sleep 0.1
-done
-[ -n "$port" ] || { cat "$tmp/server.err" >&2; fail "P/bin/nq server never said where it listens"; }
+start_echo_server "$tmp/server.err" "$P/bin/nq" server --echo --host 127.0.0.1 --port 0
 for client in ./echo_client ./echo_client_static; do
     got=$(timeout 60 "$client" --port "$port" "via $client" "bye") || fail "$client failed"
     [ "$got" = "$(printf 'via %s\nbye' "$client")" ] || fail "$client printed '$got'"

@@ -13,14 +13,15 @@ set -euo pipefail
 src=$1 nq=$2
 cargo=${CARGO:-cargo}
 fail() { echo "package-rust: FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 command -v "$cargo" >/dev/null || fail "no cargo on PATH (scripts/setup.sh installs the Rust toolchain)"
 command -v cmake >/dev/null || fail "no cmake on PATH (the vendored build needs it)"
 [ -x "$nq" ] || fail "no nq at $nq"
 
 tmp=$(cd "$(mktemp -d)" && pwd -P)
-srv=
+server=
 cleanup() {
-    [ -n "$srv" ] && kill "$srv" 2>/dev/null && wait "$srv" 2>/dev/null
+    [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -87,18 +88,7 @@ echo "$dyn" | grep -E 'NEEDED|RPATH|RUNPATH'
     fail "the program has a run path into the tree"
 ! ldd "$bin" | grep -q 'not found' || fail "unresolved libraries: $(ldd "$bin" | grep 'not found')"
 
-log=$tmp/server.log
-: >"$log" # before the job starts: the first look at it may come first
-"$nq" server --echo --port 0 --host 127.0.0.1 >/dev/null 2>"$log" &
-srv=$!
-port=
-for _ in $(seq 100); do
-    port=$(sed -n 's/^nq: listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log")
-    [ -n "$port" ] && break
-    kill -0 "$srv" 2>/dev/null || fail "nq server exited: $(cat "$log")"
-    sleep 0.1
-done
-[ -n "$port" ] || fail "nq server never said where it listens: $(cat "$log")"
+start_echo_server "$tmp/server.log" "$nq" server --echo --port 0 --host 127.0.0.1
 
 out=$(cd "$tmp" && "$bin" "$port") || fail "the program failed: $out"
 echo "package-rust: $out"
