@@ -55,7 +55,7 @@ typedef struct nq_swig_bytes { const void *p; size_t n; } nq_swig_bytes;
 /* Bytes allocated for the caller: copied out, then release(p) runs. */
 typedef struct nq_swig_owned { void *p; size_t n; void (*release)(void *); } nq_swig_owned;
 
-/* Most completions one CompletionQueue.drain call returns. */
+/* Most completions one drain call (cq_drain_msgs) returns. */
 #define NQ_SWIG_DRAIN_MAX 1024
 
 /* One put completion: tag as given to put, status as nq_status number;
@@ -255,24 +255,6 @@ static __thread JNIEnv *nq_swig_jenv;
 %typemap(out) nq_swig_bytes {
     $result = (*jenv)->NewByteArray(jenv, (jsize)$1.n);
     if ($result && $1.n) (*jenv)->SetByteArrayRegion(jenv, $result, 0, (jsize)$1.n, (const jbyte *)$1.p);
-}
-/* Completions out, for CompletionQueue.drain: a long[] of 2*n slots filled
- * with (tag, status) pairs, from a per-thread buffer copied in after the
- * call (nothing is pinned while the drain waits). */
-%typemap(jni) (long long *pairs, int cap) "jlongArray"
-%typemap(jtype) (long long *pairs, int cap) "long[]"
-%typemap(jstype) (long long *pairs, int cap) "long[]"
-%typemap(javain) (long long *pairs, int cap) "$javainput"
-%typemap(in) (long long *pairs, int cap) (jlongArray arr) {
-    static __thread long long nq_swig_pairs[2 * NQ_SWIG_DRAIN_MAX];
-    if (!$input) { SWIG_JavaThrowException(jenv, SWIG_JavaNullPointerException, "pairs is null"); return $null; }
-    arr = $input;
-    $1 = nq_swig_pairs;
-    $2 = (int)((*jenv)->GetArrayLength(jenv, $input) / 2);
-    if ($2 > NQ_SWIG_DRAIN_MAX) $2 = NQ_SWIG_DRAIN_MAX;
-}
-%typemap(argout) (long long *pairs, int cap) {
-    if (result > 0) (*jenv)->SetLongArrayRegion(jenv, arr$argnum, 0, 2 * result, (const jlong *)$1);
 }
 /* Handles are owned by the language packages, which free them in the
  * right order (communicator before its completion queue): no finalizers. */
@@ -474,28 +456,6 @@ struct nqs_cq {};
         return r;
     }
     void shutdown() { nq_cq_shutdown($self); }
-#if defined(SWIGJAVA)
-    /* Wait up to timeout_ms for a completion, then take the ones already
-     * queued too: (tag, status) pairs into pairs[0..2n), at most
-     * pairs.length / 2 (and 1024). Returns n; -1 once shut down and
-     * drained. Raises on timeout (ETIMEDOUT). One JNI call for a batch. */
-    int drain(long long *pairs, int cap, long long timeout_ms) {
-        static __thread uint64_t tags[NQ_SWIG_DRAIN_MAX];
-        static __thread nq_status results[NQ_SWIG_DRAIN_MAX];
-        size_t n = 0;
-        nq_status st;
-        if (cap < 1) { nq_swig_fail(NQ_EINVAL, "cq drain: room for no completion"); return 0; }
-        if (cap > NQ_SWIG_DRAIN_MAX) cap = NQ_SWIG_DRAIN_MAX;
-        st = nq_cq_next_batch($self, timeout_ms, tags, results, (size_t)cap, &n);
-        if (st == NQ_ECLOSED) return -1;
-        if (nq_swig_check(st)) return 0;
-        for (size_t i = 0; i < n; i++) {
-            pairs[2 * i] = (long long)tags[i];
-            pairs[2 * i + 1] = (long long)results[i];
-        }
-        return (int)n;
-    }
-#endif
 }
 
 /* ----- 1.2: Java ------------------------------------------------------------------
