@@ -24,6 +24,15 @@
  * (nq_options_set_events()); when enabled they are queued as messages of
  * their own kind (nq_msg_kind()), in order with the data messages of the
  * same peer, and are received by every form above and by nq_comm_get().
+ *
+ * Since 1.3 every form has a variant that takes a kinds mask
+ * (nq_comm_get_kinds*): a receive that accepts only data (NQ_KINDS_DATA)
+ * or only events (NQ_KINDS_EVENTS). Together they let events go to a
+ * listener of their own, always pending, while data goes to the
+ * application's gets: receivers that refuse a message are passed over as
+ * peer filters are, and it waits for one that accepts it. Events taken
+ * apart from data are in order among themselves; a FINISHED event may
+ * then be seen before that peer's last data is got.
  */
 #ifndef NETQUEUE_RECEIVE_H
 #define NETQUEUE_RECEIVE_H
@@ -71,6 +80,16 @@ typedef enum nq_msg_kind {
     (NQ_EVENT_BIT(NQ_EVENT_CONNECTED) | NQ_EVENT_BIT(NQ_EVENT_FINISHED) |                \
      NQ_EVENT_BIT(NQ_EVENT_LOST) | NQ_EVENT_BIT(NQ_EVENT_EXPIRED) |                      \
      NQ_EVENT_BIT(NQ_EVENT_REFUSED))
+
+/** The bit of kind k (NQ_MSG_DATA or an event) in a kinds mask
+ * (nq_comm_get_kinds()). Since 1.3. */
+#define NQ_KIND_BIT(k) (1u << (unsigned)(k))
+/** Data messages only. */
+#define NQ_KINDS_DATA NQ_KIND_BIT(NQ_MSG_DATA)
+/** Peer events only (of every kind, including kinds added later). */
+#define NQ_KINDS_EVENTS (~NQ_KINDS_DATA)
+/** Every kind: what the receives without a kinds mask accept. */
+#define NQ_KINDS_ALL (~0u)
 
 /**
  * Which peer events the communicator queues for its receivers: a mask of
@@ -177,6 +196,31 @@ NQ_API nq_status nq_comm_get_cancel(nq_comm *comm, uint64_t op_id);
  */
 NQ_API nq_status nq_comm_fd(nq_comm *comm, int *fd);
 
+/**
+ * As nq_comm_get() (comm.h), accepting only messages whose kind is in
+ * kinds, a mask of NQ_KIND_BIT(kind): NQ_KINDS_DATA, NQ_KINDS_EVENTS,
+ * NQ_KINDS_ALL or any union (bits of kinds not yet defined are allowed and
+ * match what later versions add). A message of another kind stays queued
+ * for a receive that accepts it. Since 1.3. Any thread.
+ * Errors: as nq_comm_get(); NQ_EINVAL also for kinds 0.
+ */
+NQ_API nq_status nq_comm_get_kinds(nq_comm *comm, unsigned kinds, const uint8_t *peers,
+                                   size_t npeers, int64_t timeout_ms, nq_msg **out);
+/** As nq_comm_get_async(), accepting only the kinds in kinds (as
+ * nq_comm_get_kinds()). Since 1.3. */
+NQ_API nq_status nq_comm_get_kinds_async(nq_comm *comm, unsigned kinds, const uint8_t *peers,
+                                         size_t npeers, int64_t timeout_ms, nq_get_fn fn,
+                                         void *user, uint64_t *op_id);
+/** As nq_comm_get_future(), accepting only the kinds in kinds (as
+ * nq_comm_get_kinds()). Since 1.3. */
+NQ_API nq_status nq_comm_get_kinds_future(nq_comm *comm, unsigned kinds, const uint8_t *peers,
+                                          size_t npeers, int64_t timeout_ms, uint64_t *op_id,
+                                          nq_future **out);
+/** As nq_comm_get_cq(), accepting only the kinds in kinds (as
+ * nq_comm_get_kinds()). Since 1.3. */
+NQ_API nq_status nq_comm_get_kinds_cq(nq_comm *comm, unsigned kinds, const uint8_t *peers,
+                                      size_t npeers, int64_t timeout_ms, nq_cq *cq,
+                                      uint64_t tag, uint64_t *op_id);
 /** The kind of a message: NQ_MSG_DATA or an NQ_EVENT_* (NQ_MSG_DATA for NULL). */
 NQ_API nq_msg_kind nq_msg_kind_of(const nq_msg *msg);
 

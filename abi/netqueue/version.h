@@ -10,7 +10,7 @@
 /** Major version: a new one breaks the ABI and renames the SONAME. */
 #define NQ_ABI_VERSION_MAJOR 1
 /** Minor version: a new one adds to the ABI (docs/versioning.md). */
-#define NQ_ABI_VERSION_MINOR 2
+#define NQ_ABI_VERSION_MINOR 3
 /** Patch version: a new one fixes, without changing the ABI. */
 #define NQ_ABI_VERSION_PATCH 0
 

@@ -57,7 +57,7 @@ func peerArray(ids []ID) (*C.uint8_t, C.size_t) {
 	return (*C.uint8_t)(unsafe.Pointer(&buf[0])), C.size_t(len(ids))
 }
 
-// Version is the version string of the loaded libnetqueue ("1.2.0").
+// Version is the version string of the loaded libnetqueue ("1.3.0").
 func Version() string { return C.GoString(C.nq_version_string()) }
 
 // ABIVersion is the loaded library's ABI number, 0xMMmmpp.

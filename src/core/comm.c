@@ -399,7 +399,7 @@ nq_status nq_comm_get(nq_comm *c, const uint8_t *peers, size_t npeers, int64_t t
 {
     if (!c || !out || (npeers && !peers))
         return nq_fail(NQ_EINVAL, "get: NULL argument");
-    return nq_recvq_get(&c->rq, peers, npeers, timeout_ms, out);
+    return nq_recvq_get(&c->rq, NQ_KINDS_ALL, peers, npeers, timeout_ms, out);
 }
 
 static nq_status wait_close_done(nq_comm *c, int64_t timeout_ms)

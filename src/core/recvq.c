@@ -79,6 +79,8 @@ void nq_recvq_destroy(struct nq_recvq *q)
 
 static void unlink_msg(struct nq_recvq *q, struct nq_msg *m)
 {
+    if (q->checked == m)
+        q->checked = m->prev;
     if (m->prev)
         m->prev->next = m->next;
     else
@@ -129,8 +131,10 @@ static size_t make_room(struct nq_recvq *q, struct nq_msg *m)
     return dropped;
 }
 
-static int peer_wanted(const struct nq_msg *m, const uint8_t *peers, size_t npeers)
+static int wanted(const struct nq_msg *m, unsigned kinds, const uint8_t *peers, size_t npeers)
 {
+    if (!(kinds & NQ_KIND_BIT(m->kind)))
+        return 0;
     if (npeers == 0)
         return 1;
     for (size_t i = 0; i < npeers; i++)
@@ -251,25 +255,54 @@ static void route(struct nq_recvq *q, struct nq_recv_op *op, int on_io, struct o
     }
 }
 
+/* Getters' lock held: op (waiting or not) is bound to m. */
+static void bind(struct nq_recvq *q, struct nq_recv_op *op, struct nq_msg *m, int on_io,
+                 struct outcome *o)
+{
+    unlink_msg(q, m);
+    op_unlink(q, op);
+    op->msg = m;
+    op->st = NQ_OK;
+    if (op == o->watch)
+        o->watch_bound = 1;
+    route(q, op, on_io, o);
+}
+
 /* Getters' lock held: give queued messages to waiting receivers, each to
- * the oldest one that accepts it. */
-static void dispatch(struct nq_recvq *q, int on_io, struct outcome *o)
+ * the oldest one that accepts it. fresh: a receiver just added to the
+ * waiting list (or NULL).
+ *
+ * Messages up to q->checked were refused by every receiver waiting when
+ * they were looked at, and receivers only leave the list or join its end;
+ * so a message there can only go to a receiver that joined since, and
+ * only fresh did. Each message is thus matched against the waiting list
+ * once, not on every arrival: a receiver that wants what is not there
+ * (an events-only receive, a peer filter) keeps delivery linear however
+ * deep the queue of what it refuses. */
+static void dispatch(struct nq_recvq *q, int on_io, struct outcome *o, struct nq_recv_op *fresh)
 {
     take_arrivals(q);
-    for (struct nq_msg *m = q->head, *next; m && q->wait_head; m = next) {
+    if (fresh && q->checked) {
+        for (struct nq_msg *m = q->head;; m = m->next) {
+            int last = m == q->checked;
+            if (wanted(m, fresh->kinds, fresh->peers, fresh->npeers)) {
+                bind(q, fresh, m, on_io, o);
+                break;
+            }
+            if (last)
+                break;
+        }
+    }
+    struct nq_msg *m = q->checked ? q->checked->next : q->head;
+    for (struct nq_msg *next; m && q->wait_head; m = next) {
         next = m->next;
         struct nq_recv_op *op = q->wait_head;
-        while (op && !peer_wanted(m, op->peers, op->npeers))
+        while (op && !wanted(m, op->kinds, op->peers, op->npeers))
             op = op->next;
-        if (!op)
-            continue;
-        unlink_msg(q, m);
-        op_unlink(q, op);
-        op->msg = m;
-        op->st = NQ_OK;
-        if (op == o->watch)
-            o->watch_bound = 1;
-        route(q, op, on_io, o);
+        if (op)
+            bind(q, op, m, on_io, o);
+        else
+            q->checked = m;
     }
 }
 
@@ -311,15 +344,15 @@ static void serve_async(struct nq_recvq *q)
     struct outcome o = {0};
     int io = on_io(q);
     pthread_mutex_lock(&q->getters);
-    dispatch(q, io, &o);
+    dispatch(q, io, &o, NULL);
     pthread_mutex_unlock(&q->getters);
     settle(q, &o);
     resume_check(q);
 }
 
-nq_status nq_recvq_get_async(struct nq_recvq *q, enum nq_recv_form form, const uint8_t *peers,
-                             size_t npeers, int64_t timeout_ms, nq_get_fn fn, void *user,
-                             uint64_t *id)
+nq_status nq_recvq_get_async(struct nq_recvq *q, enum nq_recv_form form, unsigned kinds,
+                             const uint8_t *peers, size_t npeers, int64_t timeout_ms,
+                             nq_get_fn fn, void *user, uint64_t *id)
 {
     struct nq_recv_op *op = malloc(sizeof *op + npeers * NQ_ID_SIZE);
     if (!op)
@@ -329,6 +362,7 @@ nq_status nq_recvq_get_async(struct nq_recvq *q, enum nq_recv_form form, const u
         memcpy(op->peer_buf, peers, npeers * NQ_ID_SIZE);
     op->peers = op->peer_buf;
     op->npeers = npeers;
+    op->kinds = kinds;
     op->form = form;
     op->fn = fn;
     op->user = user;
@@ -355,7 +389,7 @@ nq_status nq_recvq_get_async(struct nq_recvq *q, enum nq_recv_form form, const u
         }
         take_arrivals(q);
         struct nq_msg *m = q->head;
-        while (m && !peer_wanted(m, op->peers, op->npeers))
+        while (m && !wanted(m, op->kinds, op->peers, op->npeers))
             m = m->next;
         if (m)
             unlink_msg(q, m);
@@ -365,7 +399,7 @@ nq_status nq_recvq_get_async(struct nq_recvq *q, enum nq_recv_form form, const u
     } else {
         op_append(q, op);
         o.watch = op;
-        dispatch(q, io, &o);
+        dispatch(q, io, &o, op);
         if (o.watch_bound) {
             /* done: op belongs to its completion now */
         } else if (timeout_ms == 0) { /* a poll that found nothing */
@@ -452,7 +486,7 @@ void nq_recvq_finish(struct nq_recvq *q)
     struct outcome o = {0};
     pthread_mutex_lock(&q->getters);
     q->finished = 1;
-    dispatch(q, 1, &o);
+    dispatch(q, 1, &o, NULL);
     for (struct nq_recv_op *op = q->wait_head, *nx; op; op = nx) {
         nx = op->next;
         if (op->form == NQ_RECV_BLOCKING)
@@ -521,7 +555,7 @@ int nq_recvq_full(struct nq_recvq *q)
 }
 
 
-nq_status nq_recvq_get(struct nq_recvq *q, const uint8_t *peers, size_t npeers,
+nq_status nq_recvq_get(struct nq_recvq *q, unsigned kinds, const uint8_t *peers, size_t npeers,
                        int64_t timeout_ms, struct nq_msg **out)
 {
     struct timespec deadline;
@@ -537,19 +571,22 @@ nq_status nq_recvq_get(struct nq_recvq *q, const uint8_t *peers, size_t npeers,
         pthread_mutex_lock(&q->getters);
         if (waiting) {
             if (!w.bound)
-                dispatch(q, 0, &o);
+                dispatch(q, 0, &o, NULL);
             if (w.bound) {
                 waiting = 0;
                 m = w.msg;
             }
         } else {
-            take_arrivals(q);
-            if (!q->wait_head) { /* nobody waits before this get: take directly */
-                for (m = q->head; m && !peer_wanted(m, peers, npeers); m = m->next)
-                    ;
-                if (m)
-                    unlink_msg(q, m);
-            }
+            /* once older receivers have had what they accept, the first
+             * message left that this get wants is its own */
+            if (q->wait_head)
+                dispatch(q, 0, &o, NULL);
+            else
+                take_arrivals(q);
+            for (m = q->head; m && !wanted(m, kinds, peers, npeers); m = m->next)
+                ;
+            if (m)
+                unlink_msg(q, m);
         }
         int closed = !m && atomic_load(&q->closed);
         int give_up = !m && (closed || timeout_ms == 0 || last_look);
@@ -559,15 +596,9 @@ nq_status nq_recvq_get(struct nq_recvq *q, const uint8_t *peers, size_t npeers,
             w.form = NQ_RECV_BLOCKING;
             w.peers = peers;
             w.npeers = npeers;
-            op_append(q, &w);
+            w.kinds = kinds;
+            op_append(q, &w); /* it has seen everything queued (above) */
             waiting = 1;
-            if (q->wait_head != &w) {
-                dispatch(q, 0, &o);
-                if (w.bound) {
-                    waiting = 0;
-                    m = w.msg;
-                }
-            }
         }
         if (give_up && waiting) {
             op_unlink(q, &w);

@@ -31,6 +31,7 @@ struct nq_recv_op {
     int bound;                       /* blocking: dispatch gave it msg (getters) */
     const uint8_t *peers;
     size_t npeers;
+    unsigned kinds;                  /* NQ_KIND_BIT mask of what it accepts */
     int64_t deadline_ns;             /* INT64_MAX: none */
     struct nq_msg *msg;
     nq_status st;
@@ -47,6 +48,8 @@ struct nq_recvq {
                                     (except for the opt-in drop policies, and to
                                     hand arrivals to waiting async receives) */
     struct nq_msg *head, *tail;  /* arrived, in order (under getters) */
+    struct nq_msg *checked;      /* getters: up to here, refused by every waiting
+                                    receiver (dispatch in recvq.c); NULL: none */
     uint64_t out_msgs, out_bytes; /* statistics: got or dropped (under getters,
                                      beside head and tail); in - out is queued */
     _Atomic uint32_t seq;        /* bumped by every push and by close: futex word */
@@ -91,7 +94,8 @@ int nq_recvq_full(struct nq_recvq *q);
 int nq_recvq_pause_if_full(struct nq_recvq *q);
 /* Its second half, after the queue was seen full (separate for the tests). */
 int nq_recvq_pause(struct nq_recvq *q);
-nq_status nq_recvq_get(struct nq_recvq *q, const uint8_t *peers, size_t npeers,
+/* kinds: NQ_KIND_BIT mask of the message kinds wanted (NQ_KINDS_ALL). */
+nq_status nq_recvq_get(struct nq_recvq *q, unsigned kinds, const uint8_t *peers, size_t npeers,
                        int64_t timeout_ms, struct nq_msg **out);
 /* Messages queued and their payload bytes: of every peer (peer NULL) or of
  * one. The caller keeps the I/O thread still (io_mu, or on it); this takes
@@ -106,9 +110,9 @@ void nq_recvq_close(struct nq_recvq *q);
  * on another thread than the I/O thread is run by the I/O thread
  * (nq_recvq_run_done). Errors: NQ_ENOMEM; NQ_ECLOSED for a callback after
  * nq_recvq_finish (nothing runs then). */
-nq_status nq_recvq_get_async(struct nq_recvq *q, enum nq_recv_form form, const uint8_t *peers,
-                             size_t npeers, int64_t timeout_ms, nq_get_fn fn, void *user,
-                             uint64_t *id);
+nq_status nq_recvq_get_async(struct nq_recvq *q, enum nq_recv_form form, unsigned kinds,
+                             const uint8_t *peers, size_t npeers, int64_t timeout_ms,
+                             nq_get_fn fn, void *user, uint64_t *id);
 /* NQ_OK: op id completes with NQ_ECANCELED; NQ_ESTATE: too late. */
 nq_status nq_recvq_cancel(struct nq_recvq *q, uint64_t id);
 /* I/O thread: run the callbacks other threads decided. */

@@ -433,6 +433,86 @@ static void test_events_in_order(void **state)
     close_free(s);
 }
 
+/* Events apart from data (1.3): an events-only receive stays pending
+ * from before the client comes; it hears the peer arrive while nobody
+ * gets data, data-only gets never see an event, and the FINISHED event
+ * reaches the listener while data is still queued. */
+static void test_events_apart(void **state)
+{
+    (void)state;
+    enum { N = 500 };
+    int port;
+    nq_comm *s = server_ev(&port, NQ_EVENTS_ALL, 0);
+    struct cb_box ev;
+    box_init(&ev);
+    assert_int_equal(nq_comm_get_kinds_async(s, NQ_KINDS_EVENTS, NULL, 0, NQ_FOREVER, on_get,
+                                             &ev, NULL),
+                     NQ_OK);
+    nq_comm *c = client_ev(port, 0);
+    uint8_t cid[NQ_ID_SIZE];
+    nqt_id_of(c, cid);
+    nq_msg *m = NULL;
+    assert_int_equal(box_wait(&ev, &m), NQ_OK);
+    assert_int_equal(nq_msg_kind_of(m), NQ_EVENT_CONNECTED);
+    uint8_t id[NQ_ID_SIZE];
+    assert_int_equal(nq_msg_peer(m, id), NQ_OK);
+    assert_memory_equal(id, cid, NQ_ID_SIZE);
+    nq_msg_free(m);
+    /* the next event through a completion queue this time */
+    nq_cq *cq;
+    assert_int_equal(nq_cq_new(&cq), NQ_OK);
+    assert_int_equal(nq_comm_get_kinds_cq(s, NQ_KINDS_EVENTS, NULL, 0, NQ_FOREVER, cq, 7, NULL),
+                     NQ_OK);
+    char text[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(text, sizeof text, "m%d", i);
+        nqt_put_str(c, text, NULL, 0);
+    }
+    assert_int_equal(nq_comm_close(c, NQT_LONG_MS), NQ_OK);
+    nq_comm_free(c);
+    /* FINISHED comes to the listener though all N messages are queued */
+    uint64_t tag = 0;
+    nq_status st = NQ_EIO;
+    assert_int_equal(nq_cq_next_msg(cq, NQT_LONG_MS, &tag, &st, &m), NQ_OK);
+    assert_int_equal(tag, 7);
+    assert_int_equal(st, NQ_OK);
+    assert_int_equal(nq_msg_kind_of(m), NQ_EVENT_FINISHED);
+    nq_msg_free(m);
+    /* an events-only poll finds nothing more; data comes whole and in order */
+    assert_int_equal(nq_comm_get_kinds(s, NQ_KINDS_EVENTS, NULL, 0, 0, &m), NQ_ETIMEDOUT);
+    for (int i = 0; i < N; i++) {
+        snprintf(text, sizeof text, "m%d", i);
+        assert_int_equal(nq_comm_get_kinds(s, NQ_KINDS_DATA, cid, 1, NQT_LONG_MS, &m), NQ_OK);
+        check_msg(m, text, cid);
+    }
+    nqt_expect_none(s, NQT_SHORT_MS);
+    /* a mask that matches nothing is refused */
+    assert_int_equal(nq_comm_get_kinds(s, 0, NULL, 0, 0, &m), NQ_EINVAL);
+    assert_int_equal(nq_comm_get_kinds_async(s, 0, NULL, 0, 0, on_get, &ev, NULL), NQ_EINVAL);
+    nq_future *f = NULL;
+    assert_int_equal(nq_comm_get_kinds_future(s, 0, NULL, 0, 0, NULL, &f), NQ_EINVAL);
+    assert_null(f);
+    assert_int_equal(nq_comm_get_kinds_cq(s, 0, NULL, 0, 0, cq, 1, NULL), NQ_EINVAL);
+    /* a data-only future passes over a queued event */
+    c = client_ev(port, 0);
+    nqt_id_of(c, cid);
+    nqt_put_str(c, "after", NULL, 0);
+    assert_int_equal(nq_comm_get_kinds_future(s, NQ_KINDS_DATA, NULL, 0, NQT_LONG_MS, NULL, &f),
+                     NQ_OK);
+    assert_int_equal(nq_future_wait(f, NQT_LONG_MS, &st), NQ_OK);
+    assert_int_equal(st, NQ_OK);
+    assert_int_equal(nq_future_take_msg(f, &m), NQ_OK);
+    check_msg(m, "after", cid);
+    nq_future_free(f);
+    assert_int_equal(nq_comm_get_kinds(s, NQ_KINDS_EVENTS, cid, 1, NQT_LONG_MS, &m), NQ_OK);
+    assert_int_equal(nq_msg_kind_of(m), NQ_EVENT_CONNECTED);
+    nq_msg_free(m);
+    close_free(c);
+    close_free(s);
+    nq_cq_free(cq);
+    box_destroy(&ev);
+}
+
 /* ---- semantics (inproc, tcp) ---- */
 
 static void test_deadline(void **state)
@@ -957,6 +1037,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cq),
         cmocka_unit_test(test_fd),
         cmocka_unit_test(test_events_in_order),
+        cmocka_unit_test(test_events_apart),
     };
     const struct CMUnitTest semantics[] = {
         cmocka_unit_test(test_deadline),

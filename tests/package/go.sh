@@ -90,7 +90,7 @@ func main() {
 GO
 # The commands docs/bindings-go.md gives a user.
 "$go" mod init example.com/nqpackagetest >/dev/null 2>&1
-"$go" mod edit -require=netqueue.dev/netqueue@v1.2.0 -replace=netqueue.dev/netqueue="$tmp/netqueue-go"
+"$go" mod edit -require=netqueue.dev/netqueue@v1.3.0 -replace=netqueue.dev/netqueue="$tmp/netqueue-go"
 echo "package-go: go build -ldflags=\"-r $libdir\""
 "$go" build -ldflags="-r $libdir" -o app .
 

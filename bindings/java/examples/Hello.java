@@ -1,7 +1,7 @@
 // Say hello to a net-queue server (the Python reference's README server, or
 // any other that speaks pickle, the reference's default codec) and print the
 // answer. Run as a single-file program against the built binding (or the
-// jar: -cp netqueue-1.2.0.jar):
+// jar: -cp netqueue-1.3.0.jar):
 //   java -cp bindings/java/target/classes bindings/java/examples/Hello.java PORT [HOST]
 import java.time.Duration;
 import org.netqueue.Communicator;

@@ -25,7 +25,7 @@ __all__ = (
     "version", "abi_version", "DEFAULT_CLOSE_TIMEOUT", "Event", "EventKind", "EventOptions",
 )
 
-#: This package's version ("1.2.0"): it follows the C ABI it was built
+#: This package's version ("1.3.0"): it follows the C ABI it was built
 #: for (abi/netqueue/version.h), as every netqueue package does.
 __version__: str = _dist_version(__name__)
 
@@ -37,7 +37,7 @@ def new(protocol: Protocol | str = Protocol.TCP, purpose: Purpose | str = Purpos
 
 
 def version() -> str:
-    """The version of the libnetqueue actually loaded ("1.2.0"), which may be
+    """The version of the libnetqueue actually loaded ("1.3.0"), which may be
     newer than __version__ (the one this package was built for)."""
     return _nqswig.version_string()
 

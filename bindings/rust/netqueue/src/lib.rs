@@ -48,7 +48,7 @@ pub use receive::{GetFuture, Receiver};
 pub use stats::Stats;
 pub use value::Value;
 
-/// Version string of the loaded libnetqueue ("1.2.0").
+/// Version string of the loaded libnetqueue ("1.3.0").
 pub fn version() -> String {
     // SAFETY: nq_version_string returns a static NUL-terminated string.
     unsafe { std::ffi::CStr::from_ptr(netqueue_sys::nq_version_string()) }
