@@ -51,7 +51,8 @@ class Broker:
             if os.geteuid() == 0:
                 f.write("user root\n")
             f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                    f"max_queued_messages 0\nlog_dest file {self.log}\nlog_type subscribe\n")
+                    f"max_queued_messages 0\nset_tcp_nodelay true\n"
+                    f"log_dest file {self.log}\nlog_type subscribe\n")
         self.p = subprocess.Popen([exe, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(200):
             try:

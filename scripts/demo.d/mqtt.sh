@@ -26,6 +26,7 @@ port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); prin
 cat > "$work/mosquitto.conf" <<CONF
 listener $port 127.0.0.1
 allow_anonymous true
+set_tcp_nodelay true
 log_dest file $work/mosquitto.log
 log_type subscribe
 log_type notice

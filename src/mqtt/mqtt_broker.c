@@ -38,6 +38,7 @@ static void on_connected(void *ctx, MQTTAsync_successData *r)
      * or expired it): paho has just dropped its messages in flight, and
      * nothing the broker sends on this connection is a resend (mqtt_dup.c) */
     int lost = t->qos > 0 && r && !r->alt.connect.sessionPresent;
+    mqtt_nodelay(t->c->o.host, t->c->o.port);
     if (lost) {
         atomic_store(&t->fresh_gen, gen);
         mqtt_worker_forget(t);

@@ -236,6 +236,9 @@ void mqtt_worker_token(struct mqtt_state *t, int token, int rc); /* paho threads
 void mqtt_worker_poke(struct mqtt_state *t); /* any thread: run the waker's tick */
 /* mqtt_waker.c */
 int mqtt_waker_create(struct mqtt_state *t);  /* caller's thread; -1: none */
+/* TCP_NODELAY on this process's TCP sockets connected to host:port (paho's
+ * broker connections, mqtt_nodelay.c); how many were set. Any thread. */
+int mqtt_nodelay(const char *host, int port);
 void mqtt_waker_destroy(struct mqtt_state *t); /* after mqtt_worker_stop */
 /* worker thread: connect or send a wake when due; ns until the next tick, -1: none due */
 int64_t mqtt_waker_tick(struct mqtt_state *t);

@@ -83,7 +83,9 @@ static void write_config(nqt_broker *b)
     if (getenv("NQT_MOSQUITTO_DEBUG"))
         fprintf(f, "log_type all\n");
     /* enough room for a long QoS 1/2 stream to a client that is away */
-    fprintf(f, "max_queued_messages 100000\nmax_inflight_messages 0\n");
+    /* as docs/mqtt.md advises: QoS 1/2 acknowledgements must not hold
+     * the next publish in the broker's Nagle */
+    fprintf(f, "max_queued_messages 100000\nmax_inflight_messages 0\nset_tcp_nodelay true\n");
     if (b->user[0] || cfg->users) {
         fprintf(f, "allow_anonymous false\npassword_file %s/passwd\n", b->dir);
     } else {
