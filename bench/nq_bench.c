@@ -82,6 +82,7 @@ int main(int argc, char **argv)
     int zerocopy = 0, grpc = 0, mqtt = 0, k = 1;
     unsigned long long send_limit = 16ull << 20, transport_size = 0;
     int qos = 0;
+    const char *tls_dir = NULL; /* --tls DIR: TLS with DIR/server.pem, server.key, ca.pem */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--zerocopy"))
             zerocopy = 1;
@@ -95,6 +96,8 @@ int main(int argc, char **argv)
             transport_size = strtoull(argv[++i], NULL, 0);
         else if (!strcmp(argv[i], "--qos") && i + 1 < argc) /* MQTT QoS */
             qos = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--tls") && i + 1 < argc)
+            tls_dir = argv[++i];
         else
             argv[k++] = argv[i];
     }
@@ -113,14 +116,28 @@ int main(int argc, char **argv)
     if (qos)
         check(nq_options_set_mqtt_qos(opts, qos), "mqtt qos");
 
-    struct nb n = { 0 };
     int server = o.role == ROLE_SERVER;
+    if (tls_dir) {
+        char path[4096];
+        check(nq_options_set_tls(opts, 1), "tls");
+        if (server) {
+            snprintf(path, sizeof path, "%s/server.pem", tls_dir);
+            check(nq_options_set_tls_cert(opts, path), "tls cert");
+            snprintf(path, sizeof path, "%s/server.key", tls_dir);
+            check(nq_options_set_tls_key(opts, path), "tls key");
+        } else {
+            snprintf(path, sizeof path, "%s/ca.pem", tls_dir);
+            check(nq_options_set_tls_ca(opts, path), "tls ca");
+        }
+    }
+    struct nb n = { 0 };
     nq_protocol proto = grpc ? NQ_GRPC : mqtt ? NQ_MQTT : NQ_TCP;
     check(nq_comm_new(&n.comm, proto, server ? NQ_SERVER : NQ_CLIENT, opts), "comm_new");
     nq_options_free(opts);
     if (server)
         bench_ready();
     struct bench_io io = { zerocopy ? nb_put_zc : nb_put, NULL, nb_get, nb_finish, &n };
-    bench_run(&o, grpc ? "netqueue-grpc" : mqtt ? "netqueue-mqtt" : zerocopy ? "netqueue-zc" : "netqueue", &io);
+    bench_run(&o, grpc ? "netqueue-grpc" : mqtt ? "netqueue-mqtt" : tls_dir ? "netqueue-tls"
+                   : zerocopy ? "netqueue-zc" : "netqueue", &io);
     return 0;
 }

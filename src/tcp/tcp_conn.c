@@ -148,7 +148,7 @@ void nq_tcp_conn_close(struct tcp_conn *k, const char *why)
 /* Bytes for this connection that are not on the wire yet. */
 static int has_pending_output(struct tcp_conn *k)
 {
-    if (k->tls_out_len > k->tls_out_off)
+    if (k->tls_out_len > k->tls_out_off || (k->ssl && nq_tls_unflushed(k->ssl)))
         return 1;
     return k->link.s && nq_session_link(k->link.s) == &k->link && nq_session_has_output(k->link.s);
 }
@@ -158,8 +158,8 @@ static int wants_write(struct tcp_conn *k)
     if (k->connecting)
         return 1;
     if (k->ssl && !k->tls_ready)
-        return SSL_want_write(k->ssl);
-    if (k->tls_out_len > k->tls_out_off)
+        return SSL_want_write(k->ssl) || nq_tls_unflushed(k->ssl);
+    if (k->tls_out_len > k->tls_out_off || (k->ssl && nq_tls_unflushed(k->ssl)))
         return 1;
     return k->link.s && nq_session_has_output(k->link.s) && nq_session_link(k->link.s) == &k->link;
 }
@@ -176,14 +176,19 @@ void nq_tcp_conn_update(struct tcp_conn *k)
         if (wants_write(k))
             ev |= EV_WRITE;
     }
-    if (ev == k->events)
-        return;
-    nq_core_note_change(c);
-    ev_io_stop(nq_core_loop(c), &k->io);
-    ev_io_set(&k->io, k->fd, ev);
-    k->events = ev;
-    if (ev)
-        ev_io_start(nq_core_loop(c), &k->io);
+    if (ev != k->events) {
+        nq_core_note_change(c);
+        ev_io_stop(nq_core_loop(c), &k->io);
+        ev_io_set(&k->io, k->fd, ev);
+        k->events = ev;
+        if (ev)
+            ev_io_start(nq_core_loop(c), &k->io);
+    }
+    /* TLS reads ahead: records already taken off the socket raise no
+     * readiness, so a read that stopped early (budget, pause) comes back
+     * by itself */
+    if ((ev & EV_READ) && k->ssl && k->tls_ready && SSL_has_pending(k->ssl))
+        ev_feed_event(nq_core_loop(c), &k->io, EV_READ);
 }
 
 /* ---- reading ---- */
@@ -275,35 +280,68 @@ static ssize_t plain_write(struct tcp_conn *k)
     return total;
 }
 
+static ssize_t tls_encrypt(struct tcp_conn *k);
+
+/* Encrypt what is queued into the write buffer (which writes itself out
+ * whenever full), then flush it. */
 static ssize_t tls_write(struct tcp_conn *k)
+{
+    ssize_t total = tls_encrypt(k);
+    if (total < 0 || nq_tls_flush(k->ssl) < 0)
+        return -1;
+    return total;
+}
+
+/* Small pieces (frame headers, small messages) are copied into tls_out
+ * and encrypted together; a piece of at least a record is encrypted where
+ * it lies. Both are safe to retry after SSL_ERROR_WANT_WRITE, which wants
+ * the same bytes again: tls_out keeps staged bytes (the session forgets
+ * them), and a piece encrypted in place is consumed only as far as
+ * SSL_write_ex reported it written, so the next gather starts at the same
+ * byte, in the same buffer, with at least the same length. */
+static ssize_t tls_encrypt(struct tcp_conn *k)
 {
     struct nq_session *s = k->link.s;
     ssize_t total = 0;
     for (;;) {
-        if (k->tls_out_off == k->tls_out_len) {
+        const uint8_t *p;
+        size_t len, staged = 0;
+        if (k->tls_out_off < k->tls_out_len) {
+            p = k->tls_out + k->tls_out_off;
+            len = k->tls_out_len - k->tls_out_off;
+            staged = 1;
+        } else {
             if (!s || !nq_session_has_output(s))
                 return total;
-            /* stage the next bytes: the session may then forget them */
             struct iovec iov[IOV_BATCH];
             int n = nq_session_gather(s, iov, IOV_BATCH, NQ_TLS_STAGE, nq_core_opts(k->c)->merge);
-            size_t len = 0;
-            for (int i = 0; i < n; i++) {
-                memcpy(k->tls_out + len, iov[i].iov_base, iov[i].iov_len);
-                len += iov[i].iov_len;
+            if (n > 0 && iov[0].iov_len >= NQ_TLS_IN_PLACE) {
+                p = iov[0].iov_base;
+                len = iov[0].iov_len;
+            } else {
+                size_t have = 0;
+                for (int i = 0; i < n && iov[i].iov_len < NQ_TLS_IN_PLACE; i++) {
+                    memcpy(k->tls_out + have, iov[i].iov_base, iov[i].iov_len);
+                    have += iov[i].iov_len;
+                }
+                k->tls_out_off = 0;
+                k->tls_out_len = have;
+                nq_session_consume(k->c, s, have);
+                continue;
             }
-            k->tls_out_off = 0;
-            k->tls_out_len = len;
-            nq_session_consume(k->c, s, len);
         }
         size_t w = 0;
-        int r = SSL_write_ex(k->ssl, k->tls_out + k->tls_out_off, k->tls_out_len - k->tls_out_off, &w);
+        int r = SSL_write_ex(k->ssl, p, len, &w);
         if (r != 1) {
             int e = SSL_get_error(k->ssl, r);
             if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
                 return total;
             return -1;
         }
-        k->tls_out_off += w;
+        if (staged)
+            k->tls_out_off += w;
+        else
+            nq_session_consume(k->c, s, w);
         total += (ssize_t)w;
     }
 }
@@ -326,7 +364,8 @@ static int do_write(struct tcp_conn *k)
         return -1;
     }
     struct nq_session *s = k->link.s;
-    if (s && nq_session_finished(s) && k->tls_out_off == k->tls_out_len) {
+    if (s && nq_session_finished(s) && k->tls_out_off == k->tls_out_len &&
+        !(k->ssl && nq_tls_unflushed(k->ssl))) {
         nq_tcp_conn_close(k, "session finished");
         return -1;
     }

@@ -40,6 +40,8 @@ struct tcp_state {
 
 #define NQ_TCP_RBUF (256u * 1024u)
 #define NQ_TLS_STAGE (64u * 1024u)
+/* A piece this big (a full TLS record) is encrypted where it lies. */
+#define NQ_TLS_IN_PLACE (16u * 1024u)
 
 /* Adopt a connected (or connecting) socket. NULL on failure (fd closed). */
 struct tcp_conn *nq_tcp_conn_new(struct tcp_state *t, int fd, int connecting, const char *name);

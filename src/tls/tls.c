@@ -67,6 +67,10 @@ nq_status nq_tls_context(SSL_CTX **out, const struct nq_options *o, int server)
         return nq_fail(NQ_ETLS, "tls: cannot create a context: %s", err_text());
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* read many records per recv: without it every 16 KiB record costs
+     * two reads (header, body) */
+    SSL_CTX_set_read_ahead(ctx, 1);
+    SSL_CTX_set_default_read_buffer_len(ctx, NQ_TLS_READ_AHEAD);
     if (server) {
         if (!o->tls_key || !o->tls_cert) {
             SSL_CTX_free(ctx);
@@ -136,10 +140,20 @@ SSL *nq_tls_new(SSL_CTX *ctx, int fd, const struct nq_options *o, int server)
     SSL *ssl = SSL_new(ctx);
     if (!ssl)
         return NULL;
-    if (SSL_set_fd(ssl, fd) != 1) {
+    /* Records are written into a buffer BIO in front of the socket and
+     * reach the kernel in one write per NQ_TLS_WRITE_BUFFER bytes (or at a
+     * flush: nq_tls_flush), not one write per 16 KiB record. */
+    BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE);
+    BIO *buf = BIO_new(BIO_f_buffer());
+    if (!sock || !buf || BIO_set_write_buffer_size(buf, NQ_TLS_WRITE_BUFFER) != 1 ||
+        !BIO_up_ref(sock)) {
+        BIO_free(sock);
+        BIO_free(buf);
         SSL_free(ssl);
         return NULL;
     }
+    BIO_push(buf, sock);
+    SSL_set_bio(ssl, sock, buf); /* the SSL owns both: sock's two references */
     if (server) {
         SSL_set_accept_state(ssl);
         return ssl;
@@ -218,4 +232,20 @@ const char *nq_tls_reason_ex(SSL *ssl, int *cert_alert)
     else
         snprintf(buf, sizeof buf, "%s", e);
     return buf;
+}
+
+int nq_tls_flush(SSL *ssl)
+{
+    BIO *w = SSL_get_wbio(ssl);
+    if (!w || BIO_wpending(w) == 0)
+        return 0;
+    if (BIO_flush(w) > 0)
+        return 0;
+    return BIO_should_retry(w) ? 1 : -1;
+}
+
+int nq_tls_unflushed(SSL *ssl)
+{
+    BIO *w = SSL_get_wbio(ssl);
+    return w && BIO_wpending(w) > 0;
 }

@@ -6,6 +6,11 @@
 
 #include "core/transport.h"
 
+/* Bytes one read from the socket may bring in under TLS (read-ahead). */
+#define NQ_TLS_READ_AHEAD (256u * 1024u)
+/* Encrypted bytes gathered before they are written to the socket. */
+#define NQ_TLS_WRITE_BUFFER (256u * 1024u)
+
 /* Build the context for a server (key + chain) or a client (CA or system
  * store, verification per options). NQ_ETLS with the reason on failure. */
 nq_status nq_tls_context(SSL_CTX **out, const struct nq_options *o, int server);
@@ -18,5 +23,11 @@ const char *nq_tls_reason(SSL *ssl);
  * alert about our certificate (a server refusing our client certificate,
  * or a client refusing ours): the reason then says it all. */
 const char *nq_tls_reason_ex(SSL *ssl, int *cert_alert);
+
+/* Write out what the write buffer holds: 0 done, 1 would block (call
+ * again when writable), -1 error. */
+int nq_tls_flush(SSL *ssl);
+/* 1 if the write buffer still holds bytes for the socket. */
+int nq_tls_unflushed(SSL *ssl);
 
 #endif
