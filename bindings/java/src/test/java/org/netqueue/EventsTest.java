@@ -47,6 +47,14 @@ class EventsTest {
 
     static long queued(Communicator c) { return c.stats().get("recv_queue_msgs"); }
 
+    /** The communicator's drain thread is gone (close joins it). */
+    static void assertDrainThreadGone(Communicator c) {
+        String name = "netqueue-cq-" + c.id().toString().substring(0, 8);
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            assertFalse(t.getName().equals(name) && t.isAlive(), name + " still runs after close");
+        }
+    }
+
     /** A subscriber that records every signal, and the threads of onNext. */
     static final class Recorder<T> implements Flow.Subscriber<T> {
         final long initial;
@@ -262,6 +270,7 @@ class EventsTest {
         assertEquals(EventKind.FINISHED, hungry.next().kind());
         s.close(T);
         hungry.assertCompleted();
+        assertDrainThreadGone(s);
         // subscribing after close: onSubscribe, then onComplete
         Recorder<Event> late = new Recorder<>(1);
         s.events().subscribe(late);
@@ -408,6 +417,7 @@ class EventsTest {
         assertEquals("m4", r.next().text());
         s.close(T);
         r.assertCompleted();
+        assertDrainThreadGone(s);
     }
 
     @Test
