@@ -458,11 +458,12 @@ struct nqs_cq {};
     void shutdown() { nq_cq_shutdown($self); }
 }
 
-/* ----- 1.2: Java ------------------------------------------------------------------
- * Receive as a completion (nq_comm_get_cq), cancel, peer events and
- * statistics, for the Java package. Receives complete into the same cq as
- * puts, drained by the package's one thread with nq_cq_next_msg (never
- * nq_cq_next_batch, which would free a receive's message). A message
+/* ----- 1.2 and 1.3: Java ----------------------------------------------------------
+ * Receive as a completion (nq_comm_get_kinds_cq since 1.3: data and events
+ * apart), cancel, peer events and statistics, for the Java package.
+ * Receives complete into the same cq as puts, drained by the package's
+ * one thread with nq_cq_next_msg (never nq_cq_next_batch, which would
+ * free a receive's message). A message
  * crosses JNI as a raw pointer (a long) handed to msg_take, which copies
  * it out and frees it: no Java object is ever given to C. */
 #if defined(SWIGJAVA)
@@ -582,14 +583,29 @@ nq_swig_owned comm_peer_stats_text(struct nqs_comm *c, const uint8_t *id16) {
     void set_events(int mask) { nq_swig_check(nq_options_set_events($self, (unsigned)mask)); }
 }
 
+/* 1.3: receives filtered by kind (nq_comm_get_kinds*), so that data gets
+ * (KINDS_DATA) never take an event and the package's one events receive
+ * (KINDS_EVENTS) never takes data. */
+%constant int KINDS_DATA = NQ_KINDS_DATA;
+%constant int KINDS_EVENTS = (int)NQ_KINDS_EVENTS;
+
+%newobject nqs_comm::get_kinds;
 %extend nqs_comm {
-    /* Receive into cq with tag (a completion with a message); returns the
-     * operation id for get_cancel. */
-    long long get_cq(const uint8_t *peers, size_t npeers, long long timeout_ms,
-                     struct nqs_cq *cq, long long tag) {
+    /* Receive into cq with tag (a completion with a message), accepting
+     * only the kinds in the mask kinds (KINDS_DATA, KINDS_EVENTS); returns
+     * the operation id for get_cancel. */
+    long long get_kinds_cq(int kinds, const uint8_t *peers, size_t npeers, long long timeout_ms,
+                           struct nqs_cq *cq, long long tag) {
         uint64_t op = 0;
-        nq_swig_check(nq_comm_get_cq($self, peers, npeers, timeout_ms, cq, (uint64_t)tag, &op));
+        nq_swig_check(nq_comm_get_kinds_cq($self, (unsigned)kinds, peers, npeers, timeout_ms, cq,
+                                           (uint64_t)tag, &op));
         return (long long)op;
+    }
+    /* As get, accepting only the kinds in kinds (nq_comm_get_kinds). */
+    struct nqs_msg *get_kinds(int kinds, const uint8_t *peers, size_t npeers, long long timeout_ms) {
+        nq_msg *m = NULL;
+        nq_swig_check(nq_comm_get_kinds($self, (unsigned)kinds, peers, npeers, timeout_ms, &m));
+        return m;
     }
     /* 1: cancelled (an NQ_ECANCELED completion is posted before this
      * returns); 0: too late (the completion delivers the message). */

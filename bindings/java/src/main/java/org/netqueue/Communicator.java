@@ -5,6 +5,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.netqueue.swig.Comm;
 import org.netqueue.swig.CompletionQueue;
@@ -18,6 +21,11 @@ import org.netqueue.swig.nqswig;
  * no library thread ever calls into the JVM, and C holds only integer
  * tags, never Java objects. The futures, and what is
  * chained on them without an executor, complete on that thread.
+ *
+ * Data and peer events are received apart (ABI 1.3, nq_comm_get_kinds*):
+ * get and getAsync take data only; events go to the listener of the
+ * options and to the subscribers of {@link #events()} through one
+ * events-only receive of their own, kept pending into the same queue.
  *
  * The put path is kept short (its cost is what the binding benchmark
  * measures): the tag is a slot of an array of pending futures, the guard
@@ -47,7 +55,10 @@ public final class Communicator implements AutoCloseable {
     // sees the other).
     private final AtomicInteger calls = new AtomicInteger();
     private volatile boolean freed;
-    private final java.util.function.Consumer<Event> eventListener;
+    private final EventPump events;
+    // Subscriptions of messages(): ended (onComplete) when the drain thread stops.
+    private final java.util.Set<MessageSub> messageSubs = new java.util.HashSet<>(); // guarded by itself
+    private boolean messageSubsEnded; // guarded by messageSubs
     // Messages a receive got after its future had been completed otherwise
     // (complete()/obtrude by the application): the next receive takes them
     // first, so that none is lost.
@@ -103,7 +114,7 @@ public final class Communicator implements AutoCloseable {
         if (options == null) throw new IllegalArgumentException("comm: options is null");
         this.id = options.id();
         this.purpose = purpose;
-        this.eventListener = options.eventListener();
+        this.events = new EventPump(options.eventMask(), options.eventListener());
         Options o = options.toNative();
         try {
             int proto = switch (protocol) {
@@ -121,6 +132,7 @@ public final class Communicator implements AutoCloseable {
         drain = new Thread(this::drainLoop, "netqueue-cq-" + id.toString().substring(0, 8));
         drain.setDaemon(true);
         drain.start();
+        events.reconcile(); // with a listener: the events receive, pending from now on
     }
 
     public static Communicator server(CommunicatorOptions options) {
@@ -144,7 +156,10 @@ public final class Communicator implements AutoCloseable {
         CompletableFuture<?>[] futures = new CompletableFuture<?>[DRAIN_BATCH];
         while (true) {
             int n = nqswig.cq_drain_msgs(cq, quads, -1);
-            if (n < 0) return; // shut down and drained
+            if (n < 0) { // shut down and drained
+                endFlows();
+                return;
+            }
             pending.take(quads, n, futures);
             for (int k = 0; k < n; k++) {
                 CompletableFuture<?> f = futures[k];
@@ -153,9 +168,17 @@ public final class Communicator implements AutoCloseable {
                 long msg = quads[4 * k + 2];
                 if (f instanceof GetFuture g) {
                     try {
-                        completeGet(g, status, msg, (int) quads[4 * k + 3]);
+                        completeGet(g, status, msg);
                     } catch (Throwable t) { // OutOfMemoryError copying a message out: the drain thread goes on
                         g.completeExceptionally(t);
+                    }
+                    continue;
+                }
+                if (f instanceof EventReceive r) {
+                    try {
+                        events.completed(r, status, msg, (int) quads[4 * k + 3]);
+                    } catch (Throwable t) { // OutOfMemoryError: the subscribers hear it, the drain thread goes on
+                        events.end(t);
                     }
                     continue;
                 }
@@ -171,19 +194,11 @@ public final class Communicator implements AutoCloseable {
         }
     }
 
-    /** A receive's completion, on the drain thread. */
-    private void completeGet(GetFuture g, int status, long msg, int kind) {
+    /** A data receive's completion, on the drain thread. */
+    private void completeGet(GetFuture g, int status, long msg) {
         if (status == 0) {
-            byte[] raw = nqswig.msg_take(msg);
+            byte[] raw = nqswig.msg_take(msg); // kind is data: the receive accepts nothing else
             UUID peer = CommunicatorOptions.uuid(raw, 0);
-            if (kind != 0) {
-                event(kind, peer, raw);
-                if (!g.isDone()) { // the receive goes on waiting for data
-                    RuntimeException e = issue(g);
-                    if (e != null) g.completeExceptionally(e);
-                }
-                return;
-            }
             Message m = new Message(peer, java.util.Arrays.copyOfRange(raw, 16, raw.length));
             if (!g.complete(m)) {
                 synchronized (putBack) { putBack.addLast(m); }
@@ -195,20 +210,6 @@ public final class Communicator implements AutoCloseable {
             case ETIMEDOUT -> g.completeExceptionally(new NetqueueException(status, "get: no message within the timeout"));
             case ECLOSED -> g.completeExceptionally(new NetqueueException(status, "get: the communicator is closed and drained"));
             default -> g.completeExceptionally(new NetqueueException(status, "get: " + nqswig.strerror_(status)));
-        }
-    }
-
-    /** Hand an event (message bytes: id, then detail) to the listener. */
-    private void event(int kind, UUID peer, byte[] raw) {
-        EventKind k = EventKind.of(kind);
-        if (k == null || eventListener == null) return; // a kind of a later release
-        String detail = new String(raw, 16, raw.length - 16, java.nio.charset.StandardCharsets.UTF_8);
-        try {
-            eventListener.accept(new Event(k, peer, detail));
-        } catch (RuntimeException e) {
-            // the receive (and the drain thread) go on: report it as uncaught
-            Thread t = Thread.currentThread();
-            t.getUncaughtExceptionHandler().uncaughtException(t, e);
         }
     }
 
@@ -236,33 +237,29 @@ public final class Communicator implements AutoCloseable {
 
         @Override
         public boolean cancel(boolean mayInterruptIfRunning) {
-            while (!isDone()) {
-                long id = op;
-                int r;
-                calls.incrementAndGet();
-                try {
-                    // freed: nq_comm_free completed every receive into the cq
-                    // (a message still queued, or ECLOSED); the drain delivers it
-                    if (freed) return false;
-                    r = comm.get_cancel(id);
-                } finally {
-                    exit();
-                }
-                // 1: the ECANCELED completion is queued (it may be drained already)
-                if (r == 1) return super.cancel(mayInterruptIfRunning) || isCancelled();
-                // 0: too late for this receive; it was re-issued after an event: again
-                if (op == id) return false;
+            if (isDone()) return isCancelled();
+            int r;
+            calls.incrementAndGet();
+            try {
+                // freed: nq_comm_free completed every receive into the cq
+                // (a message still queued, or ECLOSED); the drain delivers it
+                if (freed) return false;
+                r = comm.get_cancel(op);
+            } finally {
+                exit();
             }
-            return isCancelled();
+            // 1: the ECANCELED completion is queued (it may be drained already)
+            if (r == 1) return super.cancel(mayInterruptIfRunning) || isCancelled();
+            return false; // 0: too late, the completion brings the message
         }
 
         void cancelled() { super.cancel(false); }
     }
 
     /**
-     * Issue (or, after an event, re-issue) the native receive of g; the
-     * refusal (nothing will complete g then), or null. The completion may
-     * come before this returns, on the drain thread.
+     * Issue the native receive of g, data only (KINDS_DATA); the refusal
+     * (nothing will complete g then), or null. The completion may come
+     * before this returns, on the drain thread.
      */
     private RuntimeException issue(GetFuture g) {
         long tag = pending.add(g);
@@ -273,7 +270,7 @@ public final class Communicator implements AutoCloseable {
             return e;
         }
         try {
-            g.op = comm.get_cq(g.peers, g.remainingMillis(), cq, tag);
+            g.op = comm.get_kinds_cq(nqswig.KINDS_DATA, g.peers, g.remainingMillis(), cq, tag);
             return null;
         } catch (RuntimeException e) {
             pending.drop(tag);
@@ -328,6 +325,371 @@ public final class Communicator implements AutoCloseable {
 
     /** {@link #getAsync(Duration, UUID...)} from any peer, without a timeout. */
     public CompletableFuture<Message> getAsync() { return getAsync(null); }
+
+    // ----- events apart from data (ABI 1.3) and Flow publishers -------------
+
+    /**
+     * The peer events enabled in the options
+     * ({@link CommunicatorOptions#events(EventKind...)} or the listener form),
+     * as a {@link Flow.Publisher}. Each subscriber gets the events taken from
+     * the library after it subscribed, in the order they happened (among
+     * themselves: not in order with the data, which get and getAsync take
+     * apart), on this communicator's drain thread, within its demand.
+     * The binding keeps one events-only receive pending in the library while
+     * every subscriber has demand left (and while the options' listener, if
+     * any, waits for events): a subscriber that requests nothing leaves the
+     * events queued in the library's bounded receive queue, and holds back
+     * the listener and the other subscribers. Every subscriber gets
+     * onComplete when the communicator is closed (events it did not request
+     * by then are dropped with the library's queue), onError if the events
+     * receive failed. cancel() stops its deliveries.
+     * Throws IllegalStateException when the options enabled no events.
+     */
+    public Flow.Publisher<Event> events() {
+        if (!events.enabled()) {
+            throw new IllegalStateException("events: none enabled (CommunicatorOptions.events)");
+        }
+        return events;
+    }
+
+    /**
+     * Data messages from any peer (or one of peers) as a
+     * {@link Flow.Publisher}: each subscriber keeps one data receive
+     * pending (as getAsync, no timeout) while it has demand, and none
+     * otherwise, so unrequested messages stay in the library's bounded
+     * receive queue. Subscribers, get and getAsync share one first come,
+     * first served line: each message goes to one of them. onNext runs on
+     * the drain thread; onComplete once the communicator is closed and
+     * drained (messages not requested by then are dropped with the
+     * library's queue); cancel() hands a message its receive got too late
+     * to the next get.
+     */
+    public Flow.Publisher<Message> messages(UUID... peers) {
+        UUID[] ps = peers == null ? new UUID[0] : peers.clone();
+        for (UUID p : ps) {
+            if (p == null) throw new IllegalArgumentException("messages: a peer is null");
+        }
+        return subscriber -> {
+            java.util.Objects.requireNonNull(subscriber, "subscriber"); // rule 1.9
+            MessageSub s = new MessageSub(subscriber, ps);
+            boolean late;
+            synchronized (messageSubs) {
+                late = messageSubsEnded;
+                if (!late) messageSubs.add(s);
+            }
+            s.start();
+            if (late) s.terminate(null);
+        };
+    }
+
+    /** The drain thread stops: every subscriber completes. */
+    private void endFlows() {
+        events.end(null);
+        List<MessageSub> left;
+        synchronized (messageSubs) {
+            messageSubsEnded = true;
+            left = new ArrayList<>(messageSubs);
+            messageSubs.clear();
+        }
+        for (MessageSub s : left) s.terminate(null);
+    }
+
+    /** A subscription of {@link #messages}: one getAsync at a time, while it has demand. */
+    private final class MessageSub extends FlowSubscription<Message> {
+        private final UUID[] peers;
+        private CompletableFuture<Message> inflight; // guarded by this
+        private boolean issuing;                      // guarded by this
+
+        MessageSub(Flow.Subscriber<? super Message> subscriber, UUID[] peers) {
+            super(subscriber);
+            this.peers = peers;
+        }
+
+        @Override
+        void more() {
+            synchronized (this) {
+                if (issuing || inflight != null || !wants()) return;
+                issuing = true;
+            }
+            CompletableFuture<Message> g;
+            try {
+                g = getAsync(null, peers);
+            } catch (RuntimeException e) { // ECLOSED: freed
+                synchronized (this) { issuing = false; }
+                finish(e);
+                return;
+            }
+            synchronized (this) {
+                issuing = false;
+                if (!g.isDone()) inflight = g;
+            }
+            g.whenComplete((m, e) -> arrived(g, m, e)); // may run now (a put-back message)
+            if (isFinished()) g.cancel(true); // cancelled while it was being issued
+        }
+
+        @Override
+        void cancelled(List<Message> undelivered) {
+            CompletableFuture<Message> g;
+            synchronized (messageSubs) { messageSubs.remove(this); }
+            if (!undelivered.isEmpty()) { // for the next receive, first
+                synchronized (putBack) {
+                    for (int i = undelivered.size() - 1; i >= 0; i--) putBack.addFirst(undelivered.get(i));
+                }
+            }
+            synchronized (this) { g = inflight; }
+            if (g != null) g.cancel(true); // too late: arrived() puts its message back
+        }
+
+        private void arrived(CompletableFuture<Message> g, Message m, Throwable e) {
+            synchronized (this) {
+                if (inflight == g) inflight = null;
+            }
+            if (e == null) {
+                if (!enqueue(m)) { // cancelled meanwhile: for the next receive
+                    synchronized (putBack) { putBack.addLast(m); }
+                    return;
+                }
+                drain();
+                more();
+                return;
+            }
+            if (e instanceof CancellationException) { // by cancelled()
+                more();
+                return;
+            }
+            finish(e instanceof CompletionException && e.getCause() != null ? e.getCause() : e);
+        }
+
+        /** ECLOSED (closed and drained): onComplete; another failure: onError. */
+        private void finish(Throwable e) {
+            synchronized (messageSubs) { messageSubs.remove(this); }
+            boolean closed = e instanceof NetqueueException ne && ne.status() == Status.ECLOSED;
+            terminate(closed ? null : e);
+        }
+    }
+
+    /** The events receive's entry in pending: one per arming, so a late completion is told apart. */
+    private static final class EventReceive extends CompletableFuture<Void> {
+        long op;            // guarded by the pump, valid once opKnown
+        boolean opKnown;    // guarded by the pump
+        boolean cancelling; // guarded by the pump
+    }
+
+    /**
+     * Events apart from data: one events-only receive (get_kinds_cq with
+     * KINDS_EVENTS into the communicator's cq, no timeout) pending while
+     * the listener and every subscriber want events; each event goes to the
+     * listener, then to the subscribers, on the drain thread, and the
+     * receive is armed again. When the wish goes (a subscriber without
+     * demand) the pending receive is cancelled, and an event its cancel
+     * came too late for is queued for the subscribers (or held for the next
+     * one when there is none), never dropped.
+     */
+    private final class EventPump implements Flow.Publisher<Event> {
+        private final int mask;
+        private final java.util.function.Consumer<Event> listener;
+        private final List<EventSub> subs = new ArrayList<>(); // guarded by this
+        private EventReceive armed; // guarded by this: pending in the library, or null
+        // guarded by this: events taken when nobody was left to take them (a
+        // cancel came too late, or the last subscriber left before it got
+        // them), for the next subscriber
+        private final java.util.ArrayDeque<Event> held = new java.util.ArrayDeque<>();
+        private boolean ended;      // guarded by this
+        private Throwable failure;  // guarded by this: why it ended, null for close
+
+        EventPump(int mask, java.util.function.Consumer<Event> listener) {
+            this.mask = mask;
+            this.listener = mask != 0 ? listener : null;
+        }
+
+        boolean enabled() { return mask != 0; }
+
+        /** Someone waits and every subscriber has demand left. Under this. */
+        private boolean wanted() {
+            if (ended || mask == 0 || (listener == null && subs.isEmpty())) return false;
+            for (EventSub s : subs) {
+                if (!s.wants()) return false;
+            }
+            return true;
+        }
+
+        @Override
+        public void subscribe(Flow.Subscriber<? super Event> subscriber) {
+            java.util.Objects.requireNonNull(subscriber, "subscriber"); // rule 1.9
+            EventSub s = new EventSub(subscriber);
+            s.start(); // registered after onSubscribe: a request in it arms below
+            boolean late;
+            Throwable why;
+            synchronized (this) {
+                late = ended;
+                why = failure;
+                if (!late && !s.isFinished()) subs.add(s);
+            }
+            if (late) s.terminate(why);
+            else reconcile();
+        }
+
+        /**
+         * Bring the library's receive in line with the wish: hand a held
+         * event on, arm, or cancel. Any thread, no lock held.
+         */
+        void reconcile() {
+            while (true) {
+                List<EventSub> deliver = null;
+                EventReceive arm = null, cancel = null;
+                synchronized (this) {
+                    boolean want = wanted();
+                    if (want && !held.isEmpty()) {
+                        while (!held.isEmpty() && enqueueAll(held.peekFirst())) held.pollFirst();
+                        deliver = new ArrayList<>(subs);
+                    } else if (want && armed == null) {
+                        arm = armed = new EventReceive();
+                    } else if (!want && armed != null && armed.opKnown && !armed.cancelling) {
+                        armed.cancelling = true;
+                        cancel = armed;
+                    } else {
+                        return;
+                    }
+                }
+                if (deliver != null) {
+                    for (EventSub s : deliver) s.drain();
+                } else if (arm != null) {
+                    if (!arm(arm)) return;
+                } else {
+                    cancelNative(cancel);
+                    return;
+                }
+            }
+        }
+
+        /** Issue r in the library; false when refused (it is no longer armed). */
+        private boolean arm(EventReceive r) {
+            long tag = pending.add(r);
+            try {
+                enter();
+            } catch (RuntimeException e) { // freed: the drain thread's end completes the subscribers
+                pending.drop(tag);
+                synchronized (this) { if (armed == r) armed = null; }
+                return false;
+            }
+            try {
+                long op = comm.get_kinds_cq(nqswig.KINDS_EVENTS, null, -1, cq, tag);
+                synchronized (this) {
+                    r.op = op;
+                    r.opKnown = true;
+                }
+                return true;
+            } catch (RuntimeException e) { // ENOMEM
+                pending.drop(tag);
+                synchronized (this) { if (armed == r) armed = null; }
+                end(e);
+                return false;
+            } finally {
+                exit();
+            }
+        }
+
+        /** Cancel r; its completion (ECANCELED, or the event it got first) comes to completed(). */
+        private void cancelNative(EventReceive r) {
+            try {
+                enter();
+            } catch (RuntimeException e) {
+                return; // freed: the free completed it
+            }
+            try {
+                comm.get_cancel(r.op);
+            } catch (RuntimeException e) {
+                // cannot happen (EINVAL): the receive stays pending, its event comes
+            } finally {
+                exit();
+            }
+        }
+
+        /** The events receive r completed (drain thread). */
+        void completed(EventReceive r, int status, long msg, int kind) {
+            synchronized (this) {
+                if (armed == r) armed = null;
+            }
+            if (status == 0) {
+                byte[] raw = nqswig.msg_take(msg);
+                EventKind k = EventKind.of(kind);
+                if (k != null) { // else a kind of a later release: skipped
+                    UUID peer = CommunicatorOptions.uuid(raw, 0);
+                    String detail = new String(raw, 16, raw.length - 16, java.nio.charset.StandardCharsets.UTF_8);
+                    dispatch(new Event(k, peer, detail));
+                }
+                reconcile();
+                return;
+            }
+            switch (Status.of(status)) {
+                case ECANCELED -> reconcile(); // by cancelNative: armed again once wanted
+                case ECLOSED -> end(null);     // closed, and no event left
+                default -> end(new NetqueueException(status, "events: " + nqswig.strerror_(status)));
+            }
+        }
+
+        /** One event to the listener, then to every subscriber (drain thread). */
+        private void dispatch(Event ev) {
+            if (listener != null) {
+                try {
+                    listener.accept(ev);
+                } catch (RuntimeException e) { // the events (and the drain thread) go on
+                    FlowSubscription.uncaught(e);
+                }
+            }
+            List<EventSub> snapshot;
+            synchronized (this) {
+                if (ended) return;
+                if (!enqueueAll(ev) && listener == null) {
+                    held.addLast(ev); // a cancel came too late and nobody is left: for the next subscriber
+                    return;
+                }
+                snapshot = new ArrayList<>(subs);
+            }
+            for (EventSub s : snapshot) s.drain();
+        }
+
+        /** Queue ev for every subscriber; false if none took it (none left, or all cancelling). Under this. */
+        private boolean enqueueAll(Event ev) {
+            boolean taken = false;
+            for (EventSub s : subs) taken |= s.enqueue(ev);
+            return taken;
+        }
+
+        /** No more events: onComplete (err null) or onError to every subscriber. */
+        void end(Throwable err) {
+            List<EventSub> snapshot;
+            synchronized (this) {
+                if (ended) return;
+                ended = true;
+                failure = err;
+                held.clear();
+                snapshot = new ArrayList<>(subs);
+                subs.clear();
+            }
+            for (EventSub s : snapshot) s.terminate(err);
+            if (err != null && listener != null) FlowSubscription.uncaught(err);
+        }
+
+        private final class EventSub extends FlowSubscription<Event> {
+            EventSub(Flow.Subscriber<? super Event> subscriber) { super(subscriber); }
+
+            @Override
+            void more() { reconcile(); }
+
+            @Override
+            void cancelled(List<Event> undelivered) {
+                synchronized (EventPump.this) {
+                    subs.remove(this);
+                    // the last one out keeps what it was not given, for the next
+                    if (!ended && listener == null && subs.isEmpty()) {
+                        for (int i = undelivered.size() - 1; i >= 0; i--) held.addFirst(undelivered.get(i));
+                    }
+                }
+                reconcile();
+            }
+        }
+    }
 
     /**
      * This communicator's statistics, one consistent snapshot
@@ -456,31 +818,18 @@ public final class Communicator implements AutoCloseable {
         Message back = takePutBack(peers);
         if (back != null) return back;
         long ms = millis(timeout);
-        long deadline = deadline(ms);
         byte[] filter = peerBytes(peers);
-        while (true) {
-            org.netqueue.swig.Message m;
-            enter();
-            try {
-                m = comm.get(filter, ms);
-            } finally {
-                exit();
-            }
-            try {
-                int kind = m.kind();
-                if (kind == 0) return new Message(CommunicatorOptions.uuid(m.peer(), 0), m.data());
-                byte[] d = m.detail();
-                byte[] raw = new byte[16 + d.length];
-                System.arraycopy(d, 0, raw, 16, d.length);
-                event(kind, CommunicatorOptions.uuid(m.peer(), 0), raw);
-            } finally {
-                m.delete();
-            }
-            // an event: go on waiting for data, for what is left of the timeout
-            if (deadline != Long.MAX_VALUE) {
-                long ns = deadline - System.nanoTime();
-                ms = ns <= 0 ? 0 : (ns + 999_999) / 1_000_000;
-            }
+        org.netqueue.swig.Message m;
+        enter();
+        try {
+            m = comm.get_kinds(nqswig.KINDS_DATA, filter, ms); // events go to their own receive
+        } finally {
+            exit();
+        }
+        try {
+            return new Message(CommunicatorOptions.uuid(m.peer(), 0), m.data());
+        } finally {
+            m.delete();
         }
     }
 

@@ -141,27 +141,26 @@ public final class CommunicatorOptions {
     public CommunicatorOptions tlsVerify(boolean v) { tlsVerify = v; return this; }
 
     /**
-     * Peer events (nq_options_set_events): the kinds given (none: all) are
-     * queued in order with the data messages and handed to listener instead
-     * of being returned by get/getAsync. The library queues an event for
-     * the receivers, so the listener runs when the application receives:
-     * on the thread of a blocking {@link Communicator#get}, or on the
-     * communicator's drain thread for {@link Communicator#getAsync}, just
-     * before that receive goes on waiting for data. It must not block, and
-     * may run on several threads at once (blocking gets on several
-     * threads). An exception it throws goes to the thread's uncaught
-     * exception handler (printed by default); the receive goes on.
+     * Peer events (nq_options_set_events) of the kinds given (none: all),
+     * handed to listener as they happen. The communicator keeps one
+     * events-only receive pending in the library from its creation (ABI
+     * 1.3, nq_comm_get_kinds_cq): the listener hears of peers whatever the
+     * application's gets are doing, or with none at all, and get/getAsync
+     * never return an event. It runs on the communicator's drain thread
+     * ("netqueue-cq-..."), one event at a time, in the order the events
+     * happened; events are in order among themselves, not with the data
+     * (a FINISHED may come while that peer's last messages still wait for
+     * a get). It must not block (it holds up the completions of puts and
+     * getAsync); an exception it throws goes to the drain thread's uncaught
+     * exception handler (printed by default), and the events go on.
+     * The events also go to the subscribers of
+     * {@link Communicator#events()}, which the listener waits for: the
+     * next event is taken only when each subscriber has requested one.
      * A null listener turns events off.
      */
     public CommunicatorOptions events(java.util.function.Consumer<Event> listener, EventKind... kinds) {
         int mask = 0;
-        if (listener != null) {
-            if (kinds == null || kinds.length == 0) kinds = EventKind.values();
-            for (EventKind k : kinds) {
-                if (k == null) throw new IllegalArgumentException("options: event kind is null");
-                mask |= 1 << k.code();
-            }
-        }
+        if (listener != null) mask = mask(kinds);
         final int m = mask;
         check(o -> o.set_events(m));
         eventMask = mask;
@@ -169,7 +168,34 @@ public final class CommunicatorOptions {
         return this;
     }
 
+    /**
+     * Peer events of the kinds given (none: all) without a listener, for
+     * {@link Communicator#events()}'s subscribers. Until one subscribes and
+     * requests, the events wait in the library's receive queue, where they
+     * count against its limit ({@link #queueLimit}). A null array turns
+     * events off, so {@code events(null)} still does.
+     */
+    public CommunicatorOptions events(EventKind... kinds) {
+        int mask = kinds == null ? 0 : mask(kinds);
+        check(o -> o.set_events(mask));
+        eventMask = mask;
+        eventListener = null;
+        return this;
+    }
+
+    private static int mask(EventKind... kinds) {
+        if (kinds == null || kinds.length == 0) kinds = EventKind.values();
+        int mask = 0;
+        for (EventKind k : kinds) {
+            if (k == null) throw new IllegalArgumentException("options: event kind is null");
+            mask |= 1 << k.code();
+        }
+        return mask;
+    }
+
     java.util.function.Consumer<Event> eventListener() { return eventListener; }
+
+    int eventMask() { return eventMask; }
 
     /** One C setter, applied to a scratch handle: EINVAL becomes IllegalArgumentException. */
     private static void check(java.util.function.Consumer<Options> setter) {

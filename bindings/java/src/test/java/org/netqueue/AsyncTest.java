@@ -16,7 +16,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
-/** getAsync, cancel, events and statistics (1.2), Java server and clients over tcp. */
+/** getAsync, cancel and statistics (1.2), Java server and clients over tcp; events: EventsTest. */
 class AsyncTest {
     static final Duration T = Duration.ofSeconds(30);
     static final long S = 30; // seconds any future may take
@@ -169,61 +169,6 @@ class AsyncTest {
         assertEquals(Status.ECLOSED, ((NetqueueException) e.getCause()).status());
         NetqueueException after = assertThrows(NetqueueException.class, () -> s.getAsync(T));
         assertEquals(Status.ECLOSED, after.status());
-    }
-
-    @Test
-    void eventsComeInOrderWithTheData() throws Exception {
-        List<String> seen = Collections.synchronizedList(new ArrayList<>());
-        CommunicatorOptions so = Support.at(0).events(ev -> seen.add(ev.kind() + " " + ev.peer()));
-        try (Communicator s = Communicator.server(so)) {
-            Communicator c = Communicator.client(Support.at(s.port()));
-            UUID cid = c.id();
-            c.put(b("one"));
-            c.put(b("two"));
-            c.close(T); // its fin comes after its data
-            for (int i = 0; i < 2; i++) {
-                Message m = s.getAsync(T).get(S, TimeUnit.SECONDS);
-                seen.add("DATA " + m.text());
-            }
-            // FINISHED: a receive takes it, hands it to the listener, goes on
-            // waiting for data, and times out
-            ExecutionException e = assertThrows(ExecutionException.class,
-                () -> s.getAsync(Duration.ofMillis(300)).get(S, TimeUnit.SECONDS));
-            assertEquals(Status.ETIMEDOUT, ((NetqueueException) e.getCause()).status());
-            assertEquals(List.of("CONNECTED " + cid, "DATA one", "DATA two", "FINISHED " + cid), seen);
-        }
-    }
-
-    @Test
-    void blockingGetHandsEventsToTheListenerToo() throws Exception {
-        List<Event> events = Collections.synchronizedList(new ArrayList<>());
-        CommunicatorOptions so = Support.at(0).events(events::add, EventKind.CONNECTED);
-        try (Communicator s = Communicator.server(so); Communicator c = Communicator.client(Support.at(s.port()))) {
-            c.put(b("x"));
-            assertEquals("x", s.get(T).text());
-            assertEquals(1, events.size());
-            assertEquals(EventKind.CONNECTED, events.get(0).kind());
-            assertEquals(c.id(), events.get(0).peer());
-            // the detail names the connection
-            assertTrue(events.get(0).detail().startsWith("127.0.0.1:"), events.get(0).detail());
-        }
-    }
-
-    @Test
-    void aThrowingListenerStopsNeitherTheReceiveNorTheDrainThread() throws Exception {
-        CommunicatorOptions so = Support.at(0).events(ev -> { throw new IllegalStateException("listener bug"); });
-        try (Communicator s = Communicator.server(so); Communicator c = Communicator.client(Support.at(s.port()))) {
-            CompletableFuture<Message> f = s.getAsync(T); // takes CONNECTED first, then the data
-            c.put(b("still here")).get(S, TimeUnit.SECONDS);
-            assertEquals("still here", f.get(S, TimeUnit.SECONDS).text());
-            c.put(b("and again")).get(S, TimeUnit.SECONDS);
-            assertEquals("and again", s.getAsync(T).get(S, TimeUnit.SECONDS).text());
-        }
-    }
-
-    @Test
-    void eventOptionRefusesNullKind() {
-        assertThrows(IllegalArgumentException.class, () -> new CommunicatorOptions().events(e -> { }, (EventKind) null));
     }
 
     @Test
