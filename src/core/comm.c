@@ -201,6 +201,11 @@ static int try_direct(nq_comm *c, struct nq_put_req *r)
         return 0;
     }
     int wake = nq_core_put_direct(c, r);
+    /* the gap counts from this put's end: a direct put that took long (a
+     * broadcast to many peers writes to each) must not make the next one
+     * look lone, or a sender's every put becomes its own writes and
+     * nothing is ever merged */
+    atomic_store_explicit(&c->last_put_ns, nq_now_ns(), memory_order_relaxed);
     pthread_mutex_unlock(&c->io_mu);
     if (wake)
         nq_loop_wake(c);

@@ -359,7 +359,9 @@ int nq_core_feed(struct nq_comm *c, struct nq_link *l, const uint8_t *buf, size_
 {
     struct feed_ctx f = {c, l, 0};
     c->ctr.frame_bytes_in += len;
+    nq_recvq_batch_begin(&c->rq);
     nq_status st = nq_framer_feed(&l->fr, buf, len, feed_frame, &f);
+    nq_recvq_batch_end(&c->rq);
     return feed_status(c, l, st, f.failed);
 }
 
@@ -367,7 +369,9 @@ int nq_core_direct_commit(struct nq_comm *c, struct nq_link *l, size_t n)
 {
     struct feed_ctx f = {c, l, 0};
     c->ctr.frame_bytes_in += n;
+    nq_recvq_batch_begin(&c->rq);
     nq_framer_direct_commit(&l->fr, n, feed_frame, &f);
+    nq_recvq_batch_end(&c->rq);
     return f.failed ? -1 : 0;
 }
 

@@ -523,10 +523,31 @@ size_t nq_recvq_push(struct nq_recvq *q, struct nq_msg *m)
     atomic_fetch_add(&q->seq, 1);
     if (atomic_load(&q->async_n))
         serve_async(q);
+    if (q->batch) {
+        q->batch_pushed = 1; /* getters are woken once, at the batch's end */
+        return dropped;
+    }
     if (atomic_load(&q->sleepers))
         nq_futex_wake_all(&q->seq);
     fd_sync(q);
     return dropped;
+}
+
+void nq_recvq_batch_begin(struct nq_recvq *q)
+{
+    q->batch++;
+}
+
+void nq_recvq_batch_end(struct nq_recvq *q)
+{
+    if (--q->batch || !q->batch_pushed)
+        return;
+    q->batch_pushed = 0;
+    /* the pushes' seq bumps came before this look (sequentially
+     * consistent): a getter that went to sleep on an older seq is seen */
+    if (atomic_load(&q->sleepers))
+        nq_futex_wake_all(&q->seq);
+    fd_sync(q);
 }
 
 /* Dekker's pattern with the getter in nq_recvq_get, which lowers bytes and

@@ -53,6 +53,8 @@ struct nq_recvq {
     uint64_t out_msgs, out_bytes; /* statistics: got or dropped (under getters,
                                      beside head and tail); in - out is queued */
     _Atomic uint32_t seq;        /* bumped by every push and by close: futex word */
+    int batch, batch_pushed;     /* I/O thread: pushes of one read, getters woken at
+                                    its end (nq_recvq_batch_begin/_end) */
     atomic_int sleepers;
     atomic_int closed;
     _Atomic uint64_t bytes;
@@ -85,6 +87,10 @@ void nq_recvq_init(struct nq_recvq *q, uint64_t limit, nq_queue_policy policy);
 void nq_recvq_destroy(struct nq_recvq *q);
 /* I/O thread: append a message; returns how many messages were dropped. */
 size_t nq_recvq_push(struct nq_recvq *q, struct nq_msg *m);
+/* I/O thread: pushes between these wake sleeping getters once, at the end,
+ * rather than at each message (the frames of one read). Nest. */
+void nq_recvq_batch_begin(struct nq_recvq *q);
+void nq_recvq_batch_end(struct nq_recvq *q);
 /* 1 when the queue is over its limit (the I/O thread should stop reading). */
 int nq_recvq_full(struct nq_recvq *q);
 /* I/O thread, after delivering: when the queue is full, mark reading paused
