@@ -14,7 +14,8 @@
 #include "tcp/tcp_internal.h"
 #include "tls/tls.h"
 
-#define IOV_BATCH 64
+/* pieces per sendmsg: 512 frames of 64 B are ~37 KB, where 64 capped a write at 4.6 KB */
+#define IOV_BATCH 512
 /* bytes read per event before other connections get a turn */
 #define READ_BUDGET (4u * 1024u * 1024u)
 
