@@ -9,7 +9,13 @@ under `flock /tmp/nq-bench.lock`. Prints per mode the median rate and the
 Go async modes' rate over C's cq and callback rates (median of the ratios
 within each repetition).
 
-    bench/go_recv_bench.py [--build build] [--reps 5] [--count 200000]
+The Go program's sender is a Go client's Put loop (a future and a
+completion per put). With --csend the Go program runs a second time per
+repetition with recv_bench's sender instead (a C client, nq_comm_put
+without completion on a C thread): the "go-csend" lines are the Go receive
+against the same load as C's receive.
+
+    bench/go_recv_bench.py [--build build] [--reps 5] [--count 200000] [--csend]
 """
 import argparse
 import fcntl
@@ -37,6 +43,8 @@ def main():
     ap.add_argument("--build", default=str(HERE.parent / "build"))
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--count", type=int, default=200000)
+    ap.add_argument("--csend", action="store_true",
+                    help="also run the Go receive against recv_bench's C sender")
     a = ap.parse_args()
     build = pathlib.Path(a.build).resolve()
     prefix = build / "bindings-go-rust-prefix"
@@ -50,24 +58,27 @@ def main():
     c_cmd = [str(build / "bench/recv_bench"), "--reps", "1", "--sizes", "64",
              "--count64", str(a.count)]
     go_cmd = [str(exe), "--reps", "1", "--size", "64", "--count", str(a.count)]
+    order = [("c", c_cmd, ""), ("go", go_cmd, "go ")]
+    if a.csend:
+        order.append(("go-csend", go_cmd + ["--sender", "c"], "go-csend "))
     runs = []
     with open("/tmp/nq-bench.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # as flock(1) on the same file
         for r in range(a.reps):
             pair = {}
-            order = [("c", c_cmd), ("go", go_cmd)]
-            for name, cmd in (order if r % 2 == 0 else order[::-1]):
+            for name, cmd, prefix in order[r % len(order):] + order[:r % len(order)]:
                 out = subprocess.run(cmd, env=env, check=True, capture_output=True,
                                      text=True, timeout=300).stdout
-                for mode, v in rates(out, "go " if name == "go" else "").items():
+                for mode, v in rates(out, prefix).items():
                     pair[f"{name} {mode}"] = v
             runs.append(pair)
     for key in runs[0]:
-        print(f"{key:12s} median {statistics.median(p[key] for p in runs):10.0f} msg/s")
-    for g in ("go async", "go stream", "go blocking"):
-        for c in ("c cq", "c callback"):
-            ratio = statistics.median(p[g] / p[c] for p in runs)
-            print(f"{g} / {c}: {ratio:.2f}")
+        print(f"{key:18s} median {statistics.median(p[key] for p in runs):10.0f} msg/s")
+    for name in [n for n, _, _ in order if n != "c"]:
+        for g in ("async", "stream", "blocking"):
+            for c in ("c cq", "c callback"):
+                ratio = statistics.median(p[f"{name} {g}"] / p[c] for p in runs)
+                print(f"{name} {g} / {c}: {ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -44,4 +44,4 @@ nq_gr_test(bindings_go_rust_cross ${_gr_src}/go "bindings;go;rust;interop" "${_g
 # The asynchronous receive tests again under the race detector (cancels
 # racing completions on the drain goroutines).
 nq_gr_test(bindings_go_race ${_gr_src}/go "bindings;go" "${_go}"
-  ${NQ_GO} test -count=1 -race -run "GetCtx|CancelInFlight|TooLate|MessagesChannel|EventsInOrder|Stats" .)
+  ${NQ_GO} test -count=1 -race -run "GetCtx|CancelInFlight|TooLate|MessagesChannel|Events|Stats|ReadAhead" .)

@@ -144,8 +144,8 @@ func TestGetCancelInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st["recv_queue_msgs"] != 0 || s.held.n.Load() != 0 {
-		t.Fatalf("left over: queued %d held %d", st["recv_queue_msgs"], s.held.n.Load())
+	if st["recv_queue_msgs"] != 0 || s.held() != 0 {
+		t.Fatalf("left over: queued %d held %d", st["recv_queue_msgs"], s.held())
 	}
 	t.Logf("%d gets ended by their context, %d pending receives cancelled", cancelled, s.cancels.Load())
 }
@@ -197,60 +197,6 @@ func TestMessagesChannel(t *testing.T) {
 	putWait(t, c, []byte("last"))
 	if msg := <-ch2; msg.Text() != "last" {
 		t.Fatalf("got %q", msg.Text())
-	}
-}
-
-// Events come on their channel with peer and kind, in order with the data:
-// connected before the first message, finished only after the last.
-func TestEventsInOrder(t *testing.T) {
-	s, port := newServer(t, WithEvents())
-	ctx := testCtx(t)
-	c, err := New(TCP, Client, WithHost("127.0.0.1"), WithPort(port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cid, _ := c.ID()
-	for _, p := range []string{"a", "b", "c"} {
-		if _, err := c.Put([]byte(p)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := c.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	events := s.Events()
-	nextEvent := func() (Event, bool) {
-		select {
-		case ev := <-events:
-			return ev, true
-		case <-time.After(200 * time.Millisecond):
-			return Event{}, false
-		}
-	}
-	for i, want := range []string{"a", "b", "c"} {
-		msg, err := s.Get(ctx)
-		if err != nil || msg.Text() != want {
-			t.Fatalf("get %d: %v %v", i, msg, err)
-		}
-		if i == 0 {
-			ev, ok := nextEvent()
-			if !ok || ev.Kind != EventConnected || ev.Peer != cid {
-				t.Fatalf("want connected of %v before the data, got %v %v", cid, ev, ok)
-			}
-		}
-		if ev, ok := nextEvent(); ok {
-			t.Fatalf("event %v before message %d was got", ev, i+1)
-		}
-	}
-	// The finished event is behind the last message; a receive takes it.
-	gctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	defer cancel()
-	if msg, err := s.Get(gctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("want no more data, got %v %v", msg, err)
-	}
-	ev, ok := nextEvent()
-	if !ok || ev.Kind != EventFinished || ev.Peer != cid || ev.Kind.String() != "finished" {
-		t.Fatalf("want finished of %v, got %v %v", cid, ev, ok)
 	}
 }
 
@@ -331,8 +277,8 @@ func TestGetCancelTooLate(t *testing.T) {
 		t.Fatalf("want deadline exceeded, got %v %v", msg, err)
 	}
 	testHookCancel = nil
-	if s.held.n.Load() != 1 {
-		t.Fatalf("held %d messages, want 1", s.held.n.Load())
+	if s.held() != 1 {
+		t.Fatalf("held %d messages, want 1", s.held())
 	}
 	// A filter that does not match leaves it held; one that does takes it.
 	cid, _ := c.ID()
@@ -345,8 +291,8 @@ func TestGetCancelTooLate(t *testing.T) {
 		t.Fatalf("want the late message, got %v %v", msg, err)
 	}
 	st, _ := s.Stats()
-	if st["recv_queue_msgs"] != 0 || s.held.n.Load() != 0 {
-		t.Fatalf("duplicated: queued %d held %d", st["recv_queue_msgs"], s.held.n.Load())
+	if st["recv_queue_msgs"] != 0 || s.held() != 0 {
+		t.Fatalf("duplicated: queued %d held %d", st["recv_queue_msgs"], s.held())
 	}
 }
 
@@ -390,5 +336,87 @@ func TestGetCtxClose(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("events channel not closed after Close")
+	}
+}
+
+// Get takes what is queued in one batch and holds the rest for the next
+// Gets: each peer's order is kept, peer filters apply to held messages,
+// Stats count them as queued, and nothing is read ahead while another Get
+// waits in the library (it would not see held messages).
+func TestGetReadAhead(t *testing.T) {
+	s, port := newServer(t)
+	ctx := testCtx(t)
+	c1, c2 := newClient(t, port), newClient(t, port)
+	id1, _ := c1.ID()
+	id2, _ := c2.ID()
+	const n = 50
+	for i := 0; i < n; i++ {
+		for _, c := range []*Comm{c1, c2} {
+			if _, err := c.Put(binary.LittleEndian.AppendUint64(nil, uint64(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitStat(t, s, "recv_queue_msgs", 2*n)
+	next := map[ID]uint64{}
+	expect := func(msg *Message) {
+		t.Helper()
+		if v := binary.LittleEndian.Uint64(msg.Data); v != next[msg.Peer] {
+			t.Fatalf("peer %v: got %d, want %d", msg.Peer, v, next[msg.Peer])
+		}
+		next[msg.Peer]++
+	}
+	expect(mustGet(t, ctx, s))
+	if s.held() == 0 {
+		t.Fatal("nothing read ahead")
+	}
+	if st, _ := s.Stats(); st["recv_queue_msgs"] != 2*n-1 || st["recv_queue_bytes"] != 8*(2*n-1) {
+		t.Fatalf("stats with held messages: %v", st)
+	}
+	for next[id2] < n {
+		msg := mustGet(t, ctx, s, id2)
+		if msg.Peer != id2 {
+			t.Fatalf("filtered get returned %v", msg.Peer)
+		}
+		expect(msg)
+	}
+	for next[id1] < n {
+		expect(mustGet(t, ctx, s))
+	}
+	waitStat(t, s, "recv_queue_msgs", 0)
+
+	// Another Get waits in the library: no read-ahead meanwhile.
+	wctx, cancel := context.WithCancel(ctx)
+	waited := make(chan error, 1)
+	go func() {
+		_, err := s.Get(wctx, ID{9})
+		waited <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		s.recv.mu.Lock()
+		w := s.recv.waiters
+		s.recv.mu.Unlock()
+		if w == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the filtered Get never waited")
+		}
+	}
+	for i := 0; i < 10; i++ {
+		if _, err := c1.Put(binary.LittleEndian.AppendUint64(nil, uint64(n+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitStat(t, s, "recv_queue_msgs", 10)
+	for i := 0; i < 10; i++ {
+		expect(mustGet(t, ctx, s))
+		if h := s.held(); h != 0 {
+			t.Fatalf("read ahead %d while another Get waits", h)
+		}
+	}
+	cancel()
+	if err := <-waited; !errors.Is(err, context.Canceled) {
+		t.Fatalf("waiting get: %v", err)
 	}
 }

@@ -63,9 +63,9 @@ type Comm struct {
 	rcq      *C.nq_cq
 	gets     getOps
 	rdrained chan struct{} // closed when the receive drain has returned
-	held     held          // messages taken from C that no caller got yet
+	recv     recvState     // messages taken from C that no caller got yet
 	cancels  atomic.Uint64 // receives cancelled by a context (tests look)
-	events   eventQueue
+	ev       events        // the events receive and channel (events.go)
 }
 
 // pending maps the tags given to C (slot numbers) to the futures of puts
@@ -131,7 +131,7 @@ func New(protocol Protocol, purpose Purpose, opts ...Option) (*Comm, error) {
 		}
 	}
 	m := &Comm{codec: b.codec, drained: make(chan struct{}), rdrained: make(chan struct{})}
-	m.events.init()
+	m.ev.init(b.events)
 	if st := C.nq_cq_new(&m.cq); st != C.NQ_OK {
 		return nil, fail("new", st)
 	}
@@ -146,8 +146,20 @@ func New(protocol Protocol, purpose Purpose, opts ...Option) (*Comm, error) {
 		C.nq_cq_free(m.rcq)
 		return nil, err
 	}
+	m.recv.descs = newDescs()
 	go m.drain()
 	go m.drainGets()
+	if m.ev.on {
+		// The events receive is pending before New returns, so events
+		// never wait for a data receive (events.go).
+		if !m.armEvents() {
+			err := &Error{Op: "new", Status: StatusNoMemory, Detail: "events: cannot post the events receive"}
+			m.ev.on = false // no pump: Close closes the channel itself
+			m.Close(context.Background())
+			return nil, err
+		}
+		go m.pumpEvents()
+	}
 	return m, nil
 }
 
@@ -318,11 +330,19 @@ func (m *Comm) Close(ctx context.Context) error {
 	m.mu.RLock()
 	err := call("close", func() C.nq_status { return C.nq_comm_close(m.c, C.int64_t(timeout)) })
 	m.mu.RUnlock()
+	if m.ev.on {
+		// Closed: the events receive now completes at once with what is
+		// left. Let the pump put those events on the channel until the
+		// library has none (NQ_ECLOSED) or the channel is full.
+		close(m.ev.closing)
+		<-m.ev.settled
+	}
 
 	m.mu.Lock()
 	C.nq_comm_free(m.c) // completes every put and receive still pending into the cqs
 	m.c = nil
 	m.mu.Unlock()
+	m.recv.close()
 	C.nq_cq_shutdown(m.cq)
 	C.nq_cq_shutdown(m.rcq)
 	<-m.drained
@@ -331,7 +351,12 @@ func (m *Comm) Close(ctx context.Context) error {
 	C.nq_cq_free(m.rcq)
 	m.cq = nil
 	m.rcq = nil
-	m.events.close()
+	if m.ev.on {
+		close(m.ev.stop)
+		<-m.ev.done // the pump has closed the channel
+	} else {
+		close(m.ev.ch)
+	}
 	return err
 }
 

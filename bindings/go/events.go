@@ -2,6 +2,13 @@ package netqueue
 
 /*
 #include <netqueue/netqueue.h>
+
+// The events-only receive, posted to the receive completion queue under
+// tag 0 (receives for Get use tags from 1).
+static nq_status nqgo_arm_events(nq_comm *c, nq_cq *cq)
+{
+	return nq_comm_get_kinds_cq(c, NQ_KINDS_EVENTS, NULL, 0, NQ_FOREVER, cq, 0, NULL);
+}
 */
 import "C"
 
@@ -62,75 +69,130 @@ func WithEvents(kinds ...EventKind) Option {
 				mask |= 1 << uint(k)
 			}
 		}
+		b.events = true
 		return C.nq_options_set_events(b.o, mask)
 	}
 }
 
-// eventQueue holds events between the receiver that met them and the
-// Events channel, without bound, so a receiver never waits for the
-// program to read events.
-type eventQueue struct {
-	mu     sync.Mutex
-	q      []Event
-	wake   chan struct{} // one token: the queue has news
-	closed bool
-	once   sync.Once
-	ch     chan Event
+// EventsBuffer is the capacity of the Events channel. While it is full the
+// binding does not ask the library for more events, so further events wait
+// in the library's receive queue (bounded by WithQueueLimit) until the
+// program reads: nothing is dropped, and nothing grows without bound.
+const EventsBuffer = 128
+
+// eventsBuffer is EventsBuffer; the tests lower it.
+var eventsBuffer = EventsBuffer
+
+// evResult is the completion of the events-only receive as the receive
+// drain hands it on (already copied: it holds nothing of C's).
+type evResult struct {
+	ev Event
+	ok bool // false: the receive ended without an event (closed)
 }
 
-func (e *eventQueue) init() { e.wake = make(chan struct{}, 1) }
-
-func (e *eventQueue) push(ev Event) {
-	e.mu.Lock()
-	e.q = append(e.q, ev)
-	e.mu.Unlock()
-	e.poke()
+// events is the events side of a communicator. With WithEvents, one
+// events-only receive (nq_comm_get_kinds_cq, NQ_KINDS_EVENTS, tag 0) is
+// pending from New until Close; the receive drain hands its completion to
+// the pump goroutine, which puts the event on ch and only then posts the
+// next receive. So events never wait for a Get, data receives (which
+// accept NQ_KINDS_DATA only) never see one, and at most one event is in
+// flight between C and ch.
+type events struct {
+	on      bool
+	ch      chan Event
+	in      chan evResult // drain -> pump; one receive pending at a time
+	closing chan struct{} // Close: nq_comm_close has returned
+	settled chan struct{} // pump: ended, or blocked on a full ch after closing
+	stop    chan struct{} // Close: the communicator is freed; give up
+	done    chan struct{} // pump has returned (and closed ch)
+	settle  func()
 }
 
-func (e *eventQueue) poke() {
-	select {
-	case e.wake <- struct{}{}:
-	default:
+func (e *events) init(on bool) {
+	e.on = on
+	if !on {
+		e.ch = make(chan Event) // closed by Close; nothing is ever sent
+		return
+	}
+	e.ch = make(chan Event, eventsBuffer)
+	e.in = make(chan evResult, 1)
+	e.closing = make(chan struct{})
+	e.settled = make(chan struct{})
+	e.stop = make(chan struct{})
+	e.done = make(chan struct{})
+	e.settle = sync.OnceFunc(func() { close(e.settled) })
+}
+
+// armEvents posts the events-only receive; false once the communicator is
+// freed (or the library refused, which ends the events too).
+func (m *Comm) armEvents() bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.c == nil {
+		return false
+	}
+	return C.nqgo_arm_events(m.c, m.rcq) == C.NQ_OK
+}
+
+// pumpEvents puts each event on the channel, then asks for the next one:
+// while the channel is full no receive is pending, so the next events stay
+// queued in the library (bounded by its queue limit) until the program
+// reads. It closes the channel when the events end: after Close, once the
+// library has no more (NQ_ECLOSED) or, if the channel is full then, when
+// Close has freed the communicator (the events not yet on the channel are
+// dropped with the messages not yet got).
+func (m *Comm) pumpEvents() {
+	e := &m.ev
+	defer close(e.done)
+	defer close(e.ch)
+	defer e.settle()
+	for {
+		var r evResult
+		select {
+		case r = <-e.in:
+		case <-e.stop:
+			return
+		}
+		if !r.ok {
+			return
+		}
+		select {
+		case e.ch <- r.ev:
+		default: // full: the program is behind; wait for it, not for C
+			select {
+			case e.ch <- r.ev:
+			case <-e.closing:
+				e.settle() // Close need not wait for the reader
+				select {
+				case e.ch <- r.ev:
+				case <-e.stop:
+					return
+				}
+			}
+		}
+		if !m.armEvents() {
+			return
+		}
 	}
 }
 
-func (e *eventQueue) close() {
-	e.mu.Lock()
-	e.closed = true
-	e.mu.Unlock()
-	e.poke()
-}
-
 // Events is the channel of the peer events enabled with WithEvents, in the
-// order they happened and in order with the data of the same peer.
+// order they happened.
 //
-// Events share the receive queue with data: they are taken by whatever
-// receives (Get, Messages), which hands them here and goes on waiting for
-// data. A program that wants events but no data still needs a receiver
-// running (for instance a Messages stream it drains). The channel is
-// closed after Close, once every event queued before has been read.
-func (m *Comm) Events() <-chan Event {
-	e := &m.events
-	e.once.Do(func() {
-		e.ch = make(chan Event)
-		go func() {
-			defer close(e.ch)
-			for {
-				e.mu.Lock()
-				q, closed := e.q, e.closed
-				e.q = nil
-				e.mu.Unlock()
-				for _, ev := range q {
-					e.ch <- ev
-				}
-				if closed && len(q) == 0 {
-					return
-				}
-				if len(q) == 0 {
-					<-e.wake
-				}
-			}
-		}()
-	})
-	return e.ch
-}
+// The binding keeps an events-only receive pending from New to Close, so
+// events come whether or not anything receives data, and Get and Messages
+// never return or wait behind one. The cost of that independence: events
+// are in order among themselves, not with the data. A peer's connected
+// event may come on the channel after its first message was got, and its
+// finished (or lost) event while its last messages are still queued for
+// Get.
+//
+// The channel holds EventsBuffer events; while it is full, further events
+// wait in the library's receive queue, where they count against
+// WithQueueLimit (with the blocking queue policy a queue full of unread
+// events stops reading from peers, data included), so a program that
+// enables events should read them. Without WithEvents nothing is ever
+// sent. The channel is closed by Close: the events that happened before
+// Close are delivered as far as the channel has room, then it is closed
+// once they have been read.
+func (m *Comm) Events() <-chan Event { return m.ev.ch }

@@ -67,6 +67,7 @@ const (
 type builder struct {
 	o      *C.nq_options
 	codec  Codec
+	events bool // WithEvents: keep an events-only receive pending
 	detail string
 }
 

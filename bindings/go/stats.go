@@ -11,7 +11,13 @@ import "unsafe"
 // milliseconds by key ("msgs_in", "recv_queue_bytes", ...; docs/abi.md,
 // "Statistics"). Every counter is exact and they agree with one another.
 // Later releases may add keys; look values up by name.
+//
+// "recv_queue_msgs" and "recv_queue_bytes" count the messages not yet got:
+// those queued in the library and those the binding holds (read ahead by
+// Get, kept after a cancelled Get or stream).
 func (m *Comm) Stats() (map[string]uint64, error) {
+	m.recv.mu.Lock() // before m.mu, as Get; and no batch moves meanwhile
+	defer m.recv.mu.Unlock()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.c == nil {
@@ -21,12 +27,17 @@ func (m *Comm) Stats() (map[string]uint64, error) {
 	if err := call("stats", func() C.nq_status { return C.nq_comm_stats(m.c, &s) }); err != nil {
 		return nil, err
 	}
-	return statsMap(s), nil
+	out := statsMap(s)
+	out["recv_queue_msgs"] += uint64(m.recv.len())
+	out["recv_queue_bytes"] += m.recv.bytes
+	return out, nil
 }
 
 // PeerStats is a snapshot of one peer's statistics (ErrNoPeer: no session
 // with it; a server keeps lingering sessions).
 func (m *Comm) PeerStats(peer ID) (map[string]uint64, error) {
+	m.recv.mu.Lock()
+	defer m.recv.mu.Unlock()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.c == nil {
@@ -39,7 +50,14 @@ func (m *Comm) PeerStats(peer ID) (map[string]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	return statsMap(s), nil
+	out := statsMap(s)
+	for _, msg := range m.recv.q[m.recv.h:] {
+		if msg.Peer == peer {
+			out["recv_queue_msgs"]++
+			out["recv_queue_bytes"] += uint64(len(msg.Data))
+		}
+	}
+	return out, nil
 }
 
 // statsMap copies a snapshot into a map and frees it.

@@ -8,7 +8,11 @@
 //	stream    the Messages(ctx) channel (batches of queued messages).
 //
 // The clock runs from the first put to the last message received; modes
-// are interleaved within each repetition. Prints per mode the median time
+// are interleaved within each repetition. With -sender c the client is a C
+// one whose C thread puts with nq_comm_put and no completion, as
+// recv_bench's does, so the Go receive is measured without the cost of the
+// Go sender (Put, its future and its completion); the lines then start
+// with "go-csend". Prints per mode the median time
 // and rate, and its time over the blocking run's (median of paired ratios).
 package main
 
@@ -17,6 +21,8 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"os"
+	"runtime/pprof"
 	"sort"
 	"time"
 
@@ -25,19 +31,25 @@ import (
 
 var modes = []string{"blocking", "async", "stream"}
 
-func run(mode string, size, count int) time.Duration {
+func run(mode string, size, count int, sender string) time.Duration {
 	s, err := netqueue.New(netqueue.TCP, netqueue.Server, netqueue.WithHost("127.0.0.1"), netqueue.WithPort(0))
 	if err != nil {
 		log.Fatal(err)
 	}
 	port, _ := s.Port()
-	c, err := netqueue.New(netqueue.TCP, netqueue.Client, netqueue.WithHost("127.0.0.1"), netqueue.WithPort(port))
-	if err != nil {
-		log.Fatal(err)
-	}
-	// Handshake outside the clock, as recv_bench does.
-	if _, err := c.Put([]byte("hello")); err != nil {
-		log.Fatal(err)
+	var c *netqueue.Comm
+	var cc cClient
+	if sender == "c" {
+		cc = newCClient(port)
+	} else {
+		c, err = netqueue.New(netqueue.TCP, netqueue.Client, netqueue.WithHost("127.0.0.1"), netqueue.WithPort(port))
+		if err != nil {
+			log.Fatal(err)
+		}
+		// Handshake outside the clock, as recv_bench does.
+		if _, err := c.Put([]byte("hello")); err != nil {
+			log.Fatal(err)
+		}
 	}
 	if _, err := s.Get(context.Background()); err != nil {
 		log.Fatal(err)
@@ -46,13 +58,18 @@ func run(mode string, size, count int) time.Duration {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	start := time.Now()
-	go func() {
-		for i := 0; i < count; i++ {
-			if _, err := c.Put(payload); err != nil {
-				log.Fatal(err)
+	finish := func() {}
+	if sender == "c" {
+		finish = cc.send(size, count)
+	} else {
+		go func() {
+			for i := 0; i < count; i++ {
+				if _, err := c.Put(payload); err != nil {
+					log.Fatal(err)
+				}
 			}
-		}
-	}()
+		}()
+	}
 	switch mode {
 	case "blocking":
 		for i := 0; i < count; i++ {
@@ -78,7 +95,10 @@ func run(mode string, size, count int) time.Duration {
 	cancel()
 	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer ccancel()
-	c.Close(cctx)
+	if c != nil {
+		c.Close(cctx)
+	}
+	finish()
 	s.Close(cctx)
 	return d
 }
@@ -99,21 +119,45 @@ func main() {
 	reps := flag.Int("reps", 5, "repetitions")
 	size := flag.Int("size", 64, "message size")
 	count := flag.Int("count", 200000, "messages per run")
+	only := flag.String("only", "", "run this mode alone (for profiling)")
+	sender := flag.String("sender", "go", "go: a Go client's Put loop; c: a C client's nq_comm_put loop on a C thread, as recv_bench's")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile (pprof) here")
 	flag.Parse()
+	if *only != "" {
+		modes = []string{*only}
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	times := map[string][]time.Duration{}
 	for r := 0; r < *reps; r++ {
 		for i := range modes {
 			mode := modes[(i+r)%len(modes)] // rotate the order
-			times[mode] = append(times[mode], run(mode, *size, *count))
+			times[mode] = append(times[mode], run(mode, *size, *count, *sender))
 		}
+	}
+	base := "blocking"
+	if *only != "" {
+		base = *only
+	}
+	prefix := "go"
+	if *sender == "c" {
+		prefix = "go-csend"
 	}
 	for _, mode := range modes {
 		var ratios []float64
 		for r := range times[mode] {
-			ratios = append(ratios, float64(times[mode][r])/float64(times["blocking"][r]))
+			ratios = append(ratios, float64(times[mode][r])/float64(times[base][r]))
 		}
 		med := median(times[mode])
-		fmt.Printf("go size %d B x %d: %-8s median %.4f s  %.0f msg/s  time/blocking %.2f\n",
-			*size, *count, mode, med.Seconds(), float64(*count)/med.Seconds(), medianF(ratios))
+		fmt.Printf("%s size %d B x %d: %-8s median %.4f s  %.0f msg/s  time/blocking %.2f\n",
+			prefix, *size, *count, mode, med.Seconds(), float64(*count)/med.Seconds(), medianF(ratios))
 	}
 }
