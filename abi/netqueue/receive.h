@@ -206,6 +206,20 @@ NQ_API nq_status nq_comm_fd(nq_comm *comm, int *fd);
  */
 NQ_API nq_status nq_comm_get_kinds(nq_comm *comm, unsigned kinds, const uint8_t *peers,
                                    size_t npeers, int64_t timeout_ms, nq_msg **out);
+/**
+ * Receive up to max messages in one call: as nq_comm_get_kinds() for the
+ * first (waiting up to timeout_ms), then, without waiting, the messages
+ * already queued that the filter accepts, up to max in all, in the order
+ * a loop of gets would have returned them. msgs[0 .. *got-1] are then the
+ * caller's (free each with nq_msg_free()). For bindings and loops that
+ * pay per call (a cgo or JNI crossing, an interpreter): one lock round
+ * and one call for a whole batch. Since 1.3. Any thread.
+ * Errors (*got 0): as nq_comm_get_kinds(); NQ_EINVAL also for NULL msgs
+ * or got, or max 0.
+ */
+NQ_API nq_status nq_comm_get_batch(nq_comm *comm, unsigned kinds, const uint8_t *peers,
+                                   size_t npeers, int64_t timeout_ms, nq_msg **msgs,
+                                   size_t max, size_t *got);
 /** As nq_comm_get_async(), accepting only the kinds in kinds (as
  * nq_comm_get_kinds()). Since 1.3. */
 NQ_API nq_status nq_comm_get_kinds_async(nq_comm *comm, unsigned kinds, const uint8_t *peers,

@@ -30,6 +30,22 @@ nq_status nq_comm_get_kinds(nq_comm *c, unsigned kinds, const uint8_t *peers, si
     return nq_recvq_get(&c->rq, kinds, peers, npeers, timeout_ms, out);
 }
 
+nq_status nq_comm_get_batch(nq_comm *c, unsigned kinds, const uint8_t *peers, size_t npeers,
+                            int64_t timeout_ms, nq_msg **msgs, size_t max, size_t *got)
+{
+    if (got)
+        *got = 0;
+    nq_status st = check(c, kinds, peers, npeers);
+    if (st != NQ_OK)
+        return st;
+    if (!msgs || !got || max == 0)
+        return nq_fail(NQ_EINVAL, "get: msgs or got is NULL, or max is 0");
+    if ((st = nq_recvq_get(&c->rq, kinds, peers, npeers, timeout_ms, &msgs[0])) != NQ_OK)
+        return st;
+    *got = 1 + nq_recvq_get_more(&c->rq, kinds, peers, npeers, msgs + 1, max - 1);
+    return NQ_OK;
+}
+
 nq_status nq_comm_get_async(nq_comm *c, const uint8_t *peers, size_t npeers, int64_t timeout_ms,
                             nq_get_fn fn, void *user, uint64_t *op_id)
 {

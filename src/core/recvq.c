@@ -646,6 +646,32 @@ nq_status nq_recvq_get(struct nq_recvq *q, unsigned kinds, const uint8_t *peers,
     return NQ_OK;
 }
 
+size_t nq_recvq_get_more(struct nq_recvq *q, unsigned kinds, const uint8_t *peers,
+                         size_t npeers, struct nq_msg **out, size_t max)
+{
+    size_t n = 0;
+    struct outcome o = {0};
+    pthread_mutex_lock(&q->getters);
+    /* receivers already waiting are served first (as a get would be) */
+    if (q->wait_head)
+        dispatch(q, 0, &o, NULL);
+    else
+        take_arrivals(q);
+    for (struct nq_msg *m = q->head, *next; m && n < max; m = next) {
+        next = m->next;
+        if (!wanted(m, kinds, peers, npeers))
+            continue;
+        unlink_msg(q, m);
+        out[n++] = m;
+    }
+    pthread_mutex_unlock(&q->getters);
+    if (o.wake_getters || o.notify || o.run.head)
+        settle(q, &o);
+    resume_check(q);
+    fd_sync(q);
+    return n;
+}
+
 void nq_recvq_held(struct nq_recvq *q, const uint8_t *peer, uint64_t *msgs, uint64_t *bytes)
 {
     pthread_mutex_lock(&q->getters);

@@ -103,6 +103,11 @@ int nq_recvq_pause(struct nq_recvq *q);
 /* kinds: NQ_KIND_BIT mask of the message kinds wanted (NQ_KINDS_ALL). */
 nq_status nq_recvq_get(struct nq_recvq *q, unsigned kinds, const uint8_t *peers, size_t npeers,
                        int64_t timeout_ms, struct nq_msg **out);
+/* Take up to max more messages already queued that the filter accepts,
+ * without waiting, in queue order (after serving waiting receivers).
+ * Returns how many went to out. */
+size_t nq_recvq_get_more(struct nq_recvq *q, unsigned kinds, const uint8_t *peers,
+                         size_t npeers, struct nq_msg **out, size_t max);
 /* Messages queued and their payload bytes: of every peer (peer NULL) or of
  * one. The caller keeps the I/O thread still (io_mu, or on it); this takes
  * the getters' lock. Of every peer it is two subtractions; of one peer, a

@@ -504,6 +504,26 @@ static void test_events_apart(void **state)
     assert_int_equal(nq_future_take_msg(f, &m), NQ_OK);
     check_msg(m, "after", cid);
     nq_future_free(f);
+    /* a batch: what is queued, in order, in one call */
+    for (int i = 0; i < 5; i++) {
+        snprintf(text, sizeof text, "b%d", i);
+        nqt_put_str(c, text, NULL, 0);
+    }
+    nq_msg *batch[8];
+    size_t got = 0, total = 0;
+    while (total < 5) {
+        assert_int_equal(nq_comm_get_batch(s, NQ_KINDS_DATA, cid, 1, NQT_LONG_MS,
+                                           batch, 8, &got), NQ_OK);
+        assert_true(got >= 1 && got <= 5 - total);
+        for (size_t k = 0; k < got; k++, total++) {
+            snprintf(text, sizeof text, "b%zu", total);
+            check_msg(batch[k], text, cid);
+        }
+    }
+    assert_int_equal(nq_comm_get_batch(s, NQ_KINDS_DATA, NULL, 0, 0, batch, 8, &got),
+                     NQ_ETIMEDOUT);
+    assert_int_equal(got, 0);
+    assert_int_equal(nq_comm_get_batch(s, NQ_KINDS_DATA, NULL, 0, 0, batch, 0, &got), NQ_EINVAL);
     assert_int_equal(nq_comm_get_kinds(s, NQ_KINDS_EVENTS, cid, 1, NQT_LONG_MS, &m), NQ_OK);
     assert_int_equal(nq_msg_kind_of(m), NQ_EVENT_CONNECTED);
     nq_msg_free(m);

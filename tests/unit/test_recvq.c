@@ -172,6 +172,25 @@ static void test_receivers_follow_the_rule(void **state)
                 nq_msg_free(m);
                 memmove(&mq[i], &mq[i + 1], (size_t)(mq_n - i - 1) * sizeof *mq);
                 mq_n--;
+                /* a batch: the next ones accepted, in queue order */
+                struct nq_msg *more[3];
+                size_t mx = (size_t)(rand() % 4);
+                size_t n = nq_recvq_get_more(&q, r.kinds, id, r.peer < 0 ? 0 : 1, more, mx);
+                for (size_t k = 0; k < n; k++) {
+                    for (i = 0; i < mq_n && !model_accepts(&r, &mq[i]); i++)
+                        ;
+                    assert_true(i < mq_n);
+                    memcpy(&got, more[k]->data, sizeof got);
+                    assert_int_equal(got, mq[i].serial);
+                    nq_msg_free(more[k]);
+                    memmove(&mq[i], &mq[i + 1], (size_t)(mq_n - i - 1) * sizeof *mq);
+                    mq_n--;
+                }
+                if (n < mx) { /* it stopped short only for want of more */
+                    for (i = 0; i < mq_n && !model_accepts(&r, &mq[i]); i++)
+                        ;
+                    assert_int_equal(i, mq_n);
+                }
             } else {
                 assert_int_equal(st, NQ_ETIMEDOUT);
             }
