@@ -115,6 +115,9 @@ def main() -> None:
         print(f"  python {m:8s} {r:12.0f}")
     for m, r in c.items():
         print(f"  C      {m:8s} {r:12.0f}")
+    for form in ("cq", "callback"):
+        if c.get(form):
+            print(f"python async / C {form}: {py['async'] / c[form]:.2f}")
     c_best_async = max(c.get("cq", 0.0), c.get("callback", 0.0))
     if c_best_async:
         print(f"python async / C async (the faster of cq, callback): {py['async'] / c_best_async:.2f}"

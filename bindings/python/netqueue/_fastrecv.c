@@ -1,0 +1,769 @@
+/*
+ * netqueue._fastput, receive side: what `async for msg in comm` does per
+ * message, in C (compiled into the _fastput extension; comm.py and aio.py
+ * hold the rest of the asyncio receive).
+ *
+ * Why: in Python, each message of an `async for` cost about 1.1 us of the
+ * interpreter's own work -- a step of an async generator, the frozen
+ * dataclass Message's __init__ (two object.__setattr__ calls), a tuple per
+ * message from the batch take, the peer's UUID looked up by a bytes key,
+ * a few method calls -- twice what the C library needs to receive it.
+ * Here, while messages are queued and no aget waits, a message costs one
+ * nq_comm_get (timeout 0), its bytes, the Message object written directly
+ * into its two slots, and a pass through the awaitable below; no Python
+ * frame runs.
+ *
+ *  - Inbox: takes what the library has queued, a batch at a time (at most
+ *    max_msgs, max_bytes of payload), onto the deque `held` that aio.py and
+ *    every get serve first, so the order is the library's whatever mix of
+ *    gets is used. With raw bytes (load None) a data message becomes its
+ *    comm.Message at once; otherwise, and for events, the item is the tuple
+ *    (kind, peer id, data, detail) that comm._convert knows, and the load
+ *    runs when the message is handed out (so its error reaches the one who
+ *    takes that message, once). The peer's UUID comes from the
+ *    communicator's cache (a dict of id bytes), with the last peer kept
+ *    here so that a run of one peer's messages needs no lookup.
+ *  - AsyncIter: what Communicator.__aiter__ returns; its __anext__ gives an
+ *    ANext, reused while nobody else holds it.
+ *  - ANext: the awaitable of one step. Awaited, it takes the next message
+ *    WHEN awaited (not when made: an __anext__() nobody awaits takes
+ *    nothing), from held or a new batch, and returns it at once (am_send's
+ *    PYGEN_RETURN: no exception, no coroutine). When nothing is queued, or
+ *    an aget waits (first come, first served), it runs the communicator's
+ *    Python slow path instead (a coroutine waiting through aio.Receiver)
+ *    and passes send/throw/close through to it, so cancellation is that
+ *    coroutine's (nothing lost or duplicated, see aio.py).
+ *
+ * The communicator may be freed by another thread (close): Inbox.close()
+ * runs first, with the GIL, and every nq_comm_get here is preceded by a
+ * check of that flag with no Python code in between, under the GIL -- the
+ * same rule as the put path (Putter.close).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <netqueue/netqueue.h>
+
+/* Most messages one batch may take (max_msgs is capped to it). */
+#define FILL_CAP 1024
+/* inbox_fill: closed and drained (no exception set) */
+#define FILL_CLOSED (-2)
+
+/* ---- Inbox ----------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    nq_comm *comm;
+    int closed;
+    PyObject *held;         /* collections.deque, shared with aio.Receiver and get */
+    PyObject *waiters;      /* aio.Receiver's waiting agets (a deque) */
+    PyObject *popleft;      /* held.popleft */
+    PyObject *extend;       /* held.extend */
+    PyTypeObject *message;  /* comm.Message (a slots dataclass) */
+    Py_ssize_t off_peer, off_data; /* its slots */
+    PyObject *load;         /* the serializer's load; None: raw bytes */
+    PyObject *peer_ids;     /* dict: id bytes -> uuid.UUID (the communicator's) */
+    PyObject *peer_id;      /* id bytes -> UUID, made and cached (a miss) */
+    PyObject *raise_status; /* (status, detail) -> raises the netqueue error */
+    int max_msgs;
+    long long max_bytes;
+    uint8_t last_id[NQ_ID_SIZE];
+    PyObject *last_peer;    /* the UUID of last_id, or NULL */
+} Inbox;
+
+/* The offset of a plain object slot of a slots class (its member
+ * descriptor), or -1 with an exception set. */
+static Py_ssize_t slot_offset(PyTypeObject *type, const char *name)
+{
+    PyObject *d = PyDict_GetItemString(type->tp_dict, name); /* borrowed */
+    if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+        PyErr_Format(PyExc_TypeError, "Inbox: %s.%s is not a slot", type->tp_name, name);
+        return -1;
+    }
+    PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+    if (m->type != T_OBJECT_EX || m->offset <= 0 ||
+        (size_t)m->offset + sizeof(PyObject *) > (size_t)type->tp_basicsize) {
+        PyErr_Format(PyExc_TypeError, "Inbox: %s.%s is not an object slot", type->tp_name, name);
+        return -1;
+    }
+    return m->offset;
+}
+
+static int inbox_init(Inbox *self, PyObject *args, PyObject *kw)
+{
+    unsigned long long comm;
+    PyObject *held, *waiters, *message, *load, *peer_ids, *peer_id, *raise_status;
+    int max_msgs;
+    long long max_bytes;
+    static char *names[] = { "comm", "held", "waiters", "message", "load", "peer_ids", "peer_id",
+                             "raise_status", "max_msgs", "max_bytes", NULL };
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "KOOO!OO!OOiL", names, &comm, &held, &waiters,
+                                     &PyType_Type, &message, &load, &PyDict_Type, &peer_ids, &peer_id,
+                                     &raise_status, &max_msgs, &max_bytes))
+        return -1;
+    if (self->comm) {
+        PyErr_SetString(PyExc_RuntimeError, "Inbox: already initialised");
+        return -1;
+    }
+    if (!comm) {
+        PyErr_SetString(PyExc_ValueError, "Inbox: NULL communicator");
+        return -1;
+    }
+    if (max_msgs < 1 || max_bytes < 1) {
+        PyErr_SetString(PyExc_ValueError, "Inbox: a batch must take at least one message");
+        return -1;
+    }
+    PyTypeObject *mt = (PyTypeObject *)message;
+    /* written slot by slot, without __init__: only a class whose instances
+     * are exactly their slots (a slots dataclass, frozen or not) */
+    if (mt->tp_dictoffset != 0 || mt->tp_itemsize != 0 || !PyType_IS_GC(mt)) {
+        PyErr_SetString(PyExc_TypeError, "Inbox: message must be a slots class");
+        return -1;
+    }
+    Py_ssize_t off_peer = slot_offset(mt, "peer"), off_data = slot_offset(mt, "data");
+    if (off_peer < 0 || off_data < 0)
+        return -1;
+    PyObject *popleft = PyObject_GetAttrString(held, "popleft");
+    PyObject *extend = popleft ? PyObject_GetAttrString(held, "extend") : NULL;
+    if (!extend) {
+        Py_XDECREF(popleft);
+        return -1;
+    }
+    self->comm = (nq_comm *)(uintptr_t)comm;
+    self->held = Py_NewRef(held);
+    self->waiters = Py_NewRef(waiters);
+    self->popleft = popleft;
+    self->extend = extend;
+    self->message = (PyTypeObject *)Py_NewRef(message);
+    self->off_peer = off_peer;
+    self->off_data = off_data;
+    self->load = Py_NewRef(load);
+    self->peer_ids = Py_NewRef(peer_ids);
+    self->peer_id = Py_NewRef(peer_id);
+    self->raise_status = Py_NewRef(raise_status);
+    self->max_msgs = max_msgs < FILL_CAP ? max_msgs : FILL_CAP;
+    self->max_bytes = max_bytes;
+    return 0;
+}
+
+static int inbox_traverse(Inbox *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->held);
+    Py_VISIT(self->waiters);
+    Py_VISIT(self->popleft);
+    Py_VISIT(self->extend);
+    Py_VISIT(self->message);
+    Py_VISIT(self->load);
+    Py_VISIT(self->peer_ids);
+    Py_VISIT(self->peer_id);
+    Py_VISIT(self->raise_status);
+    Py_VISIT(self->last_peer);
+    return 0;
+}
+
+static int inbox_clear(Inbox *self)
+{
+    Py_CLEAR(self->held);
+    Py_CLEAR(self->waiters);
+    Py_CLEAR(self->popleft);
+    Py_CLEAR(self->extend);
+    Py_CLEAR(self->message);
+    Py_CLEAR(self->load);
+    Py_CLEAR(self->peer_ids);
+    Py_CLEAR(self->peer_id);
+    Py_CLEAR(self->raise_status);
+    Py_CLEAR(self->last_peer);
+    return 0;
+}
+
+static void inbox_dealloc(Inbox *self)
+{
+    PyObject_GC_UnTrack(self);
+    inbox_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* A Message of (peer, data), both references stolen: allocated and its
+ * slots written, as the dataclass's __init__ would (it only assigns them). */
+static PyObject *make_message(Inbox *ib, PyObject *peer, PyObject *data)
+{
+    PyObject *m = ib->message->tp_alloc(ib->message, 0);
+    if (!m) {
+        Py_DECREF(peer);
+        Py_DECREF(data);
+        return NULL;
+    }
+    *(PyObject **)((char *)m + ib->off_peer) = peer;
+    *(PyObject **)((char *)m + ib->off_data) = data;
+    return m;
+}
+
+/* The UUID of a 16-byte id (a new reference), or NULL with an exception.
+ * key: the id as bytes if the caller has it, else NULL. */
+static PyObject *peer_of(Inbox *ib, const uint8_t *id, PyObject *key)
+{
+    if (ib->last_peer && memcmp(id, ib->last_id, NQ_ID_SIZE) == 0)
+        return Py_NewRef(ib->last_peer);
+    PyObject *k = key ? Py_NewRef(key) : PyBytes_FromStringAndSize((const char *)id, NQ_ID_SIZE);
+    if (!k)
+        return NULL;
+    PyObject *peer = PyDict_GetItemWithError(ib->peer_ids, k);
+    if (peer)
+        Py_INCREF(peer);
+    else if (!PyErr_Occurred())
+        peer = PyObject_CallOneArg(ib->peer_id, k);
+    Py_DECREF(k);
+    if (peer) {
+        memcpy(ib->last_id, id, NQ_ID_SIZE);
+        Py_XSETREF(ib->last_peer, Py_NewRef(peer));
+    }
+    return peer;
+}
+
+/* One taken message as an item of held (a new reference; m is freed). */
+static PyObject *item_of(Inbox *ib, nq_msg *m)
+{
+    uint8_t id[NQ_ID_SIZE];
+    nq_msg_peer(m, id);
+    int kind = (int)nq_msg_kind_of(m);
+    const char *p = nq_msg_data(m);
+    Py_ssize_t n = (Py_ssize_t)nq_msg_size(m);
+    PyObject *item = NULL;
+    if (kind == NQ_MSG_DATA && ib->load == Py_None) {
+        PyObject *peer = peer_of(ib, id, NULL);
+        PyObject *data = peer ? PyBytes_FromStringAndSize(n ? p : NULL, n) : NULL;
+        if (data) {
+            item = make_message(ib, peer, data);
+            /* a UUID and bytes: no cycle can go through it, so the cycle
+             * collector need not walk it */
+            if (item)
+                PyObject_GC_UnTrack(item);
+        } else {
+            Py_XDECREF(peer);
+        }
+    } else {
+        const char *d = nq_msg_event_detail(m);
+        PyObject *k = PyLong_FromLong(kind);
+        PyObject *pid = PyBytes_FromStringAndSize((const char *)id, NQ_ID_SIZE);
+        PyObject *data = PyBytes_FromStringAndSize(n ? p : NULL, n);
+        PyObject *det = PyUnicode_DecodeUTF8(d, (Py_ssize_t)strlen(d), "replace");
+        if (k && pid && data && det)
+            item = PyTuple_Pack(4, k, pid, data, det);
+        Py_XDECREF(k);
+        Py_XDECREF(pid);
+        Py_XDECREF(data);
+        Py_XDECREF(det);
+    }
+    nq_msg_free(m);
+    return item;
+}
+
+/* Move what the library has queued (a batch) onto held: the number taken;
+ * FILL_CLOSED once closed and drained (nothing taken, no exception); -1 with
+ * an exception (an error of the library when nothing was taken, or memory:
+ * what was taken before is on held, the message being converted is lost). */
+static Py_ssize_t inbox_fill(Inbox *ib)
+{
+    PyObject *batch[FILL_CAP];
+    Py_ssize_t n = 0;
+    long long bytes = 0;
+    nq_status st = NQ_ETIMEDOUT;
+    char detail[256] = "";
+    int failed = 0;
+    while (n < ib->max_msgs && bytes < ib->max_bytes) {
+        if (ib->closed) { /* freed, or about to be: never touch it again */
+            st = NQ_ECLOSED;
+            break;
+        }
+        nq_msg *m = NULL;
+        st = nq_comm_get(ib->comm, NULL, 0, 0, &m);
+        if (st != NQ_OK) {
+            if (st != NQ_ETIMEDOUT && st != NQ_ECLOSED)
+                snprintf(detail, sizeof detail, "%s", nq_last_error());
+            break;
+        }
+        bytes += (long long)nq_msg_size(m);
+        PyObject *item = item_of(ib, m);
+        if (!item) {
+            failed = 1;
+            break;
+        }
+        batch[n++] = item;
+    }
+    if (n) {
+        PyObject *list = PyList_New(n);
+        if (!list) {
+            for (Py_ssize_t i = 0; i < n; i++)
+                Py_DECREF(batch[i]);
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < n; i++)
+            PyList_SET_ITEM(list, i, batch[i]);
+        PyObject *r = failed ? NULL : PyObject_CallOneArg(ib->extend, list);
+        if (failed) { /* keep the exception; still put the taken ones first */
+            PyObject *et, *ev, *tb;
+            PyErr_Fetch(&et, &ev, &tb);
+            r = PyObject_CallOneArg(ib->extend, list);
+            if (r)
+                PyErr_Restore(et, ev, tb);
+            else {
+                Py_XDECREF(et);
+                Py_XDECREF(ev);
+                Py_XDECREF(tb);
+            }
+            Py_XDECREF(r);
+            Py_DECREF(list);
+            return -1;
+        }
+        Py_DECREF(list);
+        if (!r)
+            return -1;
+        Py_DECREF(r);
+        return n;
+    }
+    if (failed)
+        return -1;
+    if (st == NQ_ETIMEDOUT || st == NQ_OK)
+        return 0;
+    if (st == NQ_ECLOSED)
+        return FILL_CLOSED;
+    PyObject *r = PyObject_CallFunction(ib->raise_status, "is", (int)st, detail);
+    Py_XDECREF(r);
+    if (!PyErr_Occurred())
+        PyErr_Format(PyExc_RuntimeError, "netqueue: %s: %s", nq_strerror(st), detail);
+    return -1;
+}
+
+static PyObject *raise_closed(Inbox *ib)
+{
+    PyObject *r = PyObject_CallFunction(ib->raise_status, "is", (int)NQ_ECLOSED, "communicator is closed");
+    Py_XDECREF(r);
+    if (!PyErr_Occurred())
+        PyErr_SetString(PyExc_RuntimeError, "netqueue: closed");
+    return NULL;
+}
+
+/* fill() -> int: the batch taken onto held (0: none queued); ClosedError
+ * once closed and drained. */
+static PyObject *inbox_fill_py(Inbox *self, PyObject *unused)
+{
+    (void)unused;
+    if (!self->comm) {
+        PyErr_SetString(PyExc_RuntimeError, "Inbox: not initialised");
+        return NULL;
+    }
+    Py_ssize_t n = inbox_fill(self);
+    if (n == FILL_CLOSED)
+        return raise_closed(self);
+    return n < 0 ? NULL : PyLong_FromSsize_t(n);
+}
+
+/* A held item as what a get returns (a new reference; None: an event
+ * only a handler wanted). A data tuple is loaded here, anything else goes
+ * through convert (comm._convert). */
+static PyObject *convert_item(Inbox *ib, PyObject *convert, PyObject *raw)
+{
+    if (PyTuple_CheckExact(raw) && PyTuple_GET_SIZE(raw) == 4 && ib->load != Py_None) {
+        PyObject *k = PyTuple_GET_ITEM(raw, 0), *pid = PyTuple_GET_ITEM(raw, 1);
+        if (PyLong_CheckExact(k) && PyLong_AsLong(k) == NQ_MSG_DATA && PyBytes_CheckExact(pid) &&
+            PyBytes_GET_SIZE(pid) == NQ_ID_SIZE) {
+            PyObject *peer = peer_of(ib, (const uint8_t *)PyBytes_AS_STRING(pid), pid);
+            if (!peer)
+                return NULL;
+            PyObject *data = PyObject_CallOneArg(ib->load, PyTuple_GET_ITEM(raw, 2));
+            if (!data) {
+                Py_DECREF(peer);
+                return NULL;
+            }
+            return make_message(ib, peer, data);
+        }
+    }
+    return PyObject_CallOneArg(convert, raw);
+}
+
+/* The next item for `async for`, if it can be had without waiting: a new
+ * reference. NULL without an exception: go the slow way (nothing queued,
+ * or an aget waits and comes first); NULL with StopAsyncIteration once
+ * closed and drained; NULL with another exception on error. */
+static PyObject *inbox_next(Inbox *ib, PyObject *convert)
+{
+    for (;;) {
+        Py_ssize_t w = PyObject_Length(ib->waiters);
+        if (w != 0)
+            return NULL; /* w < 0: its exception is set */
+        Py_ssize_t h = PyObject_Length(ib->held);
+        if (h < 0)
+            return NULL;
+        if (h == 0) {
+            Py_ssize_t n = inbox_fill(ib);
+            if (n == FILL_CLOSED) {
+                PyErr_SetNone(PyExc_StopAsyncIteration);
+                return NULL;
+            }
+            if (n <= 0)
+                return NULL;
+        }
+        PyObject *raw = PyObject_CallNoArgs(ib->popleft);
+        if (!raw) {
+            /* held is shared with other threads' gets, but nothing ran
+             * between its length and this pop; to be sure */
+            if (!PyErr_ExceptionMatches(PyExc_IndexError))
+                return NULL;
+            PyErr_Clear();
+            continue;
+        }
+        if (Py_IS_TYPE(raw, ib->message))
+            return raw;
+        PyObject *item = convert_item(ib, convert, raw);
+        Py_DECREF(raw);
+        if (item != Py_None)
+            return item;
+        Py_DECREF(item); /* an event only an ini/fin handler wanted */
+    }
+}
+
+/* message(peer, data) -> Message, without the dataclass's __init__. */
+static PyObject *inbox_message(Inbox *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "message() takes peer and data");
+        return NULL;
+    }
+    if (!self->message) {
+        PyErr_SetString(PyExc_RuntimeError, "Inbox: not initialised");
+        return NULL;
+    }
+    return make_message(self, Py_NewRef(args[0]), Py_NewRef(args[1]));
+}
+
+/* close(): never call the library again (before the communicator is freed). */
+static PyObject *inbox_close(Inbox *self, PyObject *unused)
+{
+    (void)unused;
+    self->closed = 1;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef inbox_methods[] = {
+    { "fill", (PyCFunction)inbox_fill_py, METH_NOARGS,
+      "fill() -> int: take a batch of queued messages onto held (0: none); ClosedError once closed and drained" },
+    { "message", (PyCFunction)(void (*)(void))inbox_message, METH_FASTCALL,
+      "message(peer, data) -> Message, made without __init__" },
+    { "close", (PyCFunction)inbox_close, METH_NOARGS, "Never call the library again" },
+    { NULL, NULL, 0, NULL },
+};
+
+static PyTypeObject InboxType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "netqueue._fastput.Inbox",
+    .tp_basicsize = sizeof(Inbox),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Inbox(comm, held, waiters, message, load, peer_ids, peer_id, raise_status, "
+              "max_msgs, max_bytes): batches of queued messages onto held",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)inbox_init,
+    .tp_dealloc = (destructor)inbox_dealloc,
+    .tp_traverse = (traverseproc)inbox_traverse,
+    .tp_clear = (inquiry)inbox_clear,
+    .tp_methods = inbox_methods,
+};
+
+/* ---- AsyncIter and ANext ----------------------------------------------------- */
+
+typedef struct ANext ANext;
+
+typedef struct {
+    PyObject_HEAD
+    Inbox *inbox;
+    PyObject *convert; /* comm._convert: an item -> Message | Event | None */
+    PyObject *slow;    /* () -> a coroutine giving the next item, or raising StopAsyncIteration */
+    ANext *spare;    /* the last ANext, reused once nobody else holds it */
+} AsyncIter;
+
+enum { AN_FRESH, AN_INNER, AN_DONE };
+
+/* It refers to what its AsyncIter does, not to the AsyncIter: no cycle,
+ * so an `async for` that ends frees both at once (convert and slow are
+ * bound methods of the communicator, which must not outlive its last
+ * reference; the Inbox, which the communicator keeps, refers to none). */
+struct ANext {
+    PyObject_HEAD
+    Inbox *inbox;
+    PyObject *convert;
+    PyObject *slow;
+    PyObject *inner; /* the slow path's coroutine while it runs */
+    int state;
+};
+
+static PyTypeObject ANextType;
+
+static int aiter_init(AsyncIter *self, PyObject *args, PyObject *kw)
+{
+    PyObject *inbox, *convert, *slow;
+    static char *names[] = { "inbox", "convert", "slow", NULL };
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!OO", names, &InboxType, &inbox, &convert, &slow))
+        return -1;
+    if (!((Inbox *)inbox)->comm) {
+        PyErr_SetString(PyExc_ValueError, "AsyncIter: the inbox is not initialised");
+        return -1;
+    }
+    Py_XSETREF(self->inbox, (Inbox *)Py_NewRef(inbox));
+    Py_XSETREF(self->convert, Py_NewRef(convert));
+    Py_XSETREF(self->slow, Py_NewRef(slow));
+    return 0;
+}
+
+static int aiter_traverse(AsyncIter *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->inbox);
+    Py_VISIT(self->convert);
+    Py_VISIT(self->slow);
+    Py_VISIT(self->spare);
+    return 0;
+}
+
+static int aiter_clear(AsyncIter *self)
+{
+    Py_CLEAR(self->inbox);
+    Py_CLEAR(self->convert);
+    Py_CLEAR(self->slow);
+    Py_CLEAR(self->spare);
+    return 0;
+}
+
+static void aiter_dealloc(AsyncIter *self)
+{
+    PyObject_GC_UnTrack(self);
+    aiter_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *aiter_aiter(PyObject *self)
+{
+    return Py_NewRef(self);
+}
+
+static PyObject *aiter_anext(AsyncIter *self)
+{
+    if (!self->inbox) {
+        PyErr_SetString(PyExc_RuntimeError, "AsyncIter: not initialised");
+        return NULL;
+    }
+    ANext *a = self->spare;
+    /* the spare is ours alone once its last await ended: reuse it */
+    if (a && Py_REFCNT(a) == 1 && a->state == AN_DONE && !a->inner) {
+        a->state = AN_FRESH;
+        return Py_NewRef((PyObject *)a);
+    }
+    a = PyObject_GC_New(ANext, &ANextType);
+    if (!a)
+        return NULL;
+    a->inbox = (Inbox *)Py_NewRef((PyObject *)self->inbox);
+    a->convert = Py_NewRef(self->convert);
+    a->slow = Py_NewRef(self->slow);
+    a->inner = NULL;
+    a->state = AN_FRESH;
+    PyObject_GC_Track(a);
+    Py_XSETREF(self->spare, (ANext *)Py_NewRef((PyObject *)a));
+    return (PyObject *)a;
+}
+
+static int anext_traverse(ANext *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->inbox);
+    Py_VISIT(self->convert);
+    Py_VISIT(self->slow);
+    Py_VISIT(self->inner);
+    return 0;
+}
+
+static int anext_clear(ANext *self)
+{
+    Py_CLEAR(self->inbox);
+    Py_CLEAR(self->convert);
+    Py_CLEAR(self->slow);
+    Py_CLEAR(self->inner);
+    return 0;
+}
+
+static void anext_dealloc(ANext *self)
+{
+    PyObject_GC_UnTrack(self);
+    anext_clear(self);
+    PyObject_GC_Del(self);
+}
+
+/* A result of the inner coroutine: it is over unless it yielded. */
+static PySendResult inner_result(ANext *a, PySendResult r)
+{
+    if (r != PYGEN_NEXT) {
+        Py_CLEAR(a->inner);
+        a->state = AN_DONE;
+    }
+    return r;
+}
+
+static PySendResult anext_send(ANext *a, PyObject *arg, PyObject **result)
+{
+    *result = NULL;
+    if (a->inner)
+        return inner_result(a, PyIter_Send(a->inner, arg, result));
+    if (a->state != AN_FRESH) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot reuse already awaited __anext__()");
+        return PYGEN_ERROR;
+    }
+    PyObject *item = inbox_next(a->inbox, a->convert);
+    if (item) {
+        a->state = AN_DONE;
+        *result = item;
+        return PYGEN_RETURN;
+    }
+    if (PyErr_Occurred()) {
+        a->state = AN_DONE;
+        return PYGEN_ERROR;
+    }
+    /* nothing to take now, or an older aget comes first: wait the slow way */
+    a->inner = PyObject_CallNoArgs(a->slow);
+    if (!a->inner) {
+        a->state = AN_DONE;
+        return PYGEN_ERROR;
+    }
+    a->state = AN_INNER;
+    return inner_result(a, PyIter_Send(a->inner, Py_None, result));
+}
+
+static PyObject *anext_await(PyObject *self)
+{
+    return Py_NewRef(self);
+}
+
+/* send(value): as a coroutine's (the value of the await ends it with
+ * StopIteration(value)) */
+static PyObject *anext_send_py(ANext *a, PyObject *arg)
+{
+    PyObject *result;
+    PySendResult r = anext_send(a, arg, &result);
+    if (r == PYGEN_NEXT)
+        return result;
+    if (r == PYGEN_RETURN) {
+        /* StopIteration(result), made explicitly (a tuple would otherwise
+         * become its arguments) */
+        PyObject *e = PyObject_CallOneArg(PyExc_StopIteration, result);
+        Py_DECREF(result);
+        if (e) {
+            PyErr_SetObject(PyExc_StopIteration, e);
+            Py_DECREF(e);
+        }
+    }
+    return NULL;
+}
+
+/* __next__: send(None), for whoever iterates without am_send */
+static PyObject *anext_iternext(ANext *a)
+{
+    return anext_send_py(a, Py_None);
+}
+
+/* throw(exc) / throw(type[, value[, tb]]): into the slow path's coroutine
+ * (a cancelled task's CancelledError); before it runs, raised here. */
+static PyObject *anext_throw(ANext *a, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1 || nargs > 3) {
+        PyErr_SetString(PyExc_TypeError, "throw() takes 1 to 3 arguments");
+        return NULL;
+    }
+    if (a->inner) {
+        PyObject *meth = PyObject_GetAttrString(a->inner, "throw");
+        PyObject *r = meth ? PyObject_Vectorcall(meth, args, (size_t)nargs, NULL) : NULL;
+        Py_XDECREF(meth);
+        if (!r) { /* the coroutine ended: with its exception, or StopIteration(value) */
+            Py_CLEAR(a->inner);
+            a->state = AN_DONE;
+        }
+        return r;
+    }
+    a->state = AN_DONE;
+    PyObject *typ = args[0];
+    if (PyExceptionInstance_Check(typ))
+        PyErr_SetObject((PyObject *)Py_TYPE(typ), typ);
+    else if (PyExceptionClass_Check(typ))
+        PyErr_SetObject(typ, nargs > 1 && args[1] != Py_None ? args[1] : NULL);
+    else
+        PyErr_SetString(PyExc_TypeError, "exceptions must be classes or instances deriving from BaseException");
+    return NULL;
+}
+
+static PyObject *anext_close(ANext *a, PyObject *unused)
+{
+    (void)unused;
+    a->state = AN_DONE;
+    if (!a->inner)
+        Py_RETURN_NONE;
+    PyObject *inner = a->inner;
+    a->inner = NULL;
+    PyObject *r = PyObject_CallMethod(inner, "close", NULL);
+    Py_DECREF(inner);
+    return r;
+}
+
+static PyMethodDef anext_methods[] = {
+    { "send", (PyCFunction)anext_send_py, METH_O, "send(value): as a coroutine's" },
+    { "throw", (PyCFunction)(void (*)(void))anext_throw, METH_FASTCALL, "throw(exc): as a coroutine's" },
+    { "close", (PyCFunction)anext_close, METH_NOARGS, "close(): as a coroutine's" },
+    { NULL, NULL, 0, NULL },
+};
+
+static PyAsyncMethods anext_async = {
+    .am_await = anext_await,
+    .am_send = (sendfunc)anext_send,
+};
+
+static PyTypeObject ANextType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "netqueue._fastput.ANext",
+    .tp_basicsize = sizeof(ANext),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The awaitable of one `async for` step (AsyncIter.__anext__)",
+    .tp_as_async = &anext_async,
+    .tp_dealloc = (destructor)anext_dealloc,
+    .tp_traverse = (traverseproc)anext_traverse,
+    .tp_clear = (inquiry)anext_clear,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)anext_iternext,
+    .tp_methods = anext_methods,
+};
+
+static PyAsyncMethods aiter_async = {
+    .am_aiter = aiter_aiter,
+    .am_anext = (unaryfunc)aiter_anext,
+};
+
+static PyTypeObject AsyncIterType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "netqueue._fastput.AsyncIter",
+    .tp_basicsize = sizeof(AsyncIter),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "AsyncIter(inbox, convert, slow): `async for` over a communicator",
+    .tp_as_async = &aiter_async,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)aiter_init,
+    .tp_dealloc = (destructor)aiter_dealloc,
+    .tp_traverse = (traverseproc)aiter_traverse,
+    .tp_clear = (inquiry)aiter_clear,
+};
+
+/* Called by the module's init (_fastput.c): add Inbox and AsyncIter. */
+int nq_fastrecv_add_types(PyObject *module)
+{
+    if (PyType_Ready(&InboxType) < 0 || PyType_Ready(&ANextType) < 0 || PyType_Ready(&AsyncIterType) < 0)
+        return -1;
+    if (PyModule_AddObjectRef(module, "Inbox", (PyObject *)&InboxType) < 0 ||
+        PyModule_AddObjectRef(module, "AsyncIter", (PyObject *)&AsyncIterType) < 0 ||
+        PyModule_AddObjectRef(module, "ANext", (PyObject *)&ANextType) < 0)
+        return -1;
+    return 0;
+}
