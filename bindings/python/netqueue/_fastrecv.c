@@ -71,6 +71,19 @@ typedef struct {
     PyObject *raise_status; /* (status, detail) -> raises the netqueue error */
     int max_msgs;
     long long max_bytes;
+    /* Blocking gets (wait_get) waiting in the library, GIL released. While
+     * any does, nothing is taken onto held: what it gets would be newer
+     * than what held gained meanwhile, and its next get would then be
+     * served an older message from held. Takes go to the library one at a
+     * time instead. */
+    int direct;
+    /* a fill is under way (it may let other threads run, e.g. to make a
+     * peer's UUID): a wait_get must not start meanwhile, for the same
+     * reason */
+    int filling;
+    /* held has gained a batch (so a get that looked at held before must
+     * look again) */
+    unsigned long long gen;
     uint8_t last_id[NQ_ID_SIZE];
     PyObject *last_peer;    /* the UUID of last_id, or NULL */
 } Inbox;
@@ -262,6 +275,59 @@ static PyObject *item_of(Inbox *ib, nq_msg *m)
     return item;
 }
 
+/* Raise the netqueue error of st (NULL, always). */
+static PyObject *raise_st(Inbox *ib, nq_status st, const char *detail)
+{
+    PyObject *r = PyObject_CallFunction(ib->raise_status, "is", (int)st, detail);
+    Py_XDECREF(r);
+    if (!PyErr_Occurred())
+        PyErr_Format(PyExc_RuntimeError, "netqueue: %s: %s", nq_strerror(st), detail);
+    return NULL;
+}
+
+static PyObject *raise_closed(Inbox *ib)
+{
+    return raise_st(ib, NQ_ECLOSED, "communicator is closed");
+}
+
+/* Take one message from the library into *item (not onto held): 1; 0 if
+ * none came within timeout_ms (0: only one already queued); FILL_CLOSED
+ * once closed and drained (no exception); -1 with an exception. A wait
+ * releases the GIL and counts as direct: the caller keeps the
+ * communicator from being freed meanwhile (comm.py counts the call). */
+static int get_one(Inbox *ib, const uint8_t *peers, size_t npeers, int64_t timeout_ms, PyObject **item)
+{
+    *item = NULL;
+    if (ib->closed)
+        return FILL_CLOSED;
+    nq_msg *m = NULL;
+    nq_status st;
+    char detail[256] = "";
+    if (timeout_ms != 0) {
+        ib->direct++;
+        Py_BEGIN_ALLOW_THREADS
+        st = nq_comm_get(ib->comm, peers, npeers, timeout_ms, &m);
+        if (st != NQ_OK && st != NQ_ETIMEDOUT)
+            snprintf(detail, sizeof detail, "%s", nq_last_error());
+        Py_END_ALLOW_THREADS
+        ib->direct--;
+    } else {
+        st = nq_comm_get(ib->comm, peers, npeers, 0, &m);
+        if (st != NQ_OK && st != NQ_ETIMEDOUT)
+            snprintf(detail, sizeof detail, "%s", nq_last_error());
+    }
+    if (st == NQ_ETIMEDOUT)
+        return 0;
+    if (st == NQ_ECLOSED)
+        return FILL_CLOSED;
+    if (st != NQ_OK) {
+        raise_st(ib, st, detail);
+        return -1;
+    }
+    *item = item_of(ib, m);
+    return *item ? 1 : -1;
+}
+
 /* Move what the library has queued (a batch) onto held: the number taken;
  * FILL_CLOSED once closed and drained (nothing taken, no exception); -1 with
  * an exception (an error of the library when nothing was taken, or memory:
@@ -274,6 +340,7 @@ static Py_ssize_t inbox_fill(Inbox *ib)
     nq_status st = NQ_ETIMEDOUT;
     char detail[256] = "";
     int failed = 0;
+    ib->filling = 1;
     while (n < ib->max_msgs && bytes < ib->max_bytes) {
         if (ib->closed) { /* freed, or about to be: never touch it again */
             st = NQ_ECLOSED;
@@ -294,72 +361,152 @@ static Py_ssize_t inbox_fill(Inbox *ib)
         }
         batch[n++] = item;
     }
+    Py_ssize_t ret = n;
     if (n) {
         PyObject *list = PyList_New(n);
         if (!list) {
             for (Py_ssize_t i = 0; i < n; i++)
                 Py_DECREF(batch[i]);
-            return -1;
+            ret = -1;
+            goto out;
         }
         for (Py_ssize_t i = 0; i < n; i++)
             PyList_SET_ITEM(list, i, batch[i]);
-        PyObject *r = failed ? NULL : PyObject_CallOneArg(ib->extend, list);
-        if (failed) { /* keep the exception; still put the taken ones first */
-            PyObject *et, *ev, *tb;
+        PyObject *et = NULL, *ev = NULL, *tb = NULL;
+        if (failed) /* keep the exception; still put the taken ones first */
             PyErr_Fetch(&et, &ev, &tb);
-            r = PyObject_CallOneArg(ib->extend, list);
-            if (r)
-                PyErr_Restore(et, ev, tb);
-            else {
-                Py_XDECREF(et);
-                Py_XDECREF(ev);
-                Py_XDECREF(tb);
-            }
-            Py_XDECREF(r);
-            Py_DECREF(list);
-            return -1;
-        }
+        PyObject *r = PyObject_CallOneArg(ib->extend, list);
         Py_DECREF(list);
-        if (!r)
-            return -1;
+        ib->gen++;
+        if (!r) {
+            Py_XDECREF(et);
+            Py_XDECREF(ev);
+            Py_XDECREF(tb);
+            ret = -1;
+            goto out;
+        }
         Py_DECREF(r);
-        return n;
+        if (failed) {
+            PyErr_Restore(et, ev, tb);
+            ret = -1;
+        }
+        goto out;
     }
     if (failed)
-        return -1;
-    if (st == NQ_ETIMEDOUT || st == NQ_OK)
-        return 0;
-    if (st == NQ_ECLOSED)
-        return FILL_CLOSED;
-    PyObject *r = PyObject_CallFunction(ib->raise_status, "is", (int)st, detail);
-    Py_XDECREF(r);
-    if (!PyErr_Occurred())
-        PyErr_Format(PyExc_RuntimeError, "netqueue: %s: %s", nq_strerror(st), detail);
-    return -1;
+        ret = -1;
+    else if (st == NQ_ETIMEDOUT || st == NQ_OK)
+        ret = 0;
+    else if (st == NQ_ECLOSED)
+        ret = FILL_CLOSED;
+    else {
+        raise_st(ib, st, detail);
+        ret = -1;
+    }
+out:
+    ib->filling = 0;
+    return ret;
 }
 
-static PyObject *raise_closed(Inbox *ib)
+/* The next held item without waiting, into *raw: 1; 0 if none is queued;
+ * FILL_CLOSED once closed and drained; -1 with an exception. From held,
+ * else a new batch onto held, else (a blocking get waits in the library)
+ * one message straight from the library. */
+static int inbox_take(Inbox *ib, PyObject **raw)
 {
-    PyObject *r = PyObject_CallFunction(ib->raise_status, "is", (int)NQ_ECLOSED, "communicator is closed");
-    Py_XDECREF(r);
-    if (!PyErr_Occurred())
-        PyErr_SetString(PyExc_RuntimeError, "netqueue: closed");
-    return NULL;
+    *raw = NULL;
+    for (;;) {
+        Py_ssize_t h = PyObject_Length(ib->held);
+        if (h < 0)
+            return -1;
+        if (h > 0) {
+            *raw = PyObject_CallNoArgs(ib->popleft);
+            if (*raw)
+                return 1;
+            /* held is shared with other threads' gets, but nothing ran
+             * between its length and this pop; to be sure */
+            if (!PyErr_ExceptionMatches(PyExc_IndexError))
+                return -1;
+            PyErr_Clear();
+            continue;
+        }
+        if (ib->direct > 0)
+            return get_one(ib, NULL, 0, 0, raw);
+        Py_ssize_t n = inbox_fill(ib);
+        if (n <= 0)
+            return (int)n; /* 0, FILL_CLOSED or -1 */
+    }
 }
 
-/* fill() -> int: the batch taken onto held (0: none queued); ClosedError
- * once closed and drained. */
-static PyObject *inbox_fill_py(Inbox *self, PyObject *unused)
+/* take() -> the next held item without waiting, or None if none is
+ * queued; ClosedError once closed and drained. */
+static PyObject *inbox_take_py(Inbox *self, PyObject *unused)
 {
     (void)unused;
     if (!self->comm) {
         PyErr_SetString(PyExc_RuntimeError, "Inbox: not initialised");
         return NULL;
     }
-    Py_ssize_t n = inbox_fill(self);
-    if (n == FILL_CLOSED)
-        return raise_closed(self);
-    return n < 0 ? NULL : PyLong_FromSsize_t(n);
+    PyObject *raw;
+    int r = inbox_take(self, &raw);
+    if (r == 1)
+        return raw;
+    if (r == 0)
+        Py_RETURN_NONE;
+    return r == FILL_CLOSED ? raise_closed(self) : NULL;
+}
+
+/* wait_get(peers, timeout_ms, gen) -> a message straight from the library
+ * (peers: None or ids back to back), waiting up to timeout_ms with the GIL
+ * released (-1: forever); None if none came; Ellipsis if held gained a
+ * batch since gen was read, or one is being taken (look at held again
+ * first). ClosedError once closed and drained. The blocking get. */
+static PyObject *inbox_wait_get(Inbox *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "wait_get(peers, timeout_ms, gen)");
+        return NULL;
+    }
+    if (!self->comm) {
+        PyErr_SetString(PyExc_RuntimeError, "Inbox: not initialised");
+        return NULL;
+    }
+    long long timeout = PyLong_AsLongLong(args[1]);
+    unsigned long long gen = PyLong_AsUnsignedLongLong(args[2]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (self->filling || gen != self->gen)
+        return Py_NewRef(Py_Ellipsis);
+    Py_buffer view;
+    const uint8_t *peers = NULL;
+    size_t npeers = 0;
+    int got_view = 0;
+    if (args[0] != Py_None) {
+        if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) != 0)
+            return NULL;
+        got_view = 1;
+        if (view.len % NQ_ID_SIZE) {
+            PyBuffer_Release(&view);
+            PyErr_SetString(PyExc_ValueError, "peers must be 16*n bytes (ids back to back)");
+            return NULL;
+        }
+        peers = view.buf;
+        npeers = (size_t)view.len / NQ_ID_SIZE;
+    }
+    PyObject *item;
+    int r = get_one(self, peers, npeers, timeout < 0 ? NQ_FOREVER : (int64_t)timeout, &item);
+    if (got_view)
+        PyBuffer_Release(&view);
+    if (r == 1)
+        return item;
+    if (r == 0)
+        Py_RETURN_NONE;
+    return r == FILL_CLOSED ? raise_closed(self) : NULL;
+}
+
+static PyObject *inbox_get_gen(Inbox *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromUnsignedLongLong(self->gen);
 }
 
 /* A held item as what a get returns (a new reference; None: an event
@@ -385,36 +532,26 @@ static PyObject *convert_item(Inbox *ib, PyObject *convert, PyObject *raw)
     return PyObject_CallOneArg(convert, raw);
 }
 
-/* The next item for `async for`, if it can be had without waiting: a new
- * reference. NULL without an exception: go the slow way (nothing queued,
- * or an aget waits and comes first); NULL with StopAsyncIteration once
- * closed and drained; NULL with another exception on error. */
-static PyObject *inbox_next(Inbox *ib, PyObject *convert)
+/* The next item for `async for` or aget, if it can be had without
+ * waiting: a new reference. NULL without an exception: go the slow way
+ * (nothing queued, or an aget waits and comes first); NULL with
+ * StopAsyncIteration (stop) or ClosedError once closed and drained; NULL
+ * with another exception on error. */
+static PyObject *inbox_next(Inbox *ib, PyObject *convert, int stop)
 {
     for (;;) {
         Py_ssize_t w = PyObject_Length(ib->waiters);
         if (w != 0)
             return NULL; /* w < 0: its exception is set */
-        Py_ssize_t h = PyObject_Length(ib->held);
-        if (h < 0)
+        PyObject *raw;
+        int r = inbox_take(ib, &raw);
+        if (r == 0 || r == -1)
             return NULL;
-        if (h == 0) {
-            Py_ssize_t n = inbox_fill(ib);
-            if (n == FILL_CLOSED) {
-                PyErr_SetNone(PyExc_StopAsyncIteration);
-                return NULL;
-            }
-            if (n <= 0)
-                return NULL;
-        }
-        PyObject *raw = PyObject_CallNoArgs(ib->popleft);
-        if (!raw) {
-            /* held is shared with other threads' gets, but nothing ran
-             * between its length and this pop; to be sure */
-            if (!PyErr_ExceptionMatches(PyExc_IndexError))
-                return NULL;
-            PyErr_Clear();
-            continue;
+        if (r == FILL_CLOSED) {
+            if (!stop)
+                return raise_closed(ib);
+            PyErr_SetNone(PyExc_StopAsyncIteration);
+            return NULL;
         }
         if (Py_IS_TYPE(raw, ib->message))
             return raw;
@@ -424,6 +561,21 @@ static PyObject *inbox_next(Inbox *ib, PyObject *convert)
             return item;
         Py_DECREF(item); /* an event only an ini/fin handler wanted */
     }
+}
+
+/* next(convert) -> the next item (Message, or what convert made), or
+ * None when one must wait (nothing queued, or an aget waits); ClosedError
+ * once closed and drained. aget's fast path. */
+static PyObject *inbox_next_py(Inbox *self, PyObject *convert)
+{
+    if (!self->comm) {
+        PyErr_SetString(PyExc_RuntimeError, "Inbox: not initialised");
+        return NULL;
+    }
+    PyObject *item = inbox_next(self, convert, 0);
+    if (!item && !PyErr_Occurred())
+        Py_RETURN_NONE;
+    return item;
 }
 
 /* message(peer, data) -> Message, without the dataclass's __init__. */
@@ -449,12 +601,23 @@ static PyObject *inbox_close(Inbox *self, PyObject *unused)
 }
 
 static PyMethodDef inbox_methods[] = {
-    { "fill", (PyCFunction)inbox_fill_py, METH_NOARGS,
-      "fill() -> int: take a batch of queued messages onto held (0: none); ClosedError once closed and drained" },
+    { "take", (PyCFunction)inbox_take_py, METH_NOARGS,
+      "take(): the next held item without waiting (a batch is taken onto held first), or None; "
+      "ClosedError once closed and drained" },
+    { "wait_get", (PyCFunction)(void (*)(void))inbox_wait_get, METH_FASTCALL,
+      "wait_get(peers, timeout_ms, gen): a message from the library, waiting without the GIL; None if none "
+      "came; Ellipsis if held changed since gen" },
+    { "next", (PyCFunction)inbox_next_py, METH_O,
+      "next(convert): the next item without waiting, or None (wait: nothing queued, or an aget waits)" },
     { "message", (PyCFunction)(void (*)(void))inbox_message, METH_FASTCALL,
       "message(peer, data) -> Message, made without __init__" },
     { "close", (PyCFunction)inbox_close, METH_NOARGS, "Never call the library again" },
     { NULL, NULL, 0, NULL },
+};
+
+static PyGetSetDef inbox_getset[] = {
+    { "gen", (getter)inbox_get_gen, NULL, "how many batches held has gained (read before looking at held)", NULL },
+    { NULL, NULL, NULL, NULL, NULL },
 };
 
 static PyTypeObject InboxType = {
@@ -470,6 +633,7 @@ static PyTypeObject InboxType = {
     .tp_traverse = (traverseproc)inbox_traverse,
     .tp_clear = (inquiry)inbox_clear,
     .tp_methods = inbox_methods,
+    .tp_getset = inbox_getset,
 };
 
 /* ---- AsyncIter and ANext ----------------------------------------------------- */
@@ -616,7 +780,7 @@ static PySendResult anext_send(ANext *a, PyObject *arg, PyObject **result)
         PyErr_SetString(PyExc_RuntimeError, "cannot reuse already awaited __anext__()");
         return PYGEN_ERROR;
     }
-    PyObject *item = inbox_next(a->inbox, a->convert);
+    PyObject *item = inbox_next(a->inbox, a->convert, 1);
     if (item) {
         a->state = AN_DONE;
         *result = item;

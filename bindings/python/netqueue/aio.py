@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from . import _fastput, errors, nqswig
 
@@ -34,11 +34,11 @@ if TYPE_CHECKING:
     from .comm import Message
 
 #: A message taken from the library: its proxy (from a get), a Message
-#: already made (data with raw bytes, from Inbox.fill), or
-#: (kind, peer id, data, detail) (Inbox.fill: events, and data to load).
+#: already made (data with raw bytes, from an Inbox batch), or
+#: (kind, peer id, data, detail) (Inbox: events, and data still to load).
 Raw: TypeAlias = "nqswig.Message | Message | tuple[int, bytes, bytes, str]"
 
-#: Most messages and payload bytes one fill() takes into `held`.
+#: Most messages and payload bytes one Inbox batch takes onto `held`.
 BATCH_MSGS = 256
 BATCH_BYTES = 256 * 1024
 
@@ -93,30 +93,35 @@ class Receiver:
         #: gives it to its `async for`)
         self.inbox = make_inbox(self.held, self.waiters)
 
+    def take_held(self, peers: bytes | None) -> Raw | None:
+        """The first held message for peers (never the library's), or None.
+        deque operations are atomic: another thread's get may take from
+        held meanwhile, so a scan (peer filter) walks a copy and removes
+        what it found only if it is still there."""
+        if peers is None:
+            try:
+                return self.held.popleft()
+            except IndexError:
+                return None
+        for raw in list(self.held):
+            if _accepts(peers, raw):
+                try:
+                    self.held.remove(raw)  # the first equal one: the same message or its twin
+                except ValueError:
+                    continue
+                return raw
+        return None
+
     def take(self, peers: bytes | None, use_held: bool = True) -> Raw | None:
         """A held message (unless use_held is False: events(), which puts
         data there) or the library's next one for peers, without waiting;
         None if there is none. ClosedError once closed and drained."""
-        if use_held and peers is None:
-            # deque operations are atomic: another thread's blocking get
-            # may take from held meanwhile (even between fill and popleft)
-            while True:
-                try:
-                    return self.held.popleft()
-                except IndexError:
-                    pass
-                if not self.inbox.fill():
-                    return None
-        if use_held and self.held:
-            # a scan (peer filter) walks a copy and removes what it found
-            # only if it is still there (see above)
-            for raw in list(self.held):
-                if _accepts(peers, raw):
-                    try:
-                        self.held.remove(raw)  # the first equal one: the same message or its twin
-                    except ValueError:
-                        continue
-                    return raw
+        if use_held:
+            if peers is None:
+                return cast("Raw | None", self.inbox.take())  # held, else a batch onto held
+            raw = self.take_held(peers)
+            if raw is not None:
+                return raw
         self._enter()
         try:
             return self._comm.try_get(peers)
@@ -181,6 +186,13 @@ class Receiver:
         """Serve waiters soon (a message was put back in held)."""
         if self._loop is not None and self.waiters:
             self._loop.call_soon(self._ready)
+
+    def kick_threadsafe(self) -> None:
+        """kick() from any thread (a blocking get took a batch onto held
+        while an aget came to wait)."""
+        loop = self._loop
+        if loop is not None and self.waiters and not loop.is_closed():
+            loop.call_soon_threadsafe(self._ready)
 
     def _stop_reading(self) -> None:
         if self._reading and self._loop is not None:

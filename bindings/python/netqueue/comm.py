@@ -275,29 +275,43 @@ class Communicator:
         """Next message (from any peer, or one of peers), waiting up to timeout
         seconds (None: forever). TimeoutError when none came; ClosedError
         (a ConnectionAbortedError) once closed and drained."""
+        rcv = self._aio
+        if not peers and not rcv.waiters:
+            # queued: from held, or a batch taken onto held (C, no wait)
+            item = self._inbox.next(self._convert)
+            if rcv.waiters and rcv.held:
+                rcv.kick_threadsafe()  # an aget came to wait meanwhile
+            if item is not None:
+                return cast(Message, item)
         sel = _peer_bytes(peers)
         left = _ms(timeout)
         while True:
-            msg = self._aio.take(sel) if self._aio.held else None
-            if msg is None:
-                msg = self._get_raw(sel, left)
-            item = self._convert(msg)
+            item = self._convert(self._get_raw(sel, left))
             if item is not None:
                 return item
             # an event a handler took (ini/fin): go on for the next message
 
-    def _get_raw(self, sel: bytes | None, left: int) -> nqswig.Message:
+    def _get_raw(self, sel: bytes | None, left: int) -> aio.Raw:
+        """A held message, else one from the library, waiting up to left ms
+        (-1: forever) in slices, with the GIL released."""
+        rcv = self._aio
+        inbox = self._inbox
         self._calls.enter()
         try:
             while True:
+                gen = inbox.gen  # before looking at held: see Inbox.wait_get
+                raw = rcv.take_held(sel)
+                if raw is not None:
+                    return raw
                 wait = _SLICE_MS if left < 0 else min(left, _SLICE_MS)
-                try:
-                    return self._comm.get(sel, wait)
-                except errors.TimeoutError_:
+                got = inbox.wait_get(sel, wait, gen)
+                if got is None:
                     if left >= 0:
                         left -= wait
                         if left <= 0:
-                            raise
+                            raise errors.TimeoutError_("get: no message within the timeout", "timed out")
+                elif got is not Ellipsis:  # Ellipsis: held gained a batch, look again
+                    return cast(aio.Raw, got)
         finally:
             self._calls.exit()
 
@@ -307,7 +321,7 @@ class Communicator:
         # keeps type-checking `get().data`
         """A received message as a Message, or as an Event (when its kind is
         delivered); None for an event only an ini/fin handler wanted."""
-        if type(msg) is Message:  # made by Inbox.fill (raw bytes)
+        if type(msg) is Message:  # made by the Inbox (raw bytes)
             return msg
         make = self._message
         if isinstance(msg, tuple):
@@ -357,6 +371,11 @@ class Communicator:
         awaiting task loses nothing: a message not yet returned stays queued
         for the next get. TimeoutError after timeout seconds (None: no
         bound); ClosedError once closed and drained."""
+        if not peers and not self._aio.waiters:
+            # queued, and no older aget waits: taken at once (C)
+            item = self._inbox.next(self._convert)
+            if item is not None:
+                return cast(Message, item)
         sel = _peer_bytes(peers)
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
