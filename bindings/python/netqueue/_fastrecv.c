@@ -1,17 +1,18 @@
 /*
- * netqueue._fastput, receive side: what `async for msg in comm` does per
- * message, in C (compiled into the _fastput extension; comm.py and aio.py
- * hold the rest of the asyncio receive).
+ * netqueue._fastput, receive side: what `async for msg in comm`, aget and
+ * get do per message, in C (compiled into the _fastput extension; comm.py
+ * and aio.py hold the rest, including every wait of asyncio).
  *
  * Why: in Python, each message of an `async for` cost about 1.1 us of the
  * interpreter's own work -- a step of an async generator, the frozen
  * dataclass Message's __init__ (two object.__setattr__ calls), a tuple per
  * message from the batch take, the peer's UUID looked up by a bytes key,
- * a few method calls -- twice what the C library needs to receive it.
- * Here, while messages are queued and no aget waits, a message costs one
+ * a few method calls -- twice what the C library needs to receive it; a
+ * blocking get also made a SWIG proxy per message. Here, while messages
+ * are queued and no aget waits, a message costs its share of a batch of
  * nq_comm_get (timeout 0), its bytes, the Message object written directly
- * into its two slots, and a pass through the awaitable below; no Python
- * frame runs.
+ * into its two slots and, in `async for`, a pass through the awaitable
+ * below; no Python frame runs.
  *
  *  - Inbox: takes what the library has queued, a batch at a time (at most
  *    max_msgs, max_bytes of payload), onto the deque `held` that aio.py and
@@ -23,6 +24,15 @@
  *    takes that message, once). The peer's UUID comes from the
  *    communicator's cache (a dict of id bytes), with the last peer kept
  *    here so that a run of one peer's messages needs no lookup.
+ *    wait_get is the blocking get's wait (GIL released). Order between it
+ *    and the batches: a get that finds held empty and then waits in the
+ *    library gets a message newer than any a batch took before; had a
+ *    batch been taken onto held while it waited, its next get would be
+ *    served older ones from held. So while one waits (direct) takes go to
+ *    the library one at a time, and a wait starts only if held gained no
+ *    batch since the get looked at it (gen) and none is being taken
+ *    (filling; a batch may let other threads run while it makes a peer's
+ *    UUID).
  *  - AsyncIter: what Communicator.__aiter__ returns; its __anext__ gives an
  *    ANext, reused while nobody else holds it.
  *  - ANext: the awaitable of one step. Awaited, it takes the next message
@@ -35,9 +45,10 @@
  *    coroutine's (nothing lost or duplicated, see aio.py).
  *
  * The communicator may be freed by another thread (close): Inbox.close()
- * runs first, with the GIL, and every nq_comm_get here is preceded by a
- * check of that flag with no Python code in between, under the GIL -- the
- * same rule as the put path (Putter.close).
+ * runs first, with the GIL, and every nq_comm_get that keeps the GIL is
+ * preceded by a check of that flag with no Python code in between -- the
+ * same rule as the put path (Putter.close). wait_get releases the GIL: its
+ * caller counts the call (comm.py's _Calls), as for every blocking call.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
