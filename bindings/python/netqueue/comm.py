@@ -215,13 +215,14 @@ class Communicator:
         self._fin = ev.fin
         self._events_on = ev.mask() != 0
         self._peer_ids: dict[bytes, uuid.UUID] = {}
-        ids = self._peer_ids
         # the Inbox refers to nothing that refers to this communicator (no
         # cycle: an unclosed one is freed as soon as it is dropped)
+        ids = self._peer_ids
+        comm_ptr = int(self._comm.this)
+        inbox_load = None if self._bytes_load else load
         self._aio = aio.Receiver(self._comm, self._calls.enter, self._calls.exit,
                                  lambda held, waiters: _fastput.Inbox(
-                                     int(self._comm.this), held, waiters, Message,
-                                     None if self._bytes_load else load, ids,
+                                     comm_ptr, held, waiters, Message, inbox_load, ids,
                                      functools.partial(_peer_uuid, ids), _raise_status,
                                      aio.BATCH_MSGS, aio.BATCH_BYTES))
         self._inbox = self._aio.inbox
