@@ -124,8 +124,9 @@ setup(
     ext_modules=[
         # sources: the sdist's wrapper, or SwigBuildExt's from INTERFACE
         Extension("netqueue._nqswig", sources=["netqueue/" + GENERATED[1]], **common),
-        # the per-put path, hand-written (see its header)
-        Extension("netqueue._fastput", sources=["netqueue/_fastput.c"], **common),
+        # the per-put path and the per-message path of `async for`,
+        # hand-written (see their headers)
+        Extension("netqueue._fastput", sources=["netqueue/_fastput.c", "netqueue/_fastrecv.c"], **common),
     ],
     cmdclass={"build_ext": SwigBuildExt, "sdist": SdistWithWrapper},
 )

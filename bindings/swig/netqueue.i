@@ -654,11 +654,12 @@ int cq_drain_msgs(struct nqs_cq *q, long long *quads, int cap, long long timeout
  * Python but the guard.
  *  - Comm.fd(): the readiness descriptor (nq_comm_fd), for loop.add_reader.
  *  - Comm.try_get(peers): a get with timeout 0 that returns None (no
- *    exception) when nothing is queued: the asyncio drain calls it once per
- *    message, and raising TimeoutError each time it empties would cost more
- *    than the get itself.
- *  - Comm.take_batch(peers, n, bytes): what is queued, as tuples, in one
- *    call (the asyncio drain's fast path: no proxy object per message).
+ *    exception) when nothing is queued: the asyncio drain calls it for an
+ *    aget with a peer filter and for events(), and raising TimeoutError
+ *    each time it finds nothing would cost more than the get itself.
+ *    (Unfiltered takes come in batches from the package's own C
+ *    extension, _fastput.Inbox, which makes each message's Python object
+ *    directly.)
  *  - Message.kind() / event_detail(): nq_msg_kind_of / nq_msg_event_detail.
  *  - Options.set_events(mask), EVENT_* numbers, EVENTS_ALL.
  *  - Comm.stats_of(None | id): a snapshot as a list of (key, value) pairs,
@@ -675,7 +676,6 @@ int cq_drain_msgs(struct nqs_cq *q, long long *quads, int cap, long long timeout
 
 %nothread nqs_comm::stats_of;
 %nothread nqs_comm::try_get;
-%nothread nqs_comm::take_batch;
 %nothread nqs_comm::fd;
 %nothread nqs_msg::kind;
 %nothread nqs_msg::event_detail;
@@ -714,35 +714,6 @@ int cq_drain_msgs(struct nqs_cq *q, long long *quads, int cap, long long timeout
             PyList_SET_ITEM(list, (Py_ssize_t)i, pair);
         }
         nq_stats_free(s);
-        return list;
-    }
-    /* Queued messages without waiting, copied out as a list of
-     * (kind, peer id, data, detail) tuples: at most max_msgs, and no more
-     * once max_bytes of payload are taken; [] if none is queued. One call
-     * and no Message proxy per message: the asyncio drain's fast path.
-     * Raises (ECLOSED...) only when it took nothing. GIL held (%nothread):
-     * none of these gets waits. */
-    PyObject *take_batch(const uint8_t *peers, size_t npeers, int max_msgs, long long max_bytes) {
-        PyObject *list = PyList_New(0);
-        long long bytes = 0;
-        while (list && PyList_GET_SIZE(list) < max_msgs && bytes < max_bytes) {
-            nq_msg *m = NULL;
-            uint8_t id[NQ_ID_SIZE];
-            nq_status st = nq_comm_get($self, peers, npeers, 0, &m);
-            if (st == NQ_ETIMEDOUT) break;
-            if (st != NQ_OK) {
-                if (PyList_GET_SIZE(list) == 0) { Py_CLEAR(list); nq_swig_check(st); }
-                break;
-            }
-            nq_msg_peer(m, id);
-            PyObject *t = Py_BuildValue("(iy#y#s)", (int)nq_msg_kind_of(m), (const char *)id,
-                                        (Py_ssize_t)NQ_ID_SIZE, (const char *)nq_msg_data(m),
-                                        (Py_ssize_t)nq_msg_size(m), nq_msg_event_detail(m));
-            bytes += (long long)nq_msg_size(m);
-            nq_msg_free(m);
-            if (!t || PyList_Append(list, t) != 0) { Py_XDECREF(t); Py_CLEAR(list); break; }
-            Py_DECREF(t);
-        }
         return list;
     }
 }

@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
-"""Python binding, receive side (issue 13): asyncio receive (`async for`
-over aget, the readiness descriptor on asyncio's loop) against the
-binding's blocking get, and against C's asynchronous receive
-(build/bench/recv_bench, callback and cq forms), in one run.
+"""Python binding, receive side (issue 13): asyncio receive (`async for`,
+and one `await aget()` per message; the readiness descriptor on asyncio's
+loop) against the binding's blocking get, and against C's asynchronous
+receive (build/bench/recv_bench, callback and cq forms), in one run.
 
 Python runs: a server of the binding (raw bytes, no pickle) on a free
 loopback port; the C sender build/bench/put_bench --role put puts COUNT
 messages of SIZE bytes (its hello / ready / done handshake, see
 put_bench.c). The clock runs from our "ready" to the COUNT-th message
 received. Modes are interleaved per repetition; medians are reported,
-with python-async / C-async (target >= 0.5 at 64 B) and python-async /
-python-blocking. C's figures come from recv_bench in the same run (its
+with python-async (`async for`) / C-async, each form (target >= 0.5 at
+64 B), and python-async / python-blocking. C's figures come from recv_bench in the same run (its
 own in-process sender thread, the same size; the same count at 64 B).
 
     flock /tmp/nq-bench.lock .venv-bindings/bin/python \
@@ -60,7 +60,8 @@ def run_blocking(build: Path, size: int, count: int) -> float:
     return took
 
 
-def run_async(build: Path, size: int, count: int) -> float:
+def run_async(build: Path, size: int, count: int, per_call: bool = False) -> float:
+    """`async for` (per_call: one `await aget()` per message instead)."""
     async def main() -> float:
         with nq.new(purpose=nq.Purpose.SERVER,
                     options=nq.CommunicatorOptions(netloc=nq.NetworkLocation("127.0.0.1", 0),
@@ -70,11 +71,16 @@ def run_async(build: Path, size: int, count: int) -> float:
             assert bytes(hello.data).startswith(b"hello"), hello
             await s.put(b"ready", hello.peer)
             t0 = time.perf_counter()
-            n = 0
-            async for _ in s:
-                n += 1
-                if n == count:
-                    break
+            if per_call:
+                aget = s.aget
+                for _ in range(count):
+                    await aget()
+            else:
+                n = 0
+                async for _ in s:
+                    n += 1
+                    if n == count:
+                        break
             took = time.perf_counter() - t0
             await s.put(b"done", hello.peer)
             p.wait(60)
@@ -102,12 +108,15 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=200_000)
     ap.add_argument("--size", type=int, default=64)
     a = ap.parse_args()
-    times: dict[str, list[float]] = {"blocking": [], "async": []}
+    times: dict[str, list[float]] = {"blocking": [], "async": [], "aget": []}
     for rep in range(a.reps):
-        order = ["blocking", "async"] if rep % 2 == 0 else ["async", "blocking"]
+        order = list(times) if rep % 2 == 0 else list(reversed(times))
         for mode in order:
-            fn = run_blocking if mode == "blocking" else run_async
-            times[mode].append(fn(a.build, a.size, a.count))
+            if mode == "blocking":
+                took = run_blocking(a.build, a.size, a.count)
+            else:
+                took = run_async(a.build, a.size, a.count, per_call=mode == "aget")
+            times[mode].append(took)
     c = c_async(a.build, a.size, a.count, a.reps)
     py = {m: a.count / statistics.median(t) for m, t in times.items()}
     print(f"size {a.size} B x {a.count}, {a.reps} reps, medians (msg/s):")
@@ -115,6 +124,10 @@ def main() -> None:
         print(f"  python {m:8s} {r:12.0f}")
     for m, r in c.items():
         print(f"  C      {m:8s} {r:12.0f}")
+    for form in ("cq", "callback"):
+        if c.get(form):
+            print(f"python async / C {form}: {py['async'] / c[form]:.2f}"
+                  f"   (aget: {py['aget'] / c[form]:.2f})")
     c_best_async = max(c.get("cq", 0.0), c.get("callback", 0.0))
     if c_best_async:
         print(f"python async / C async (the faster of cq, callback): {py['async'] / c_best_async:.2f}"

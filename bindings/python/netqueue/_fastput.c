@@ -1,6 +1,7 @@
 /*
  * netqueue._fastput: the per-put path of the Python binding, hand-written
- * (the SWIG layer stays for everything else).
+ * (the SWIG layer stays for everything else); its receive side, the
+ * per-message path of `async for`, is _fastrecv.c (same extension).
  *
  * Why: through SWIG a 64 B put cost ~20 us of Python (proxy layers, a
  * concurrent.futures.Future with its Condition, a lock round per call, a
@@ -877,6 +878,9 @@ out:
     return rc;
 }
 
+/* _fastrecv.c: the receive side of `async for` (Inbox, AsyncIter, ANext) */
+int nq_fastrecv_add_types(PyObject *module);
+
 PyMODINIT_FUNC PyInit__fastput(void)
 {
     if (PyType_Ready(&FutureCoreType) < 0 || PyType_Ready(&PutterType) < 0)
@@ -899,6 +903,10 @@ PyMODINIT_FUNC PyInit__fastput(void)
     Py_INCREF(&FutureCoreType);
     if (PyModule_AddObject(m, "FutureCore", (PyObject *)&FutureCoreType) < 0) {
         Py_DECREF(&FutureCoreType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (nq_fastrecv_add_types(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

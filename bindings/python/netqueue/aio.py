@@ -16,19 +16,29 @@ which every get, async or not, serves before the library's queue.
 A waiter with a peer filter may find nothing while other peers' messages
 keep the descriptor readable: the reader is then paused and the waiters are
 retried after RETRY_S, instead of spinning the loop.
+
+Messages are taken a batch at a time by the communicator's Inbox (C,
+_fastrecv.c) onto `held`; `async for` takes from there in C too
+(_fastput.AsyncIter) and comes here only to wait.
 """
+from __future__ import annotations
+
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
-from . import errors, nqswig
+from . import _fastput, errors, nqswig
 
-#: A message taken from the library: its proxy (from a get), or as
-#: (kind, peer id, data, detail) from Comm.take_batch (the fast path).
-Raw = nqswig.Message | tuple[int, bytes, bytes, str]
+if TYPE_CHECKING:
+    from .comm import Message
 
-#: Most messages and payload bytes one fill() takes into `held`.
+#: A message taken from the library: its proxy (from a get), a Message
+#: already made (data with raw bytes, from an Inbox batch), or
+#: (kind, peer id, data, detail) (Inbox: events, and data still to load).
+Raw: TypeAlias = "nqswig.Message | Message | tuple[int, bytes, bytes, str]"
+
+#: Most messages and payload bytes one Inbox batch takes onto `held`.
 BATCH_MSGS = 256
 BATCH_BYTES = 256 * 1024
 
@@ -49,7 +59,12 @@ class _Waiter:
 def _accepts(peers: bytes | None, raw: Raw) -> bool:
     if peers is None:
         return True
-    pid = raw[1] if isinstance(raw, tuple) else raw.peer()
+    if isinstance(raw, tuple):
+        pid = raw[1]
+    elif isinstance(raw, nqswig.Message):
+        pid = raw.peer()
+    else:
+        pid = raw.peer.bytes
     return any(peers[i:i + 16] == pid for i in range(0, len(peers), 16))
 
 
@@ -58,7 +73,8 @@ class Receiver:
     awaits on it (one loop at a time; another loop may take over once no
     aget waits)."""
 
-    def __init__(self, comm: nqswig.Comm, enter: Callable[[], None], leave: Callable[[], None]) -> None:
+    def __init__(self, comm: nqswig.Comm, enter: Callable[[], None], leave: Callable[[], None],
+                 make_inbox: Callable[[deque[Raw], deque[Any]], _fastput.Inbox]) -> None:
         self._comm = comm
         self._enter = enter   # the Communicator's call counting (no use after free)
         self._leave = leave
@@ -66,47 +82,46 @@ class Receiver:
         self._fd = -1
         self._reading = False
         self._retry: asyncio.TimerHandle | None = None
-        self._waiters: deque[_Waiter] = deque()
+        #: the agets waiting, oldest first (AsyncIter takes nothing while
+        #: one waits)
+        self.waiters: deque[_Waiter] = deque()
         #: messages taken from the library but not yet given to a caller
-        #: (a cancelled handover, or data set aside by events()); served first
+        #: (the rest of a batch, a cancelled handover, or data set aside by
+        #: events()); served first
         self.held: deque[Raw] = deque()
+        #: takes batches onto held (made by the communicator, which also
+        #: gives it to its `async for`)
+        self.inbox = make_inbox(self.held, self.waiters)
 
-    def idle(self) -> bool:
-        """No aget waits (so a message may be taken without queueing behind one)."""
-        return not self._waiters
-
-    def fill(self) -> int:
-        """Move what the library has queued (a batch) into `held`, in one
-        call; the number taken. ClosedError once closed and drained."""
-        self._enter()
-        try:
-            items = self._comm.take_batch(None, BATCH_MSGS, BATCH_BYTES)
-        finally:
-            self._leave()
-        self.held.extend(items)
-        return len(items)
+    def take_held(self, peers: bytes | None) -> Raw | None:
+        """The first held message for peers (never the library's), or None.
+        deque operations are atomic: another thread's get may take from
+        held meanwhile, so a scan (peer filter) walks a copy and removes
+        what it found only if it is still there."""
+        if peers is None:
+            try:
+                return self.held.popleft()
+            except IndexError:
+                return None
+        for raw in list(self.held):
+            if _accepts(peers, raw):
+                try:
+                    self.held.remove(raw)  # the first equal one: the same message or its twin
+                except ValueError:
+                    continue
+                return raw
+        return None
 
     def take(self, peers: bytes | None, use_held: bool = True) -> Raw | None:
         """A held message (unless use_held is False: events(), which puts
         data there) or the library's next one for peers, without waiting;
         None if there is none. ClosedError once closed and drained."""
-        if use_held and self.held:
-            # deque operations are atomic: another thread's blocking get
-            # may take from held meanwhile, so a scan (peer filter) walks a
-            # copy and removes what it found only if it is still there
+        if use_held:
             if peers is None:
-                try:
-                    return self.held.popleft()
-                except IndexError:
-                    pass
-            else:
-                for raw in list(self.held):
-                    if _accepts(peers, raw):
-                        try:
-                            self.held.remove(raw)  # the first equal one: the same message or its twin
-                        except ValueError:
-                            continue
-                        return raw
+                return cast("Raw | None", self.inbox.take())  # held, else a batch onto held
+            raw = self.take_held(peers)
+            if raw is not None:
+                return raw
         self._enter()
         try:
             return self._comm.try_get(peers)
@@ -116,7 +131,7 @@ class Receiver:
     def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._loop is loop:
             return
-        if self._waiters:
+        if self.waiters:
             raise RuntimeError("netqueue: aget is already awaited on another event loop")
         self._stop_reading()
         self._loop = loop
@@ -131,7 +146,7 @@ class Receiver:
                   use_held: bool = True) -> Raw:
         loop = asyncio.get_running_loop()
         self._bind(loop)
-        if not self._waiters:  # nobody older waits: take one now if queued
+        if not self.waiters:  # nobody older waits: take one now if queued
             raw = self.take(peers, use_held)
             if raw is not None:
                 return raw
@@ -139,7 +154,7 @@ class Receiver:
                 raise errors.TimeoutError_("get: no message within the timeout", "timed out")
         fut: asyncio.Future[Raw] = loop.create_future()
         w = _Waiter(peers, fut, use_held)
-        self._waiters.append(w)
+        self.waiters.append(w)
         self._watch()
         timer = None
         if timeout is not None:
@@ -156,10 +171,10 @@ class Receiver:
             if timer is not None:
                 timer.cancel()
             try:
-                self._waiters.remove(w)
+                self.waiters.remove(w)
             except ValueError:
                 pass
-            if not self._waiters:
+            if not self.waiters:
                 self._stop_reading()
 
     def _watch(self) -> None:
@@ -169,8 +184,15 @@ class Receiver:
 
     def kick(self) -> None:
         """Serve waiters soon (a message was put back in held)."""
-        if self._loop is not None and self._waiters:
+        if self._loop is not None and self.waiters:
             self._loop.call_soon(self._ready)
+
+    def kick_threadsafe(self) -> None:
+        """kick() from any thread (a blocking get took a batch onto held
+        while an aget came to wait)."""
+        loop = self._loop
+        if loop is not None and self.waiters and not loop.is_closed():
+            loop.call_soon_threadsafe(self._ready)
 
     def _stop_reading(self) -> None:
         if self._reading and self._loop is not None:
@@ -184,7 +206,7 @@ class Receiver:
         """The descriptor is readable: hand queued messages to waiters."""
         while True:
             delivered = False
-            for w in list(self._waiters):
+            for w in list(self.waiters):
                 if w.fut.done():
                     continue
                 try:
@@ -202,7 +224,7 @@ class Receiver:
                     break
             if not delivered:
                 break
-        pending = [w for w in self._waiters if not w.fut.done()]
+        pending = [w for w in self.waiters if not w.fut.done()]
         if not pending:
             self._stop_reading()
         elif any(w.peers is not None for w in pending) and self._loop is not None:
@@ -212,7 +234,7 @@ class Receiver:
 
     def _retried(self) -> None:
         self._retry = None
-        if self._waiters:
+        if self.waiters:
             self._watch()
 
     def shutdown(self) -> None:
@@ -220,7 +242,7 @@ class Receiver:
         watching and fail the waiters with ClosedError."""
         self._stop_reading()
         self._fd = -1
-        for w in self._waiters:
+        for w in self.waiters:
             if not w.fut.done():
                 w.fut.set_exception(errors.ClosedError("communicator is closed", "closed"))
 

@@ -13,8 +13,12 @@ thread completes it, asyncio's call_soon_threadsafe wakes the loop).
 
 Receiving in asyncio (aget, `async for`, events()) is aio.Receiver: the
 loop watches the library's readiness descriptor, no thread waits in a get.
+Messages are taken in batches by _fastput.Inbox (C, _fastrecv.c), and
+`async for` is _fastput.AsyncIter: per message no Python code runs while
+messages are queued (see _fastrecv.c for why).
 """
 import asyncio
+import functools
 import threading
 import uuid
 import warnings
@@ -138,11 +142,12 @@ class _Calls:
             return True
 
 
-def _release(calls: _Calls, putter: _fastput.Putter, comm: nqswig.Comm, cq: nqswig.CompletionQueue,
-             drain: threading.Thread) -> None:
+def _release(calls: _Calls, putter: _fastput.Putter, inbox: _fastput.Inbox, comm: nqswig.Comm,
+             cq: nqswig.CompletionQueue, drain: threading.Thread) -> None:
     """Free in the order the ABI needs: communicator (its pending puts then
     complete into cq), then cq shut down and drained, then cq freed."""
     putter.close()  # under the GIL: no put of the fast path is in C now
+    inbox.close()   # nor a take of `async for`
     if not calls.retire():
         return
     comm.__swig_destroy__(comm)  # nq_comm_free
@@ -160,6 +165,15 @@ def _peer_bytes(peers: tuple[uuid.UUID | bytes, ...]) -> bytes | None:
     if not peers:
         return None
     return b"".join(p.bytes if isinstance(p, uuid.UUID) else bytes(p) for p in peers)
+
+
+def _peer_uuid(ids: dict[bytes, uuid.UUID], pid: bytes) -> uuid.UUID:
+    """The UUID of a peer id, made once per peer and kept in ids (a UUID
+    costs more than a small message's whole get)."""
+    if len(ids) >= 4096:
+        ids.clear()
+    peer = ids[pid] = uuid.UUID(bytes=pid)
+    return peer
 
 
 def _ms(timeout: float | None) -> int:
@@ -201,9 +215,21 @@ class Communicator:
         self._fin = ev.fin
         self._events_on = ev.mask() != 0
         self._peer_ids: dict[bytes, uuid.UUID] = {}
-        self._aio = aio.Receiver(self._comm, self._calls.enter, self._calls.exit)
-        self._finalize = weakref.finalize(self, _release, self._calls, self._putter, self._comm, self._cq,
-                                          self._drain)
+        # the Inbox refers to nothing that refers to this communicator (no
+        # cycle: an unclosed one is freed as soon as it is dropped)
+        ids = self._peer_ids
+        comm_ptr = int(self._comm.this)
+        inbox_load = None if self._bytes_load else load
+        self._aio = aio.Receiver(self._comm, self._calls.enter, self._calls.exit,
+                                 lambda held, waiters: _fastput.Inbox(
+                                     comm_ptr, held, waiters, Message, inbox_load, ids,
+                                     functools.partial(_peer_uuid, ids), _raise_status,
+                                     aio.BATCH_MSGS, aio.BATCH_BYTES))
+        self._inbox = self._aio.inbox
+        # Message(peer, data) without the dataclass's __init__
+        self._message = cast(Callable[[uuid.UUID, Any], Message], self._inbox.message)
+        self._finalize = weakref.finalize(self, _release, self._calls, self._putter, self._inbox, self._comm,
+                                          self._cq, self._drain)
         if not self._blocking_puts and type(self).put is Communicator.put:
             # the put below, minus a Python frame (not for a subclass that
             # overrides put)
@@ -250,29 +276,43 @@ class Communicator:
         """Next message (from any peer, or one of peers), waiting up to timeout
         seconds (None: forever). TimeoutError when none came; ClosedError
         (a ConnectionAbortedError) once closed and drained."""
+        rcv = self._aio
+        if not peers and not rcv.waiters:
+            # queued: from held, or a batch taken onto held (C, no wait)
+            item = self._inbox.next(self._convert)
+            if rcv.waiters and rcv.held:
+                rcv.kick_threadsafe()  # an aget came to wait meanwhile
+            if item is not None:
+                return cast(Message, item)
         sel = _peer_bytes(peers)
         left = _ms(timeout)
         while True:
-            msg = self._aio.take(sel) if self._aio.held else None
-            if msg is None:
-                msg = self._get_raw(sel, left)
-            item = self._convert(msg)
+            item = self._convert(self._get_raw(sel, left))
             if item is not None:
                 return item
             # an event a handler took (ini/fin): go on for the next message
 
-    def _get_raw(self, sel: bytes | None, left: int) -> nqswig.Message:
+    def _get_raw(self, sel: bytes | None, left: int) -> aio.Raw:
+        """A held message, else one from the library, waiting up to left ms
+        (-1: forever) in slices, with the GIL released."""
+        rcv = self._aio
+        inbox = self._inbox
         self._calls.enter()
         try:
             while True:
+                gen = inbox.gen  # before looking at held: see Inbox.wait_get
+                raw = rcv.take_held(sel)
+                if raw is not None:
+                    return raw
                 wait = _SLICE_MS if left < 0 else min(left, _SLICE_MS)
-                try:
-                    return self._comm.get(sel, wait)
-                except errors.TimeoutError_:
+                got = inbox.wait_get(sel, wait, gen)
+                if got is None:
                     if left >= 0:
                         left -= wait
                         if left <= 0:
-                            raise
+                            raise errors.TimeoutError_("get: no message within the timeout", "timed out")
+                elif got is not Ellipsis:  # Ellipsis: held gained a batch, look again
+                    return cast(aio.Raw, got)
         finally:
             self._calls.exit()
 
@@ -282,39 +322,35 @@ class Communicator:
         # keeps type-checking `get().data`
         """A received message as a Message, or as an Event (when its kind is
         delivered); None for an event only an ini/fin handler wanted."""
+        if type(msg) is Message:  # made by the Inbox (raw bytes)
+            return msg
+        make = self._message
         if isinstance(msg, tuple):
             kind, pid, data, detail = msg
             if kind != nqswig.MSG_DATA and self._events_on:
                 return cast(Message | None, self._event(kind, pid, detail))
             peer = self._peer_ids.get(pid)
             if peer is None:
-                peer = self._peer_id(pid)
+                peer = _peer_uuid(self._peer_ids, pid)
             if self._bytes_load:
-                return Message(peer, data)
-            return Message(peer, self._load(memoryview(data)))
+                return make(peer, data)
+            return make(peer, self._load(data))  # its own bytes: any load may keep them
+        assert isinstance(msg, nqswig.Message)
         if self._events_on and (kind := msg.kind()) != nqswig.MSG_DATA:
             return cast(Message | None, self._event(kind, msg.peer(), msg.event_detail()))
         pid = msg.peer()
         peer = self._peer_ids.get(pid)
         if peer is None:
-            peer = self._peer_id(pid)
+            peer = _peer_uuid(self._peer_ids, pid)
         if self._bytes_load:
-            return Message(peer, msg.data())
+            return make(peer, msg.data())
         if not self._borrows:
-            return Message(peer, self._load(msg.data()))
+            return make(peer, self._load(msg.data()))
         view = msg.view()
         try:
-            return Message(peer, self._load(view))
+            return make(peer, self._load(view))
         finally:
             view.release()
-
-    def _peer_id(self, pid: bytes) -> uuid.UUID:
-        """The UUID of a peer id, made once per peer (a UUID costs more
-        than a small message's whole get)."""
-        if len(self._peer_ids) >= 4096:
-            self._peer_ids.clear()
-        peer = self._peer_ids[pid] = uuid.UUID(bytes=pid)
-        return peer
 
     def _event(self, kind: int, pid: bytes, detail: str) -> Event | None:
         peer = uuid.UUID(bytes=pid)
@@ -336,6 +372,11 @@ class Communicator:
         awaiting task loses nothing: a message not yet returned stays queued
         for the next get. TimeoutError after timeout seconds (None: no
         bound); ClosedError once closed and drained."""
+        if not peers and not self._aio.waiters:
+            # queued, and no older aget waits: taken at once (C)
+            item = self._inbox.next(self._convert)
+            if item is not None:
+                return cast(Message, item)
         sel = _peer_bytes(peers)
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
@@ -346,41 +387,24 @@ class Communicator:
                 return item
 
     def __aiter__(self) -> AsyncIterator[Message]:
-        """`async for msg in comm`: aget until the communicator is closed."""
-        return self._aiter()
+        """`async for msg in comm`: aget until the communicator is closed.
 
-    async def _aiter(self) -> AsyncIterator[Message]:
-        # aget inlined: while messages are queued (and no older aget
-        # waits), they are taken without a coroutine or future per message
-        # (a batch at a time into aio.held, where a message left when the
-        # loop is broken off stays first in line for the next get)
-        rcv = self._aio
-        held = rcv.held
-        convert = self._convert
-        ids = self._peer_ids
-        fast = self._bytes_load  # _convert's tuple path, inlined for raw bytes
+        While messages are queued and no aget waits, each step is taken in C
+        (_fastput.AsyncIter: a batch at a time onto aio.held, where what is
+        left when the loop is broken off stays first in line for the next
+        get); otherwise it waits as aget does (_anext_slow)."""
+        return _fastput.AsyncIter(self._inbox, self._convert, self._anext_slow)
+
+    async def _anext_slow(self) -> Message:
+        """The next item of `async for` when it must wait."""
         while True:
-            raw: aio.Raw | None = None
-            if rcv.idle():
-                try:
-                    if held or rcv.fill():
-                        raw = held.popleft()
-                except errors.ClosedError:
-                    return
-                except IndexError:  # another thread's get took it
-                    pass
-            if raw is None:
-                try:
-                    raw = await rcv.get(None, None)
-                except errors.ClosedError:
-                    return
-            if fast and type(raw) is tuple and raw[0] == 0:  # a data message, raw bytes
-                peer = ids.get(raw[1])
-                yield Message(peer if peer is not None else self._peer_id(raw[1]), raw[2])
-                continue
-            item = convert(raw)
+            try:
+                raw = await self._aio.get(None, None)
+            except errors.ClosedError:
+                raise StopAsyncIteration from None
+            item = self._convert(raw)
             if item is not None:
-                yield item
+                return item
 
     async def events(self) -> AsyncIterator[Event]:
         """The peer events of the kinds delivered (EventOptions(deliver=...)),
@@ -395,7 +419,12 @@ class Communicator:
                 raw = await self._aio.get(None, None, use_held=False)
             except errors.ClosedError:
                 return
-            kind = raw[0] if isinstance(raw, tuple) else raw.kind()
+            if isinstance(raw, tuple):
+                kind = raw[0]
+            elif isinstance(raw, nqswig.Message):
+                kind = raw.kind()
+            else:  # a Message (only data is made one)
+                kind = nqswig.MSG_DATA
             if kind == nqswig.MSG_DATA:
                 self._aio.held.append(raw)
                 self._aio.kick()  # an aget may be waiting for it
@@ -403,6 +432,7 @@ class Communicator:
             if isinstance(raw, tuple):
                 ev = self._event(kind, raw[1], raw[3])
             else:
+                assert isinstance(raw, nqswig.Message)
                 ev = self._event(kind, raw.peer(), raw.event_detail())
             if ev is not None:
                 yield ev
