@@ -14,10 +14,18 @@ enum bench_role { ROLE_SERVER, ROLE_CLIENT };
 /*
  * sync:     client puts count messages, server gets them all, then puts
  *           count back and the client gets them (the reference's iops SYNC).
- * async:    both sides put and get count messages at once, from two threads.
- * pingpong: count round trips of one message; latencies are recorded.
+ * async:    both sides put and get count messages at once, from two threads;
+ *           then the server acknowledges (one 1-byte message) and the
+ *           client's clock stops on that acknowledgement, so every put of
+ *           both sides has been delivered when it stops.
+ * pingpong: warmup untimed round trips, then count timed round trips of
+ *           one message; latencies are recorded.
+ * oneway:   the client puts count messages and a zero-length end marker;
+ *           the server (receiver) times from the arrival of the first
+ *           message to the marker's, then acknowledges (1 byte) so the
+ *           client knows everything arrived before it closes.
  */
-enum bench_mode { MODE_SYNC, MODE_ASYNC, MODE_PINGPONG };
+enum bench_mode { MODE_SYNC, MODE_ASYNC, MODE_PINGPONG, MODE_ONEWAY };
 
 struct bench_opts {
     enum bench_role role;
@@ -27,6 +35,7 @@ struct bench_opts {
     int port2;       /* second port, for transports needing two (zmq) */
     size_t size;     /* 0 = mixed sizes, see bench_size_at */
     uint64_t count;
+    uint64_t warmup; /* pingpong: untimed round trips first */
 };
 
 /* Parse argv; prints usage and exits on error. impl names the program. */
@@ -52,6 +61,26 @@ void bench_ready(void);
 
 double bench_now(void); /* monotonic seconds */
 
+/*
+ * Resource use of the whole process (every thread) over a window:
+ * getrusage(RUSAGE_SELF) for CPU and context switches, and a perf counter
+ * of the raw_syscalls:sys_enter tracepoint for system calls.
+ * bench_counters_init opens that counter with inherit set, so it must run
+ * before the process starts any thread (bench_parse calls it); syscalls is
+ * -1 where perf_event_open is refused or tracefs is missing, or when
+ * NQ_BENCH_SYSCALLS=0 is in the environment.
+ */
+struct bench_usage {
+    double wall;        /* bench_now() */
+    double user_us, sys_us;
+    long vcsw, ivcsw;   /* voluntary, involuntary context switches */
+    long long syscalls; /* -1: not counted */
+};
+void bench_counters_init(void);
+void bench_usage_now(struct bench_usage *u);
+/* Print the window's counters as JSON members (", \"cpu_us\": ..."). */
+void bench_usage_json(const struct bench_usage *from, const struct bench_usage *to);
+
 /* Latency samples of a pingpong run, in seconds. */
 struct bench_lat {
     double *v;
@@ -59,9 +88,14 @@ struct bench_lat {
 };
 void bench_lat_init(struct bench_lat *l, uint64_t count);
 
-/* Print the result line: seconds is the client's timed span (0 for the
- * server), lat may be NULL. Reports VmHWM of the calling process. */
+/* Peak resident set (VmHWM) of the process, KiB. */
+long bench_peak_rss_kb(void);
+
+/* Print the result line: seconds is this side's timed span (0 for the side
+ * that does not time: the server, or in oneway the client), lat may be
+ * NULL, usage (may be NULL) the counters over the workload window.
+ * Reports VmHWM of the calling process. */
 void bench_report(const struct bench_opts *o, const char *impl, double seconds,
-                  struct bench_lat *lat);
+                  struct bench_lat *lat, const struct bench_usage usage[2]);
 
 #endif

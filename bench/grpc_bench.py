@@ -55,8 +55,8 @@ def main():
                     rec = rb.run_pair(impl, size, mode, count, args, taken)
                     print(f"{impl:15} {rb.size_label(size):>6} {mode:8} n={count:<6} "
                           + (rec.get("error", "")[:200] if "client" not in rec else
-                             f"{rec['client'].get('msgs_per_s', 0):>10,.0f} msg/s "
-                             f"{rec['client'].get('gbit_per_s', 0):7.3f} Gbit/s "
+                             f"{rb.timed_side(rec).get('msgs_per_s', 0):>10,.0f} msg/s "
+                             f"{rb.timed_side(rec).get('gbit_per_s', 0):7.3f} Gbit/s "
                              f"p50 {rec['client'].get('lat_p50_us') or 0:9.1f} us "
                              f"RSS c/s {rec['client'].get('rss_peak_kb', 0) / 1024:6.1f}/"
                              f"{rec['server'].get('rss_peak_kb', 0) / 1024:6.1f} MiB"), flush=True)

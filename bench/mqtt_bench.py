@@ -127,8 +127,8 @@ def run_pair(impl, size, mode, count, args, broker):
 def line(rec):
     if "client" not in rec:
         return rec.get("error", "")[:300]
-    c, s = rec["client"], rec["server"]
-    return (f"{c.get('msgs_per_s', 0):>10,.0f} msg/s {c.get('gbit_per_s', 0):7.3f} Gbit/s "
+    c, s, t = rec["client"], rec["server"], rb.timed_side(rec)  # oneway: the receiver timed
+    return (f"{t.get('msgs_per_s', 0):>10,.0f} msg/s {t.get('gbit_per_s', 0):7.3f} Gbit/s "
             f"p50 {c.get('lat_p50_us') or 0:9.1f} us "
             f"RSS c/s {c.get('rss_peak_kb', 0) / 1024:6.1f}/{s.get('rss_peak_kb', 0) / 1024:6.1f} MiB "
             f"broker CPU {rec['broker_cpu_s']:.2f} s")

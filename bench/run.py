@@ -3,8 +3,9 @@
 
 Runs each implementation x size x mode (a server and a client process on
 free loopback ports), repeats, takes medians, prints tables and ratios and
-writes bench/results/latest.json. Python 3 standard library only.
-See bench/README.md.
+writes bench/results/latest.json; --plot also writes PNG charts
+(matplotlib, see bench/requirements.txt). Python 3 standard library
+otherwise. See bench/README.md.
 """
 
 import argparse
@@ -25,15 +26,26 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 IMPLS = ["netqueue", "netqueue-zc", "reference", "zmq", "raw"]
 BINARIES = {"netqueue": "nq_bench", "netqueue-zc": "nq_bench", "zmq": "zmq_bench", "raw": "raw_bench"}
-MODES = ["sync", "async", "pingpong"]
+MODES = ["sync", "async", "pingpong", "oneway"]
 DEFAULT_SIZES = "64,1KiB,64KiB,2MiB,mixed"
+# oneway sweeps wider: the issue-14 targets are at 64 B, 16-256 KiB and 64 MiB
+ONEWAY_SIZES = "64,1KiB,16KiB,256KiB,2MiB,64MiB"
 MIXED_MEAN = ((1 << 22) - (1 << 6)) / 16  # log-uniform 64 B .. 2 MiB
 MIB = 1 << 20
 
 # Message counts are bounded by bytes, so each run takes about the same
-# time whatever the size, and a full default run stays near 10 minutes.
-FULL = {"msgs": 50_000, "bytes": 1 << 30, "pp_msgs": 2_000, "pp_bytes": 256 * MIB, "pp_min": 50}
-QUICK = {"msgs": 5_000, "bytes": 64 * MIB, "pp_msgs": 200, "pp_bytes": 32 * MIB, "pp_min": 20}
+# time whatever the size. pingpong takes 20,000 samples up to 1 KiB (a p99
+# from 200 values above it) and a warm-up (up to 1,000 round trips, a
+# tenth of the count, 64 MiB); oneway is timed by the receiver from the
+# first message on, so it needs more messages than the two-way modes for
+# a span that start-up jitter does not dominate.
+# The reference moves ~10-30k small messages/s here: its oneway runs are
+# capped lower (the receiver's clock makes rates comparable across counts).
+REFERENCE_CAPS = {"ow_msgs": 50_000}
+FULL = {"msgs": 50_000, "bytes": 1 << 30, "pp_msgs": 20_000, "pp_bytes": 1 << 30, "pp_min": 50,
+        "ow_msgs": 1_000_000, "ow_bytes": 1 << 30, "warmup": 1_000}
+QUICK = {"msgs": 5_000, "bytes": 64 * MIB, "pp_msgs": 2_000, "pp_bytes": 32 * MIB, "pp_min": 20,
+         "ow_msgs": 100_000, "ow_bytes": 256 * MIB, "warmup": 200}
 MEMORY_RUN = ("2 MiB x 400", 2 * MIB, 400)
 
 
@@ -60,7 +72,39 @@ def count_for(size, mode, budget):
     mean = MIXED_MEAN if size == "mixed" else max(size, 1)
     if mode == "pingpong":
         return max(budget["pp_min"], min(budget["pp_msgs"], int(budget["pp_bytes"] // mean)))
-    return max(1, min(budget["msgs"], int(budget["bytes"] // mean)))
+    if mode == "oneway" and "ow_msgs" in budget:
+        return max(2, min(budget["ow_msgs"], int(budget["ow_bytes"] // mean)))
+    return max(2 if mode == "oneway" else 1, min(budget["msgs"], int(budget["bytes"] // mean)))
+
+
+def warmup_for(size, count, budget):
+    """pingpong warm-up round trips: the programs' own default rule (at most
+    1,000, a tenth of count, 64 MiB of messages) under the budget's cap"""
+    top = (2 * MIB) if size == "mixed" else max(size, 1)
+    return max(1, min(budget.get("warmup", 1000), count // 10, (64 * MIB) // top))
+
+
+def delivered(mode, count):
+    """messages delivered in the timed part of a run, for per-message costs"""
+    return count if mode == "oneway" else 2 * count
+
+
+def timed_side(rec):
+    """the process that ran the clock: the receiver (server) in oneway"""
+    return rec.get("server") if rec.get("mode") == "oneway" else rec.get("client")
+
+
+def per_message_costs(rec):
+    """CPU us, syscalls and context switches per delivered message, both
+    processes together (each counted over its workload window)"""
+    c, s = rec["client"], rec["server"]
+    n = delivered(rec["mode"], rec["count"])
+    out = {}
+    for key, name in (("cpu_us", "cpu_us_per_msg"), ("syscalls", "syscalls_per_msg"),
+                      ("ctx_switches", "ctxsw_per_msg")):
+        a, b = c.get(key), s.get(key)
+        out[name] = None if a is None or b is None else (a + b) / n
+    return out
 
 
 def free_port(taken):
@@ -132,11 +176,14 @@ def command(impl, args, role):
     return pin + [str(args.bin_dir / BINARIES[impl]), "--role", role] + extra
 
 
-def run_pair(impl, size, mode, count, args, taken):
+def run_pair(impl, size, mode, count, args, taken, warmup=None):
     """One server + one client run; returns a record (with 'error' on failure)."""
     opts = ["--host", "127.0.0.1", "--port", str(free_port(taken)), "--port2", str(free_port(taken)),
             "--size", str(size), "--count", str(count), "--mode", mode]
     rec = {"impl": impl, "size": size, "mode": mode, "count": count}
+    if warmup is not None and mode == "pingpong":
+        opts += ["--warmup", str(warmup)]
+        rec["warmup"] = warmup
     start = time.monotonic()
     server = Proc(command(impl, args, "server") + opts)
     client = None
@@ -156,6 +203,8 @@ def run_pair(impl, size, mode, count, args, taken):
                            f"client: {client.tail()} server: {server.tail()}"
         else:
             rec.update(client=c, server=s)
+            if "cpu_us" in c and "cpu_us" in s:
+                rec.update(per_message_costs(rec))
         return rec
     finally:
         server.kill()
@@ -182,7 +231,9 @@ def summarize(records):
         if not good:
             row["error"] = rs[-1].get("error")
         for key in ("msgs_per_s", "gbit_per_s", "lat_p50_us", "lat_p99_us", "seconds"):
-            row[key] = median(r["client"].get(key) for r in good)
+            row[key] = median(timed_side(r).get(key) for r in good)
+        for key in ("cpu_us_per_msg", "syscalls_per_msg", "ctxsw_per_msg"):
+            row[key] = median(r.get(key) for r in good)
         row["rss_client_kb"] = median(r["client"].get("rss_peak_kb") for r in good)
         row["rss_server_kb"] = median(r["server"].get("rss_peak_kb") for r in good)
         rows.append(row)
@@ -197,17 +248,22 @@ def fmt(v, digits=2):
     return f"{v:.{digits}f}"
 
 
-def print_table(title, header, lines):
+def print_table(title, header, lines, left=1):
+    """A plain-text table; the first `left` columns flush left, the rest right."""
     widths = [max(len(str(x)) for x in col) for col in zip(header, *lines)]
     print(f"\n{title}")
     print("  ".join(str(h).ljust(w) for h, w in zip(header, widths)))
     print("  ".join("-" * w for w in widths))
     for line in lines:
-        print("  ".join(str(x).rjust(w) if i else str(x).ljust(w) for i, (x, w) in enumerate(zip(line, widths))))
+        print("  ".join(str(x).rjust(w) if i >= left else str(x).ljust(w)
+                        for i, (x, w) in enumerate(zip(line, widths))))
 
 
-def report(rows, impls, sizes, modes, memory_rows):
+def report(rows, impls, mode_sizes, memory_rows):
+    """Print one table per mode (every measure of every implementation),
+    netqueue's ratios and the memory run. mode_sizes: {mode: [sizes]}."""
     idx = {(r["impl"], r["mode"], str(r["size"])): r for r in rows}
+    modes = list(mode_sizes)
 
     def cell(impl, mode, size, key):
         r = idx.get((impl, mode, str(size)))
@@ -215,35 +271,34 @@ def report(rows, impls, sizes, modes, memory_rows):
             return None
         return r.get(key)
 
+    titles = {
+        "sync": "sync: client puts count, server gets them and puts count back; client-timed, both directions",
+        "async": "async: both put and get count at once; client-timed until the server acknowledged, both directions",
+        "pingpong": "pingpong: round trips of one message after a warm-up; client-timed, latency per round trip",
+        "oneway": "oneway: client puts count + end marker; receiver-timed from the first message to the marker",
+    }
     for mode in modes:
-        if mode == "pingpong":
-            header = ["size"] + [f"{i} p50/p99 us" for i in impls]
-            lines = [[size_label(s)] + [f"{fmt(cell(i, mode, s, 'lat_p50_us'), 1)} / {fmt(cell(i, mode, s, 'lat_p99_us'), 1)}"
-                                        if cell(i, mode, s, "lat_p50_us") is not None else "FAILED" if idx.get((i, mode, str(s))) else "-"
-                                        for i in impls] for s in sizes]
-            print_table("pingpong: round-trip latency, median / p99 (us)", header, lines)
-        else:
-            header = ["size"]
+        pp = mode == "pingpong"
+        header = ["size", "impl", "n", "msg/s", "Gbit/s"] + (["p50 us", "p99 us"] if pp else []) + \
+                 ["CPU us/msg", "syscalls/msg", "ctxsw/msg", "RSS cli MiB", "RSS srv MiB"]
+        lines = []
+        for s in mode_sizes[mode]:
             for i in impls:
-                header += [f"{i} Gbit/s", "msg/s"]
-            lines = []
-            for s in sizes:
-                line = [size_label(s)]
-                for i in impls:
-                    failed = idx.get((i, mode, str(s))) and cell(i, mode, s, "gbit_per_s") is None
-                    line += ["FAILED", ""] if failed else [fmt(cell(i, mode, s, "gbit_per_s")),
-                                                           fmt(cell(i, mode, s, "msgs_per_s"), 0)]
+                r = idx.get((i, mode, str(s)))
+                if not r:
+                    continue
+                if r.get("msgs_per_s") is None:
+                    lines.append([size_label(s), i, str(r["count"]), "FAILED"] + [""] * (len(header) - 4))
+                    continue
+                line = [size_label(s), i, f"{r['count']:,}", fmt(r["msgs_per_s"], 0), fmt(r["gbit_per_s"], 3)]
+                if pp:
+                    line += [fmt(r["lat_p50_us"], 1), fmt(r["lat_p99_us"], 1)]
+                line += [fmt(r.get("cpu_us_per_msg"), 3), fmt(r.get("syscalls_per_msg"), 3),
+                         fmt(r.get("ctxsw_per_msg"), 3), fmt(_mib(r.get("rss_client_kb")), 1),
+                         fmt(_mib(r.get("rss_server_kb")), 1)]
                 lines.append(line)
-            print_table(f"{mode}: throughput, both directions (median)", header, lines)
-
-    header = ["mode", "size"] + [f"{i} client/server MiB" for i in impls]
-    lines = []
-    for mode in modes:
-        for s in sizes:
-            lines.append([mode, size_label(s)] + [
-                f"{fmt(_mib(cell(i, mode, s, 'rss_client_kb')), 0)} / {fmt(_mib(cell(i, mode, s, 'rss_server_kb')), 0)}"
-                for i in impls])
-    print_table("peak RSS (VmHWM), client / server, MiB", header, lines)
+        if lines:
+            print_table(titles.get(mode, mode) + " (medians)", header, lines, left=2)
 
     bases = [b for b in ("reference", "zmq", "raw") if b in impls]
     for subject in [i for i in ("netqueue", "netqueue-zc") if i in impls]:
@@ -251,15 +306,16 @@ def report(rows, impls, sizes, modes, memory_rows):
         lines = []
         for mode in modes:
             key = "lat_p50_us" if mode == "pingpong" else "gbit_per_s"
-            for s in sizes:
+            for s in mode_sizes[mode]:
                 mine = cell(subject, mode, s, key)
                 out = []
                 for b in bases:
                     theirs = cell(b, mode, s, key)
                     out.append(f"{mine / theirs:.2f}x" if mine and theirs else "-")
                 lines.append([mode, size_label(s)] + out)
-        print_table(f"{subject} ratios (throughput: {subject}/other, >1 better; "
-                    f"pingpong p50 latency: {subject}/other, <1 better)", header, lines)
+        if bases:
+            print_table(f"{subject} ratios (throughput: {subject}/other, >1 better; "
+                        f"pingpong p50 latency: {subject}/other, <1 better)", header, lines)
 
     if memory_rows:
         header = ["impl", "run", "Gbit/s", "client MiB", "server MiB"]
@@ -301,7 +357,9 @@ def available(impl, args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small counts, 1 repeat (a smoke test)")
-    ap.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma list of bytes (64, 1KiB, 2MiB) or 'mixed' [{DEFAULT_SIZES}]")
+    ap.add_argument("--sizes", help=f"comma list of bytes (64, 1KiB, 2MiB) or 'mixed', for every mode "
+                                    f"[{DEFAULT_SIZES}; oneway: {ONEWAY_SIZES}]")
+    ap.add_argument("--oneway-sizes", help="sizes of the oneway mode (overrides --sizes for it)")
     ap.add_argument("--impl", default=",".join(IMPLS), help=f"comma list of {','.join(IMPLS)}")
     ap.add_argument("--modes", default=",".join(MODES), help=f"comma list of {','.join(MODES)}")
     ap.add_argument("--reps", type=int, help="repeats per case, medians reported (default 3, quick 1)")
@@ -310,13 +368,36 @@ def main():
     ap.add_argument("--timeout", type=float, default=120, help="seconds per run before it is killed")
     ap.add_argument("--pin", metavar="CPU,CPU", help="run the server on the first CPU and the client on the second (taskset)")
     ap.add_argument("--no-memory", action="store_true", help=f"skip the '{MEMORY_RUN[0]}' memory run")
+    ap.add_argument("--no-syscalls", action="store_true",
+                    help="do not count system calls (the perf tracepoint counter costs a little per call)")
+    ap.add_argument("--plot", nargs="?", const=HERE / "results", type=Path, metavar="DIR",
+                    help="write PNG charts into DIR (default bench/results; needs matplotlib)")
+    ap.add_argument("--plot-from", type=Path, metavar="JSON",
+                    help="only draw the charts of an earlier run's JSON (with --plot DIR or into bench/results)")
     ap.add_argument("--output", type=Path, default=HERE / "results" / "latest.json")
     args = ap.parse_args()
 
+    if args.plot or args.plot_from:
+        import bench_plot as plot  # exits with instructions when matplotlib is missing
+        plot.require_matplotlib()
+    if args.plot_from:
+        written = plot.plot_results(json.loads(args.plot_from.read_text()), args.plot or HERE / "results")
+        print("\n".join(f"wrote {p}" for p in written))
+        return 0
+    if args.no_syscalls:
+        os.environ["NQ_BENCH_SYSCALLS"] = "0"  # read by the benchmark programs
+
     budget = QUICK if args.quick else FULL
     reps = args.reps or (1 if args.quick else 3)
-    sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
     modes = [m for m in args.modes.split(",") if m]
+    for m in modes:
+        if m not in MODES:
+            sys.exit(f"unknown mode {m}")
+    mode_sizes = {}
+    for m in modes:
+        text = args.oneway_sizes if m == "oneway" and args.oneway_sizes else \
+            args.sizes or (ONEWAY_SIZES if m == "oneway" else DEFAULT_SIZES)
+        mode_sizes[m] = [parse_size(x) for x in text.split(",") if x.strip()]
     impls = []
     for impl in [i for i in args.impl.split(",") if i]:
         if impl not in IMPLS:
@@ -330,18 +411,30 @@ def main():
     taken = set()
     records, memory = [], []
     began = time.monotonic()
-    cases = [(m, s) for m in modes for s in sizes]
+    load_start = os.getloadavg()
+    cases = [(m, s) for m in modes for s in mode_sizes[m]]
     for rep in range(reps):
         # Interleave implementations within a repeat so drift hits all alike.
         for mode, size in cases:
             for impl in impls:
-                count = count_for(size, mode, budget)
-                rec = run_pair(impl, size, mode, count, args, taken)
+                b = budget if impl != "reference" else \
+                    dict(budget, **{k: min(v, budget[k]) for k, v in REFERENCE_CAPS.items()})
+                count = count_for(size, mode, b)
+                warmup = warmup_for(size, count, b) if mode == "pingpong" else None
+                rec = run_pair(impl, size, mode, count, args, taken, warmup)
                 rec["rep"] = rep
                 records.append(rec)
-                status = rec.get("error") or (
-                    f"{rec['client'].get('lat_p50_us', 0):.1f} us p50" if mode == "pingpong"
-                    else f"{rec['client']['gbit_per_s']:.3f} Gbit/s")
+                if "error" in rec:
+                    status = rec["error"]
+                else:
+                    t = timed_side(rec)
+                    status = (f"{t.get('lat_p50_us', 0):.1f} us p50, {t.get('lat_p99_us', 0):.1f} us p99"
+                              if mode == "pingpong" else
+                              f"{t['gbit_per_s']:.3f} Gbit/s, {t['msgs_per_s']:,.0f} msg/s")
+                    if rec.get("cpu_us_per_msg") is not None:
+                        status += f", {rec['cpu_us_per_msg']:.2f} CPU us/msg"
+                    if rec.get("syscalls_per_msg") is not None:
+                        status += f", {rec['syscalls_per_msg']:.3f} syscalls/msg"
                 print(f"[{time.monotonic() - began:6.1f}s] rep {rep + 1}/{reps} {impl:11} {mode:8} "
                       f"{size_label(size):7} x{count}: {status}", file=sys.stderr, flush=True)
     if not args.no_memory:
@@ -359,7 +452,11 @@ def main():
                   file=sys.stderr, flush=True)
 
     rows = summarize(records)
-    report(rows, impls, sizes, modes, memory)
+    report(rows, impls, mode_sizes, memory)
+    ok = [r for r in records if "client" in r]
+    if ok and all(r["client"].get("syscalls") is None for r in ok):
+        print("\nsyscalls/msg: not counted (--no-syscalls, or perf_event_open of raw_syscalls:sys_enter "
+              "refused: see /proc/sys/kernel/perf_event_paranoid and tracefs)")
     failures = [r for r in records if "error" in r] + [r for r in memory if "error" in r]
     for r in failures:
         print(f"FAILED {r['impl']} {r['mode']} {size_label(r.get('size', MEMORY_RUN[1]))}: {r['error']}")
@@ -368,10 +465,15 @@ def main():
     args.output.parent.mkdir(parents=True, exist_ok=True)
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "argv": sys.argv, "host": platform.node(), "cpus": os.cpu_count(), "kernel": platform.release(),
-            "reps": reps, "budget": budget, "python": args.python, "bin_dir": str(args.bin_dir),
-            "git": _git_head(), "seconds": round(time.monotonic() - began, 1)}
-    args.output.write_text(json.dumps({"meta": meta, "summary": rows, "memory": memory, "runs": records}, indent=1))
+            "loadavg_start": load_start, "loadavg_end": os.getloadavg(), "reps": reps, "budget": budget, "python": args.python,
+            "bin_dir": str(args.bin_dir), "git": _git_head(), "seconds": round(time.monotonic() - began, 1),
+            "mode_sizes": {m: v for m, v in mode_sizes.items()}}
+    results = {"meta": meta, "summary": rows, "memory": memory, "runs": records}
+    args.output.write_text(json.dumps(results, indent=1))
     print(f"wrote {args.output}")
+    if args.plot:
+        for p in plot.plot_results(results, args.plot):
+            print(f"wrote {p}")
     return 1 if failures else 0
 
 
