@@ -28,11 +28,11 @@ import subprocess
 HERE = pathlib.Path(__file__).resolve().parent
 
 
-def rates(out, prefix):
+def rates(out, prefix, size=64):
     # "... <mode> median 0.1234 s ... 123456 msg/s"
     got = {}
     for line in out.splitlines():
-        m = re.match(prefix + r"size 64 B x \d+: (\w+)\s+median .*?(\d+) msg/s", line)
+        m = re.match(prefix + rf"size {size} B x \d+: (\w+)\s+median .*?(\d+) msg/s", line)
         if m:
             got[m.group(1)] = float(m.group(2))
     return got
@@ -42,7 +42,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=str(HERE.parent / "build"))
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--count", type=int, default=200000)
+    ap.add_argument("--count", type=int, default=200000, help="messages at 64 B or less")
+    ap.add_argument("--size", type=int, default=64,
+                    help="message size; above 64 B the count is 1 GiB / size, as recv_bench's")
     ap.add_argument("--csend", action="store_true",
                     help="also run the Go receive against recv_bench's C sender")
     a = ap.parse_args()
@@ -55,9 +57,10 @@ def main():
     exe = build / "bench/recv_bench_go"
     subprocess.run(["go", "build", "-o", str(exe), "."], cwd=HERE / "bindings/go-recv",
                    env=env, check=True)
-    c_cmd = [str(build / "bench/recv_bench"), "--reps", "1", "--sizes", "64",
+    count = a.count if a.size <= 64 else (1 << 30) // a.size
+    c_cmd = [str(build / "bench/recv_bench"), "--reps", "1", "--sizes", str(a.size),
              "--count64", str(a.count)]
-    go_cmd = [str(exe), "--reps", "1", "--size", "64", "--count", str(a.count)]
+    go_cmd = [str(exe), "--reps", "1", "--size", str(a.size), "--count", str(count)]
     order = [("c", c_cmd, ""), ("go", go_cmd, "go ")]
     if a.csend:
         order.append(("go-csend", go_cmd + ["--sender", "c"], "go-csend "))
@@ -69,7 +72,7 @@ def main():
             for name, cmd, prefix in order[r % len(order):] + order[:r % len(order)]:
                 out = subprocess.run(cmd, env=env, check=True, capture_output=True,
                                      text=True, timeout=300).stdout
-                for mode, v in rates(out, prefix).items():
+                for mode, v in rates(out, prefix, a.size).items():
                     pair[f"{name} {mode}"] = v
             runs.append(pair)
     for key in runs[0]:
