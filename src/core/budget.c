@@ -18,6 +18,16 @@ void nq_budget_destroy(struct nq_budget *b)
     pthread_mutex_destroy(&b->mu);
 }
 
+/* A put that found the budget spent waits until a quarter of it is back,
+ * not for the first refund under the limit: a sender that outruns the
+ * network then sleeps and wakes once per quarter of the limit instead of
+ * once per message (the putter and the I/O thread woke each other for
+ * every 64 B message, a futex pair each). */
+static uint64_t low_mark(const struct nq_budget *b)
+{
+    return b->limit - b->limit / 4;
+}
+
 int nq_budget_charge(struct nq_budget *b, uint64_t n, int may_wait)
 {
     if (b->limit && may_wait && atomic_load(&b->used) >= b->limit) {
@@ -25,7 +35,7 @@ int nq_budget_charge(struct nq_budget *b, uint64_t n, int may_wait)
         atomic_fetch_add(&b->waiters, 1);
         /* one message may overshoot: a message bigger than the limit
          * still goes once the queue has drained below it */
-        while (atomic_load(&b->used) >= b->limit && !atomic_load(&b->closed))
+        while (atomic_load(&b->used) >= low_mark(b) && !atomic_load(&b->closed))
             pthread_cond_wait(&b->cv, &b->mu);
         atomic_fetch_sub(&b->waiters, 1);
         pthread_mutex_unlock(&b->mu);
@@ -39,7 +49,8 @@ int nq_budget_charge(struct nq_budget *b, uint64_t n, int may_wait)
 void nq_budget_refund(struct nq_budget *b, uint64_t n)
 {
     uint64_t before = atomic_fetch_sub(&b->used, n);
-    if (b->limit && atomic_load(&b->waiters) && before >= b->limit && before - n < b->limit) {
+    if (b->limit && atomic_load(&b->waiters) && before >= low_mark(b) &&
+        before - n < low_mark(b)) {
         pthread_mutex_lock(&b->mu);
         pthread_cond_broadcast(&b->cv);
         pthread_mutex_unlock(&b->mu);

@@ -15,6 +15,69 @@ static void put_be64(uint8_t *b, uint64_t v)
     }
 }
 
+/* At most this many free small blocks are kept (NQ_SMALL_KEEP x 512 B). */
+#define NQ_SMALL_KEEP 2048u
+
+struct small_free {
+    struct small_free *next;
+};
+
+static struct {
+    atomic_flag lock; /* held for a pointer swap only */
+    struct small_free *head;
+    unsigned n;
+} small_pool = {ATOMIC_FLAG_INIT, NULL, 0};
+
+static void pool_lock(void)
+{
+    while (atomic_flag_test_and_set_explicit(&small_pool.lock, memory_order_acquire))
+        ;
+}
+
+static void pool_unlock(void)
+{
+    atomic_flag_clear_explicit(&small_pool.lock, memory_order_release);
+}
+
+void *nq_block_alloc(size_t n, int *small)
+{
+    *small = 0;
+    if (n > NQ_SMALL_BLOCK)
+        return malloc(n);
+    pool_lock();
+    struct small_free *b = small_pool.head;
+    if (b) {
+        small_pool.head = b->next;
+        small_pool.n--;
+    }
+    pool_unlock();
+    if (!b)
+        b = malloc(NQ_SMALL_BLOCK);
+    if (b)
+        *small = 1;
+    return b;
+}
+
+void nq_block_free(void *p, int small)
+{
+    if (!p)
+        return;
+    if (small) {
+        struct small_free *b = p;
+        pool_lock();
+        int kept = small_pool.n < NQ_SMALL_KEEP;
+        if (kept) {
+            b->next = small_pool.head;
+            small_pool.head = b;
+            small_pool.n++;
+        }
+        pool_unlock();
+        if (kept)
+            return;
+    }
+    free(p);
+}
+
 size_t nq_payload_copy_size(size_t size)
 {
     return sizeof(struct nq_payload) + 8 + size;
@@ -32,6 +95,7 @@ struct nq_payload *nq_payload_copy_into(void *mem, void *block, const void *data
 {
     struct nq_payload *p = mem;
     p->block = block;
+    p->small = 0;
     atomic_init(&p->refs, 1);
     p->frame_size = 8 + (uint64_t)size;
     put_be64(p->buf, size);
@@ -87,7 +151,10 @@ void nq_payload_unref(struct nq_payload *p)
         return;
     if (p->stream)
         nq_stream_free(p->stream);
-    free(p->block ? p->block : p);
+    if (p->block)
+        nq_block_free(p->block, p->small);
+    else
+        free(p);
 }
 
 void nq_put_req_free(struct nq_put_req *r)
