@@ -129,7 +129,9 @@ uint8_t *nq_framer_direct(struct nq_framer *f, size_t want, size_t *room)
         return NULL;
     if (charge(f, m->cap) < 0)
         return NULL; /* the copying path then reports it */
-    *room = m->cap - m->have;
+    /* a reused buffer (bigbuf.h) may be bigger than the message: never
+     * read past the message's end into it */
+    *room = (m->cap < m->size ? m->cap : m->size) - m->have;
     return m->data + m->have;
 }
 

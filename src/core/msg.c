@@ -1,69 +1,11 @@
 /* Received messages. */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigbuf.h"
 #include "core/msg.h"
 #include "core/status.h"
 #include <netqueue/value.h>
-
-/* Payload buffers too big for malloc's heap (glibc maps anything over
- * 32 MiB afresh and unmaps it at free) come back zero-filled page by page:
- * 16k page faults for a 64 MiB message, a third of its receive time. So
- * the last few freed are kept, process-wide, for the next big message:
- * at most NQ_BIG_KEEP buffers and NQ_BIG_KEEP_BYTES bytes, and one is
- * reused only for a message at least half its size. */
-#define NQ_BIG_MIN (32u << 20)
-#define NQ_BIG_KEEP 2
-#define NQ_BIG_KEEP_BYTES (160u << 20)
-
-static struct {
-    pthread_mutex_t mu;
-    uint8_t *buf[NQ_BIG_KEEP];
-    size_t cap[NQ_BIG_KEEP];
-    size_t n, bytes;
-} big = {PTHREAD_MUTEX_INITIALIZER, {0}, {0}, 0, 0};
-
-/* A kept buffer for a message of size bytes, or NULL. */
-static uint8_t *big_take(size_t size, size_t *cap)
-{
-    if (size < NQ_BIG_MIN / 2)
-        return NULL;
-    uint8_t *b = NULL;
-    pthread_mutex_lock(&big.mu);
-    for (size_t i = 0; i < big.n; i++) {
-        if (big.cap[i] >= size && big.cap[i] / 2 <= size) {
-            b = big.buf[i];
-            *cap = big.cap[i];
-            big.bytes -= big.cap[i];
-            big.buf[i] = big.buf[big.n - 1];
-            big.cap[i] = big.cap[big.n - 1];
-            big.n--;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&big.mu);
-    return b;
-}
-
-/* Keep b for a later message if there is room; else free it. */
-static void big_give(uint8_t *b, size_t cap)
-{
-    if (cap >= NQ_BIG_MIN) {
-        pthread_mutex_lock(&big.mu);
-        int kept = big.n < NQ_BIG_KEEP && big.bytes + cap <= NQ_BIG_KEEP_BYTES;
-        if (kept) {
-            big.buf[big.n] = b;
-            big.cap[big.n] = cap;
-            big.n++;
-            big.bytes += cap;
-        }
-        pthread_mutex_unlock(&big.mu);
-        if (kept)
-            return;
-    }
-    free(b);
-}
 
 struct nq_msg *nq_msg_alloc(size_t size)
 {
@@ -78,7 +20,7 @@ struct nq_msg *nq_msg_alloc(size_t size)
         m = malloc(sizeof *m);
         if (!m)
             return NULL;
-        if (!(m->data = big_take(size, &m->cap))) {
+        if (!(m->data = nq_bigbuf_take(size, &m->cap))) {
             m->cap = size < NQ_MSG_FIRST_CAP ? size : NQ_MSG_FIRST_CAP;
             m->data = malloc(m->cap);
         }
@@ -117,7 +59,7 @@ void nq_msg_free(nq_msg *m)
     if (!m)
         return;
     if (m->data != m->inline_buf)
-        big_give(m->data, m->cap);
+        nq_bigbuf_give(m->data, m->cap);
     free(m);
 }
 

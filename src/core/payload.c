@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigbuf.h"
 #include "core/payload.h"
 #include "core/stream_internal.h"
 
@@ -39,11 +40,22 @@ static void pool_unlock(void)
     atomic_flag_clear_explicit(&small_pool.lock, memory_order_release);
 }
 
-void *nq_block_alloc(size_t n, int *small)
+enum { BLOCK_MALLOC, BLOCK_SMALL, BLOCK_BIG };
+
+void *nq_block_alloc(size_t n, int *cls, size_t *cap)
 {
-    *small = 0;
-    if (n > NQ_SMALL_BLOCK)
-        return malloc(n);
+    *cls = BLOCK_MALLOC;
+    *cap = n;
+    if (n > NQ_SMALL_BLOCK) {
+        void *b = nq_bigbuf_take(n, cap);
+        if (!b) {
+            *cap = n;
+            b = malloc(n);
+        }
+        if (b)
+            *cls = BLOCK_BIG;
+        return b;
+    }
     pool_lock();
     struct small_free *b = small_pool.head;
     if (b) {
@@ -54,15 +66,19 @@ void *nq_block_alloc(size_t n, int *small)
     if (!b)
         b = malloc(NQ_SMALL_BLOCK);
     if (b)
-        *small = 1;
+        *cls = BLOCK_SMALL;
     return b;
 }
 
-void nq_block_free(void *p, int small)
+void nq_block_free(void *p, int cls, size_t cap)
 {
     if (!p)
         return;
-    if (small) {
+    if (cls == BLOCK_BIG) {
+        nq_bigbuf_give(p, cap);
+        return;
+    }
+    if (cls == BLOCK_SMALL) {
         struct small_free *b = p;
         pool_lock();
         int kept = small_pool.n < NQ_SMALL_KEEP;
@@ -152,7 +168,7 @@ void nq_payload_unref(struct nq_payload *p)
     if (p->stream)
         nq_stream_free(p->stream);
     if (p->block)
-        nq_block_free(p->block, p->small);
+        nq_block_free(p->block, p->small, p->block_cap);
     else
         free(p);
 }

@@ -137,6 +137,38 @@ static void test_64mib(void **state)
     free(b);
 }
 
+/* Big buffers are reused (bigbuf.h): a smaller big message that gets a
+ * bigger buffer must end where its frame ends, not read on into the next
+ * frame (it did, and the next message was never delivered). */
+static void test_big_then_smaller(void **state)
+{
+    (void)state;
+    int port;
+    nq_comm *s = nqt_plain_server(&port);
+    nq_comm *c = nqt_plain_client(port);
+    uint8_t cid[16];
+    nqt_id_of(c, cid);
+    const size_t sizes[] = {BIG, 40u << 20, 33u << 20};
+    uint8_t *a = malloc(BIG);
+    assert_non_null(a);
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        nqt_fill(a, sizes[i], (int)i + 3);
+        nqt_put(c, a, sizes[i], NULL, 0);
+        nqt_put_str(c, "next", NULL, 0);
+        nq_msg *m = NULL;
+        assert_int_equal(nq_comm_get(s, NULL, 0, 60000, &m), NQ_OK);
+        assert_int_equal(nq_msg_size(m), sizes[i]);
+        assert_true(memcmp(nq_msg_data(m), a, sizes[i]) == 0);
+        nq_msg_free(m);
+        nqt_expect_str(s, "next", cid);
+    }
+    assert_int_equal(nq_comm_close(c, 60000), NQ_OK);
+    nq_comm_free(c);
+    assert_int_equal(nq_comm_close(s, NQT_LONG_MS), NQ_OK);
+    nq_comm_free(s);
+    free(a);
+}
+
 /* Transport size small: big messages are split into many writes, small ones merged. */
 static void test_small_transport_size(void **state)
 {
@@ -285,6 +317,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ordered_100k),
         cmocka_unit_test(test_64mib),
+        cmocka_unit_test(test_big_then_smaller),
         cmocka_unit_test(test_small_transport_size),
         cmocka_unit_test(test_stream_put),
         cmocka_unit_test(test_close_in_flight),

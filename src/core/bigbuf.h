@@ -1,0 +1,16 @@
+/* Internal: a bounded, process-wide cache of big freed buffers (32 MiB
+ * and more), so that big messages and big copying puts do not each map
+ * fresh memory and fault it in page by page (bigbuf.c). */
+#ifndef NQ_CORE_BIGBUF_H
+#define NQ_CORE_BIGBUF_H
+
+#include <stddef.h>
+
+/* A kept buffer for size bytes (its capacity, at least size and at most
+ * twice it, into *cap), or NULL: then allocate as usual. Any thread. */
+void *nq_bigbuf_take(size_t size, size_t *cap);
+/* Done with b, of capacity cap (malloc'd or from nq_bigbuf_take): kept
+ * if big enough and there is room, else freed. Any thread. */
+void nq_bigbuf_give(void *b, size_t cap);
+
+#endif
