@@ -212,8 +212,8 @@ NQ_API nq_status nq_comm_get_kinds(nq_comm *comm, unsigned kinds, const uint8_t 
  * already queued that the filter accepts, up to max in all, in the order
  * a loop of gets would have returned them. msgs[0 .. *got-1] are then the
  * caller's (free each with nq_msg_free()). For bindings and loops that
- * pay per call (a cgo or JNI crossing, an interpreter): one lock round
- * and one call for a whole batch. Since 1.3. Any thread.
+ * pay per call (a cgo or JNI crossing, an interpreter): one call, and one
+ * lock round for all but the first message. Since 1.3. Any thread.
  * Errors (*got 0): as nq_comm_get_kinds(); NQ_EINVAL also for NULL msgs
  * or got, or max 0.
  */

@@ -306,6 +306,17 @@ static void dispatch(struct nq_recvq *q, int on_io, struct outcome *o, struct nq
     }
 }
 
+/* Getters' lock held, before a get takes directly: receivers already
+ * waiting have what they accept first, so the first message left that
+ * the get wants is its own (FIFO among receivers). */
+static void serve_waiters_first(struct nq_recvq *q, struct outcome *o)
+{
+    if (q->wait_head)
+        dispatch(q, 0, o, NULL);
+    else
+        take_arrivals(q);
+}
+
 static void complete(struct nq_recv_op *op)
 {
     op->fn(op->user, op->st, op->msg);
@@ -598,12 +609,7 @@ nq_status nq_recvq_get(struct nq_recvq *q, unsigned kinds, const uint8_t *peers,
                 m = w.msg;
             }
         } else {
-            /* once older receivers have had what they accept, the first
-             * message left that this get wants is its own */
-            if (q->wait_head)
-                dispatch(q, 0, &o, NULL);
-            else
-                take_arrivals(q);
+            serve_waiters_first(q, &o);
             for (m = q->head; m && !wanted(m, kinds, peers, npeers); m = m->next)
                 ;
             if (m)
@@ -652,11 +658,7 @@ size_t nq_recvq_get_more(struct nq_recvq *q, unsigned kinds, const uint8_t *peer
     size_t n = 0;
     struct outcome o = {0};
     pthread_mutex_lock(&q->getters);
-    /* receivers already waiting are served first (as a get would be) */
-    if (q->wait_head)
-        dispatch(q, 0, &o, NULL);
-    else
-        take_arrivals(q);
+    serve_waiters_first(q, &o);
     for (struct nq_msg *m = q->head, *next; m && n < max; m = next) {
         next = m->next;
         if (!wanted(m, kinds, peers, npeers))
