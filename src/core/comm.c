@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/blockpool.h"
 #include "core/comm_internal.h"
 #include "core/future_internal.h"
 #include "core/status.h"
@@ -244,10 +245,8 @@ static nq_status submit(nq_comm *c, const struct copy_arg *copy, nq_stream *stre
     if (st != NQ_OK)
         return st;
     size_t inline_at = peers_end(npeers);
-    int small = 0;
     size_t cap = 0;
-    struct nq_put_req *r = copy ? nq_block_alloc(inline_at + nq_payload_copy_size(copy->size),
-                                                 &small, &cap)
+    struct nq_put_req *r = copy ? nq_pool_alloc(inline_at + nq_payload_copy_size(copy->size), &cap)
                                 : malloc(sizeof *r + npeers * NQ_ID_SIZE);
     if (!r)
         return nq_fail(NQ_ENOMEM, "put: out of memory");
@@ -263,7 +262,7 @@ static nq_status submit(nq_comm *c, const struct copy_arg *copy, nq_stream *stre
     atomic_fetch_add(&c->putters, 1);
     if (atomic_load(&c->closing)) {
         atomic_fetch_sub(&c->putters, 1);
-        nq_block_free(r, small, cap);
+        nq_pool_free(r, cap);
         return nq_fail(NQ_ECLOSED, "put: communicator is closing");
     }
     /* charged before the copy is made, so waiting bounds the memory too;
@@ -276,7 +275,7 @@ static nq_status submit(nq_comm *c, const struct copy_arg *copy, nq_stream *stre
     int on_io_thread = nq_core_on_io_thread(c);
     if (nq_budget_charge(&c->send_budget, size + 8 + extra, !on_io_thread) < 0) {
         atomic_fetch_sub(&c->putters, 1);
-        nq_block_free(r, small, cap);
+        nq_pool_free(r, cap);
         return nq_fail(NQ_ECLOSED, "put: communicator closed while waiting for send budget");
     }
     r->budget = &c->send_budget;
@@ -284,10 +283,8 @@ static nq_status submit(nq_comm *c, const struct copy_arg *copy, nq_stream *stre
     r->charged_extra = extra;
     r->p = copy ? nq_payload_copy_into((uint8_t *)r + inline_at, r, copy->data, copy->size)
                 : nq_payload_stream(stream);
-    if (copy && r->p) {
-        r->p->small = small;
+    if (copy && r->p)
         r->p->block_cap = cap;
-    }
     if (!r->p) {
         atomic_fetch_sub(&c->putters, 1);
         nq_put_req_free(r);
@@ -299,7 +296,7 @@ static nq_status submit(nq_comm *c, const struct copy_arg *copy, nq_stream *stre
     }
     nq_mpsc_push(&c->cmdq, &r->node);
     atomic_fetch_sub(&c->putters, 1);
-    nq_loop_wake(c);
+    nq_loop_wake_for_cmd(c);
     return NQ_OK;
 }
 

@@ -101,6 +101,12 @@ struct nq_comm {
 
     /* application threads -> I/O thread */
     struct nq_mpsc cmdq;
+    /* a put's wake-up is on its way: set by the putter whose exchange
+     * found it clear (that one calls ev_async_send), cleared by the I/O
+     * thread's exchange before it drains cmdq, so a burst of puts while
+     * the I/O thread is busy costs one exchange each, not an ev_async_send
+     * (a full fence plus the loop's own cache lines) */
+    atomic_int cmd_wake;
     atomic_int closing;  /* close has begun: puts are refused */
     atomic_int putters;  /* puts between their closing check and their push */
     atomic_int resume_asked;
@@ -194,6 +200,9 @@ static inline void nq_count_put_done(struct nq_comm *c, nq_status st)
 /* ---- loop thread (src/loop) ---- */
 nq_status nq_loop_start(struct nq_comm *c);
 void nq_loop_wake(struct nq_comm *c);
+/* After a push on cmdq: wake the I/O thread unless a wake-up is already on
+ * its way (cmd_wake). */
+void nq_loop_wake_for_cmd(struct nq_comm *c);
 void nq_loop_join(struct nq_comm *c);
 /* The closing thread acts as the I/O thread (on 1) once the loop has ended,
  * or stops (0): nq_core_on_io_thread answers accordingly. */

@@ -1,8 +1,10 @@
-/* Received messages. */
+/* Received messages. The I/O thread allocates them and a getter frees
+ * them: both from the process-wide block pool (blockpool.h). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/bigbuf.h"
+#include "core/blockpool.h"
 #include "core/msg.h"
 #include "core/status.h"
 #include <netqueue/value.h>
@@ -10,25 +12,28 @@
 struct nq_msg *nq_msg_alloc(size_t size)
 {
     struct nq_msg *m;
+    size_t acap;
     if (size <= NQ_MSG_INLINE_MAX) {
-        m = malloc(sizeof *m + (size ? size : 1));
+        m = nq_pool_alloc(sizeof *m + (size ? size : 1), &acap);
         if (!m)
             return NULL;
         m->data = m->inline_buf;
         m->cap = size;
     } else {
-        m = malloc(sizeof *m);
+        m = nq_pool_alloc(sizeof *m, &acap);
         if (!m)
             return NULL;
-        if (!(m->data = nq_bigbuf_take(size, &m->cap))) {
-            m->cap = size < NQ_MSG_FIRST_CAP ? size : NQ_MSG_FIRST_CAP;
-            m->data = malloc(m->cap);
-        }
+        /* a declared size is not trusted beyond NQ_MSG_FIRST_CAP (the
+         * buffer grows as bytes come), unless a kept big buffer fits it */
+        m->data = size > NQ_MSG_FIRST_CAP ? nq_bigbuf_take(size, &m->cap) : NULL;
+        if (!m->data)
+            m->data = nq_pool_alloc(size < NQ_MSG_FIRST_CAP ? size : NQ_MSG_FIRST_CAP, &m->cap);
         if (!m->data) {
-            free(m);
+            nq_pool_free(m, acap);
             return NULL;
         }
     }
+    m->alloc_cap = acap;
     m->next = m->prev = NULL;
     m->kind = NQ_MSG_DATA;
     m->detail = NULL;
@@ -59,8 +64,8 @@ void nq_msg_free(nq_msg *m)
     if (!m)
         return;
     if (m->data != m->inline_buf)
-        nq_bigbuf_give(m->data, m->cap);
-    free(m);
+        nq_pool_free(m->data, m->cap);
+    nq_pool_free(m, m->alloc_cap);
 }
 
 nq_status nq_msg_peer(const nq_msg *m, uint8_t *out)

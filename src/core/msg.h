@@ -17,6 +17,7 @@ struct nq_msg {
     size_t size; /* payload bytes declared by the frame */
     size_t have; /* bytes received so far */
     size_t cap;  /* bytes allocated at data */
+    size_t alloc_cap; /* bytes of the allocation holding this struct (blockpool.h) */
     uint8_t *data;
     nq_msg_kind kind;       /* data, or a peer event (then data/size are empty) */
     const char *detail;     /* an event's text, in inline_buf; NULL for data */

@@ -1,10 +1,11 @@
 /* Outgoing frames. A copying put makes one allocation holding the header
  * and the bytes, so one iovec covers the frame and writev merges it with
- * its neighbours. */
+ * its neighbours; that block comes from the process-wide pool
+ * (blockpool.h): the putter allocates it and the I/O thread frees it. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/bigbuf.h"
+#include "core/blockpool.h"
 #include "core/payload.h"
 #include "core/stream_internal.h"
 
@@ -14,84 +15,6 @@ static void put_be64(uint8_t *b, uint64_t v)
         b[i] = (uint8_t)v;
         v >>= 8;
     }
-}
-
-/* At most this many free small blocks are kept (NQ_SMALL_KEEP x 512 B). */
-#define NQ_SMALL_KEEP 2048u
-
-struct small_free {
-    struct small_free *next;
-};
-
-static struct {
-    atomic_flag lock; /* held for a pointer swap only */
-    struct small_free *head;
-    unsigned n;
-} small_pool = {ATOMIC_FLAG_INIT, NULL, 0};
-
-static void pool_lock(void)
-{
-    while (atomic_flag_test_and_set_explicit(&small_pool.lock, memory_order_acquire))
-        ;
-}
-
-static void pool_unlock(void)
-{
-    atomic_flag_clear_explicit(&small_pool.lock, memory_order_release);
-}
-
-enum { BLOCK_MALLOC, BLOCK_SMALL, BLOCK_BIG };
-
-void *nq_block_alloc(size_t n, int *cls, size_t *cap)
-{
-    *cls = BLOCK_MALLOC;
-    *cap = n;
-    if (n > NQ_SMALL_BLOCK) {
-        void *b = nq_bigbuf_take(n, cap);
-        if (!b) {
-            *cap = n;
-            b = malloc(n);
-        }
-        if (b)
-            *cls = BLOCK_BIG;
-        return b;
-    }
-    pool_lock();
-    struct small_free *b = small_pool.head;
-    if (b) {
-        small_pool.head = b->next;
-        small_pool.n--;
-    }
-    pool_unlock();
-    if (!b)
-        b = malloc(NQ_SMALL_BLOCK);
-    if (b)
-        *cls = BLOCK_SMALL;
-    return b;
-}
-
-void nq_block_free(void *p, int cls, size_t cap)
-{
-    if (!p)
-        return;
-    if (cls == BLOCK_BIG) {
-        nq_bigbuf_give(p, cap);
-        return;
-    }
-    if (cls == BLOCK_SMALL) {
-        struct small_free *b = p;
-        pool_lock();
-        int kept = small_pool.n < NQ_SMALL_KEEP;
-        if (kept) {
-            b->next = small_pool.head;
-            small_pool.head = b;
-            small_pool.n++;
-        }
-        pool_unlock();
-        if (kept)
-            return;
-    }
-    free(p);
 }
 
 size_t nq_payload_copy_size(size_t size)
@@ -111,7 +34,6 @@ struct nq_payload *nq_payload_copy_into(void *mem, void *block, const void *data
 {
     struct nq_payload *p = mem;
     p->block = block;
-    p->small = 0;
     atomic_init(&p->refs, 1);
     p->frame_size = 8 + (uint64_t)size;
     put_be64(p->buf, size);
@@ -168,7 +90,7 @@ void nq_payload_unref(struct nq_payload *p)
     if (p->stream)
         nq_stream_free(p->stream);
     if (p->block)
-        nq_block_free(p->block, p->small, p->block_cap);
+        nq_pool_free(p->block, p->block_cap);
     else
         free(p);
 }

@@ -19,21 +19,10 @@ struct nq_payload {
     uint8_t hdr[8];      /* header when it is not contiguous with the data */
     void *block;         /* set: the payload lives inside this allocation (a
                           * copying put's request), freed with the last ref */
-    int small;           /* block's class (nq_block_alloc) */
-    size_t block_cap;    /* and its capacity */
+    size_t block_cap;    /* and its capacity (nq_pool_alloc) */
     struct iovec iov_inline[2];
     uint8_t buf[];       /* copying puts: header then data, contiguous */
 };
-
-/* Memory for a copying put (request and payload in one block). Blocks of
- * up to NQ_SMALL_BLOCK bytes come from a bounded process-wide free list
- * that the I/O threads refill as puts complete, so that the putting thread
- * and the I/O thread do not fight over malloc's arena lock for every small
- * message; big ones from the big-buffer cache (bigbuf.h). *cls and *cap
- * say which kind and how big, for nq_block_free. */
-#define NQ_SMALL_BLOCK 512u
-void *nq_block_alloc(size_t n, int *cls, size_t *cap);
-void nq_block_free(void *b, int cls, size_t cap);
 
 /* Frame a copy of data[0..size). */
 struct nq_payload *nq_payload_copy(const void *data, size_t size);

@@ -26,8 +26,13 @@ void nq_loop_adopt(struct nq_comm *c, int on)
 
 static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
 {
-    nq_core_run_deferred(w->data);
-    nq_core_drain(w->data);
+    struct nq_comm *c = w->data;
+    /* acq_rel: it reads the last putter's exchange (a release sequence of
+     * exchanges), so every push made before one that found the flag set
+     * is visible to the drain below */
+    atomic_exchange_explicit(&c->cmd_wake, 0, memory_order_acq_rel);
+    nq_core_run_deferred(c);
+    nq_core_drain(c);
 }
 
 /* libev calls these around its blocking poll, and only there */
@@ -116,6 +121,12 @@ nq_status nq_loop_start(struct nq_comm *c)
 void nq_loop_wake(struct nq_comm *c)
 {
     ev_async_send(c->loop, &c->wake);
+}
+
+void nq_loop_wake_for_cmd(struct nq_comm *c)
+{
+    if (atomic_exchange_explicit(&c->cmd_wake, 1, memory_order_acq_rel) == 0)
+        ev_async_send(c->loop, &c->wake);
 }
 
 void nq_loop_join(struct nq_comm *c)
