@@ -11,8 +11,8 @@
  * per power of two) and are kept when freed; bigger ones go to bigbuf.h
  * or malloc. */
 #define NQ_POOL_MAX ((size_t)8 << 20)
-/* At most this many bytes kept over all classes, and per class at most
- * NQ_POOL_CLASS_BYTES (but always 2 blocks). */
+/* At most this many bytes kept in the shared lists over all classes, and
+ * per class at most NQ_POOL_CLASS_BYTES (but always 2 blocks). */
 #define NQ_POOL_BYTES ((size_t)32 << 20)
 #define NQ_POOL_CLASS_BYTES ((size_t)4 << 20)
 
@@ -23,10 +23,12 @@ void *nq_pool_alloc(size_t n, size_t *cap);
  * block and its size): kept for reuse if its class has room, else freed.
  * NULL is ignored. Any thread. */
 void nq_pool_free(void *b, size_t cap);
-/* Free every kept block (tests; a process that wants the memory back).
- * Any thread. */
+/* Free every kept block: the shared lists and the calling thread's own
+ * (tests; a process that wants the memory back). Any thread. */
 void nq_pool_release(void);
-/* Bytes held in the pool now (tests, statistics). Any thread. */
+/* Bytes held in the shared lists now (tests, statistics); each thread
+ * also keeps up to 32 blocks of each class up to 4 KiB itself (under
+ * 0.5 MiB a thread). Any thread. */
 size_t nq_pool_held_bytes(void);
 
 #endif

@@ -133,12 +133,39 @@ static void test_threads(void **state)
     assert_int_equal(nq_pool_held_bytes(), 0);
 }
 
+static void *keep_twenty(void *arg)
+{
+    (void)arg;
+    void *b[20];
+    size_t cap = 0;
+    for (int i = 0; i < 20; i++)
+        b[i] = nq_pool_alloc(64, &cap);
+    for (int i = 0; i < 20; i++)
+        nq_pool_free(b[i], cap);
+    /* fewer than a batch: still in this thread's own cache */
+    assert_int_equal(nq_pool_held_bytes(), 0);
+    return NULL;
+}
+
+/* A thread's own cache goes back to the shared lists when it exits. */
+static void test_thread_exit_gives_back(void **state)
+{
+    (void)state;
+    nq_pool_release();
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, keep_twenty, NULL), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(nq_pool_held_bytes(), 20 * 64);
+    nq_pool_release();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_classes_fit),   cmocka_unit_test(test_reuse),
         cmocka_unit_test(test_foreign_not_kept), cmocka_unit_test(test_class_bound),
         cmocka_unit_test(test_total_bound),   cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_thread_exit_gives_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
