@@ -64,6 +64,7 @@ static void finish(struct nq_framer *f, nq_frame_fn on_frame, void *ctx)
     struct nq_msg *m = f->msg;
     f->msg = NULL;
     f->hdr_have = 0;
+    f->last_size = m->size;
     discharge(f); /* from here on it counts against the receive queue */
     on_frame(ctx, m);
 }
@@ -117,6 +118,13 @@ nq_status nq_framer_feed(struct nq_framer *f, const uint8_t *buf, size_t len,
             finish(f, on_frame, ctx);
     }
     return NQ_OK;
+}
+
+size_t nq_framer_next_read(const struct nq_framer *f, size_t big, size_t full)
+{
+    if (!f->msg && f->last_size >= big)
+        return 8 - f->hdr_have;
+    return full;
 }
 
 uint8_t *nq_framer_direct(struct nq_framer *f, size_t want, size_t *room)

@@ -23,6 +23,7 @@ struct nq_framer {
     struct nq_msg *msg; /* frame being received, NULL between frames */
     uint64_t limit;     /* largest payload accepted */
     uint64_t bad_size;  /* the declared size when NQ_ETOOBIG was returned */
+    uint64_t last_size; /* payload size of the last complete frame */
 };
 
 typedef void (*nq_frame_fn)(void *ctx, struct nq_msg *msg);
@@ -40,6 +41,12 @@ nq_status nq_framer_feed(struct nq_framer *f, const uint8_t *buf, size_t len,
  * `want` bytes of it still missing. Returns the pointer and sets *room, or
  * NULL when no frame is that far from done. */
 uint8_t *nq_framer_direct(struct nq_framer *f, size_t want, size_t *room);
+/* How many bytes to read into a shared buffer next: between frames, after
+ * a frame of at least `big` bytes, only the rest of the next header, so
+ * that its body (likely big too) is read straight into its message
+ * (nq_framer_direct) instead of being copied out of the buffer; else
+ * `full`. */
+size_t nq_framer_next_read(const struct nq_framer *f, size_t big, size_t full);
 /* n bytes were written at the pointer nq_framer_direct returned. */
 void nq_framer_direct_commit(struct nq_framer *f, size_t n, nq_frame_fn on_frame, void *ctx);
 /* 1 when a frame is partly received (a disconnect now truncates it). */

@@ -225,8 +225,11 @@ static int do_read(struct tcp_conn *k)
     size_t budget = READ_BUDGET;
     while (budget > 0 && !reading_paused(c) && !k->eof) {
         size_t room;
-        uint8_t *direct = nq_framer_direct(&k->link.fr, NQ_TCP_RBUF, &room);
-        ssize_t n = conn_read(k, direct ? direct : t->rbuf, direct ? room : NQ_TCP_RBUF);
+        uint8_t *direct = nq_framer_direct(&k->link.fr, NQ_TCP_DIRECT_MIN, &room);
+        ssize_t n = conn_read(k, direct ? direct : t->rbuf,
+                              direct ? room
+                                     : nq_framer_next_read(&k->link.fr, NQ_TCP_DIRECT_MIN,
+                                                           NQ_TCP_RBUF));
         if (n == -1)
             return 0;
         if (n == 0) {

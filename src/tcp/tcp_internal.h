@@ -39,6 +39,11 @@ struct tcp_state {
 };
 
 #define NQ_TCP_RBUF (256u * 1024u)
+/* The rest of a frame at least this big is read straight into its
+ * message, not copied out of rbuf. */
+#ifndef NQ_TCP_DIRECT_MIN
+#define NQ_TCP_DIRECT_MIN (64u * 1024u)
+#endif
 #define NQ_TLS_STAGE (64u * 1024u)
 /* A piece this big (a full TLS record) is encrypted where it lies. */
 #define NQ_TLS_IN_PLACE (16u * 1024u)
