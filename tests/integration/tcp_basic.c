@@ -5,6 +5,7 @@
  */
 #include "nqtest.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -577,6 +578,86 @@ static void client_wire(nq_dialect dialect)
 static void test_client_wire_current(void **state) { client_wire(NQ_DIALECT_CURRENT); }
 static void test_client_wire_legacy(void **state) { client_wire(NQ_DIALECT_LEGACY); }
 
+#define SPARSE_THREADS 4
+#define SPARSE_ROUNDS 300
+
+struct sparse_arg {
+    nq_comm *c;
+    uint8_t idx;
+    pthread_barrier_t *bar;
+    uint32_t sent;       /* messages put so far */
+    uint32_t round_puts; /* put in the current round */
+};
+
+static void *sparse_putter(void *p)
+{
+    struct sparse_arg *a = p;
+    unsigned seed = a->idx + 1u;
+    for (int r = 0; r < SPARSE_ROUNDS; r++) {
+        a->round_puts = 1 + (uint32_t)(rand_r(&seed) % 16);
+        for (uint32_t k = 0; k < a->round_puts; k++, a->sent++) {
+            uint32_t i = a->sent;
+            uint8_t msg[5] = {a->idx, (uint8_t)(i >> 24), (uint8_t)(i >> 16), (uint8_t)(i >> 8),
+                              (uint8_t)i};
+            nqt_put(a->c, msg, sizeof msg, NULL, 0);
+            /* uneven pace: puts meet the I/O thread busy, idle or waking */
+            if (rand_r(&seed) % 3 == 0)
+                usleep((useconds_t)(rand_r(&seed) % 40));
+        }
+        pthread_barrier_wait(a->bar); /* this round's puts are made */
+        pthread_barrier_wait(a->bar); /* and were all received */
+    }
+    return NULL;
+}
+
+/* Puts from several threads at uneven pace, in rounds: after each round
+ * nobody puts until every message of it has arrived, so a put whose
+ * wake-up was lost (left to another put that then found the I/O thread's
+ * flag stale) stays queued and its get times out. Each thread's order is
+ * checked too. */
+static void test_sparse_putters_lose_no_wake(void **state)
+{
+    int port;
+    nq_comm *s = nqt_plain_server(&port);
+    nq_comm *c = nqt_plain_client(port);
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, SPARSE_THREADS + 1);
+    pthread_t th[SPARSE_THREADS];
+    struct sparse_arg args[SPARSE_THREADS];
+    for (int i = 0; i < SPARSE_THREADS; i++) {
+        args[i] = (struct sparse_arg){c, (uint8_t)i, &bar, 0, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, sparse_putter, &args[i]), 0);
+    }
+    uint32_t next[SPARSE_THREADS] = {0};
+    for (int r = 0; r < SPARSE_ROUNDS; r++) {
+        pthread_barrier_wait(&bar);
+        uint32_t want = 0;
+        for (int i = 0; i < SPARSE_THREADS; i++)
+            want += args[i].round_puts;
+        for (uint32_t n = 0; n < want; n++) {
+            nq_msg *m = NULL;
+            nq_status st = nq_comm_get(s, NULL, 0, 5000, &m);
+            if (st != NQ_OK)
+                print_message("round %d: message %u of %u: %s\n", r, n, want, nq_strerror(st));
+            assert_int_equal(st, NQ_OK);
+            assert_int_equal(nq_msg_size(m), 5);
+            const uint8_t *d = nq_msg_data(m);
+            assert_true(d[0] < SPARSE_THREADS);
+            uint32_t i = (uint32_t)d[1] << 24 | (uint32_t)d[2] << 16 | (uint32_t)d[3] << 8 | d[4];
+            assert_int_equal(i, next[d[0]]);
+            next[d[0]]++;
+            nq_msg_free(m);
+        }
+        pthread_barrier_wait(&bar);
+    }
+    for (int i = 0; i < SPARSE_THREADS; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&bar);
+    nqt_expect_none(s, 100);
+    close_free(c, NQT_LONG_MS, NQ_OK);
+    close_free(s, NQT_LONG_MS, NQ_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -592,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_legacy_round_trip),
         cmocka_unit_test(test_client_wire_current),
         cmocka_unit_test(test_client_wire_legacy),
+        cmocka_unit_test(test_sparse_putters_lose_no_wake),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -155,6 +155,43 @@ static void test_partial_and_direct(void **state)
     assert_false(nq_framer_partial(&f));
 }
 
+static size_t small_frames;
+static void on_small(void *ctx, struct nq_msg *m)
+{
+    (void)ctx;
+    small_frames++;
+    nq_msg_free(m);
+}
+
+/* After a big frame the reader asks for just the next header, so that the
+ * next body can be read straight into its message; after a small one, for
+ * a whole buffer again. */
+static void test_next_read_after_big(void **state)
+{
+    (void)state;
+    enum { BIG = 64 * 1024, FULL = 256 * 1024 };
+    struct nq_framer f;
+    nq_framer_init(&f, 1u << 30);
+    assert_int_equal(nq_framer_next_read(&f, BIG, FULL), FULL); /* nothing seen yet */
+    static uint8_t frame[8 + 100 * 1024], body[100 * 1024];
+    size_t n = sizeof body;
+    size_t len = put_frame(frame, body, n);
+    assert_int_equal(nq_framer_feed(&f, frame, len, on_small, NULL), NQ_OK);
+    assert_int_equal(small_frames, 1);
+    assert_int_equal(nq_framer_next_read(&f, BIG, FULL), 8);
+    uint8_t small[8 + 10];
+    size_t slen = put_frame(small, (const uint8_t *)"0123456789", 10);
+    assert_int_equal(nq_framer_feed(&f, small, 3, on_small, NULL), NQ_OK);
+    assert_int_equal(nq_framer_next_read(&f, BIG, FULL), 5); /* the header's rest */
+    assert_int_equal(nq_framer_feed(&f, small + 3, 5, on_small, NULL), NQ_OK);
+    /* a frame in progress: the caller reads into it or a whole buffer */
+    assert_int_equal(nq_framer_next_read(&f, BIG, FULL), FULL);
+    assert_int_equal(nq_framer_feed(&f, small + 8, slen - 8, on_small, NULL), NQ_OK);
+    assert_int_equal(small_frames, 2);
+    assert_int_equal(nq_framer_next_read(&f, BIG, FULL), FULL);
+    nq_framer_reset(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +199,7 @@ int main(void)
         cmocka_unit_test(test_byte_at_a_time_and_two_cuts),
         cmocka_unit_test(test_limit),
         cmocka_unit_test(test_partial_and_direct),
+        cmocka_unit_test(test_next_read_after_big),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
