@@ -27,6 +27,7 @@ struct nq_session {
     int over_limit;       /* a put found it over the per-peer limit: to be cut */
     struct nq_link *link; /* live connection, or NULL */
     int64_t lost_ms;      /* when the link went without fin (server) */
+    uint64_t lost_seq;    /* and in which order (lost_ms ties within a ms) */
     int lingering;        /* server: lost without fin, kept for the peer's return */
     /* statistics (nq_comm_peer_stats): kept like the fields above */
     uint64_t msgs_in, bytes_in, msgs_out, bytes_out;
@@ -128,6 +129,7 @@ struct nq_comm {
     struct nq_ratelimit drop_log; /* messages dropped by a full receive queue */
     struct nq_ratelimit evict_log; /* lingering sessions dropped over the cap */
     size_t lingering;             /* server: sessions kept for their peers' return */
+    uint64_t lost_count;          /* server: links lost so far (lost_seq) */
     int port;
     struct nq_counters ctr;      /* see struct nq_counters */
     int64_t created_ms;

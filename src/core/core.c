@@ -405,7 +405,7 @@ static void evict_oldest_lingering(struct nq_comm *c)
 {
     struct nq_session *oldest = NULL;
     for (struct nq_session *s = c->sessions; s; s = s->next)
-        if (s->lingering && (!oldest || s->lost_ms < oldest->lost_ms))
+        if (s->lingering && (!oldest || s->lost_seq < oldest->lost_seq))
             oldest = s;
     if (!oldest)
         return;
@@ -453,6 +453,7 @@ void nq_core_link_lost(struct nq_comm *c, struct nq_link *l, const char *why)
         /* a session that ended without fin is kept for a reconnection */
         peers_update(c, s->peer, 0, !clean);
         s->lost_ms = nq_now_ms();
+        s->lost_seq = ++c->lost_count;
         if (clean) {
             session_remove(c, s);
         } else {
