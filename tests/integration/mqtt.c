@@ -3,8 +3,9 @@
  * round trip, many clients (broadcast and targeted), 10,000 ordered
  * messages each way, messages bigger than the transport size, empty and
  * 16-byte messages, close with data in flight, a broker that is down at
- * start, garbage and bad topics, QoS 2 across a broker restart, TLS and
- * broker authentication, the keep-alive the broker sees.
+ * start, garbage and bad topics, QoS 2 across a broker restart, a client
+ * that receives while a relay holds its publishes, TLS and broker
+ * authentication, the keep-alive the broker sees.
  *
  * Built a second time with NQT_MQTT_FAULT as it_mqtt_fault (labels
  * mqtt;fault): a rogue broker client's garbage flood (rate-limited
@@ -710,6 +711,44 @@ static void test_reads_while_writes_stuck(void **state)
     free(big);
     close_free(c, NQ_OK);
     close_free(s, NQ_OK);
+    free(sl);
+}
+
+/* A broker that refuses the publishing connection's client id (here:
+ * mosquitto's clientid_prefixes lets only our main ids in, CONNACK 2 for
+ * "nqp<hex>" and the waker's "nqw<hex>"): both sides say so once and
+ * publish on their main connection, and the stream flows both ways. Had
+ * they waited for the publishing connection, nothing would go out. */
+static void test_publishing_refused(void **state)
+{
+    nqt_broker *b = *state;
+    nqt_broker_cfg cfg = {.extra = "clientid_prefixes ab"};
+    nqt_broker_start_cfg(b, &cfg);
+    uint8_t sid[16], cid[16];
+    for (int k = 0; k < 16; k++) {
+        sid[k] = (uint8_t)(k ? 0x10 + k : 0xab);
+        cid[k] = (uint8_t)(k ? 0x20 + k : 0xab);
+    }
+    nq_options *so = mq_opts(b->port, 0), *co = mq_opts(b->port, 0);
+    assert_int_equal(nq_options_set_id(so, sid), NQ_OK);
+    assert_int_equal(nq_options_set_id(co, cid), NQ_OK);
+    nqt_log clog;
+    nqt_log_init(&clog);
+    nqt_log_attach(co, &clog);
+    struct mq_log *sl;
+    nq_comm *s = mq_server(so, &sl);
+    nq_comm *c = mq_new(co, NQ_CLIENT);
+    nqt_round_trip(s, c, "one connection");
+    nqt_put_str(s, "and back", cid, 1);
+    nqt_expect_str(c, "and back", sid);
+    pthread_mutex_lock(&sl->mu);
+    int server_said = strstr(sl->text, "refused the publishing connection") != NULL;
+    pthread_mutex_unlock(&sl->mu);
+    assert_true(server_said);
+    assert_true(nqt_log_has(&clog, "refused the publishing connection"));
+    close_free(c, NQ_OK);
+    close_free(s, NQ_OK);
+    nqt_log_destroy(&clog);
     free(sl);
 }
 
@@ -1464,6 +1503,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_qos2_broker_restart, mq_setup, mq_teardown),
         cmocka_unit_test_setup_teardown(test_qos1_two_way_bulk, mq_setup, mq_teardown),
         cmocka_unit_test_setup_teardown(test_reads_while_writes_stuck, mq_setup, mq_teardown),
+        cmocka_unit_test_setup_teardown(test_publishing_refused, mq_setup, mq_teardown),
         cmocka_unit_test_setup_teardown(test_tls, mq_setup, mq_teardown),
         cmocka_unit_test_setup_teardown(test_auth, mq_setup, mq_teardown),
         cmocka_unit_test_setup_teardown(test_keepalive, mq_setup, mq_teardown),
