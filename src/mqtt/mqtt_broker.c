@@ -17,7 +17,7 @@
 
 /* ---- paho threads: record and wake the loop, nothing else ---- */
 
-static void post(struct mqtt_state *t, enum mqtt_ev_kind kind, int rc, const char *why)
+void mqtt_post(struct mqtt_state *t, enum mqtt_ev_kind kind, int rc, const char *why)
 {
     struct mqtt_ev *e = calloc(1, sizeof *e);
     if (!e)
@@ -115,12 +115,12 @@ static void on_connect_failed(void *ctx, MQTTAsync_failureData *r)
     snprintf(why, sizeof why, "%s%s%.60s%s%.80s", connect_error(r ? r->code : -1),
              r && r->message ? ": " : "", r && r->message ? r->message : "", tls[0] ? "; TLS: " : "",
              tls);
-    post(ctx, MQTT_EV_CONNECT_FAILED, r ? r->code : -1, why);
+    mqtt_post(ctx, MQTT_EV_CONNECT_FAILED, r ? r->code : -1, why);
 }
 
 static void on_lost(void *ctx, char *cause)
 {
-    post(ctx, MQTT_EV_LOST, 0, cause ? cause : "connection lost");
+    mqtt_post(ctx, MQTT_EV_LOST, 0, cause ? cause : "connection lost");
     if (cause)
         MQTTAsync_free(cause);
 }
@@ -129,14 +129,14 @@ static void on_subscribed(void *ctx, MQTTAsync_successData *r)
 {
     /* 0x80 is the broker refusing the subscription */
     if (r && r->alt.qos == 0x80)
-        post(ctx, MQTT_EV_SUBSCRIBE_FAILED, 0x80, "the broker refused the subscription");
+        mqtt_post(ctx, MQTT_EV_SUBSCRIBE_FAILED, 0x80, "the broker refused the subscription");
     else
-        post(ctx, MQTT_EV_SUBSCRIBED, 0, NULL);
+        mqtt_post(ctx, MQTT_EV_SUBSCRIBED, 0, NULL);
 }
 
 static void on_subscribe_failed(void *ctx, MQTTAsync_failureData *r)
 {
-    post(ctx, MQTT_EV_SUBSCRIBE_FAILED, r ? r->code : -1, MQTTAsync_strerror(r ? r->code : -1));
+    mqtt_post(ctx, MQTT_EV_SUBSCRIBE_FAILED, r ? r->code : -1, MQTTAsync_strerror(r ? r->code : -1));
 }
 
 static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
@@ -243,6 +243,64 @@ static void on_disc_failure(void *ctx, MQTTAsync_failureData *r)
 
 /* ---- loop thread ---- */
 
+int mqtt_can_send(const struct mqtt_state *t)
+{
+    return t->connected && t->subscribed &&
+           (t->w_state == MQTT_W_OFF || t->w_state == MQTT_W_READY);
+}
+
+/* The publishing connection (mqtt_writer.c) comes up after the main one:
+ * a broker that is down is the main connection's business (backoff, the
+ * client policy), and a refusal of the second id is told apart. */
+static void writer_connect(struct mqtt_state *t)
+{
+    if (t->w_state != MQTT_W_DOWN || !t->connected || t->c->close_done)
+        return;
+    t->w_state = MQTT_W_CONNECTING;
+    mqtt_worker_writer_connect(t);
+}
+
+static void writer_event(struct mqtt_state *t, struct mqtt_ev *e)
+{
+    struct nq_comm *c = t->c;
+    if (t->w_state == MQTT_W_OFF)
+        return;
+    switch (e->kind) {
+    case MQTT_EV_W_CONNECTED:
+        t->w_state = MQTT_W_READY;
+        t->w_ever = 1;
+        nq_log(c, NQ_LOG_DEBUG, "mqtt: publishing connection nqp%s up", t->own_hex);
+        mqtt_kick_all(t);
+        break;
+    case MQTT_EV_W_CONNECT_FAILED:
+        if (!t->w_ever && e->rc >= 1 && e->rc <= 5) {
+            /* the broker refused this client id or account (CONNACK 1..5)
+             * while it took the main connection: publish on the main one,
+             * as before the split (nothing was ever sent on this one) */
+            t->w_state = MQTT_W_OFF;
+            nq_log(c, NQ_LOG_WARN, "mqtt: the broker at %s refused the publishing connection "
+                   "nqp%s (%s); publishing on the main connection, whose reads then wait "
+                   "behind big publishes (docs/mqtt.md)", t->uri, t->own_hex, e->why);
+            mqtt_kick_all(t);
+            break;
+        }
+        t->w_state = MQTT_W_DOWN;
+        nq_log(c, NQ_LOG_DEBUG, "mqtt: publishing connection: %s; retrying", e->why);
+        mqtt_connect_soon(t, BACKOFF_MAX / 4);
+        break;
+    case MQTT_EV_W_LOST:
+        /* what paho held for it is lost (QoS 0), as on the main one */
+        t->w_state = MQTT_W_DOWN;
+        nq_log(c, c->close_phase ? NQ_LOG_INFO : NQ_LOG_WARN,
+               "mqtt: lost the publishing connection to the broker at %s (%s); reconnecting",
+               t->uri, e->why);
+        mqtt_connect_soon(t, BACKOFF_FIRST);
+        break;
+    default:
+        break;
+    }
+}
+
 void mqtt_pub_callbacks(MQTTAsync_responseOptions *ro, struct mqtt_pub *p)
 {
     ro->onSuccess = on_pub_success;
@@ -300,6 +358,7 @@ static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
         connect_now(t);
     else if (t->connected && !t->subscribed)
         subscribe(t);
+    writer_connect(t);
 }
 
 static void connect_failed(struct mqtt_state *t, const char *why)
@@ -358,6 +417,7 @@ static void handle_event(struct mqtt_state *t, struct mqtt_ev *e)
         t->failures = 0;
         t->ever_connected = 1;
         subscribe(t);
+        writer_connect(t);
         break;
     case MQTT_EV_CONNECT_FAILED:
         connect_failed(t, e->why);
@@ -385,6 +445,11 @@ static void handle_event(struct mqtt_state *t, struct mqtt_ev *e)
         mqtt_pub_done(t, (struct mqtt_pub *)e);
         return; /* not ours to free */
     case MQTT_EV_DISCONNECTED:
+        break;
+    case MQTT_EV_W_CONNECTED:
+    case MQTT_EV_W_CONNECT_FAILED:
+    case MQTT_EV_W_LOST:
+        writer_event(t, e);
         break;
     }
     free(e);
@@ -561,6 +626,18 @@ nq_status mqtt_state_start(struct nq_comm *c, struct mqtt_state **out)
         return nq_fail(NQ_EINVAL, "mqtt: cannot %s for %s: %s", what, t->uri, MQTTAsync_strerror(rc));
     }
     t->wake_ns = MQTT_WAKE_NS;
+    /* QoS 0 publishes on a connection of their own (mqtt_writer.c): for
+     * servers, and for clients a broker ACL cannot name by account */
+    int split = t->qos == 0 &&
+                (c->purpose == NQ_SERVER || (!c->o.mqtt_username[0] && !c->o.tls_cert));
+    t->w_state = MQTT_W_OFF;
+    if (split) {
+        if (mqtt_writer_create(t) == 0)
+            t->w_state = MQTT_W_DOWN;
+        else
+            nq_log(c, NQ_LOG_WARN, "mqtt: cannot create the publishing connection; publishing on "
+                   "the main one, whose reads then wait behind big publishes");
+    }
     /* QoS 0 only: with 1 and 2 every publish is acknowledged anyway, and
      * they keep the path test_qos2_broker_restart was proven on */
     if (t->qos == 0 && mqtt_waker_create(t) != 0) /* then big publishes stall in paho (mqtt_worker.c) */
@@ -614,6 +691,7 @@ void mqtt_state_destroy(struct mqtt_state *t)
         ev_async_stop(c->loop, &t->async);
     mqtt_worker_stop(t); /* after the publishes still queued for paho */
     mqtt_waker_destroy(t);
+    mqtt_writer_destroy(t); /* the last publishes (our fin) go out first */
     if (t->h) {
         if (MQTTAsync_isConnected(t->h))
             wait_disconnect(t);

@@ -7,7 +7,11 @@
  * inbox holds more than its byte budget: that stops paho reading from the
  * broker socket (TCP back-pressure) instead of growing memory. Paho holds
  * its global mutex while it waits there, so the loop thread (which drains
- * the inbox) never calls paho: our worker thread does (mqtt_worker.c). */
+ * the inbox) never calls paho: our worker thread does (mqtt_worker.c).
+ *
+ * Connections per communicator: the main one (client id = our hex id,
+ * subscribed); with QoS 0 the waker (mqtt_waker.c) and, for servers and
+ * clients without broker credentials, a publishing one (mqtt_writer.c). */
 #ifndef NQ_MQTT_INTERNAL_H
 #define NQ_MQTT_INTERNAL_H
 
@@ -34,6 +38,18 @@ enum mqtt_ev_kind {
     MQTT_EV_SUBSCRIBE_FAILED,
     MQTT_EV_PUB_DONE, /* a struct mqtt_pub: its QoS 0 publish completed or failed */
     MQTT_EV_DISCONNECTED,
+    /* the publishing connection (mqtt_writer.c) */
+    MQTT_EV_W_CONNECTED,
+    MQTT_EV_W_CONNECT_FAILED,
+    MQTT_EV_W_LOST,
+};
+
+/* The publishing connection, as the loop thread sees it (mqtt_writer.c) */
+enum mqtt_w_state {
+    MQTT_W_OFF,        /* none: publishes go on the main connection */
+    MQTT_W_DOWN,       /* to be (re)connected once the main one is up */
+    MQTT_W_CONNECTING,
+    MQTT_W_READY,
 };
 
 /* Something a paho thread tells the loop thread. */
@@ -163,7 +179,17 @@ struct mqtt_state {
 
     /* mqtt_waker.c: wakes paho's receive thread while publishes are pending */
     struct mqtt_waker *waker; /* NULL when it could not be made */
+
+    /* mqtt_writer.c: QoS 0 publishes go on a connection of their own, so
+     * that the main one is never stuck in a write while input waits */
+    struct mqtt_writer *writer; /* NULL: one connection (w_state OFF) */
+    enum mqtt_w_state w_state;  /* loop thread */
+    int w_ever;                 /* loop thread: it was connected once */
     atomic_uint_fast64_t paho_bytes; /* a copy of inflight for the worker */
+    /* the publishing connection is connecting: paho writes its CONNECT
+     * only in a receive cycle that input starts (its poll waits up to 1 s
+     * for input only), so the waker wakes paho meanwhile too */
+    atomic_int wake_connecting;
     int64_t wake_ns;          /* wakes this far apart at most */
 
     /* mqtt_store.c: QoS 1/2 handles persist the MQTT session here, so a
@@ -197,6 +223,10 @@ size_t mqtt_store_count(struct mqtt_store *s);
 int mqtt_store_in_flight(struct mqtt_store *s, int msgid);
 
 /* mqtt_broker.c: the broker connection (both purposes) */
+/* any thread: hand an event to the loop thread */
+void mqtt_post(struct mqtt_state *t, enum mqtt_ev_kind kind, int rc, const char *why);
+/* loop thread: connected, subscribed and, when split, publishing connection up */
+int mqtt_can_send(const struct mqtt_state *t);
 nq_status mqtt_state_start(struct nq_comm *c, struct mqtt_state **out);
 void mqtt_state_destroy(struct mqtt_state *t);
 void mqtt_connect_soon(struct mqtt_state *t, double delay);
@@ -226,6 +256,7 @@ void mqtt_worker_free(struct mqtt_state *t);
 void mqtt_worker_connect(struct mqtt_state *t);
 void mqtt_worker_subscribe(struct mqtt_state *t);
 void mqtt_worker_forget(struct mqtt_state *t);
+void mqtt_worker_writer_connect(struct mqtt_state *t);
 /* worker thread, a new paho client restored from the store: settle as
  * failed the publishes it did not restore (queued, never written) */
 void mqtt_worker_settle_unrestored(struct mqtt_state *t);
@@ -240,6 +271,11 @@ int mqtt_waker_create(struct mqtt_state *t);  /* caller's thread; -1: none */
  * broker connections, mqtt_nodelay.c); how many were set. Any thread. */
 int mqtt_nodelay(const char *host, int port);
 void mqtt_waker_destroy(struct mqtt_state *t); /* after mqtt_worker_stop */
+/* mqtt_writer.c */
+int mqtt_writer_create(struct mqtt_state *t);   /* caller's thread; -1: none */
+void mqtt_writer_destroy(struct mqtt_state *t); /* after mqtt_worker_stop */
+void mqtt_writer_connect(struct mqtt_state *t); /* worker thread */
+MQTTAsync mqtt_writer_handle(struct mqtt_state *t);
 /* worker thread: connect or send a wake when due; ns until the next tick, -1: none due */
 int64_t mqtt_waker_tick(struct mqtt_state *t);
 /* purpose hooks, loop thread */

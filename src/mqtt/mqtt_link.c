@@ -117,7 +117,7 @@ void mqtt_link_kick(struct mqtt_link *l)
      * our fin, which is the same 24 bytes as our ini (it then took the fin
      * for an ini, answered it, and everything between was lost). */
     int hold = t->ini_retry && !l->link.peer_ini && c->purpose == NQ_CLIENT;
-    while (t->connected && t->subscribed && t->inflight < t->window && !(hold && l->ini_out)) {
+    while (mqtt_can_send(t) && t->inflight < t->window && !(hold && l->ini_out)) {
         struct iovec iov[GATHER_IOV];
         int n;
         size_t len = 0;

@@ -123,8 +123,8 @@ int64_t mqtt_waker_tick(struct mqtt_state *t)
         wk_connect(w, now);
         return RECONNECT_NS;
     }
-    if (atomic_load(&t->paho_bytes) == 0)
-        return -1; /* nothing of ours in paho's hands: no wake needed */
+    if (atomic_load(&t->paho_bytes) == 0 && !atomic_load(&t->wake_connecting))
+        return -1; /* nothing of ours in paho's hands, no connect pending: no wake needed */
     int64_t period = t->wake_ns;
     if (atomic_load(&w->in_flight)) {
         if (now - w->last_ns < WAKE_LOST_NS)

@@ -22,6 +22,13 @@
  * session, a QoS 1 publish whose first write meets a dead socket makes
  * paho 1.3.12 free its memory twice (mqtt_store.c).
  *
+ * Two connections (QoS 0 servers, and clients without broker credentials
+ * or client certificate): paho never reads a socket that has a pending
+ * write, so publishes go on a connection of their own (mqtt_writer.c) and
+ * the subscribed one stays readable. This thread connects that one too,
+ * and each send job says which handle to use (decided on the loop thread,
+ * which sends nothing while the publishing connection is down).
+ *
  * QoS 1/2 completions come back by token. The token callbacks queue a job
  * here too, so a completion is handled after the MQTTAsync_send that made
  * its token returned and recorded it (same thread, FIFO), whatever the
@@ -33,12 +40,13 @@
 #include "core/timeutil.h"
 #include "mqtt/mqtt_internal.h"
 
-enum job_kind { JOB_CONNECT, JOB_SUBSCRIBE, JOB_SEND, JOB_TOKEN, JOB_FORGET };
+enum job_kind { JOB_CONNECT, JOB_SUBSCRIBE, JOB_SEND, JOB_TOKEN, JOB_FORGET, JOB_WCONNECT };
 
 struct mqtt_job {
     struct mqtt_job *next;
     enum job_kind kind;
     struct mqtt_pub *p;       /* JOB_SEND */
+    int writer;               /* JOB_SEND: on the publishing connection (mqtt_writer.c) */
     int token, rc;            /* JOB_TOKEN */
     size_t len;
     char topic[MQTT_TOPIC_MAX];
@@ -131,6 +139,13 @@ void mqtt_worker_forget(struct mqtt_state *t)
         nq_log(t->c, NQ_LOG_ERROR, "mqtt: out of memory: publishes the broker forgot stay pending");
 }
 
+/* the publishing connection (mqtt_writer.c) */
+void mqtt_worker_writer_connect(struct mqtt_state *t)
+{
+    if (push_kind(t, JOB_WCONNECT) < 0)
+        mqtt_post(t, MQTT_EV_W_CONNECT_FAILED, -1, "out of memory");
+}
+
 int mqtt_worker_send(struct mqtt_state *t, struct mqtt_pub *p, const char *topic,
                      const struct iovec *iov, int n, size_t len)
 {
@@ -140,6 +155,9 @@ int mqtt_worker_send(struct mqtt_state *t, struct mqtt_pub *p, const char *topic
     memset(j, 0, sizeof *j);
     j->kind = JOB_SEND;
     j->p = p;
+    /* decided here, on the loop thread, which sends nothing while the
+     * publishing connection is not up: one stream, one connection */
+    j->writer = t->w_state == MQTT_W_READY;
     j->len = len;
     snprintf(j->topic, sizeof j->topic, "%s", topic);
     size_t off = 0;
@@ -235,7 +253,8 @@ static void do_send(struct mqtt_state *t, struct mqtt_job *j)
         mqtt_pub_callbacks(&ro, p);
     else
         mqtt_token_callbacks(&ro, t);
-    int rc = MQTTAsync_send(t->h, j->topic, (int)j->len, j->data, qos, 0, &ro);
+    MQTTAsync h = j->writer ? mqtt_writer_handle(t) : t->h;
+    int rc = MQTTAsync_send(h, j->topic, (int)j->len, j->data, qos, 0, &ro);
     if (rc != MQTTASYNC_SUCCESS) {
         /* not taken: the loop thread sends it again (QoS > 0) or says it is lost */
         pub_settled(t, p, rc);
@@ -335,6 +354,9 @@ static void *worker_main(void *arg)
                 break;
             case JOB_FORGET:
                 do_forget(t);
+                break;
+            case JOB_WCONNECT:
+                mqtt_writer_connect(t);
                 break;
             }
             free(j);

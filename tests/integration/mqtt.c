@@ -3,8 +3,9 @@
  * round trip, many clients (broadcast and targeted), 10,000 ordered
  * messages each way, messages bigger than the transport size, empty and
  * 16-byte messages, close with data in flight, a broker that is down at
- * start, garbage and bad topics, QoS 2 across a broker restart, TLS and
- * broker authentication, the keep-alive the broker sees.
+ * start, garbage and bad topics, QoS 2 across a broker restart, a client
+ * that receives while a relay holds its publishes, TLS and broker
+ * authentication, the keep-alive the broker sees.
  *
  * Built a second time with NQT_MQTT_FAULT as it_mqtt_fault (labels
  * mqtt;fault): a rogue broker client's garbage flood (rate-limited
@@ -14,6 +15,7 @@
  */
 #include "nqtest.h"
 #include "mosquitto.h"
+#include "tcpproxy.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -56,9 +58,14 @@ static int mq_setup(void **state)
     return 0;
 }
 
+/* a test's relay in front of the broker (stopped after its communicators) */
+static nqt_proxy *mq_proxy;
+
 static int mq_teardown(void **state)
 {
     nqt_broker *b = *state;
+    if (mq_proxy)
+        nqt_proxy_hold_up(mq_proxy, 0); /* a failed test may have left it holding */
     for (int i = 0; i < MQ_LIVE; i++) {
         if (mq_live[i]) {
             nq_comm_close(mq_live[i], 1000);
@@ -66,6 +73,8 @@ static int mq_teardown(void **state)
             mq_live[i] = NULL;
         }
     }
+    nqt_proxy_stop(mq_proxy);
+    mq_proxy = NULL;
     if (b) {
         nqt_broker_destroy(b);
         free(b);
@@ -637,6 +646,110 @@ static void test_qos1_two_way_bulk(void **state)
     }
     assert_int_equal(cst, NQ_OK);
     assert_int_equal(sst, NQ_OK);
+}
+
+/* ---- reads while our publishes are stuck ---- */
+
+/* A QoS 0 client whose publishes cannot go out (a relay in front of the
+ * broker stops reading what the client sends: its socket buffer fills and
+ * paho is left half-way through a publish) still gets what its server
+ * sends. paho.mqtt.c 1.3.12 never reads a socket that has a pending write
+ * (Socket.c isReady), so with one connection for both directions nothing
+ * arrived until the publishes could go on again (this test failed so);
+ * publishes on a connection of their own (mqtt_writer.c) leave the
+ * subscribed one readable. Then the relay goes on and the client's
+ * messages arrive whole and in order. No timing is asserted: the waits are
+ * the usual generous gets. */
+#define STUCK_N 24
+#define STUCK_SIZE (1u << 20)
+#define STUCK_BACK 8
+
+static void test_reads_while_writes_stuck(void **state)
+{
+    nqt_broker *b = *state;
+    nqt_broker_start(b, 0, 0);
+    mq_proxy = nqt_proxy_start(b->port);
+    assert_non_null(mq_proxy);
+    struct mq_log *sl;
+    nq_comm *s = mq_server(mq_opts(b->port, 0), &sl);
+    nq_comm *c = mq_new(mq_opts(nqt_proxy_port(mq_proxy), 0), NQ_CLIENT);
+    uint8_t cid[16], sid[16];
+    nqt_id_of(c, cid);
+    nqt_id_of(s, sid);
+    nqt_round_trip(s, c, "start");
+
+    nqt_proxy_hold_up(mq_proxy, 1);
+    uint8_t *big = malloc(STUCK_SIZE);
+    assert_non_null(big);
+    for (int i = 0; i < STUCK_N; i++) {
+        nqt_fill(big, STUCK_SIZE, (uint64_t)i + 1);
+        nqt_put(c, big, STUCK_SIZE, NULL, 0);
+    }
+    /* let paho take its window (4 MiB) and fill the socket buffer: more
+     * than the relay's small receive buffer and the client's send buffer
+     * take while nothing is read (not an assertion: only a head start) */
+    nqt_sleep_ms(500);
+    size_t up = nqt_proxy_up_bytes(mq_proxy);
+
+    char text[32];
+    for (int i = 0; i < STUCK_BACK; i++) {
+        snprintf(text, sizeof text, "back %d", i);
+        nqt_put_str(s, text, cid, 1);
+    }
+    for (int i = 0; i < STUCK_BACK; i++) {
+        snprintf(text, sizeof text, "back %d", i);
+        nqt_expect_str(c, text, sid);
+    }
+    /* the client's publishes were held all along: nothing went up */
+    assert_int_equal(nqt_proxy_up_bytes(mq_proxy), up);
+
+    nqt_proxy_hold_up(mq_proxy, 0);
+    for (int i = 0; i < STUCK_N; i++) {
+        nqt_fill(big, STUCK_SIZE, (uint64_t)i + 1);
+        nqt_expect(s, big, STUCK_SIZE, cid);
+    }
+    free(big);
+    close_free(c, NQ_OK);
+    close_free(s, NQ_OK);
+    free(sl);
+}
+
+/* A broker that refuses the publishing connection's client id (here:
+ * mosquitto's clientid_prefixes lets only our main ids in, CONNACK 2 for
+ * "nqp<hex>" and the waker's "nqw<hex>"): both sides say so once and
+ * publish on their main connection, and the stream flows both ways. Had
+ * they waited for the publishing connection, nothing would go out. */
+static void test_publishing_refused(void **state)
+{
+    nqt_broker *b = *state;
+    nqt_broker_cfg cfg = {.extra = "clientid_prefixes ab"};
+    nqt_broker_start_cfg(b, &cfg);
+    uint8_t sid[16], cid[16];
+    for (int k = 0; k < 16; k++) {
+        sid[k] = (uint8_t)(k ? 0x10 + k : 0xab);
+        cid[k] = (uint8_t)(k ? 0x20 + k : 0xab);
+    }
+    nq_options *so = mq_opts(b->port, 0), *co = mq_opts(b->port, 0);
+    assert_int_equal(nq_options_set_id(so, sid), NQ_OK);
+    assert_int_equal(nq_options_set_id(co, cid), NQ_OK);
+    nqt_log clog;
+    nqt_log_init(&clog);
+    nqt_log_attach(co, &clog);
+    struct mq_log *sl;
+    nq_comm *s = mq_server(so, &sl);
+    nq_comm *c = mq_new(co, NQ_CLIENT);
+    nqt_round_trip(s, c, "one connection");
+    nqt_put_str(s, "and back", cid, 1);
+    nqt_expect_str(c, "and back", sid);
+    pthread_mutex_lock(&sl->mu);
+    int server_said = strstr(sl->text, "refused the publishing connection") != NULL;
+    pthread_mutex_unlock(&sl->mu);
+    assert_true(server_said);
+    assert_true(nqt_log_has(&clog, "refused the publishing connection"));
+    close_free(c, NQ_OK);
+    close_free(s, NQ_OK);
+    nqt_log_destroy(&clog);
+    free(sl);
 }
 
 static void test_tls(void **state)
@@ -1389,6 +1502,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ini_topic_mismatch, mq_setup, mq_teardown),
         cmocka_unit_test_setup_teardown(test_qos2_broker_restart, mq_setup, mq_teardown),
         cmocka_unit_test_setup_teardown(test_qos1_two_way_bulk, mq_setup, mq_teardown),
+        cmocka_unit_test_setup_teardown(test_reads_while_writes_stuck, mq_setup, mq_teardown),
+        cmocka_unit_test_setup_teardown(test_publishing_refused, mq_setup, mq_teardown),
         cmocka_unit_test_setup_teardown(test_tls, mq_setup, mq_teardown),
         cmocka_unit_test_setup_teardown(test_auth, mq_setup, mq_teardown),
         cmocka_unit_test_setup_teardown(test_keepalive, mq_setup, mq_teardown),

@@ -2,6 +2,7 @@
 # starts on free loopback ports (tests/support/mosquitto.c).
 if(NQ_WITH_MQTT AND PAHO_LIBRARY)
   nq_add_test(it_mqtt SOURCES mqtt.c ${_nqt} ${PROJECT_SOURCE_DIR}/tests/support/mosquitto.c
+    ${PROJECT_SOURCE_DIR}/tests/support/tcpproxy.c
     LABELS mqtt PUBLIC CERTS TIMEOUT 300)
   target_link_libraries(it_mqtt PRIVATE ${PAHO_LIBRARY})
   target_include_directories(it_mqtt PRIVATE ${PAHO_INCLUDE_DIR})
@@ -9,6 +10,7 @@ if(NQ_WITH_MQTT AND PAHO_LIBRARY)
   # clients (garbage flood, impersonation against broker ACLs), broker TLS
   # with client certificates, a broker restarted without persistence
   nq_add_test(it_mqtt_fault SOURCES mqtt.c ${_nqt} ${PROJECT_SOURCE_DIR}/tests/support/mosquitto.c
+    ${PROJECT_SOURCE_DIR}/tests/support/tcpproxy.c
     LABELS mqtt fault PUBLIC CERTS TIMEOUT 300)
   target_compile_definitions(it_mqtt_fault PRIVATE NQT_MQTT_FAULT=1)
   target_link_libraries(it_mqtt_fault PRIVATE ${PAHO_LIBRARY})

@@ -93,6 +93,8 @@ static void write_config(nqt_broker *b)
     }
     if (cfg->acl)
         fprintf(f, "acl_file %s/acl\n", b->dir);
+    if (cfg->extra)
+        fprintf(f, "%s\n", cfg->extra);
     fprintf(f, "listener %d 127.0.0.1\n", b->port);
     if (cfg->tls) {
         fprintf(f, "listener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\n", b->tls_port,

@@ -18,6 +18,7 @@ typedef struct nqt_broker_cfg {
     int no_persistence;   /* a restart forgets every session and subscription */
     const char *users;    /* more accounts, "user:password" lines; anonymous refused */
     const char *acl;      /* the acl_file's text (mosquitto's ACL syntax) */
+    const char *extra;    /* more global mosquitto.conf lines */
 } nqt_broker_cfg;
 
 typedef struct nqt_broker {
