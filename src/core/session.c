@@ -69,16 +69,8 @@ static void item_done(struct nq_comm *c, struct nq_session *s, struct nq_send_it
         r->result = st;
     if (it != &r->item)
         free(it);
-    if (--r->pending == 0) {
-        nq_count_put_done(c, r->result);
-        if (r->fn && c->in_direct && !nq_done_fn_any_thread(r->fn)) {
-            nq_core_defer(c, r);
-            return;
-        }
-        if (r->fn)
-            r->fn(r->user, r->result);
-        nq_put_req_free(r);
-    }
+    if (--r->pending == 0)
+        nq_core_put_complete(c, r);
 }
 
 void nq_session_consume(struct nq_comm *c, struct nq_session *s, uint64_t n)
