@@ -41,11 +41,13 @@ static void wake_for_receives(void *arg)
 
 static void push_cmd(nq_comm *c, enum nq_cmd_kind kind);
 
-/* nq_comm_new failed after `started` loops ran: stop them and free what
- * every shard's transport made. */
-static void stop_loops(nq_comm *c, int started)
+/* nq_comm_new failed after some loops ran: stop them and free what every
+ * shard's transport made. */
+static void stop_loops(nq_comm *c)
 {
-    for (int i = 0; i < started; i++) {
+    for (int i = 0; i < c->nshards; i++) {
+        if (!c->shards[i]->thread_started)
+            continue;
         push_cmd(c->shards[i], NQ_CMD_ABORT);
         nq_loop_wake(c->shards[i]);
     }
@@ -115,7 +117,10 @@ nq_status nq_comm_new(nq_comm **out, nq_protocol protocol, nq_purpose purpose,
     pthread_mutex_init(&c->io_mu, NULL);
     pthread_mutex_init(&c->close_mu, NULL);
     nq_cond_init_monotonic(&c->close_cv);
-    c->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+    /* a multi-loop server's root gives sockets away: poll keeps no kernel
+     * state for them (shard.h) */
+    c->loop = ev_loop_new((nq_shards_wanted(c) > 1 ? EVBACKEND_POLL : EVFLAG_AUTO) |
+                          EVFLAG_NOSIGMASK);
     if (!c->loop) {
         st = nq_fail(NQ_EIO, "comm: cannot create the event loop");
         goto fail;
@@ -140,11 +145,12 @@ nq_status nq_comm_new(nq_comm **out, nq_protocol protocol, nq_purpose purpose,
         }
         goto fail;
     }
-    for (started = 0; started < c->nshards; started++)
-        if ((st = nq_loop_start(c->shards[started])) != NQ_OK)
-            break;
+    /* the root last: it hands links to the others, whose loops must be
+     * ready (their wake-ups made) before its thread runs */
+    for (int i = c->nshards - 1; i >= 0 && st == NQ_OK; i--)
+        st = nq_loop_start(c->shards[i]);
     if (st != NQ_OK) {
-        stop_loops(c, started);
+        stop_loops(c);
         goto fail;
     }
     *out = c;

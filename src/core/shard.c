@@ -9,12 +9,16 @@
 #include "core/status.h"
 #include "core/timeutil.h"
 
+int nq_shards_wanted(const struct nq_comm *root)
+{
+    int multi = root->purpose == NQ_SERVER && root->ops->attach && root->ops->detach &&
+                root->o.workers > 1;
+    return multi ? 1 + root->o.workers : 1;
+}
+
 nq_status nq_shards_new(struct nq_comm *root)
 {
-    int n = root->purpose == NQ_SERVER && root->ops->attach && root->ops->detach
-                ? root->o.workers : 1;
-    if (n < 1)
-        n = 1;
+    int n = nq_shards_wanted(root);
     root->shards = calloc((size_t)n, sizeof *root->shards);
     if (!root->shards)
         return nq_fail(NQ_ENOMEM, "comm: out of memory");
@@ -27,9 +31,9 @@ nq_status nq_shards_new(struct nq_comm *root)
         return NQ_OK;
     /* big frames in progress count against the partial limit across
      * every shard (framer.h); the lost-session cap keeps its total, each
-     * shard holding its share */
+     * session shard holding its share */
     root->rx_pool.big_all = &root->big_all;
-    root->o.linger_max = (root->o.linger_max + (size_t)n - 1) / (size_t)n;
+    root->o.linger_max = (root->o.linger_max + (size_t)n - 2) / (size_t)(n - 1);
     for (int i = 1; i < n; i++) {
         struct nq_comm *s = calloc(1, sizeof *s);
         if (!s)
@@ -89,7 +93,7 @@ int nq_shard_of(const struct nq_comm *root, const uint8_t *id)
     h ^= h >> 29;
     h *= 0xBF58476D1CE4E5B9ull;
     h ^= h >> 32;
-    return (int)(h % (uint64_t)root->nshards);
+    return root->nshards == 1 ? 0 : 1 + (int)(h % (uint64_t)(root->nshards - 1));
 }
 
 /* ---- hand-over ---- */
@@ -99,16 +103,16 @@ struct nq_handover {
     uint8_t id[NQ_ID_SIZE];
     int target;
     struct nq_msg *head, *tail; /* frames read after the ini, in order */
+    int bad;                    /* then a bad frame: the link is closed there */
     struct nq_put_req *cmd;     /* the ADOPT command, made up front */
 };
 
-static void free_held(struct nq_handover *ho)
+static void free_frames(struct nq_msg *m)
 {
-    for (struct nq_msg *m = ho->head, *next; m; m = next) {
+    for (struct nq_msg *next; m; m = next) {
         next = m->next;
         nq_msg_free(m);
     }
-    ho->head = ho->tail = NULL;
 }
 
 int nq_shard_handover_begin(struct nq_comm *c, struct nq_link *l, const uint8_t *id)
@@ -151,13 +155,9 @@ void nq_shard_handover_hold(struct nq_link *l, struct nq_msg *m)
 int nq_shard_handover_finish(struct nq_comm *c, struct nq_link *l, int r)
 {
     struct nq_handover *ho = l->ho;
-    if (r < 0) { /* a bad frame after the ini: refused here, as it would be there */
-        l->ho = NULL;
-        free_held(ho);
-        free(ho->cmd);
-        free(ho);
-        return -1;
-    }
+    /* a bad frame after the ini (logged already): the peer's session still
+     * begins, and loses this link, where it lives, as with one thread */
+    ho->bad = r < 0;
     c->ops->detach(c, l);
     nq_framer_move_pool(&l->fr, NULL);
     struct nq_comm *to = nq_root(c)->shards[ho->target];
@@ -171,12 +171,13 @@ int nq_shard_handover_finish(struct nq_comm *c, struct nq_link *l, int r)
 
 /* Take l over on c: its frame in progress now counts on c's pool. */
 static struct nq_msg *take_link(struct nq_comm *c, struct nq_put_req *cmd, struct nq_link **lp,
-                                uint8_t *id)
+                                uint8_t *id, int *bad)
 {
     struct nq_handover *ho = cmd->user;
     struct nq_link *l = ho->l;
     struct nq_msg *frames = ho->head;
     memcpy(id, ho->id, NQ_ID_SIZE);
+    *bad = ho->bad;
     free(ho);
     free(cmd);
     l->ho = NULL;
@@ -190,10 +191,13 @@ void nq_shard_adopt(struct nq_comm *c, struct nq_put_req *cmd)
 {
     struct nq_link *l;
     uint8_t id[NQ_ID_SIZE];
-    struct nq_msg *frames = take_link(c, cmd, &l, id);
+    int bad;
+    struct nq_msg *frames = take_link(c, cmd, &l, id, &bad);
     /* its ini goes out only now, after the peer's (attach in on_ini) */
-    if (nq_core_adopted(c, l, id, frames) < 0)
+    if (nq_core_adopted(c, l, id, frames) < 0 || bad) {
+        nq_core_link_lost(c, l, "protocol error"); /* the session's side, with the cause */
         c->ops->drop_link(c, l);
+    }
 }
 
 void nq_shard_orphans(struct nq_comm *c)
@@ -207,12 +211,8 @@ void nq_shard_orphans(struct nq_comm *c)
         if (r->kind == NQ_CMD_ADOPT) {
             struct nq_link *l;
             uint8_t id[NQ_ID_SIZE];
-            struct nq_msg *frames = take_link(c, r, &l, id);
-            while (frames) { /* never delivered: the shard had closed */
-                struct nq_msg *next = frames->next;
-                nq_msg_free(frames);
-                frames = next;
-            }
+            int bad;
+            free_frames(take_link(c, r, &l, id, &bad)); /* the shard had closed */
             continue; /* attached without a session: destroy closes it */
         }
         r->deferred_next = NULL;
@@ -236,7 +236,7 @@ struct nq_put_whole {
 int nq_shard_route(struct nq_comm *root, struct nq_put_req *r)
 {
     int n = root->nshards;
-    size_t per[64] = {0}; /* workers are at most 64 */
+    size_t per[NQ_SHARDS_MAX] = {0};
     if (r->npeers) {
         int k = nq_shard_of(root, r->peers);
         size_t i = 1;
@@ -248,10 +248,10 @@ int nq_shard_route(struct nq_comm *root, struct nq_put_req *r)
             per[nq_shard_of(root, r->peers + i * NQ_ID_SIZE)]++;
     }
     /* split: a broadcast goes to every shard, named peers to theirs */
-    struct nq_put_req *part[64] = {0};
+    struct nq_put_req *part[NQ_SHARDS_MAX] = {0};
     struct nq_put_whole *w = malloc(sizeof *w);
     int nparts = 0;
-    for (int j = 0; j < n && w; j++) {
+    for (int j = 1; j < n && w; j++) { /* the root holds no session */
         if (r->npeers && !per[j])
             continue;
         part[j] = malloc(sizeof *part[j] + per[j] * NQ_ID_SIZE);

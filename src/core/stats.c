@@ -182,7 +182,7 @@ nq_status nq_comm_stats(nq_comm *c, nq_stats **out)
         return nq_fail(NQ_ENOMEM, "stats: out of memory");
     /* every shard still at once (in index order: no two snapshots wait
      * for each other), so that the sums are of one moment */
-    int held[64];
+    int held[NQ_SHARDS_MAX];
     for (int i = 0; i < c->nshards; i++)
         held[i] = hold(c->shards[i]);
     fill_comm(c, held, s);
