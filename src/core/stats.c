@@ -110,8 +110,12 @@ static void fill_comm(struct nq_comm *c, const int *held, struct nq_stats *s)
     const struct nq_counters *k = &t.k;
     uint64_t live = t.live, sessions = t.sessions, send_msgs = t.send_msgs,
              send_bytes = t.send_bytes;
-    uint64_t rq_msgs, rq_bytes;
-    nq_recvq_held(&c->rq, NULL, &rq_msgs, &rq_bytes);
+    uint64_t rq_msgs = 0, rq_bytes = 0;
+    int all = 1;
+    for (int i = 0; i < c->nshards; i++)
+        all &= held[i] >= 0;
+    if (all) /* (it reads every shard's delivery counts: only while all are held) */
+        nq_recvq_held(&c->rq, NULL, &rq_msgs, &rq_bytes);
     uint64_t failed = 0;
     for (int i = 1; i < NQ_STATUS_SLOTS; i++)
         failed += k->puts_done[i];
