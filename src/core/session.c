@@ -69,8 +69,18 @@ static void item_done(struct nq_comm *c, struct nq_session *s, struct nq_send_it
         r->result = st;
     if (it != &r->item)
         free(it);
-    if (--r->pending == 0)
+    if (--r->pending == 0) {
+        /* the common case inline (every message's path): the I/O thread
+         * completing a put of its own */
+        if (!r->whole && !c->in_direct) {
+            nq_count_put_done(c, r->result);
+            if (r->fn)
+                r->fn(r->user, r->result);
+            nq_put_req_free(r);
+            return;
+        }
         nq_core_put_complete(c, r);
+    }
 }
 
 void nq_session_consume(struct nq_comm *c, struct nq_session *s, uint64_t n)
