@@ -58,8 +58,9 @@ typedef enum nq_log_level {
 /**
  * Log sink: called on the I/O thread, or the calling thread for errors of
  * synchronous calls (and for connection lines of a put that the calling
- * thread wrote itself, see docs/abi.md "Threads"). msg is valid during the
- * call only. Must not block.
+ * thread wrote itself, see docs/abi.md "Threads"). A server with workers > 1
+ * (nq_options_set_workers) has several I/O threads, which may call it at
+ * the same time. msg is valid during the call only. Must not block.
  */
 typedef void (*nq_log_fn)(void *user, nq_log_level level, const char *msg);
 

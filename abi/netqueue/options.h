@@ -70,8 +70,21 @@ NQ_API nq_status nq_options_set_host(nq_options *opts, const char *host);
 NQ_API nq_status nq_options_set_port(nq_options *opts, int port);
 
 /**
- * I/O threads for a server's connections, 1..64 (clients use 1). Accepted
- * and validated; this release runs every connection on one I/O thread.
+ * I/O threads for a server's sessions, 1..64. Default 1: one I/O thread
+ * runs everything. With N > 1, a TCP or TLS server runs N I/O threads for
+ * its sessions plus one that accepts connections and runs their
+ * handshakes (TLS included); once a client's ini names it, its connection
+ * moves to the thread that owns that peer id, chosen by a hash of the id,
+ * so that its reconnections and same-id takeovers meet its session there.
+ * Every guarantee stays as with one thread: per-peer order both ways, the
+ * linger, same-id takeover, the limits and budgets, close and its
+ * deadline, statistics (sums), events, one callback per put (a broadcast
+ * completes once, after every thread wrote its part). Differences: put
+ * and receive callbacks and the log function may run on any of the
+ * threads, at the same time; messages of different peers reach the
+ * receive queue in the order their threads deliver them. MQTT, gRPC, the
+ * in-process transport and clients ignore it (one I/O thread).
+ * Errors: NQ_EINVAL out of range.
  */
 NQ_API nq_status nq_options_set_workers(nq_options *opts, int workers);
 

@@ -21,7 +21,11 @@
  *
  * Threads: nq_comm_stats and nq_comm_peer_stats are safe from any thread
  * and from put completion callbacks; not from a log sink (nq_log_fn),
- * which may run while the lock they take is held. They work after
+ * which may run while the lock they take is held. A server with workers
+ * > 1 holds every I/O thread still at once and sums; called from one of
+ * its I/O threads (a callback), it waits at most 50 ms for each other
+ * thread (two callbacks asking at once would otherwise wait for each
+ * other) and leaves out the ones it could not hold. They work after
  * nq_comm_close (final figures) until nq_comm_free. An nq_stats handle is
  * the caller's own: immutable, usable from any thread, valid after
  * nq_comm_free.

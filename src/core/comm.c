@@ -1,6 +1,7 @@
 /* The public communicator calls: they run on application threads and talk
  * to the I/O thread only through the command queue and the receive queue. */
 #include <sched.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "core/blockpool.h"
 #include "core/comm_internal.h"
 #include "core/future_internal.h"
+#include "core/shard.h"
 #include "core/status.h"
 #include "core/stream_internal.h"
 #include "core/timeutil.h"
@@ -16,8 +18,10 @@
 static void resume_reading(void *arg)
 {
     struct nq_comm *c = arg;
-    atomic_store(&c->resume_asked, 1);
-    nq_loop_wake(c);
+    for (int i = 0; i < c->nshards; i++) { /* every I/O thread paused on the shared queue */
+        atomic_store(&c->shards[i]->resume_asked, 1);
+        nq_loop_wake(c->shards[i]);
+    }
 }
 
 /* The receive queue's hooks (recvq.h): receive callbacks run on the I/O
@@ -25,7 +29,7 @@ static void resume_reading(void *arg)
  * an earlier deadline. */
 static int on_io_thread(void *arg)
 {
-    return nq_core_on_io_thread(arg);
+    return nq_core_on_any_io_thread(arg);
 }
 
 static void wake_for_receives(void *arg)
@@ -33,6 +37,30 @@ static void wake_for_receives(void *arg)
     /* harmless once the loop has stopped: close then runs what is left
      * (nq_recvq_finish) and the loop is freed only by nq_comm_free */
     nq_loop_wake(arg);
+}
+
+static void push_cmd(nq_comm *c, enum nq_cmd_kind kind);
+
+/* nq_comm_new failed after some loops ran: stop them and free what every
+ * shard's transport made. */
+static void stop_loops(nq_comm *c)
+{
+    for (int i = 0; i < c->nshards; i++) {
+        if (!c->shards[i]->thread_started)
+            continue;
+        push_cmd(c->shards[i], NQ_CMD_ABORT);
+        nq_loop_wake(c->shards[i]);
+    }
+    for (int i = 0; i < c->nshards; i++) {
+        struct nq_comm *s = c->shards[i];
+        nq_loop_join(s);
+        s->close_done = 1; /* no loop runs: nothing to reconnect for */
+        nq_shard_orphans(s);
+        c->ops->destroy(s);
+        struct nq_mpsc_node *node;
+        while ((node = nq_mpsc_pop(&s->cmdq)))
+            free(node); /* commands only: no put was made yet */
+    }
 }
 
 nq_status nq_comm_new(nq_comm **out, nq_protocol protocol, nq_purpose purpose,
@@ -71,6 +99,8 @@ nq_status nq_comm_new(nq_comm **out, nq_protocol protocol, nq_purpose purpose,
         free(c);
         return st;
     }
+    c->root = c;
+    c->rxsrc = &c->rq.own;
     c->protocol = protocol;
     c->purpose = purpose;
     c->created_ms = nq_now_ms();
@@ -87,7 +117,10 @@ nq_status nq_comm_new(nq_comm **out, nq_protocol protocol, nq_purpose purpose,
     pthread_mutex_init(&c->io_mu, NULL);
     pthread_mutex_init(&c->close_mu, NULL);
     nq_cond_init_monotonic(&c->close_cv);
-    c->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+    /* a multi-loop server's root gives sockets away: poll keeps no kernel
+     * state for them (shard.h) */
+    c->loop = ev_loop_new((nq_shards_wanted(c) > 1 ? EVBACKEND_POLL : EVFLAG_AUTO) |
+                          EVFLAG_NOSIGMASK);
     if (!c->loop) {
         st = nq_fail(NQ_EIO, "comm: cannot create the event loop");
         goto fail;
@@ -99,16 +132,31 @@ nq_status nq_comm_new(nq_comm **out, nq_protocol protocol, nq_purpose purpose,
             goto fail;
         }
     }
-    if ((st = c->ops->start(c)) != NQ_OK)
+    if ((st = nq_shards_new(c)) != NQ_OK)
         goto fail;
-    if ((st = nq_loop_start(c)) != NQ_OK) {
-        c->close_done = 1; /* no loop ran: nothing to reconnect for */
-        c->ops->destroy(c);
+    int started = 0; /* transports started, then loops */
+    for (; started < c->nshards; started++)
+        if ((st = c->ops->start(c->shards[started])) != NQ_OK)
+            break;
+    if (st != NQ_OK) {
+        for (int i = 0; i < started; i++) {
+            c->shards[i]->close_done = 1;
+            c->ops->destroy(c->shards[i]);
+        }
+        goto fail;
+    }
+    /* the root last: it hands links to the others, whose loops must be
+     * ready (their wake-ups made) before its thread runs */
+    for (int i = c->nshards - 1; i >= 0 && st == NQ_OK; i--)
+        st = nq_loop_start(c->shards[i]);
+    if (st != NQ_OK) {
+        stop_loops(c);
         goto fail;
     }
     *out = c;
     return NQ_OK;
 fail:
+    nq_shards_free(c);
     if (c->loop)
         ev_loop_destroy(c->loop);
     free(c->sessions);
@@ -272,7 +320,7 @@ static nq_status submit(nq_comm *c, const struct copy_arg *copy, nq_stream *stre
                    : npeers ? npeers
                             : atomic_load_explicit(&c->live_n, memory_order_relaxed);
     uint64_t extra = fan > 1 ? (fan - 1) * NQ_TARGET_COST : 0;
-    int on_io_thread = nq_core_on_io_thread(c);
+    int on_io_thread = nq_core_on_any_io_thread(c);
     if (nq_budget_charge(&c->send_budget, size + 8 + extra, !on_io_thread) < 0) {
         atomic_fetch_sub(&c->putters, 1);
         nq_pool_free(r, cap);
@@ -290,13 +338,27 @@ static nq_status submit(nq_comm *c, const struct copy_arg *copy, nq_stream *stre
         nq_put_req_free(r);
         return nq_fail(NQ_ENOMEM, "put: out of memory");
     }
-    if (try_direct(c, r)) {
+    /* a multi-loop server: the I/O thread of the peer, or one part per
+     * I/O thread (shard.c) */
+    nq_comm *to = c;
+    if (c->nshards > 1) {
+        int k = nq_shard_route(c, r);
+        if (k < 0) {
+            atomic_fetch_sub(&c->putters, 1);
+            if (k == -1)
+                return NQ_OK;
+            nq_put_req_free(r);
+            return nq_fail(NQ_ENOMEM, "put: out of memory");
+        }
+        to = c->shards[k];
+    }
+    if (try_direct(to, r)) {
         atomic_fetch_sub(&c->putters, 1);
         return NQ_OK;
     }
-    nq_mpsc_push(&c->cmdq, &r->node);
+    nq_mpsc_push(&to->cmdq, &r->node);
     atomic_fetch_sub(&c->putters, 1);
-    nq_loop_wake_for_cmd(c);
+    nq_loop_wake_for_cmd(to);
     return NQ_OK;
 }
 
@@ -411,18 +473,27 @@ nq_status nq_comm_get(nq_comm *c, const uint8_t *peers, size_t npeers, int64_t t
     return nq_recvq_get(&c->rq, NQ_KINDS_ALL, peers, npeers, timeout_ms, out);
 }
 
+/* close_mu held: every shard's close is done. */
+static int all_done(nq_comm *c)
+{
+    for (int i = 0; i < c->nshards; i++)
+        if (!c->shards[i]->close_done)
+            return 0;
+    return 1;
+}
+
 static nq_status wait_close_done(nq_comm *c, int64_t timeout_ms)
 {
     struct timespec deadline;
     nq_deadline(&deadline, timeout_ms);
     pthread_mutex_lock(&c->close_mu);
     int timed_out = 0;
-    while (!c->close_done && !timed_out) {
+    while (!all_done(c) && !timed_out) {
         if (timeout_ms < 0)
             pthread_cond_wait(&c->close_cv, &c->close_mu);
         else
             timed_out = pthread_cond_timedwait(&c->close_cv, &c->close_mu, &deadline) != 0 &&
-                        !c->close_done;
+                        !all_done(c);
     }
     pthread_mutex_unlock(&c->close_mu);
     return timed_out ? NQ_ETIMEDOUT : NQ_OK;
@@ -443,17 +514,30 @@ static void cancel_leftovers(nq_comm *c)
     struct nq_mpsc_node *node;
     while ((node = nq_mpsc_pop(&c->cmdq))) {
         struct nq_put_req *r = (struct nq_put_req *)node;
-        if (r->kind == NQ_CMD_PUT)
-            nq_count_put_done(c, NQ_ECANCELED);
-        if (r->kind == NQ_CMD_PUT && r->fn)
-            r->fn(r->user, NQ_ECANCELED);
-        if (r->kind == NQ_CMD_PUT)
-            nq_put_req_free(r);
-        else
-            free(r);
+        if (r->kind == NQ_CMD_PUT) {
+            r->result = NQ_ECANCELED;
+            nq_core_put_finish(c, r);
+        } else {
+            free(r); /* no ADOPT is left: nq_shard_orphans took them */
+        }
     }
     for (struct nq_session *s = c->sessions; s; s = s->next)
         nq_session_fail_all(c, s, NQ_ECANCELED);
+}
+
+/* close_mu held: the root's close_why says what every shard's says. */
+static void join_close_why(nq_comm *c)
+{
+    size_t len = strlen(c->close_why);
+    for (int i = 1; i < c->nshards; i++) {
+        const char *why = c->shards[i]->close_why;
+        if (!why[0] || len + 3 >= sizeof c->close_why)
+            continue;
+        int n = snprintf(c->close_why + len, sizeof c->close_why - len, "%s%s",
+                         len ? "; " : "", why);
+        if (n > 0)
+            len += (size_t)n < sizeof c->close_why - len ? (size_t)n : sizeof c->close_why - len - 1;
+    }
 }
 
 nq_status nq_comm_close(nq_comm *c, int64_t timeout_ms)
@@ -471,27 +555,39 @@ nq_status nq_comm_close(nq_comm *c, int64_t timeout_ms)
     nq_budget_close(&c->send_budget); /* puts waiting for budget give up */
     while (atomic_load(&c->putters))
         sched_yield();
+    /* shard 0 first: its begin_close closes the others (shard.c) */
     push_cmd(c, NQ_CMD_CLOSE);
     nq_loop_wake(c);
     nq_status st = wait_close_done(c, timeout_ms);
     if (st == NQ_ETIMEDOUT) {
-        push_cmd(c, NQ_CMD_ABORT);
-        nq_loop_wake(c);
+        for (int i = 0; i < c->nshards; i++) {
+            push_cmd(c->shards[i], NQ_CMD_ABORT);
+            nq_loop_wake(c->shards[i]);
+        }
         wait_close_done(c, NQ_FOREVER);
     }
-    nq_loop_join(c);
-    /* this thread now acts as the I/O thread: under io_mu, so that a
-     * statistics snapshot from another thread never reads half a change */
-    pthread_mutex_lock(&c->io_mu);
-    nq_loop_adopt(c, 1);
-    c->ops->destroy(c);
-    cancel_leftovers(c);
-    nq_loop_adopt(c, 0);
-    pthread_mutex_unlock(&c->io_mu);
+    for (int i = 0; i < c->nshards; i++)
+        nq_loop_join(c->shards[i]);
+    /* this thread now acts as each I/O thread in turn: under its io_mu, so
+     * that a statistics snapshot from another thread never reads half a
+     * change. Every loop has ended first: no hand-over comes any more. */
+    for (int i = 0; i < c->nshards; i++) {
+        struct nq_comm *s = c->shards[i];
+        pthread_mutex_lock(&s->io_mu);
+        nq_loop_adopt(s, 1);
+        nq_shard_orphans(s);
+        c->ops->destroy(s);
+        cancel_leftovers(s);
+        nq_loop_adopt(s, 0);
+        pthread_mutex_unlock(&s->io_mu);
+    }
     nq_recvq_close(&c->rq);
     nq_recvq_finish(&c->rq); /* pending receives: what is queued, else NQ_ECLOSED */
-    if (st == NQ_OK)
-        st = c->close_result;
+    pthread_mutex_lock(&c->close_mu);
+    for (int i = 0; i < c->nshards && st == NQ_OK; i++)
+        st = c->shards[i]->close_result;
+    join_close_why(c);
+    pthread_mutex_unlock(&c->close_mu);
     pthread_mutex_lock(&c->close_mu);
     c->closed = 1;
     pthread_cond_broadcast(&c->close_cv);
@@ -510,6 +606,7 @@ void nq_comm_free(nq_comm *c)
     if (!c)
         return;
     nq_comm_close(c, 0);
+    nq_shards_free(c);
     while (c->sessions) {
         struct nq_session *s = c->sessions;
         c->sessions = s->next;

@@ -76,7 +76,25 @@ struct nq_counters {
     uint64_t peers_cut;               /* server: peers cut over the per-peer limit */
 };
 
+/* A multi-loop server (nq_options_set_workers, shard.c) is a root
+ * communicator (the public one, shard 0) and nshards - 1 internal ones, each
+ * a whole nq_comm with its own I/O thread, loop, io_mu, cmdq, sessions and
+ * transport state: a "shard". A peer's session lives on one shard, chosen
+ * by its id (nq_shard_of). What all shards share lives in the root only and
+ * is reached through nq_root(c): the receive queue, the send budget, the
+ * peer sets (peers_mu), closing/putters and the close hand-shake (close_mu,
+ * close_cv; close_done, close_why and close_result are per shard, under the
+ * root's close_mu). Shards copy the root's options (a shallow copy: the
+ * root owns their strings). Everything else is per shard. */
 struct nq_comm {
+    struct nq_comm *root;        /* the public communicator; itself for the root */
+    struct nq_comm **shards;     /* root: nshards of them, shards[0] the root */
+    int nshards;                 /* root: 1 but for a multi-loop server */
+    int shard_ix;                /* its index in root->shards */
+    uint64_t shard_key;          /* root: keys nq_shard_of */
+    _Atomic uint64_t big_all;    /* root: big frames in progress, all shards (framer.h) */
+    struct nq_recvq_src *rxsrc;  /* its side of the root's receive queue */
+    struct nq_recvq_src rxsrc_own; /* (shards but the root: rxsrc points here) */
     nq_protocol protocol;
     nq_purpose purpose;
     struct nq_options o;
@@ -146,12 +164,19 @@ struct nq_comm {
     pthread_mutex_t close_mu;
     pthread_cond_t close_cv;
     int close_done;
+    int close_begun;       /* begin_close ran on this shard (close_mu) */
     int closed;            /* nq_comm_close finished */
     nq_status close_result;
     char close_why[512];   /* why close did not end cleanly (close_mu) */
 };
 
 /* ---- core only ---- */
+
+/* What every shard shares lives in the root (see struct nq_comm). */
+static inline struct nq_comm *nq_root(const struct nq_comm *c)
+{
+    return c->root;
+}
 
 /* What one extra target of a put holds: its send item (and the allocator's
  * header). The send limit counts it: a broadcast's fan-out is memory too. */
@@ -182,11 +207,22 @@ void nq_core_client_tick(struct nq_comm *c);
 void nq_core_close_why(struct nq_comm *c, char *out, size_t cap);
 /* Is the calling thread c's I/O thread? */
 int nq_core_on_io_thread(const struct nq_comm *c);
+/* ... or the I/O thread of any shard of c's communicator? */
+int nq_core_on_any_io_thread(const struct nq_comm *c);
 /* io_mu held, in a direct put: the put's callback will run on the I/O
  * thread (callbacks are documented to run there). */
 void nq_core_defer(struct nq_comm *c, struct nq_put_req *r);
 /* I/O thread: run the deferred callbacks. */
 void nq_core_run_deferred(struct nq_comm *c);
+/* r's last target is done: count it and run its callback (deferred to the
+ * I/O thread in a direct put). */
+void nq_core_put_complete(struct nq_comm *c, struct nq_put_req *r);
+/* The same, now: on the I/O thread or the thread acting as it. */
+void nq_core_put_finish(struct nq_comm *c, struct nq_put_req *r);
+/* A link handed over from another shard (shard.c): run its peer's ini,
+ * then the frames read after it. -1: close the link. */
+int nq_core_adopted(struct nq_comm *c, struct nq_link *l, const uint8_t *id,
+                    struct nq_msg *frames);
 /* Application thread, io_mu held, closing not begun: dispatch r and write it
  * out now. Returns 1 if the I/O thread must be woken to finish. */
 int nq_core_put_direct(struct nq_comm *c, struct nq_put_req *r);

@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "core/comm_internal.h"
+#include "core/future_internal.h"
 #include "core/handshake.h"
+#include "core/shard.h"
 #include "core/timeutil.h"
 
 static void log_line(struct nq_comm *c, nq_log_level level, const char *line);
@@ -68,7 +70,7 @@ void nq_core_event(struct nq_comm *c, nq_msg_kind kind, const uint8_t *peer, con
         nq_log(c, NQ_LOG_ERROR, "out of memory queueing a peer event");
         return;
     }
-    size_t dropped = nq_recvq_push(&c->rq, m);
+    size_t dropped = nq_recvq_push_from(&nq_root(c)->rq, c->rxsrc, m);
     if (dropped)
         nq_log_limited(c, &c->drop_log, NQ_LOG_WARN, "receive queue full: dropped %zu message(s)", dropped);
 }
@@ -82,8 +84,9 @@ void nq_core_refused(struct nq_comm *c, struct nq_link *l, const char *why)
 
 /* ---- live peer list (read by application threads) ---- */
 
-static void peers_update(struct nq_comm *c, const uint8_t *id, int live, int known)
+static void peers_update(struct nq_comm *shard, const uint8_t *id, int live, int known)
 {
+    struct nq_comm *c = nq_root(shard); /* one set for every I/O thread */
     pthread_mutex_lock(&c->peers_mu);
     if (live)
         nq_idset_add(&c->live, id);
@@ -283,6 +286,13 @@ int nq_core_frame(struct nq_comm *c, struct nq_link *l, struct nq_msg *m)
         return -1;
     }
     case NQ_FRAME_INI: {
+        /* a multi-loop server hands the link to the I/O thread that owns
+         * this peer's session, which then runs on_ini */
+        int moving = c->purpose == NQ_SERVER ? nq_shard_handover_begin(c, l, m->data) : 0;
+        if (moving) {
+            nq_msg_free(m);
+            return moving < 0 ? -1 : 0;
+        }
         int r = on_ini(c, l, m->data);
         nq_msg_free(m);
         l->peer_ini = 1;
@@ -307,7 +317,7 @@ int nq_core_frame(struct nq_comm *c, struct nq_link *l, struct nq_msg *m)
     s->bytes_in += m->size;
     c->ctr.msgs_in++;
     c->ctr.bytes_in += m->size;
-    size_t dropped = nq_recvq_push(&c->rq, m);
+    size_t dropped = nq_recvq_push_from(&nq_root(c)->rq, c->rxsrc, m);
     c->ctr.recv_dropped += dropped;
     if (dropped)
         nq_log_limited(c, &c->drop_log, NQ_LOG_WARN, "receive queue full: dropped %zu message(s)", dropped);
@@ -325,6 +335,10 @@ static void feed_frame(void *ctx, struct nq_msg *m)
     struct feed_ctx *f = ctx;
     if (f->failed) {
         nq_msg_free(m);
+        return;
+    }
+    if (f->l->ho) { /* read after the ini, for the I/O thread it goes to */
+        nq_shard_handover_hold(f->l, m);
         return;
     }
     if (nq_core_frame(f->c, f->l, m) < 0)
@@ -359,19 +373,37 @@ int nq_core_feed(struct nq_comm *c, struct nq_link *l, const uint8_t *buf, size_
 {
     struct feed_ctx f = {c, l, 0};
     c->ctr.frame_bytes_in += len;
-    nq_recvq_batch_begin(&c->rq);
+    nq_recvq_batch_begin(c->rxsrc);
     nq_status st = nq_framer_feed(&l->fr, buf, len, feed_frame, &f);
-    nq_recvq_batch_end(&c->rq);
-    return feed_status(c, l, st, f.failed);
+    nq_recvq_batch_end(&nq_root(c)->rq, c->rxsrc);
+    int r = feed_status(c, l, st, f.failed);
+    return l->ho ? nq_shard_handover_finish(c, l, r) : r;
 }
 
 int nq_core_direct_commit(struct nq_comm *c, struct nq_link *l, size_t n)
 {
     struct feed_ctx f = {c, l, 0};
     c->ctr.frame_bytes_in += n;
-    nq_recvq_batch_begin(&c->rq);
+    nq_recvq_batch_begin(c->rxsrc);
     nq_framer_direct_commit(&l->fr, n, feed_frame, &f);
-    nq_recvq_batch_end(&c->rq);
+    nq_recvq_batch_end(&nq_root(c)->rq, c->rxsrc);
+    int r = f.failed ? -1 : 0;
+    return l->ho ? nq_shard_handover_finish(c, l, r) : r;
+}
+
+int nq_core_adopted(struct nq_comm *c, struct nq_link *l, const uint8_t *id,
+                    struct nq_msg *frames)
+{
+    struct feed_ctx f = {c, l, 0};
+    f.failed = on_ini(c, l, id) < 0;
+    l->peer_ini = 1;
+    nq_recvq_batch_begin(c->rxsrc);
+    for (struct nq_msg *m = frames, *next; m; m = next) {
+        next = m->next;
+        m->next = NULL;
+        feed_frame(&f, m);
+    }
+    nq_recvq_batch_end(&nq_root(c)->rq, c->rxsrc);
     return f.failed ? -1 : 0;
 }
 
@@ -589,12 +621,8 @@ static void dispatch_put(struct nq_comm *c, struct nq_put_req *r)
     if (targets != targets_inline)
         free(targets);
     /* drop the hold: a put with no target completes at once */
-    if (--r->pending == 0) {
-        nq_count_put_done(c, r->result);
-        if (r->fn)
-            r->fn(r->user, r->result);
-        nq_put_req_free(r);
-    }
+    if (--r->pending == 0)
+        nq_core_put_complete(c, r);
 }
 
 static void begin_close(struct nq_comm *c)
@@ -602,6 +630,10 @@ static void begin_close(struct nq_comm *c)
     if (c->close_phase)
         return;
     c->close_phase = 1;
+    /* the accepting I/O thread stops handing links over (its close_begin
+     * below) before the others close: a hand-over it made is queued ahead
+     * of their CLOSE, so no session is adopted after its shard closed */
+    nq_shard_close_others(c);
     if (c->purpose == NQ_CLIENT) {
         struct nq_session *s = c->sessions;
         if (queue_fin(c, s) < 0)
@@ -628,10 +660,33 @@ void nq_core_run_deferred(struct nq_comm *c)
     c->deferred = c->deferred_tail = NULL;
     while (r) {
         struct nq_put_req *next = r->deferred_next;
-        r->fn(r->user, r->result);
-        nq_put_req_free(r);
+        nq_core_put_finish(c, r);
         r = next;
     }
+}
+
+void nq_core_put_complete(struct nq_comm *c, struct nq_put_req *r)
+{
+    /* a direct put's thread must not run callbacks: they run on the I/O
+     * thread (a part of a put spread over I/O threads may end in the
+     * user's callback too) */
+    if (c->in_direct && (r->whole || (r->fn && !nq_done_fn_any_thread(r->fn)))) {
+        nq_core_defer(c, r);
+        return;
+    }
+    nq_core_put_finish(c, r);
+}
+
+void nq_core_put_finish(struct nq_comm *c, struct nq_put_req *r)
+{
+    if (r->whole) {
+        nq_shard_part_done(c, r);
+        return;
+    }
+    nq_count_put_done(c, r->result);
+    if (r->fn)
+        r->fn(r->user, r->result);
+    nq_put_req_free(r);
 }
 
 int nq_core_put_direct(struct nq_comm *c, struct nq_put_req *r)
@@ -648,16 +703,22 @@ void nq_core_drain(struct nq_comm *c)
 {
     if (atomic_exchange(&c->resume_asked, 0))
         c->ops->resume(c);
-    /* receives: callbacks other threads decided, an earlier deadline */
-    nq_recvq_run_done(&c->rq);
-    if (atomic_exchange(&c->rq.rearm, 0))
-        nq_loop_receive_deadlines(c);
+    /* receives: callbacks other threads decided, an earlier deadline (the
+     * root's I/O thread serves the shared receive queue) */
+    if (c == nq_root(c)) {
+        nq_recvq_run_done(&c->rq);
+        if (atomic_exchange(&c->rq.rearm, 0))
+            nq_loop_receive_deadlines(c);
+    }
     struct nq_mpsc_node *node;
     while ((node = nq_mpsc_pop(&c->cmdq))) {
         struct nq_put_req *r = (struct nq_put_req *)node;
         switch (r->kind) {
         case NQ_CMD_PUT:
             dispatch_put(c, r);
+            break;
+        case NQ_CMD_ADOPT:
+            nq_shard_adopt(c, r);
             break;
         case NQ_CMD_CLOSE:
             free(r);
@@ -667,9 +728,9 @@ void nq_core_drain(struct nq_comm *c)
             free(r);
             char why[sizeof c->close_why];
             nq_core_close_why(c, why, sizeof why);
-            pthread_mutex_lock(&c->close_mu);
+            pthread_mutex_lock(&nq_root(c)->close_mu);
             snprintf(c->close_why, sizeof c->close_why, "%s", why);
-            pthread_mutex_unlock(&c->close_mu);
+            pthread_mutex_unlock(&nq_root(c)->close_mu);
             if (why[0])
                 nq_log(c, NQ_LOG_WARN, "close timed out: %s", why);
             c->ops->abort(c);
@@ -691,13 +752,14 @@ void nq_core_client_close_begin(struct nq_comm *c, int linked)
 void nq_core_close_done(struct nq_comm *c, nq_status result)
 {
     nq_core_note_change(c);
-    pthread_mutex_lock(&c->close_mu);
+    struct nq_comm *root = nq_root(c); /* the closing thread waits for every shard there */
+    pthread_mutex_lock(&root->close_mu);
     if (!c->close_done) {
         c->close_done = 1;
         c->close_result = result;
     }
-    pthread_cond_broadcast(&c->close_cv);
-    pthread_mutex_unlock(&c->close_mu);
+    pthread_cond_broadcast(&root->close_cv);
+    pthread_mutex_unlock(&root->close_mu);
     ev_break(c->loop, EVBREAK_ALL);
 }
 

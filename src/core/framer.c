@@ -18,24 +18,63 @@ void nq_framer_set_pool(struct nq_framer *f, struct nq_framer_pool *pool)
 /* The current frame now holds cap bytes: charge the difference. -1 when
  * the pool has no room for it (small frames always pass, and so does the
  * only big frame in progress). */
+static uint64_t big_part(uint64_t cap)
+{
+    return cap > NQ_MSG_INLINE_MAX ? cap : 0;
+}
+
+/* A shared pool (framer.h): the change of this frame's big bytes goes to
+ * the shared sum too; small frames never touch it. */
+static void share(struct nq_framer_pool *p, uint64_t was, uint64_t now)
+{
+    uint64_t a = big_part(was), b = big_part(now);
+    if (a == b)
+        return;
+    p->big += b - a;
+    if (b > a)
+        atomic_fetch_add_explicit(p->big_all, b - a, memory_order_relaxed);
+    else
+        atomic_fetch_sub_explicit(p->big_all, a - b, memory_order_relaxed);
+}
+
 static int charge(struct nq_framer *f, uint64_t cap)
 {
     struct nq_framer_pool *p = f->pool;
     if (!p)
         return 0;
     uint64_t others = p->used - f->charged;
+    if (p->big_all && cap > NQ_MSG_INLINE_MAX) /* other threads' big frames */
+        others += atomic_load_explicit(p->big_all, memory_order_relaxed) - p->big;
     if (p->limit && cap > NQ_MSG_INLINE_MAX && others > 0 && others + cap > p->limit)
         return -1;
-    p->used = others + cap;
+    if (p->big_all)
+        share(p, f->charged, cap);
+    p->used += cap - f->charged;
     f->charged = cap;
     return 0;
 }
 
 static void discharge(struct nq_framer *f)
 {
-    if (f->pool)
+    if (f->pool) {
+        if (f->pool->big_all)
+            share(f->pool, f->charged, 0);
         f->pool->used -= f->charged;
+    }
     f->charged = 0;
+}
+
+void nq_framer_move_pool(struct nq_framer *f, struct nq_framer_pool *pool)
+{
+    uint64_t charged = f->charged;
+    discharge(f);
+    f->pool = pool;
+    f->charged = charged; /* the frame's size, counted or (between pools) not */
+    if (pool) {
+        if (pool->big_all)
+            share(pool, 0, charged);
+        pool->used += charged;
+    }
 }
 
 void nq_framer_reset(struct nq_framer *f)

@@ -13,6 +13,12 @@
  * bytes are counted but never refused. */
 struct nq_framer_pool {
     uint64_t used, limit; /* limit 0: none */
+    /* A multi-loop server's I/O threads each have a pool, and share the
+     * count of bytes held by big frames (over NQ_MSG_INLINE_MAX): a big
+     * frame is measured against every thread's big frames plus its own
+     * thread's small ones. NULL: one I/O thread, used is everything. */
+    uint64_t big;                 /* of used: big frames' bytes */
+    _Atomic uint64_t *big_all;    /* every pool's big, summed */
 };
 
 struct nq_framer {
@@ -32,6 +38,10 @@ void nq_framer_init(struct nq_framer *f, uint64_t limit);
 /* Count this framer's frames in progress against pool. */
 void nq_framer_set_pool(struct nq_framer *f, struct nq_framer_pool *pool);
 void nq_framer_reset(struct nq_framer *f);
+/* The link moves to another I/O thread: its frame in progress leaves the
+ * old pool (pool NULL, on the old thread) and joins the new one (on the
+ * new thread). */
+void nq_framer_move_pool(struct nq_framer *f, struct nq_framer_pool *pool);
 /* Feed bytes; on_frame gets each complete frame (and owns it). Returns
  * NQ_OK, NQ_ETOOBIG (declared length over the limit), NQ_EAGAIN (the pool
  * of frames in progress is full) or NQ_ENOMEM. */

@@ -49,7 +49,10 @@ struct nq_send_item {
     int ini;                /* this frame is our ini (per connection) */
 };
 
-enum nq_cmd_kind { NQ_CMD_PUT, NQ_CMD_CLOSE, NQ_CMD_ABORT };
+/* ADOPT: a link handed over from another I/O thread (shard.c; user holds it) */
+enum nq_cmd_kind { NQ_CMD_PUT, NQ_CMD_CLOSE, NQ_CMD_ABORT, NQ_CMD_ADOPT };
+
+struct nq_put_whole;
 
 /* One put (or control command) handed from an application thread to the
  * I/O thread through the lock-free queue. */
@@ -66,6 +69,9 @@ struct nq_put_req {
     uint64_t charged;
     uint64_t charged_extra; /* of charged: for targets past the first */
     struct nq_put_req *deferred_next; /* on the comm's deferred list */
+    /* a multi-loop server's put spread over I/O threads: this request is
+     * one thread's part of it (shard.c), else NULL */
+    struct nq_put_whole *whole;
     size_t npeers;
     uint8_t peers[];          /* npeers ids, 16 bytes each */
 };

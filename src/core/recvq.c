@@ -514,7 +514,13 @@ void nq_recvq_finish(struct nq_recvq *q)
     fd_sync(q);
 }
 
-size_t nq_recvq_push(struct nq_recvq *q, struct nq_msg *m)
+void nq_recvq_add_src(struct nq_recvq *q, struct nq_recvq_src *src)
+{
+    src->next = q->own.next;
+    q->own.next = src;
+}
+
+size_t nq_recvq_push_from(struct nq_recvq *q, struct nq_recvq_src *src, struct nq_msg *m)
 {
     size_t dropped = 0;
     if (q->policy != NQ_QUEUE_BLOCK && atomic_load(&q->bytes) + cost(m) > q->limit) {
@@ -523,8 +529,8 @@ size_t nq_recvq_push(struct nq_recvq *q, struct nq_msg *m)
             return 1; /* the new message was the one dropped */
     }
     atomic_fetch_add_explicit(&q->bytes, cost(m), memory_order_relaxed);
-    q->in_msgs++;
-    q->in_bytes += m->size;
+    src->in_msgs++;
+    src->in_bytes += m->size;
     nq_mpsc_push(&q->inbox, &m->node);
     /* Dekker with nq_recvq_get_async, which raises async_n (a sequentially
      * consistent read-modify-write) and then takes arrivals: the bump of
@@ -534,8 +540,8 @@ size_t nq_recvq_push(struct nq_recvq *q, struct nq_msg *m)
     atomic_fetch_add(&q->seq, 1);
     if (atomic_load(&q->async_n))
         serve_async(q);
-    if (q->batch) {
-        q->batch_pushed = 1; /* getters are woken once, at the batch's end */
+    if (src->batch) {
+        src->batch_pushed = 1; /* getters are woken once, at the batch's end */
         return dropped;
     }
     if (atomic_load(&q->sleepers))
@@ -544,16 +550,16 @@ size_t nq_recvq_push(struct nq_recvq *q, struct nq_msg *m)
     return dropped;
 }
 
-void nq_recvq_batch_begin(struct nq_recvq *q)
+void nq_recvq_batch_begin(struct nq_recvq_src *src)
 {
-    q->batch++;
+    src->batch++;
 }
 
-void nq_recvq_batch_end(struct nq_recvq *q)
+void nq_recvq_batch_end(struct nq_recvq *q, struct nq_recvq_src *src)
 {
-    if (--q->batch || !q->batch_pushed)
+    if (--src->batch || !src->batch_pushed)
         return;
-    q->batch_pushed = 0;
+    src->batch_pushed = 0;
     /* the pushes' seq bumps came before this look (sequentially
      * consistent): a getter that went to sleep on an older seq is seen */
     if (atomic_load(&q->sleepers))
@@ -681,8 +687,13 @@ void nq_recvq_held(struct nq_recvq *q, const uint8_t *peer, uint64_t *msgs, uint
 {
     pthread_mutex_lock(&q->getters);
     if (!peer) {
-        *msgs = q->in_msgs - q->out_msgs;
-        *bytes = q->in_bytes - q->out_bytes;
+        uint64_t in_msgs = 0, in_bytes = 0;
+        for (const struct nq_recvq_src *src = &q->own; src; src = src->next) {
+            in_msgs += src->in_msgs;
+            in_bytes += src->in_bytes;
+        }
+        *msgs = in_msgs - q->out_msgs;
+        *bytes = in_bytes - q->out_bytes;
     } else {
         take_arrivals(q);
         *msgs = *bytes = 0;

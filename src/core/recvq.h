@@ -40,10 +40,20 @@ struct nq_recv_op {
     uint8_t peer_buf[];
 };
 
+/* One delivering thread's side of the queue: a multi-loop server's I/O
+ * threads push into one queue, each with its own batch state and counts,
+ * so that delivery stays free of shared writes beyond the inbox itself. */
+struct nq_recvq_src {
+    uint64_t in_msgs, in_bytes;  /* statistics: pushed */
+    int batch, batch_pushed;     /* pushes of one read, getters woken at its end
+                                    (nq_recvq_batch_begin/_end) */
+    struct nq_recvq_src *next;   /* the queue's other sources (set before any push) */
+};
+
 struct nq_recvq {
-    struct nq_mpsc inbox;        /* I/O thread -> getters */
-    uint64_t in_msgs, in_bytes;  /* statistics: pushed (I/O thread, beside the
-                                    inbox end it writes anyway) */
+    struct nq_mpsc inbox;        /* I/O threads -> getters */
+    struct nq_recvq_src own;     /* the first (or only) I/O thread's side; further
+                                    ones are chained from own.next */
     pthread_mutex_t getters;     /* getters only; the I/O thread never waits on it
                                     (except for the opt-in drop policies, and to
                                     hand arrivals to waiting async receives) */
@@ -53,8 +63,6 @@ struct nq_recvq {
     uint64_t out_msgs, out_bytes; /* statistics: got or dropped (under getters,
                                      beside head and tail); in - out is queued */
     _Atomic uint32_t seq;        /* bumped by every push and by close: futex word */
-    int batch, batch_pushed;     /* I/O thread: pushes of one read, getters woken at
-                                    its end (nq_recvq_batch_begin/_end) */
     atomic_int sleepers;
     atomic_int closed;
     _Atomic uint64_t bytes;
@@ -85,12 +93,20 @@ struct nq_recvq {
 
 void nq_recvq_init(struct nq_recvq *q, uint64_t limit, nq_queue_policy policy);
 void nq_recvq_destroy(struct nq_recvq *q);
-/* I/O thread: append a message; returns how many messages were dropped. */
-size_t nq_recvq_push(struct nq_recvq *q, struct nq_msg *m);
-/* I/O thread: pushes between these wake sleeping getters once, at the end,
- * rather than at each message (the frames of one read). Nest. */
-void nq_recvq_batch_begin(struct nq_recvq *q);
-void nq_recvq_batch_end(struct nq_recvq *q);
+/* Before any push: another I/O thread delivers into q through src. */
+void nq_recvq_add_src(struct nq_recvq *q, struct nq_recvq_src *src);
+/* I/O thread (its src): append a message; returns how many messages were
+ * dropped. */
+size_t nq_recvq_push_from(struct nq_recvq *q, struct nq_recvq_src *src, struct nq_msg *m);
+/* I/O thread (its src): pushes between these wake sleeping getters once, at
+ * the end, rather than at each message (the frames of one read). Nest. */
+void nq_recvq_batch_begin(struct nq_recvq_src *src);
+void nq_recvq_batch_end(struct nq_recvq *q, struct nq_recvq_src *src);
+/* The single-thread forms: through q->own. */
+static inline size_t nq_recvq_push(struct nq_recvq *q, struct nq_msg *m)
+{
+    return nq_recvq_push_from(q, &q->own, m);
+}
 /* 1 when the queue is over its limit (the I/O thread should stop reading). */
 int nq_recvq_full(struct nq_recvq *q);
 /* I/O thread, after delivering: when the queue is full, mark reading paused
@@ -109,7 +125,7 @@ nq_status nq_recvq_get(struct nq_recvq *q, unsigned kinds, const uint8_t *peers,
 size_t nq_recvq_get_more(struct nq_recvq *q, unsigned kinds, const uint8_t *peers,
                          size_t npeers, struct nq_msg **out, size_t max);
 /* Messages queued and their payload bytes: of every peer (peer NULL) or of
- * one. The caller keeps the I/O thread still (io_mu, or on it); this takes
+ * one. The caller keeps the I/O threads still (io_mu, or on it); this takes
  * the getters' lock. Of every peer it is two subtractions; of one peer, a
  * walk of the queue (a statistics call, not the message path). */
 void nq_recvq_held(struct nq_recvq *q, const uint8_t *peer, uint64_t *msgs, uint64_t *bytes);

@@ -70,14 +70,16 @@ static void item_done(struct nq_comm *c, struct nq_session *s, struct nq_send_it
     if (it != &r->item)
         free(it);
     if (--r->pending == 0) {
-        nq_count_put_done(c, r->result);
-        if (r->fn && c->in_direct && !nq_done_fn_any_thread(r->fn)) {
-            nq_core_defer(c, r);
+        /* the common case inline (every message's path): the I/O thread
+         * completing a put of its own */
+        if (!r->whole && !c->in_direct) {
+            nq_count_put_done(c, r->result);
+            if (r->fn)
+                r->fn(r->user, r->result);
+            nq_put_req_free(r);
             return;
         }
-        if (r->fn)
-            r->fn(r->user, r->result);
-        nq_put_req_free(r);
+        nq_core_put_complete(c, r);
     }
 }
 

@@ -2,12 +2,14 @@
  * read while it is held still, copied into a key/value list the caller
  * owns. The keys and their meaning are documented in docs/abi.md
  * ("Statistics"): add new ones, never rename or drop one. */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <netqueue/stats.h>
 
 #include "core/comm_internal.h"
+#include "core/shard.h"
 #include "core/status.h"
 #include "core/timeutil.h"
 
@@ -28,20 +30,35 @@ static void put(struct nq_stats *s, const char *key, uint64_t value)
     }
 }
 
+/* An I/O thread of a multi-loop server waits at most this long for
+ * another shard's lock (two I/O threads that each hold their own and want
+ * the other's would wait for ever): that shard is then left out. */
+#define NQ_STATS_PEEK_NS 50000000
+
 /* Hold the I/O thread still: it owns the counters and the sessions. On the
  * I/O thread itself (a put callback), or on the closing thread that acts
- * as it, the lock is already ours. */
+ * as it, the lock is already ours. 1 if taken, 0 if ours already, -1 if
+ * not taken (another shard, seen from an I/O thread: skipped). */
 static int hold(struct nq_comm *c)
 {
     if (nq_core_on_io_thread(c))
         return 0;
-    pthread_mutex_lock(&c->io_mu);
+    if (!nq_core_on_any_io_thread(c)) {
+        pthread_mutex_lock(&c->io_mu);
+        return 1;
+    }
+    int64_t until = nq_now_ns() + NQ_STATS_PEEK_NS;
+    while (pthread_mutex_trylock(&c->io_mu) != 0) {
+        if (nq_now_ns() > until)
+            return -1;
+        sched_yield();
+    }
     return 1;
 }
 
 static void release(struct nq_comm *c, int held)
 {
-    if (held)
+    if (held > 0)
         pthread_mutex_unlock(&c->io_mu);
 }
 
@@ -57,20 +74,48 @@ static uint64_t send_items(const struct nq_session *s)
     return n;
 }
 
-static void fill_comm(struct nq_comm *c, struct nq_stats *s)
+/* What one shard adds to the snapshot (held[i] >= 0: its lock is ours). */
+struct sums {
+    struct nq_counters k;
+    uint64_t live, sessions, send_msgs, send_bytes, lingering, partial;
+};
+
+_Static_assert(sizeof(struct nq_counters) % sizeof(uint64_t) == 0,
+               "struct nq_counters is summed as uint64_t fields");
+
+static void add_shard(const struct nq_comm *c, struct sums *t)
 {
-    const struct nq_counters *k = &c->ctr;
-    uint64_t live = 0, sessions = 0, send_msgs = 0, send_bytes = 0;
+    const uint64_t *from = (const uint64_t *)&c->ctr;
+    uint64_t *to = (uint64_t *)&t->k;
+    for (size_t i = 0; i < sizeof c->ctr / sizeof(uint64_t); i++)
+        to[i] += from[i];
     for (const struct nq_session *ss = c->sessions; ss; ss = ss->next) {
         if (c->purpose == NQ_SERVER || ss->identified)
-            sessions++;
+            t->sessions++;
         if (ss->link && ss->link->peer_ini)
-            live++;
-        send_msgs += send_items(ss);
-        send_bytes += ss->queued;
+            t->live++;
+        t->send_msgs += send_items(ss);
+        t->send_bytes += ss->queued;
     }
-    uint64_t rq_msgs, rq_bytes;
-    nq_recvq_held(&c->rq, NULL, &rq_msgs, &rq_bytes);
+    t->lingering += c->lingering;
+    t->partial += c->rx_pool.used;
+}
+
+static void fill_comm(struct nq_comm *c, const int *held, struct nq_stats *s)
+{
+    struct sums t = {0};
+    for (int i = 0; i < c->nshards; i++)
+        if (held[i] >= 0)
+            add_shard(c->shards[i], &t);
+    const struct nq_counters *k = &t.k;
+    uint64_t live = t.live, sessions = t.sessions, send_msgs = t.send_msgs,
+             send_bytes = t.send_bytes;
+    uint64_t rq_msgs = 0, rq_bytes = 0;
+    int all = 1;
+    for (int i = 0; i < c->nshards; i++)
+        all &= held[i] >= 0;
+    if (all) /* (it reads every shard's delivery counts: only while all are held) */
+        nq_recvq_held(&c->rq, NULL, &rq_msgs, &rq_bytes);
     uint64_t failed = 0;
     for (int i = 1; i < NQ_STATUS_SLOTS; i++)
         failed += k->puts_done[i];
@@ -96,11 +141,11 @@ static void fill_comm(struct nq_comm *c, struct nq_stats *s)
     put(s, "send_queue_msgs", send_msgs);
     put(s, "send_queue_bytes", send_bytes);
     put(s, "send_budget_bytes", atomic_load(&c->send_budget.used));
-    put(s, "partial_bytes", c->rx_pool.used);
+    put(s, "partial_bytes", t.partial);
     put(s, "connections", k->connections);
     put(s, "sessions", sessions);
     put(s, "sessions_live", live);
-    put(s, "sessions_lingering", c->lingering);
+    put(s, "sessions_lingering", t.lingering);
     put(s, "sessions_opened", k->sessions_opened);
     put(s, "sessions_expired", k->sessions_expired);
     put(s, "reconnects", k->reconnects);
@@ -139,16 +184,21 @@ nq_status nq_comm_stats(nq_comm *c, nq_stats **out)
     struct nq_stats *s = calloc(1, sizeof *s);
     if (!s)
         return nq_fail(NQ_ENOMEM, "stats: out of memory");
-    int held = hold(c);
-    fill_comm(c, s);
-    release(c, held);
+    /* every shard still at once (in index order: no two snapshots wait
+     * for each other), so that the sums are of one moment */
+    int held[NQ_SHARDS_MAX];
+    for (int i = 0; i < c->nshards; i++)
+        held[i] = hold(c->shards[i]);
+    fill_comm(c, held, s);
+    for (int i = c->nshards - 1; i >= 0; i--)
+        release(c->shards[i], held[i]);
     *out = s;
     return NQ_OK;
 }
 
 static const struct nq_session *find_peer(struct nq_comm *c, const uint8_t *peer)
 {
-    if (c->purpose == NQ_SERVER)
+    if (c->purpose == NQ_SERVER) /* c: the peer's shard */
         return nq_idmap_get(&c->session_by_id, peer);
     const struct nq_session *s = c->sessions;
     return s && s->identified && memcmp(s->peer, peer, NQ_ID_SIZE) == 0 ? s : NULL;
@@ -161,11 +211,12 @@ nq_status nq_comm_peer_stats(nq_comm *c, const uint8_t *peer, nq_stats **out)
     struct nq_stats *s = calloc(1, sizeof *s);
     if (!s)
         return nq_fail(NQ_ENOMEM, "stats: out of memory");
-    int held = hold(c);
-    const struct nq_session *ss = find_peer(c, peer);
+    struct nq_comm *sh = c->nshards > 1 ? c->shards[nq_shard_of(c, peer)] : c;
+    int held = hold(sh);
+    const struct nq_session *ss = held >= 0 ? find_peer(sh, peer) : NULL;
     if (ss)
         fill_peer(c, ss, s);
-    release(c, held);
+    release(sh, held);
     if (!ss) {
         free(s);
         char hex[33];

@@ -5,6 +5,7 @@
 const struct nq_options *nq_core_opts(const struct nq_comm *c) { return &c->o; }
 struct ev_loop *nq_core_loop(const struct nq_comm *c) { return c->loop; }
 nq_purpose nq_core_purpose(const struct nq_comm *c) { return c->purpose; }
+int nq_core_shard(const struct nq_comm *c) { return c->shard_ix; }
 int nq_core_closing(const struct nq_comm *c) { return c->close_phase; }
 void *nq_core_transport(const struct nq_comm *c) { return c->transport; }
 void nq_core_set_transport(struct nq_comm *c, void *state) { c->transport = state; }
@@ -15,21 +16,21 @@ void nq_core_note_change(struct nq_comm *c) { c->io_changed = 1; }
 
 int nq_core_closed(struct nq_comm *c)
 {
-    /* written under close_mu by whichever thread ends the close */
-    pthread_mutex_lock(&c->close_mu);
+    /* written under the root's close_mu by whichever thread ends the close */
+    pthread_mutex_lock(&nq_root(c)->close_mu);
     int done = c->close_done;
-    pthread_mutex_unlock(&c->close_mu);
+    pthread_mutex_unlock(&nq_root(c)->close_mu);
     return done;
 }
 
 int nq_core_reading_paused(struct nq_comm *c)
 {
-    return atomic_load(&c->rq.paused) && !c->close_phase;
+    return atomic_load(&nq_root(c)->rq.paused) && !c->close_phase;
 }
 
 int nq_core_pause_if_full(struct nq_comm *c)
 {
-    return nq_recvq_pause_if_full(&c->rq);
+    return nq_recvq_pause_if_full(&nq_root(c)->rq);
 }
 
 void nq_core_link_init(struct nq_comm *c, struct nq_link *l)

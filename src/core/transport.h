@@ -25,6 +25,7 @@
 
 struct nq_comm;
 struct nq_session;
+struct nq_handover;
 
 /* The part of a transport connection the core looks at. Transports embed
  * it as the first member of their connection struct. */
@@ -33,6 +34,7 @@ struct nq_link {
     struct nq_framer fr;
     int peer_ini;         /* the peer's ini arrived on this link */
     char name[64];        /* "127.0.0.1:5555" for log lines */
+    struct nq_handover *ho; /* core: being handed to another I/O thread (shard.c) */
 };
 
 /* A warning that a peer can trigger at will (garbage, failed attempts) is
@@ -60,6 +62,16 @@ struct nq_transport_ops {
     void (*drop_link)(struct nq_comm *c, struct nq_link *l);
     /* caller's thread, after the I/O thread ended */
     void (*destroy)(struct nq_comm *c);
+    /* A multi-loop server (nq_options_set_workers) moves a link to the
+     * I/O thread that owns its peer, once the peer's ini names it. Both
+     * NULL: the transport runs one I/O thread whatever workers says.
+     * detach, on c's I/O thread: stop every watcher of l on c's loop and
+     * forget l (nothing of l may run on c's thread afterwards). attach, on
+     * the new owner c's I/O thread (or its closing thread): take l over,
+     * start its watchers on nq_core_loop(c); it must read what is already
+     * buffered for l (TLS records) as well as the socket. */
+    void (*detach)(struct nq_comm *c, struct nq_link *l);
+    void (*attach)(struct nq_comm *c, struct nq_link *l);
     /* kick may run on an application thread that holds io_mu (the direct
      * put path): the transport's state is touched only under io_mu and every
      * libev change it makes there is flagged with nq_core_note_change */
@@ -71,6 +83,9 @@ struct nq_transport_ops {
 const struct nq_options *nq_core_opts(const struct nq_comm *c);
 struct ev_loop *nq_core_loop(const struct nq_comm *c);
 nq_purpose nq_core_purpose(const struct nq_comm *c);
+/* Which I/O thread of a multi-loop server c is: 0 accepts (it owns the
+ * listening socket and the port); the others only take links over. */
+int nq_core_shard(const struct nq_comm *c);
 /* close has begun (close_begin ran) */
 int nq_core_closing(const struct nq_comm *c);
 /* close is complete: no reconnection, nothing more to do */
@@ -109,9 +124,12 @@ void nq_log(struct nq_comm *c, nq_log_level level, const char *fmt, ...)
 void nq_log_limited(struct nq_comm *c, struct nq_ratelimit *rl, nq_log_level level,
                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* Feed received bytes through l's framer into nq_core_frame. -1: close l. */
+/* Feed received bytes through l's framer into nq_core_frame. -1: close l.
+ * 1: l was handed to another I/O thread (ops.detach ran): stop, and touch
+ * l no more. */
 int nq_core_feed(struct nq_comm *c, struct nq_link *l, const uint8_t *buf, size_t len);
-/* n bytes were received at the pointer nq_framer_direct gave. -1: close l. */
+/* n bytes were received at the pointer nq_framer_direct gave. -1: close l;
+ * 1: handed over, as for nq_core_feed. */
 int nq_core_direct_commit(struct nq_comm *c, struct nq_link *l, size_t n);
 
 /* Write out every session that got output since the last flush. Call it

@@ -13,6 +13,11 @@ int nq_core_on_io_thread(const struct nq_comm *c)
     return io_thread_of == c;
 }
 
+int nq_core_on_any_io_thread(const struct nq_comm *c)
+{
+    return io_thread_of && io_thread_of->root == c->root;
+}
+
 void nq_loop_adopt(struct nq_comm *c, int on)
 {
     static __thread const struct nq_comm *before;

@@ -68,6 +68,26 @@ static void set_keepalive(int fd, int64_t timeout_ms)
     setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
 }
 
+static void list_add(struct tcp_state *t, struct tcp_conn *k)
+{
+    k->prev = NULL;
+    k->next = t->conns;
+    if (t->conns)
+        t->conns->prev = k;
+    t->conns = k;
+}
+
+static void list_remove(struct tcp_state *t, struct tcp_conn *k)
+{
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        t->conns = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    k->next = k->prev = NULL;
+}
+
 struct tcp_conn *nq_tcp_conn_new(struct tcp_state *t, int fd, int connecting, const char *name)
 {
     struct nq_comm *c = t->c;
@@ -99,10 +119,7 @@ struct tcp_conn *nq_tcp_conn_new(struct tcp_state *t, int fd, int connecting, co
             return NULL;
         }
     }
-    k->next = t->conns;
-    if (t->conns)
-        t->conns->prev = k;
-    t->conns = k;
+    list_add(t, k);
     ev_io_init(&k->io, on_io, fd, connecting ? EV_WRITE : EV_READ);
     k->io.data = k;
     k->events = connecting ? EV_WRITE : EV_READ;
@@ -110,17 +127,27 @@ struct tcp_conn *nq_tcp_conn_new(struct tcp_state *t, int fd, int connecting, co
     return k;
 }
 
+void nq_tcp_conn_detach(struct tcp_conn *k)
+{
+    ev_io_stop(nq_core_loop(k->c), &k->io);
+    k->events = 0;
+    list_remove(nq_core_transport(k->c), k);
+    k->c = NULL;
+}
+
+void nq_tcp_conn_attach(struct tcp_state *t, struct tcp_conn *k)
+{
+    k->c = t->c;
+    list_add(t, k);
+    nq_tcp_conn_update(k); /* watchers on this loop; TLS records already read count too */
+}
+
 void nq_tcp_conn_close(struct tcp_conn *k, const char *why)
 {
     struct nq_comm *c = k->c;
     struct tcp_state *t = nq_core_transport(c);
     ev_io_stop(nq_core_loop(c), &k->io);
-    if (k->prev)
-        k->prev->next = k->next;
-    else
-        t->conns = k->next;
-    if (k->next)
-        k->next->prev = k->prev;
+    list_remove(t, k);
     if (k->ssl) {
         if (k->tls_ready)
             SSL_shutdown(k->ssl);
@@ -255,6 +282,8 @@ static int do_read(struct tcp_conn *k)
             nq_tcp_conn_close(k, "protocol error");
             return -1;
         }
+        if (r > 0)
+            return -1; /* handed to its peer's I/O thread: k is not ours any more */
         budget -= (size_t)n < budget ? (size_t)n : budget;
         nq_core_pause_if_full(c);
     }

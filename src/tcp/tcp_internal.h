@@ -50,6 +50,10 @@ struct tcp_state {
 
 /* Adopt a connected (or connecting) socket. NULL on failure (fd closed). */
 struct tcp_conn *nq_tcp_conn_new(struct tcp_state *t, int fd, int connecting, const char *name);
+/* Move k to another I/O thread: detach on its own (watchers stopped, off
+ * the list), attach on the new one's (k->c set, watchers started there). */
+void nq_tcp_conn_detach(struct tcp_conn *k);
+void nq_tcp_conn_attach(struct tcp_state *t, struct tcp_conn *k);
 /* Close and free; tells the core the link is gone. */
 void nq_tcp_conn_close(struct tcp_conn *k, const char *why);
 /* Recompute what the watcher waits for. */

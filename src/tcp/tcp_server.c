@@ -97,6 +97,12 @@ static nq_status server_start(struct nq_comm *c)
     struct tcp_state *t = nq_tcp_state_new(c);
     if (!t)
         return nq_fail(NQ_ENOMEM, "tcp: out of memory");
+    if (nq_core_shard(c) > 0) {
+        /* another I/O thread of a multi-loop server: it only takes over
+         * links whose peers it owns (their TLS is set up already) */
+        nq_core_set_transport(c, t);
+        return NQ_OK;
+    }
     nq_status st = NQ_OK;
     if (nq_core_opts(c)->tls && (st = nq_tls_context(&t->ssl_ctx, nq_core_opts(c), 1)) != NQ_OK) {
         nq_tcp_state_free(t);
@@ -165,6 +171,17 @@ static void server_drop_link(struct nq_comm *c, struct nq_link *l)
     nq_tcp_conn_close((struct tcp_conn *)l, "replaced by a reconnection");
 }
 
+/* A multi-loop server moves a link to its peer's I/O thread. */
+static void server_detach(struct nq_comm *c, struct nq_link *l)
+{
+    nq_tcp_conn_detach((struct tcp_conn *)l);
+}
+
+static void server_attach(struct nq_comm *c, struct nq_link *l)
+{
+    nq_tcp_conn_attach(nq_core_transport(c), (struct tcp_conn *)l);
+}
+
 static void server_destroy(struct nq_comm *c)
 {
     struct tcp_state *t = nq_core_transport(c);
@@ -188,5 +205,7 @@ const struct nq_transport_ops nq_tcp_server_ops = {
     .resume = server_resume,
     .drop_link = server_drop_link,
     .destroy = server_destroy,
+    .detach = server_detach,
+    .attach = server_attach,
     .direct = 1,
 };

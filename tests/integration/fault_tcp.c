@@ -275,7 +275,8 @@ static void test_partial_frames_bounded(void **state)
     assert_int_equal(nqt_raw_send(a, body, sizeof body), 0);
     nqt_sleep_ms(200);
     assert_int_equal(nqt_raw_send(b, hdr, 8), 0);
-    assert_int_equal(nqt_raw_send(b, body, sizeof body), 0);
+    /* (b is refused at its header: the body may meet the reset already) */
+    (void)nqt_raw_send(b, body, sizeof body);
     size_t n = 0;
     assert_int_equal(nqt_raw_wait_eof(b, NQT_LONG_MS, &n), 0); /* b is cut */
     nqt_raw_close(b);

@@ -98,6 +98,11 @@ nq_options *nqt_tls_client_opts(int port, const char *ca)
 
 static nq_comm *make(nq_options *opts, nq_purpose purpose)
 {
+    /* NQT_WORKERS=N runs every test server on N I/O threads (the tcp
+     * suites run again so under the label scale) */
+    const char *workers = getenv("NQT_WORKERS");
+    if (purpose == NQ_SERVER && workers && atoi(workers) > 1)
+        assert_int_equal(nq_options_set_workers(opts, atoi(workers)), NQ_OK);
     nq_comm *c = NULL;
     nq_status st = nq_comm_new(&c, NQ_TCP, purpose, opts);
     if (st != NQ_OK)
