@@ -725,3 +725,17 @@ void mqtt_state_destroy(struct mqtt_state *t)
     free(t->seen);
     free(t);
 }
+
+int mqtt_side_client(struct mqtt_state *t, const char *prefix, char *id, size_t idcap,
+                     void *ctx, MQTTAsync_connectionLost *lost,
+                     MQTTAsync_messageArrived *arrived, MQTTAsync *h)
+{
+    snprintf(id, idcap, "%s%s", prefix, t->own_hex);
+    if (MQTTAsync_create(h, t->uri, id, MQTTCLIENT_PERSISTENCE_NONE, NULL) != MQTTASYNC_SUCCESS)
+        return -1;
+    if (MQTTAsync_setCallbacks(*h, ctx, lost, arrived, NULL) != MQTTASYNC_SUCCESS) {
+        MQTTAsync_destroy(h);
+        return -1;
+    }
+    return 0;
+}

@@ -299,4 +299,11 @@ struct mqtt_link *mqtt_link_find(struct mqtt_state *t, const char *hex);
 /* Feed a message's bytes into l; closes l on a protocol error (returns -1). */
 int mqtt_link_feed(struct mqtt_link *l, struct mqtt_in *in);
 
+/* A side paho client of this communicator's (the waker, the publishing
+ * connection): client id prefix + our hex id into id, no persistence, ctx
+ * handed to its callbacks. 0, or -1 (nothing made). Caller's thread. */
+int mqtt_side_client(struct mqtt_state *t, const char *prefix, char *id, size_t idcap,
+                     void *ctx, MQTTAsync_connectionLost *lost,
+                     MQTTAsync_messageArrived *arrived, MQTTAsync *h);
+
 #endif

@@ -150,17 +150,11 @@ int mqtt_waker_create(struct mqtt_state *t)
     if (!w)
         return -1;
     w->t = t;
-    snprintf(w->id, sizeof w->id, "nqw%s", t->own_hex);
+    if (mqtt_side_client(t, "nqw", w->id, sizeof w->id, w, on_lost, on_message, &w->h) < 0) {
+        free(w);
+        return -1;
+    }
     snprintf(w->topic, sizeof w->topic, "nq-wake/%s", w->id);
-    if (MQTTAsync_create(&w->h, t->uri, w->id, MQTTCLIENT_PERSISTENCE_NONE, NULL) != MQTTASYNC_SUCCESS) {
-        free(w);
-        return -1;
-    }
-    if (MQTTAsync_setCallbacks(w->h, w, on_lost, on_message, NULL) != MQTTASYNC_SUCCESS) {
-        MQTTAsync_destroy(&w->h);
-        free(w);
-        return -1;
-    }
     t->waker = w;
     return 0;
 }

@@ -141,13 +141,7 @@ int mqtt_writer_create(struct mqtt_state *t)
     if (!w)
         return -1;
     w->t = t;
-    snprintf(w->id, sizeof w->id, "nqp%s", t->own_hex);
-    if (MQTTAsync_create(&w->h, t->uri, w->id, MQTTCLIENT_PERSISTENCE_NONE, NULL) != MQTTASYNC_SUCCESS) {
-        free(w);
-        return -1;
-    }
-    if (MQTTAsync_setCallbacks(w->h, w, on_lost, on_message, NULL) != MQTTASYNC_SUCCESS) {
-        MQTTAsync_destroy(&w->h);
+    if (mqtt_side_client(t, "nqp", w->id, sizeof w->id, w, on_lost, on_message, &w->h) < 0) {
         free(w);
         return -1;
     }
