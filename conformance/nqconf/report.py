@@ -15,7 +15,7 @@ def counts(results):
     return rows
 
 
-def summary(results, impl, unexpected, stale, wire_logs=True):
+def summary(results, impl, unexpected, stale, wire_logs=True, coverage_short=()):
     out = [f"nq-conformance: {impl}"]
     for r in results:
         mark = r["verdict"]
@@ -39,7 +39,12 @@ def summary(results, impl, unexpected, stale, wire_logs=True):
         out.append(f"\nFAIL: {len(unexpected)} case(s): {' '.join(unexpected)}")
     if stale:
         out.append(f"\nSTALE: recorded as failing but passed: {' '.join(stale)}")
-    if not unexpected and not stale:
+    if coverage_short:
+        out.append("")
+        out += [f"COVERAGE TOO LOW: {msg}" for msg in coverage_short]
+        out.append("nq-conformance: the run checked too little to pass; fix the adapter, select "
+                   "the cases it supports (--transport, --case), or pass --allow-unsupported")
+    if not unexpected and not stale and not coverage_short:
         out.append("\nOK: no unexpected failure")
     return "\n".join(out) + "\n"
 
