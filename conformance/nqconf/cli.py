@@ -105,6 +105,9 @@ def main(argv=None):
     p.add_argument("--case", action="append", default=[], metavar="PREFIX",
                    help="only case ids starting with PREFIX (repeatable)")
     p.add_argument("--strict", action="store_true", help="a failing SHOULD case is FAIL")
+    p.add_argument("--scope", choices=catalogue.SCOPES, default="netqueue",
+                   help="requirement level: protocol (what any peer needs to interoperate with "
+                        "the reference) or netqueue (that plus netqueue's own guarantees; default)")
     p.add_argument("--list", action="store_true", help="print the catalogue and exit")
     p.add_argument("--catalogue", default=os.path.join(HERE, "cases"))
     p.add_argument("--expected", help="expected-failures file (deviations.json, known-failures-*.json)")
@@ -136,10 +139,11 @@ def main(argv=None):
     bad = [t for t in transports if t not in catalogue.TRANSPORTS]
     if bad:
         p.error(f"unknown transport {bad[0]}")
-    cases = catalogue.select(cases, transports, a.case)
+    cases = catalogue.select(cases, transports, a.case, a.scope)
     if a.list:
         for c in cases:
-            print(f"{c.id:<22} {c.level:<6} {c.role:<6} {c.dialect:<7} {c.clause:<10} {c.description}")
+            print(f"{c.id:<22} {c.level:<6} {c.scope:<8} {c.role:<6} {c.dialect:<7} {c.clause:<10} "
+                  f"{c.description}")
         print(f"{len(cases)} cases")
         return 0
     if not a.adapter:
@@ -159,7 +163,7 @@ def main(argv=None):
     sys.stdout.write(report.summary(results, name, unexpected, stale, wire_logs=not a.quiet,
                                     coverage_short=short))
     print(f"({len(results)} cases in {time.monotonic() - t0:.1f} s)")
-    meta = {"adapter": a.adapter, "strict": a.strict, "unexpected_failures": unexpected,
+    meta = {"adapter": a.adapter, "strict": a.strict, "scope": a.scope, "unexpected_failures": unexpected,
             "stale_expected_failures": stale,
             "coverage": {k: {"answered": v[0], "selected": v[1]}
                          for k, v in coverage.table(results).items()},
