@@ -9,6 +9,15 @@ add_test(NAME conformance_runner_unit
   COMMAND ${NQ_CONF_PYTHON3} -m unittest discover -s ${_dir}/tests -t ${_dir})
 set_tests_properties(conformance_runner_unit PROPERTIES LABELS "conformance;unit" TIMEOUT 120)
 
+# The runner as a program (coverage check, python3 -m nqconf[.cli],
+# progress lines) against a test adapter that implements nothing; a
+# separate module (runner_cli.py, not matched by discover's test*.py)
+# because it starts subprocesses.
+add_test(NAME conformance_runner_cli
+  COMMAND ${NQ_CONF_PYTHON3} -m unittest tests.runner_cli
+  WORKING_DIRECTORY ${_dir})
+set_tests_properties(conformance_runner_cli PROPERTIES LABELS "conformance;unit" TIMEOUT 120)
+
 # Transports the suite runs: all four. MQTT cases start a private
 # mosquitto per case; gRPC cases use grpcio. Without mosquitto, paho-mqtt
 # or grpcio in the runner's Python (or a library built without gRPC, whose

@@ -14,9 +14,14 @@ GROUPS = ("ini", "fin", "c2s", "s2c", "frame", "tls", "limits", "interleave",
 LEVELS = ("MUST", "SHOULD", "INFO")
 ROLES = ("server", "client", "both")
 DIALECTS = ("current", "legacy")
+# Requirement levels (docs/conformance.md, "Levels"): "protocol" is what any
+# peer must do to interoperate with the reference; "netqueue" is our own
+# extra guarantees (reconnection, takeover, close behaviour). A protocol
+# run (--scope protocol) leaves the netqueue cases out.
+SCOPES = ("protocol", "netqueue")
 CLAUSE = re.compile(r"^§\d+(\.\d+)*( ?, ?§\d+(\.\d+)*)*$")
 FIELDS = {"group", "n", "transports", "description", "clause", "level", "role",
-          "dialect", "script", "timeout"}
+          "dialect", "script", "timeout", "scope"}
 
 
 class CatalogueError(ValueError):
@@ -25,7 +30,7 @@ class CatalogueError(ValueError):
 
 class Case:
     __slots__ = ("id", "transport", "group", "n", "description", "clause", "level",
-                 "role", "dialect", "script", "timeout", "source")
+                 "role", "dialect", "script", "timeout", "source", "scope")
 
     def __init__(self, transport, d, source):
         self.transport = transport
@@ -36,13 +41,14 @@ class Case:
         self.level = d["level"]
         self.role = d["role"]
         self.dialect = d.get("dialect", "current")
+        self.scope = d.get("scope", "protocol")
         self.script = d["script"]
         self.timeout = d.get("timeout", 10)
         self.source = source
 
     def as_dict(self):
         return {k: getattr(self, k) for k in ("id", "transport", "group", "n", "description",
-                                              "clause", "level", "role", "dialect")}
+                                              "clause", "level", "role", "dialect", "scope")}
 
 
 def check_def(d, where):
@@ -69,6 +75,8 @@ def check_def(d, where):
         bad(f"role {d['role']!r} is not one of {ROLES}")
     if d.get("dialect", "current") not in DIALECTS:
         bad(f"dialect must be one of {DIALECTS}")
+    if d.get("scope", "protocol") not in SCOPES:
+        bad(f"scope must be one of {SCOPES}")
     if not CLAUSE.match(d["clause"]):
         bad(f"clause {d['clause']!r} must cite numbered sections of docs/protocol.md, like §3.1")
     if not isinstance(d["description"], str) or "\n" in d["description"]:
@@ -114,8 +122,11 @@ def load(directory):
     return cases
 
 
-def select(cases, transports=None, prefixes=None):
-    """Cases of the given transports whose id starts with one of prefixes."""
+def select(cases, transports=None, prefixes=None, scope="netqueue"):
+    """Cases of the given transports whose id starts with one of prefixes,
+    at requirement level scope: "protocol" (only those) or "netqueue"
+    (protocol and netqueue cases: everything)."""
     return [c for c in cases
             if (not transports or c.transport in transports)
-            and (not prefixes or any(c.id.startswith(p) for p in prefixes))]
+            and (not prefixes or any(c.id.startswith(p) for p in prefixes))
+            and (scope == "netqueue" or c.scope == "protocol")]

@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 
-from . import catalogue, report
+from . import catalogue, coverage, report
 from .adapter import AdapterError, Retry, Unsupported
 from .script import Run, StepFailed
 from .verdict import Expected, judge, verdict
@@ -105,6 +105,9 @@ def main(argv=None):
     p.add_argument("--case", action="append", default=[], metavar="PREFIX",
                    help="only case ids starting with PREFIX (repeatable)")
     p.add_argument("--strict", action="store_true", help="a failing SHOULD case is FAIL")
+    p.add_argument("--scope", choices=catalogue.SCOPES, default="netqueue",
+                   help="requirement level: protocol (what any peer needs to interoperate with "
+                        "the reference) or netqueue (that plus netqueue's own guarantees; default)")
     p.add_argument("--list", action="store_true", help="print the catalogue and exit")
     p.add_argument("--catalogue", default=os.path.join(HERE, "cases"))
     p.add_argument("--expected", help="expected-failures file (deviations.json, known-failures-*.json)")
@@ -114,6 +117,17 @@ def main(argv=None):
     p.add_argument("--jobs", type=int, default=2, help="cases run at once (default 2)")
     p.add_argument("--all-logs", action="store_true", help="keep the wire log of every case")
     p.add_argument("--quiet", action="store_true", help="no wire logs in the summary")
+    p.add_argument("--allow-unsupported", action="store_true",
+                   help="do not fail a run whose coverage is too low (every case, or every case "
+                        "of a role, UNSUPPORTED)")
+    p.add_argument("--min-coverage", type=float, default=0.0, metavar="PERCENT",
+                   help="fail unless at least PERCENT %% of the selected cases, and of each role's, "
+                        "are answered (not UNSUPPORTED); default 0: fail only when none are")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="print a line per case as it finishes (default: when stdout is a terminal)")
+    g.add_argument("--no-progress", dest="progress", action="store_false")
+    p.set_defaults(progress=None)
     a = p.parse_args(argv)
 
     try:
@@ -125,10 +139,11 @@ def main(argv=None):
     bad = [t for t in transports if t not in catalogue.TRANSPORTS]
     if bad:
         p.error(f"unknown transport {bad[0]}")
-    cases = catalogue.select(cases, transports, a.case)
+    cases = catalogue.select(cases, transports, a.case, a.scope)
     if a.list:
         for c in cases:
-            print(f"{c.id:<22} {c.level:<6} {c.role:<6} {c.dialect:<7} {c.clause:<10} {c.description}")
+            print(f"{c.id:<22} {c.level:<6} {c.scope:<8} {c.role:<6} {c.dialect:<7} {c.clause:<10} "
+                  f"{c.description}")
         print(f"{len(cases)} cases")
         return 0
     if not a.adapter:
@@ -140,18 +155,43 @@ def main(argv=None):
     expected = Expected.load(a.expected) if a.expected else None
     ctx = {"certs": certs_dir(a.certs) if any(c.transport == "tls" for c in cases) else None,
            "expected": expected, "strict": a.strict, "all_logs": a.all_logs}
+    progress = sys.stdout.isatty() if a.progress is None else a.progress
     t0 = time.monotonic()
-    with concurrent.futures.ThreadPoolExecutor(max(1, a.jobs)) as pool:
-        results = list(pool.map(lambda c: run_case(c, argv_impl, ctx), cases))
+    results = run_all(cases, argv_impl, ctx, a.jobs, progress)
     unexpected, stale = judge(results, expected)
-    sys.stdout.write(report.summary(results, name, unexpected, stale, wire_logs=not a.quiet))
+    short = [] if a.allow_unsupported else coverage.shortfalls(results, a.min_coverage)
+    sys.stdout.write(report.summary(results, name, unexpected, stale, wire_logs=not a.quiet,
+                                    coverage_short=short))
     print(f"({len(results)} cases in {time.monotonic() - t0:.1f} s)")
-    meta = {"adapter": a.adapter, "strict": a.strict, "unexpected_failures": unexpected,
-            "stale_expected_failures": stale}
+    meta = {"adapter": a.adapter, "strict": a.strict, "scope": a.scope, "unexpected_failures": unexpected,
+            "stale_expected_failures": stale,
+            "coverage": {k: {"answered": v[0], "selected": v[1]}
+                         for k, v in coverage.table(results).items()},
+            "coverage_shortfalls": short}
     if a.json:
         with open(a.json, "w", encoding="utf-8") as f:
             f.write(report.to_json(results, name, meta))
     if a.junit:
         with open(a.junit, "w", encoding="utf-8") as f:
             f.write(report.to_junit(results, name))
-    return 1 if unexpected or stale else 0
+    return 1 if unexpected or stale or short else 0
+
+
+def run_all(cases, argv_impl, ctx, jobs, progress):
+    """Results in catalogue order; with progress, one line per case on
+    stdout as it finishes (completion order, flushed at once)."""
+    results = [None] * len(cases)
+    done = 0
+    with concurrent.futures.ThreadPoolExecutor(max(1, jobs)) as pool:
+        futs = {pool.submit(run_case, c, argv_impl, ctx): i for i, c in enumerate(cases)}
+        for fut in concurrent.futures.as_completed(futs):
+            r = results[futs[fut]] = fut.result()
+            done += 1
+            if progress:
+                print(f"[{done}/{len(cases)}] {r['id']:<22} {r['verdict']:<13} {r['seconds']:6.1f} s",
+                      flush=True)
+    return results
+
+
+if __name__ == "__main__":  # python3 -m nqconf.cli
+    sys.exit(main())

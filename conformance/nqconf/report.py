@@ -15,7 +15,7 @@ def counts(results):
     return rows
 
 
-def summary(results, impl, unexpected, stale, wire_logs=True):
+def summary(results, impl, unexpected, stale, wire_logs=True, coverage_short=()):
     out = [f"nq-conformance: {impl}"]
     for r in results:
         mark = r["verdict"]
@@ -23,6 +23,8 @@ def summary(results, impl, unexpected, stale, wire_logs=True):
         if dev:
             mark += f" ({dev['label']}: {dev['reason']}; {dev['version']})"
         line = f"  {r['id']:<22} {r['level']:<6} {mark}"
+        if r.get("scope") == "netqueue":
+            line += "  [netqueue level]"
         if r["verdict"] in ("FAIL", "NON-STRICT") and r.get("detail"):
             line += f"\n      {r['detail']}"
         out.append(line)
@@ -30,6 +32,7 @@ def summary(results, impl, unexpected, stale, wire_logs=True):
     out.append(f"  {'transport':<10}" + "".join(f"{v:>15}" for v in VERDICTS))
     for t, c in counts(results).items():
         out.append(f"  {t:<10}" + "".join(f"{c.get(v, 0):>15}" for v in VERDICTS))
+    out.append(scope_line(results, unexpected))
     if wire_logs:
         for r in results:
             if r["verdict"] == "FAIL" and not r.get("deviation") and r.get("wire_log"):
@@ -39,9 +42,26 @@ def summary(results, impl, unexpected, stale, wire_logs=True):
         out.append(f"\nFAIL: {len(unexpected)} case(s): {' '.join(unexpected)}")
     if stale:
         out.append(f"\nSTALE: recorded as failing but passed: {' '.join(stale)}")
-    if not unexpected and not stale:
+    if coverage_short:
+        out.append("")
+        out += [f"COVERAGE TOO LOW: {msg}" for msg in coverage_short]
+        out.append("nq-conformance: the run checked too little to pass; fix the adapter, select "
+                   "the cases it supports (--transport, --case), or pass --allow-unsupported")
+    if not unexpected and not stale and not coverage_short:
         out.append("\nOK: no unexpected failure")
     return "\n".join(out) + "\n"
+
+
+def scope_line(results, unexpected):
+    """The verdict per requirement level, so that a full run still gives a
+    clean answer for the protocol level alone."""
+    parts = []
+    for scope in ("protocol", "netqueue"):
+        rs = [r for r in results if r.get("scope", "protocol") == scope]
+        if rs:
+            bad = sum(r["id"] in unexpected for r in rs)
+            parts.append(f"{scope} level: {len(rs)} cases, {bad} unexpected FAIL")
+    return "  " + "; ".join(parts)
 
 
 def to_json(results, impl, meta):

@@ -256,6 +256,15 @@ class Run:
         self.adapter.send(cmd)
 
     def i_closed(self, s):
+        if s.get("ok") == "pending":
+            # close must not have returned yet (a client waiting for the
+            # server's fin): a negative check, it waits a short fixed time.
+            wait = s.get("for", 0.3)
+            ev = self.adapter.wait(lambda e: e.get("event") == "closed", wait)
+            if ev is not None:
+                raise StepFailed(f"close returned (ok={ev.get('ok')}) within {wait} s, expected it to "
+                                 "still be waiting")
+            return
         ev = self.adapter.wait(lambda e: e.get("event") == "closed", s.get("timeout", self.step_timeout))
         if ev is None:
             raise StepFailed(f"close did not return within {s.get('timeout', self.step_timeout)} s")

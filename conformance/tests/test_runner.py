@@ -50,6 +50,26 @@ class Catalogue(unittest.TestCase):
         cases = catalogue.parse(doc(GOOD, dict(GOOD, group="fin", n=2)))
         self.assertEqual([c.id for c in catalogue.select(cases, ["tls"], ["tls/fin"])], ["tls/fin/2"])
 
+    def test_scope_defaults_to_protocol_and_selects(self):
+        cases = catalogue.parse(doc(GOOD, dict(GOOD, n=2, scope="netqueue")))
+        self.assertEqual([c.scope for c in cases], ["protocol", "protocol", "netqueue", "netqueue"])
+        self.assertEqual([c.id for c in catalogue.select(cases, ["tcp"], None, "protocol")], ["tcp/ini/1"])
+        self.assertEqual(len(catalogue.select(cases, ["tcp"], None, "netqueue")), 2)
+        self.assertEqual(cases[2].as_dict()["scope"], "netqueue")
+        with self.assertRaises(catalogue.CatalogueError):
+            catalogue.parse(doc(dict(GOOD, scope="vendor")))
+
+    def test_netqueue_level_holds_netqueues_own_choices(self):
+        # Issue 15: takeover, reconnection and what a server's close waits
+        # for are netqueue's guarantees, not the wire protocol's.
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        cases = {c.id: c for c in catalogue.load(os.path.join(here, "cases"))}
+        for cid in ("tcp/ini/9", "tcp/ini/11", "tcp/fin/11", "tcp/fin/6", "tcp/fin/9", "tcp/fin/15",
+                    "grpc/interleave/7"):
+            self.assertEqual(cases[cid].scope, "netqueue", cid)
+        for cid in ("tcp/ini/1", "tcp/fin/1", "tcp/fin/16", "tcp/interleave/8", "tcp/s2c/9"):
+            self.assertEqual(cases[cid].scope, "protocol", cid)
+
     def test_shipped_catalogue_is_valid_and_large_enough(self):
         here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         cases = catalogue.load(os.path.join(here, "cases"))
@@ -106,6 +126,13 @@ class Reports(unittest.TestCase):
         c = report.counts(self.results)
         self.assertEqual(c["tcp"]["PASS"], 1)
         self.assertEqual(c["total"]["FAIL"], 2)
+
+    def test_summary_gives_a_verdict_per_level(self):
+        rs = self.results + [dict(result("tcp/fin/9", "FAIL"), scope="netqueue")]
+        text = report.summary(rs, "impl", ["tcp/ini/2", "tcp/fin/9"], [])
+        self.assertIn("protocol level: 4 cases, 1 unexpected FAIL; netqueue level: 1 cases, 1 unexpected FAIL",
+                      text)
+        self.assertIn("tcp/fin/9              MUST   FAIL  [netqueue level]", text)
 
     def test_json(self):
         d = json.loads(report.to_json(self.results, "impl", {"strict": False}))
