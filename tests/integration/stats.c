@@ -39,8 +39,10 @@ static uint64_t stat_now(nq_comm *c, const uint8_t *peer, const char *key)
 }
 
 /* Wait until key reaches want (counters only grow, queues fill; a peer
- * may not be known yet); returns the last value seen. */
-static uint64_t stat_wait(nq_comm *c, const uint8_t *peer, const char *key, uint64_t want)
+ * may not be known yet), or with at_least until it is at least want;
+ * returns the last value seen. */
+static uint64_t wait_stat(nq_comm *c, const uint8_t *peer, const char *key, uint64_t want,
+                          int at_least)
 {
     int64_t end = nqt_now_ms() + NQT_LONG_MS;
     uint64_t v = UINT64_MAX;
@@ -53,14 +55,25 @@ static uint64_t stat_wait(nq_comm *c, const uint8_t *peer, const char *key, uint
         } else {
             assert_int_equal(st, NQ_ENOPEER);
         }
-        if (v == want || nqt_now_ms() >= end)
+        int reached = at_least ? v != UINT64_MAX && v >= want : v == want;
+        if (reached || nqt_now_ms() >= end)
             break;
         nqt_sleep_ms(5);
     }
-    if (v != want)
-        print_message("%s: %llu, expected %llu\n", key, (unsigned long long)v,
-                      (unsigned long long)want);
+    if (at_least ? v == UINT64_MAX || v < want : v != want)
+        print_message("%s: %llu, expected %s%llu\n", key, (unsigned long long)v,
+                      at_least ? "at least " : "", (unsigned long long)want);
     return v;
+}
+
+static uint64_t stat_wait(nq_comm *c, const uint8_t *peer, const char *key, uint64_t want)
+{
+    return wait_stat(c, peer, key, want, 0);
+}
+
+static uint64_t stat_wait_at_least(nq_comm *c, const uint8_t *peer, const char *key, uint64_t want)
+{
+    return wait_stat(c, peer, key, want, 1);
 }
 
 static nq_comm *make(enum transport t, nq_purpose purpose, int port)
@@ -372,7 +385,9 @@ static void test_errors_by_kind(void **state)
     assert_int_equal(nqt_raw_send(fd, "half", 4), 0);
     /* every byte read so far: (8 + 9) + (24 + 8) + (24 + 8 + 4) */
     assert_int_equal(stat_wait(s, NULL, "frame_bytes_in", 85), 85);
-    assert_true(stat_now(s, NULL, "partial_bytes") >= 4);
+    /* (a server with several I/O threads moves the partial frame to its
+     * session's thread after the bytes were counted: wait for it there) */
+    assert_true(stat_wait_at_least(s, NULL, "partial_bytes", 4) >= 4);
     nqt_raw_abort(fd);
     assert_int_equal(stat_wait(s, NULL, "frames_truncated", 1), 1);
     assert_int_equal(stat_now(s, NULL, "partial_bytes"), 0);

@@ -179,7 +179,9 @@ def test_async_for_cancelled_loses_and_duplicates_nothing(c_server):
                     await t
                 except asyncio.CancelledError:
                     cancelled += 1
-            assert cancelled > 100
+            # how many cancels land depends on timing (99 on a loaded CI
+            # machine, ~150 idle): enough that the path was exercised
+            assert cancelled >= 20
             assert got == list(range(n))
             with pytest.raises(TimeoutError):
                 await c.aget(timeout=0.1)
