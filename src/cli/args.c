@@ -12,7 +12,8 @@ enum {
     OPT_SERVER_NAME, OPT_NO_VERIFY, OPT_CODEC, OPT_LEGACY, OPT_ID, OPT_QUIET,
     OPT_TIMEOUT, OPT_ECHO, OPT_REPLY, OPT_COUNT, OPT_CLIENTS, OPT_PUT,
     OPT_PUT_FILE, OPT_GET, OPT_HELP, OPT_QOS, OPT_USERNAME, OPT_PASSWORD,
-    OPT_CLOSE_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_KEEPALIVE, OPT_CLIENT_CA, OPT_STATS
+    OPT_CLOSE_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_KEEPALIVE, OPT_CLIENT_CA, OPT_STATS,
+    OPT_WORKERS
 };
 
 static const struct option options[] = {
@@ -46,6 +47,7 @@ static const struct option options[] = {
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
     {"keepalive", required_argument, NULL, OPT_KEEPALIVE},
     {"stats", required_argument, NULL, OPT_STATS},
+    {"workers", required_argument, NULL, OPT_WORKERS},
     {NULL, 0, NULL, 0}
 };
 
@@ -103,6 +105,8 @@ void cli_usage(FILE *f)
 "  --connect-timeout MS  client: fail pending puts after MS ms without\n"
 "                  reaching the server (default 30000; -1 never)\n"
 "  --keepalive MS  cut a peer silent for about MS ms (default 30000; 0 off)\n"
+"  --workers N     server, tcp/tls: run the sessions on N I/O threads (1-64;\n"
+"                  default 1)\n"
 "  --stats N       every N seconds, and once at exit, print the communicator's\n"
 "                  statistics on stderr as one line of key=value (rates per\n"
 "                  second for messages and bytes in and out)\n"
@@ -229,6 +233,7 @@ static int apply(struct cli_args *a, int opt, const char *arg)
         a->has_connect_timeout = 1;
         break;
     case OPT_STATS: rc = parse_long("--stats", arg, 1, 86400, &a->stats_s); break;
+    case OPT_WORKERS: rc = parse_long("--workers", arg, 1, 64, &a->workers); break;
     case OPT_KEEPALIVE:
         rc = parse_long("--keepalive", arg, 0, 86400000, &v);
         a->keepalive_ms = v;

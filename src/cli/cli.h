@@ -45,6 +45,7 @@ struct cli_args {
     int64_t keepalive_ms;       /* with has_keepalive */
     int has_connect_timeout, has_keepalive;
     long stats_s;               /* --stats N: every N s on stderr (0: none) */
+    long workers;               /* --workers N (0: not given) */
     /* server */
     int echo;
     const char *reply;

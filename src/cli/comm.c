@@ -49,6 +49,8 @@ int cli_comm_new(const struct cli_args *a, nq_purpose purpose, nq_comm **out)
         SET(nq_options_set_connect_timeout(o, a->connect_timeout_ms), "--connect-timeout");
     if (a->has_keepalive)
         SET(nq_options_set_keepalive(o, a->keepalive_ms), "--keepalive");
+    if (a->workers)
+        SET(nq_options_set_workers(o, (int)a->workers), "--workers");
     if (a->qos)
         SET(nq_options_set_mqtt_qos(o, a->qos), "--qos");
     if (a->username)

@@ -43,6 +43,11 @@ foreach(_pair cclient-pyserver pyclient-cserver)
   nq_interop(interop_${_pname}_tcp_readme ${NQ_REF_PYTHON} ${_pair} readme
     LABELS interop tcp pickle)
 endforeach()
+# reference clients against `nq server --workers 2` (sessions on 2 I/O threads)
+foreach(_case order big)
+  nq_interop(interop_pyclient_cserver_tls_workers2_${_case} ${NQ_REF_PYTHON}
+    pyclient-cserver ${_case} --tls --workers 2 LABELS interop tls scale)
+endforeach()
 nq_interop(interop_pyclient_cserver_tcp_pickle_values ${NQ_REF_PYTHON}
   pyclient-cserver values --codec pickle LABELS interop tcp pickle)
 nq_interop(interop_pyclient_cserver_tls_pickle_values ${NQ_REF_PYTHON}
@@ -70,6 +75,11 @@ if(Python3_Interpreter_FOUND)
   endforeach()
   nq_interop(cli_cclient_cserver_tcp_current_pickle_order ${Python3_EXECUTABLE}
     cclient-cserver order --codec pickle LABELS cli tcp pickle)
+  # nq server --workers: the same exchanges with the sessions on 2 I/O threads
+  foreach(_case order big)
+    nq_interop(cli_cclient_cserver_tcp_workers2_${_case} ${Python3_EXECUTABLE}
+      cclient-cserver ${_case} --workers 2 LABELS cli tcp scale)
+  endforeach()
 endif()
 
 add_test(NAME cli_usage COMMAND bash ${_nq_interop_dir}/cli_usage.sh $<TARGET_FILE:nq>)

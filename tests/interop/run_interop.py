@@ -274,6 +274,8 @@ class Run:
             argv += ["--protocol", a.protocol]
         if a.legacy:
             argv.append("--legacy")
+        if a.workers and role == "server":
+            argv += ["--workers", str(a.workers)]
         if a.tls:
             certs = a.certs
             argv += (["--tls", "--key", f"{certs}/server.key", "--cert", f"{certs}/server.pem"]
@@ -454,6 +456,7 @@ def main():
     p.add_argument("--codec", choices=["raw", "pickle"], default="raw")
     p.add_argument("--legacy", action="store_true")
     p.add_argument("--protocol", choices=["tcp", "grpc", "mqtt"], default="tcp")
+    p.add_argument("--workers", type=int, default=0, help="nq server --workers N")
     a = p.parse_args()
     if a.case == "readme":
         a.codec = "pickle"
