@@ -217,11 +217,11 @@ void nq_pool_free(void *p, size_t cap)
         return;
     /* only blocks of exactly a class's size are kept: anything else (a
      * message buffer realloc'd as bytes came, a big one) is not one of ours */
-    if (cap > NQ_POOL_MAX || class_size(class_of(cap)) != cap) {
+    unsigned i = cap <= NQ_POOL_MAX ? class_of(cap) : 0;
+    if (cap > NQ_POOL_MAX || class_size(i) != cap) {
         nq_bigbuf_give(p, cap);
         return;
     }
-    unsigned i = class_of(cap);
     struct free_block *b = p;
     struct local_cache *lc = i < LOCAL_CLASSES ? local_get() : NULL;
     if (!lc) {

@@ -607,21 +607,26 @@ void nq_comm_free(nq_comm *c)
         return;
     nq_comm_close(c, 0);
     nq_shards_free(c);
+    nq_comm_free_loop_state(c);
+    nq_recvq_destroy(&c->rq);
+    nq_budget_destroy(&c->send_budget);
+    nq_idset_free(&c->live);
+    nq_idset_free(&c->known);
+    pthread_cond_destroy(&c->close_cv);
+    pthread_mutex_destroy(&c->close_mu);
+    pthread_mutex_destroy(&c->peers_mu);
+    nq_options_clear(&c->o);
+    free(c);
+}
+
+void nq_comm_free_loop_state(struct nq_comm *c)
+{
     while (c->sessions) {
         struct nq_session *s = c->sessions;
         c->sessions = s->next;
         free(s);
     }
     ev_loop_destroy(c->loop);
-    nq_recvq_destroy(&c->rq);
-    nq_budget_destroy(&c->send_budget);
-    nq_idset_free(&c->live);
-    nq_idset_free(&c->known);
     nq_idmap_free(&c->session_by_id);
-    pthread_cond_destroy(&c->close_cv);
-    pthread_mutex_destroy(&c->close_mu);
-    pthread_mutex_destroy(&c->peers_mu);
     pthread_mutex_destroy(&c->io_mu);
-    nq_options_clear(&c->o);
-    free(c);
 }

@@ -235,6 +235,10 @@ static inline void nq_count_put_done(struct nq_comm *c, nq_status st)
     c->ctr.puts_done[(unsigned)st < NQ_STATUS_SLOTS ? (unsigned)st : NQ_STATUS_SLOTS - 1]++;
 }
 
+/* After the loop ended: free what one loop owns (its sessions, the libev
+ * loop, the id map, io_mu) — the root's and each shard's alike. */
+void nq_comm_free_loop_state(struct nq_comm *c);
+
 /* ---- loop thread (src/loop) ---- */
 nq_status nq_loop_start(struct nq_comm *c);
 void nq_loop_wake(struct nq_comm *c);

@@ -68,16 +68,8 @@ void nq_shards_free(struct nq_comm *root)
     if (!root->shards)
         return;
     for (int i = 1; i < root->nshards; i++) {
-        struct nq_comm *s = root->shards[i];
-        while (s->sessions) {
-            struct nq_session *ss = s->sessions;
-            s->sessions = ss->next;
-            free(ss);
-        }
-        ev_loop_destroy(s->loop);
-        nq_idmap_free(&s->session_by_id);
-        pthread_mutex_destroy(&s->io_mu);
-        free(s);
+        nq_comm_free_loop_state(root->shards[i]);
+        free(root->shards[i]);
     }
     free(root->shards);
     root->shards = NULL;

@@ -223,12 +223,12 @@ void mqtt_token_callbacks(MQTTAsync_responseOptions *ro, struct mqtt_state *t)
     ro->context = t;
 }
 
-static void disc_signal(struct mqtt_state *t)
+static void disc_signal(struct mqtt_disc *d)
 {
-    pthread_mutex_lock(&t->disc_mu);
-    t->disc_done = 1;
-    pthread_cond_broadcast(&t->disc_cv);
-    pthread_mutex_unlock(&t->disc_mu);
+    pthread_mutex_lock(&d->mu);
+    d->done = 1;
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
 }
 
 static void on_disc_success(void *ctx, MQTTAsync_successData *r)
@@ -239,6 +239,37 @@ static void on_disc_success(void *ctx, MQTTAsync_successData *r)
 static void on_disc_failure(void *ctx, MQTTAsync_failureData *r)
 {
     disc_signal(ctx);
+}
+
+void mqtt_disc_init(struct mqtt_disc *d)
+{
+    pthread_mutex_init(&d->mu, NULL);
+    nq_cond_init_monotonic(&d->cv);
+    d->done = 0;
+}
+
+void mqtt_disc_destroy(struct mqtt_disc *d)
+{
+    pthread_mutex_destroy(&d->mu);
+    pthread_cond_destroy(&d->cv);
+}
+
+void mqtt_disconnect_wait(MQTTAsync h, struct mqtt_disc *d)
+{
+    MQTTAsync_disconnectOptions o = MQTTAsync_disconnectOptions_initializer;
+    o.timeout = 2000; /* ms for queued publishes (the last fin) to go out */
+    o.onSuccess = on_disc_success;
+    o.onFailure = on_disc_failure;
+    o.context = d;
+    if (MQTTAsync_disconnect(h, &o) != MQTTASYNC_SUCCESS)
+        return;
+    struct timespec ts;
+    nq_deadline(&ts, 3000);
+    pthread_mutex_lock(&d->mu);
+    while (!d->done)
+        if (pthread_cond_timedwait(&d->cv, &d->mu, &ts) != 0)
+            break;
+    pthread_mutex_unlock(&d->mu);
 }
 
 /* ---- loop thread ---- */
@@ -609,8 +640,7 @@ nq_status mqtt_state_start(struct nq_comm *c, struct mqtt_state **out)
     nq_mpsc_init(&t->inbox);
     pthread_mutex_init(&t->inbox_mu, NULL);
     pthread_cond_init(&t->inbox_cv, NULL);
-    pthread_mutex_init(&t->disc_mu, NULL);
-    nq_cond_init_monotonic(&t->disc_cv);
+    mqtt_disc_init(&t->disc);
     if (c->o.tls && c->o.tls_cert && !c->o.tls_key) {
         mqtt_state_destroy(t);
         return nq_fail(NQ_EINVAL, "mqtt: a TLS client certificate needs its key (nq_options_set_tls_key)");
@@ -657,24 +687,6 @@ nq_status mqtt_state_start(struct nq_comm *c, struct mqtt_state **out)
     return NQ_OK;
 }
 
-static void wait_disconnect(struct mqtt_state *t)
-{
-    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
-    d.timeout = 2000; /* ms for queued publishes (the last fin) to go out */
-    d.onSuccess = on_disc_success;
-    d.onFailure = on_disc_failure;
-    d.context = t;
-    if (MQTTAsync_disconnect(t->h, &d) != MQTTASYNC_SUCCESS)
-        return;
-    struct timespec ts;
-    nq_deadline(&ts, 3000);
-    pthread_mutex_lock(&t->disc_mu);
-    while (!t->disc_done)
-        if (pthread_cond_timedwait(&t->disc_cv, &t->disc_mu, &ts) != 0)
-            break;
-    pthread_mutex_unlock(&t->disc_mu);
-}
-
 /* Caller's thread, the loop thread has ended. */
 void mqtt_state_destroy(struct mqtt_state *t)
 {
@@ -694,7 +706,7 @@ void mqtt_state_destroy(struct mqtt_state *t)
     mqtt_writer_destroy(t); /* the last publishes (our fin) go out first */
     if (t->h) {
         if (MQTTAsync_isConnected(t->h))
-            wait_disconnect(t);
+            mqtt_disconnect_wait(t->h, &t->disc);
         MQTTAsync_destroy(&t->h); /* no callback of ours runs after this */
     }
     free(t->view);
@@ -720,8 +732,7 @@ void mqtt_state_destroy(struct mqtt_state *t)
     }
     pthread_mutex_destroy(&t->inbox_mu);
     pthread_cond_destroy(&t->inbox_cv);
-    pthread_mutex_destroy(&t->disc_mu);
-    pthread_cond_destroy(&t->disc_cv);
+    mqtt_disc_destroy(&t->disc);
     free(t->seen);
     free(t);
 }

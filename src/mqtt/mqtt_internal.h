@@ -112,6 +112,20 @@ struct mqtt_link {
     struct mqtt_link *next, *prev;
 };
 
+/* A paho client's disconnect, waited for at destroy (the last publishes,
+ * our fin, go out first). It lives as long as the paho client: paho may
+ * call back after the wait gave up, until MQTTAsync_destroy. */
+struct mqtt_disc {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+};
+void mqtt_disc_init(struct mqtt_disc *d);
+void mqtt_disc_destroy(struct mqtt_disc *d);
+/* Disconnect h (2 s for queued publishes) and wait up to 3 s for paho to
+ * say it is done. Caller's thread. */
+void mqtt_disconnect_wait(MQTTAsync h, struct mqtt_disc *d);
+
 struct mqtt_state {
     struct nq_comm *c;
     MQTTAsync h;
@@ -154,10 +168,7 @@ struct mqtt_state {
      * bad frames): at most one line a second (nq_log_limited) */
     struct nq_ratelimit warn_rl;
 
-    /* the caller's thread waits here for the disconnect at destroy */
-    pthread_mutex_t disc_mu;
-    pthread_cond_t disc_cv;
-    int disc_done;
+    struct mqtt_disc disc; /* destroy waits here for the disconnect */
 
     struct mqtt_link *links;
     struct mqtt_pub *all;     /* every publish paho has not completed */

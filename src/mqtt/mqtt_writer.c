@@ -43,10 +43,7 @@ struct mqtt_writer {
     struct mqtt_state *t;
     MQTTAsync h;
     char id[8 + MQTT_HEX_LEN];
-    /* destroy waits here for the disconnect (the last publishes, our fin) */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int disc_done;
+    struct mqtt_disc disc; /* destroy waits here for the disconnect */
 };
 
 /* ---- paho threads ---- */
@@ -81,24 +78,6 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
     MQTTAsync_freeMessage(&m);
     MQTTAsync_free(topic);
     return 1;
-}
-
-static void disc_signal(struct mqtt_writer *w)
-{
-    pthread_mutex_lock(&w->mu);
-    w->disc_done = 1;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
-static void on_disc_success(void *ctx, MQTTAsync_successData *r)
-{
-    disc_signal(ctx);
-}
-
-static void on_disc_failure(void *ctx, MQTTAsync_failureData *r)
-{
-    disc_signal(ctx);
 }
 
 /* ---- worker thread ---- */
@@ -145,8 +124,7 @@ int mqtt_writer_create(struct mqtt_state *t)
         free(w);
         return -1;
     }
-    pthread_mutex_init(&w->mu, NULL);
-    nq_cond_init_monotonic(&w->cv);
+    mqtt_disc_init(&w->disc);
     t->writer = w;
     return 0;
 }
@@ -158,25 +136,10 @@ void mqtt_writer_destroy(struct mqtt_state *t)
     struct mqtt_writer *w = t->writer;
     if (!w)
         return;
-    if (MQTTAsync_isConnected(w->h)) {
-        MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
-        d.timeout = 2000; /* ms for queued publishes to go out */
-        d.onSuccess = on_disc_success;
-        d.onFailure = on_disc_failure;
-        d.context = w;
-        if (MQTTAsync_disconnect(w->h, &d) == MQTTASYNC_SUCCESS) {
-            struct timespec ts;
-            nq_deadline(&ts, 3000);
-            pthread_mutex_lock(&w->mu);
-            while (!w->disc_done)
-                if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) != 0)
-                    break;
-            pthread_mutex_unlock(&w->mu);
-        }
-    }
+    if (MQTTAsync_isConnected(w->h))
+        mqtt_disconnect_wait(w->h, &w->disc);
     MQTTAsync_destroy(&w->h); /* no callback of ours runs after this */
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
+    mqtt_disc_destroy(&w->disc);
     free(w);
     t->writer = NULL;
 }
