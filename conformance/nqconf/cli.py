@@ -123,6 +123,13 @@ def main(argv=None):
     p.add_argument("--min-coverage", type=float, default=0.0, metavar="PERCENT",
                    help="fail unless at least PERCENT %% of the selected cases, and of each role's, "
                         "are answered (not UNSUPPORTED); default 0: fail only when none are")
+    p.add_argument("--self-test", action="store_true",
+                   help="mutation testing of the suite: run the independent implementation "
+                        "(conformance/selftest/mini) and each of its one-bug mutants, report kill scores")
+    p.add_argument("--min-kill", type=float, default=95.0, metavar="PERCENT",
+                   help="--self-test fails when a transport's kill score is under PERCENT (default 95)")
+    p.add_argument("--mutant", action="append", default=[], metavar="NAME",
+                   help="--self-test: only these mutants (repeatable)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--progress", dest="progress", action="store_true", default=None,
                    help="print a line per case as it finishes (default: when stdout is a terminal)")
@@ -146,8 +153,17 @@ def main(argv=None):
                   f"{c.description}")
         print(f"{len(cases)} cases")
         return 0
+    if a.self_test:
+        from . import selftest
+        cases = catalogue.select(cases, transports, a.case, "protocol")
+        if not cases:
+            p.error("no case selected")
+        a.progress = sys.stdout.isatty() if a.progress is None else a.progress
+        ctx = {"certs": certs_dir(a.certs) if any(c.transport == "tls" for c in cases) else None,
+               "expected": None, "strict": True, "all_logs": False}
+        return selftest.main(a, cases, run_all, run_case, ctx)
     if not a.adapter:
-        p.error("--adapter is required (or --list)")
+        p.error("--adapter is required (or --list, or --self-test)")
     if not cases:
         p.error("no case selected")
     argv_impl = shlex.split(a.adapter)
