@@ -58,9 +58,9 @@ MUTANTS = {
     "mqtt-topic-swap": (("mqtt",), "topic directions swapped: the client publishes on s2c/ and the server on c2s/", "ini/1"),
     "mqtt-hex-upper": (("mqtt",), "topic ids in upper-case hex", "ini/1"),
     "mqtt-qos1": (("mqtt",), "publishes at QoS 1 instead of 0", ""),
-    "mqtt-publish-before-subscribe": (("mqtt",), "the client publishes its ini before its subscription is acknowledged", "ini/7"),
-    "mqtt-id-from-topic": (("mqtt",), "the server names a client after the first 16 hex digits of its topic", "s2c/1"),
-    "mqtt-malformed-topic": (("mqtt",), "the server takes any topic under c2s/ for a client, malformed or not", "mqtt/4"),
+    "mqtt-publish-before-subscribe": (("mqtt",), "the client publishes its ini without waiting for its SUBACK (its SUBSCRIBE goes 0.2 s later, as a slow broker would make it take effect)", "mqtt/7"),
+    "mqtt-id-from-topic": (("mqtt",), "the server takes a client's id from its topic as a UUID in little-endian field order (bytes_le)", "s2c/1"),
+    "mqtt-malformed-topic": (("mqtt",), "the server takes any topic under c2s/ for a client, malformed or not", "mqtt/8 mqtt/4"),
     # -- gRPC -----------------------------------------------------------------
     "grpc-no-poll": (("grpc",), "the client never polls: server data arrives only on rounds its own puts start", "s2c/5 ini/7"),
     "grpc-wrong-method": (("grpc",), "the client calls /grpc.grpc/comm instead of /grpc/comm", "ini/5"),

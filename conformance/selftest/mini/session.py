@@ -40,6 +40,11 @@ class Session:
             self.q.append(item)
         self.cond.notify_all()
 
+    def held(self):
+        """The client-waits-ini mutant sends nothing before the server's ini."""
+        return (M.on("client-waits-ini") and self.comm.role == "client" and self.peer_id is None
+                and not self.lost)
+
     def queue_ini(self):
         if self.ini_queued:
             return
@@ -128,7 +133,8 @@ class Session:
             frames = self.reader.feed(data)
         except framing.FrameError as e:
             warn(f"{e}: dropping the connection")
-            self.link.abort()
+            with self.cond:
+                self.link.abort()
             return
         with self.cond:
             for p in frames:
@@ -160,7 +166,8 @@ class Session:
                 warn(f"a first frame of {len(p)} bytes, not a 16-byte id: dropping the connection")
                 self.link.abort()
                 return
-            self.peer_id = p
+            # mqtt-id-from-topic: the id read from the topic in the wrong byte order
+            self.peer_id = getattr(self, "topic_id", None) or p
             self.comm.on_ini(self)
             return
         if self.is_fin(p):

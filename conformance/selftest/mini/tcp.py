@@ -87,16 +87,11 @@ class Link:
         except OSError:
             pass
 
-    def _held(self, s):
-        # the client-waits-ini mutant says nothing before the server's ini
-        return (M.on("client-waits-ini") and self.comm.role == "client" and s.peer_id is None
-                and not (s.lost or self.aborted))
-
     def _write(self):
         s, cond = self.session, self.comm.cond
         while True:
             with cond:
-                while not (s.q or s.lost or self.finishing or self.aborted) or self._held(s):
+                while not (s.q or s.lost or self.finishing or self.aborted) or (s.held() and not self.aborted):
                     cond.wait()
                 if s.lost or self.aborted:
                     return
