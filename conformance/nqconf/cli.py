@@ -49,6 +49,8 @@ def run_case(case, argv, ctx):
             known = ctx["expected"].by_id.get(case.id) if ctx.get("expected") else None
             if known and known.get("step_timeout"):
                 run.step_timeout = float(known["step_timeout"])
+            elif ctx.get("step_timeout"):  # --self-test
+                run.step_timeout = float(ctx["step_timeout"])
             box = {}
 
             def body():

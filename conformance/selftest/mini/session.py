@@ -93,6 +93,13 @@ class Session:
         """Queued bytes up to about limit, and their completions; marks ini
         and fin as sent (caller holds the lock). (b"", []) when empty."""
         parts, cbs, size = [], [], 0
+        if self.q and len(self.q[0][1]) > limit and self.q[0][0] == "data":
+            # a frame bigger than a piece goes in several; its completion
+            # stays with the rest
+            head = self.q[0]
+            view = memoryview(head[1])
+            head[1] = view[limit:]
+            return bytes(view[:limit]), []
         while self.q and (not parts or size + len(self.q[0][1]) <= limit):
             kind, data, cb = self.q.popleft()
             if self.ini_held and kind in ("data", "fin"):
