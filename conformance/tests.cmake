@@ -42,3 +42,15 @@ add_test(NAME conformance_reference
           --junit ${CMAKE_BINARY_DIR}/conformance-reference.xml)
 set_tests_properties(conformance_reference PROPERTIES LABELS "conformance;interop;tcp;tls;mqtt;grpc"
   TIMEOUT 600 FIXTURES_REQUIRED certs RESOURCE_LOCK nq_conformance)
+
+# Mutation testing of the suite itself (docs/conformance.md, "Self-test"):
+# the independent implementation (selftest/mini) must pass every protocol
+# case, then each of its one-bug mutants must FAIL one; under 95 % killed
+# on any transport fails. Needs .venv-ref's Python (paho-mqtt, grpcio:
+# mini runs with the runner's Python) and mosquitto.
+add_test(NAME conformance_self_test
+  COMMAND ${NQ_REQUIRE} ref:${NQ_CONF_VENV} prog:mosquitto -- ${_runner} --self-test
+          --transport ${_transports} --certs ${_certs} --jobs 2 --min-kill 95 --quiet
+          --json ${CMAKE_BINARY_DIR}/conformance-self-test.json)
+set_tests_properties(conformance_self_test PROPERTIES LABELS "conformance;tcp;tls;mqtt;grpc"
+  TIMEOUT 600 FIXTURES_REQUIRED certs RESOURCE_LOCK nq_conformance)

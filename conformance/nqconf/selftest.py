@@ -108,6 +108,10 @@ def main(a, cases, run_all, run_case, ctx):
     if unknown:
         print(f"nq-conformance: --self-test: unknown mutant(s) {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
+    missing = prerequisites(transports)
+    if missing:
+        print(f"self-test: FAIL: missing {'; '.join(missing)}")
+        return 1
     ctx = dict(ctx, strict=True, expected=None, step_timeout=STEP_TIMEOUT)
     t0 = time.monotonic()
 
@@ -164,6 +168,22 @@ def main(a, cases, run_all, run_case, ctx):
     write_json(a, {"baseline": baseline_doc(base, []), "mutants": results, "scores": table,
                    "min_kill": a.min_kill, "ok": ok})
     return 0 if ok else 1
+
+
+def prerequisites(transports):
+    """What mini and the scripted peers need for these transports and do
+    not have (mini runs with this Python)."""
+    import importlib.util
+    import shutil
+    out = []
+    if "mqtt" in transports:
+        if importlib.util.find_spec("paho") is None:
+            out.append(f"paho-mqtt in {sys.executable} (for MQTT; .venv-ref has it: scripts/setup.sh)")
+        if not shutil.which("mosquitto") and not os.path.exists("/usr/sbin/mosquitto"):
+            out.append("mosquitto (for MQTT; apt-get install mosquitto)")
+    if "grpc" in transports and importlib.util.find_spec("grpc") is None:
+        out.append(f"grpcio in {sys.executable} (for gRPC; .venv-ref has it: scripts/setup.sh)")
+    return out
 
 
 def baseline_doc(base, bad):

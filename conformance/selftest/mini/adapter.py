@@ -87,6 +87,7 @@ class Adapter:
             peers = [bytes.fromhex(p) for p in cmd.get("peers") or []]
             threading.Thread(target=self._get, args=(tag, cmd.get("timeout"), peers), daemon=True).start()
         elif op == "close":
+            self.comm.start_close()
             threading.Thread(target=self._close, args=(cmd.get("timeout"),), daemon=True).start()
         elif op == "id":
             self.emit({"event": "id", "id": self.comm.id.hex()})

@@ -123,12 +123,12 @@ class Comm:
                     return ("timeout",)
                 self.cond.wait(left)
 
-    def close(self, timeout):
-        """Client: fin after the queued puts, then wait for the server's
-        fin (§5.1). Server: stop taking clients, wait for each client's
-        fin exchange (§5.3). -> (ok, error)."""
-        deadline = time.monotonic() + (timeout if timeout is not None and timeout >= 0 else 30.0)
+    def start_close(self):
+        """Client: fin after the queued puts (§5.1). Server: stop taking
+        clients (§5.3). Done at once, before the next command."""
         with self.cond:
+            if self.closing:
+                return
             self.closing = True
             if self.role == "client":
                 s = self.client
@@ -138,6 +138,13 @@ class Comm:
                     s.queue_fin()
             else:
                 self.transport.stop_accepting()
+
+    def close(self, timeout):
+        """start_close, then wait for the fin exchange with the server (a
+        client) or with every client (a server). -> (ok, error)."""
+        deadline = time.monotonic() + (timeout if timeout is not None and timeout >= 0 else 30.0)
+        self.start_close()
+        with self.cond:
             pending = self._unfinished
             while pending() and deadline > time.monotonic():
                 self.cond.wait(deadline - time.monotonic())
