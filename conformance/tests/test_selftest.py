@@ -168,5 +168,35 @@ class Registry(unittest.TestCase):
                 self.assertIn(t, M.MUTANTS[name][0], key)
 
 
+class MiniFraming(unittest.TestCase):
+    """mini's framer, and one mutant switching one behaviour."""
+
+    def setUp(self):
+        from mini import framing
+        self.framing = framing
+        self.addCleanup(M.activate, None)
+
+    def feed_bytewise(self, data):
+        r, out = self.framing.Reader(), []
+        for i in range(len(data)):
+            out += r.feed(data[i:i + 1])
+        return out
+
+    def test_frames_cut_at_every_byte_are_reassembled(self):
+        data = self.framing.encode(b"0123456789abcdef") + self.framing.encode(b"") + self.framing.encode(b"xyz")
+        self.assertEqual(self.feed_bytewise(data), [b"0123456789abcdef", b"", b"xyz"])
+
+    def test_a_header_over_the_limit_is_refused(self):
+        with self.assertRaises(self.framing.FrameError):
+            self.framing.Reader(limit=100).feed((101).to_bytes(8, "big"))
+
+    def test_the_split_header_mutant_loses_a_cut_header(self):
+        data = self.framing.encode(b"abc")
+        M.activate("split-header")
+        self.assertEqual(self.feed_bytewise(data), [])
+        M.activate(None)
+        self.assertEqual(self.feed_bytewise(data), [b"abc"])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -7,7 +7,6 @@ polls with empty rounds (1 ms doubling to 50 ms)."""
 import concurrent.futures
 import os
 import threading
-import time
 
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 import grpc  # noqa: E402
