@@ -15,6 +15,7 @@ pkgs=(cmake ninja-build gcc g++ pkg-config libev-dev libssl-dev openssl libcmock
       libzmq3-dev python3 valgrind abigail-tools
       mosquitto libpaho-mqtt-dev                                   # MQTT transport
       libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev  # gRPC transport, proto/
+      nginx                                                        # gRPC behind an L7 proxy (label scale)
       swig libclang-dev                                            # bindings
       doxygen mandoc groff-base bsdextrautils                      # docs: API reference, nq.1 checks
       dpkg-dev file man-db)                                        # Debian packages (cpack -G DEB) and their test
