@@ -91,7 +91,7 @@ int nq_gq_ident_key(struct gq_call *k, char *key, uint8_t *id, char *why, size_t
         return -1;
     }
     if (!is_hex(vid, 2 * NQ_ID_SIZE) || !is_hex(vlink, NQ_GQ_LINK_HEX)) {
-        snprintf(why, whyn, "%s must be %d lowercase hex digits and %s %d", NQ_GQ_HDR_ID,
+        snprintf(why, whyn, "%s must be %d lowercase hex digits and %s %d lowercase hex digits", NQ_GQ_HDR_ID,
                  2 * NQ_ID_SIZE, NQ_GQ_HDR_LINK, NQ_GQ_LINK_HEX);
         return -1;
     }

@@ -270,6 +270,16 @@ static void on_recv(struct gq_state *g, struct gq_call *k, int success)
     }
     if (!k->recv_buf) { /* the client half-closed: its part is in */
         k->recv_done = 1;
+        struct gq_peer *p = k->peer;
+        if (p->by_header && p->ini_n == 0 && !p->link.s) {
+            /* Our clients' first round of a link carries their ini: a
+             * link we do not know is one another server had (a proxy
+             * moved the client here after its backend died) or we lost
+             * (restart, liveness). Said at once, not at its next put. */
+            fail(k, GRPC_STATUS_FAILED_PRECONDITION,
+                 "unknown nq-link (another server's, or lost): start a new link with your ini");
+            return;
+        }
         if (!k->failed)
             send_status(g, k);
         return;
