@@ -121,14 +121,21 @@ int nq_gq_ident_check(struct gq_peer *p, grpc_byte_buffer *b, char *why, size_t 
         grpc_slice_unref(sl);
     }
     grpc_byte_buffer_reader_destroy(&r);
-    if ((size_t)p->ini_n < need)
-        return 0; /* the ini is not complete yet: nothing was decided on it */
-    p->ini_checked = 1;
+    if (p->ini_n < 8)
+        return 0; /* not even its length yet: nothing was decided on it */
     uint64_t len = 0;
     for (int i = 0; i < 8; i++)
         len = len << 8 | p->ini[i];
-    if (len != NQ_ID_SIZE)
-        return 0; /* not an id at all: the core refuses it as any bad ini */
+    if (len != NQ_ID_SIZE) {
+        /* our clients begin every link with their ini: this is the middle
+         * of a link this server does not know (another server's, or lost) */
+        p->ini_checked = 1;
+        snprintf(why, whyn, "unknown nq-link (another server's, or lost): start a new link with your ini");
+        return -2;
+    }
+    if ((size_t)p->ini_n < need)
+        return 0;
+    p->ini_checked = 1;
     if (memcmp(p->ini + 8, p->hid, NQ_ID_SIZE) == 0)
         return 0;
     char said[2 * NQ_ID_SIZE + 1], is[2 * NQ_ID_SIZE + 1];

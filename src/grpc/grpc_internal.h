@@ -185,7 +185,8 @@ void nq_gq_ident_metadata(struct gq_state *g, struct gq_call *k);
 int nq_gq_ident_key(struct gq_call *k, char *key, uint8_t *id, char *why, size_t whyn);
 /* Server: check the ini of a header-keyed link against the header's id
  * before b is fed: 0 fine or not decided yet, -1 it claims another id
- * (why says both). */
+ * (why says both), -2 the link does not begin with an ini (the middle of
+ * a link another server had, or one this server lost). */
 int nq_gq_ident_check(struct gq_peer *p, grpc_byte_buffer *b, char *why, size_t whyn);
 
 /* ---- server rounds (grpc_peers.c) ---- */

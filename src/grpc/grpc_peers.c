@@ -287,11 +287,12 @@ static void on_recv(struct gq_state *g, struct gq_call *k, int success)
     grpc_byte_buffer *b = k->recv_buf;
     k->recv_buf = NULL;
     char why[200];
-    if (nq_gq_ident_check(k->peer, b, why, sizeof why) < 0) {
+    int id_ok = nq_gq_ident_check(k->peer, b, why, sizeof why);
+    if (id_ok < 0) {
         /* before the core saw the ini: no session is touched */
         nq_log(c, NQ_LOG_WARN, "%s: link refused: %s", k->peer->addr, why);
         grpc_byte_buffer_destroy(b);
-        fail(k, GRPC_STATUS_PERMISSION_DENIED, why);
+        fail(k, id_ok == -1 ? GRPC_STATUS_PERMISSION_DENIED : GRPC_STATUS_FAILED_PRECONDITION, why);
         return;
     }
     /* ask for the next message before copying this one out: gRPC reads

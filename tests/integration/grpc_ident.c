@@ -318,9 +318,9 @@ static void test_bad_headers(void **state)
 }
 
 /* A link the server does not know whose round brings nothing (a client
- * a proxy moved here from a dead backend, polling): FAILED_PRECONDITION
- * at once, so that it starts a new link with its ini; with its ini it
- * is served. No headers: keyed by address, an empty round is fine. */
+ * a proxy moved here from a dead backend, polling), or bytes that are not
+ * an ini: FAILED_PRECONDITION at once, so that it starts a new link with
+ * its ini; with its ini it is served. No headers: keyed by address, an empty round is fine. */
 static void test_unknown_link(void **state)
 {
     nq_comm *s = g_server(nqt_opts(0));
@@ -332,7 +332,14 @@ static void test_unknown_link(void **state)
     call(&k, a.hex, "00000000000000cc", NULL, 0, &r);
     assert_int_equal(r.status, GRPC_STATUS_FAILED_PRECONDITION);
     assert_non_null(strstr(r.details, "ini"));
+    /* a round with data that does not begin with an ini: the same */
     uint8_t buf[256];
+    size_t n = 0;
+    frame(buf, &n, "in the middle", 13);
+    call(&k, a.hex, "00000000000000ce", buf, n, &r);
+    assert_int_equal(r.status, GRPC_STATUS_FAILED_PRECONDITION);
+    assert_non_null(strstr(r.details, "unknown nq-link"));
+    nqt_expect_none(s, NQT_SHORT_MS);
     call(&k, a.hex, "00000000000000cd", buf, ini_and(&a, "hello", buf), &r);
     assert_int_equal(r.status, GRPC_STATUS_OK);
     nqt_expect_str(s, "hello", a.id);

@@ -472,10 +472,16 @@ static void test_backend_dies(void **state)
     exchange(kept, nk, 500, 50);
     for (int i = 0; i < nk; i++)
         assert_one_backend_one_link(&kept[i]);
+    /* on its new backend a moved client has its new link, and before it
+     * at most its old one, refused there (unknown: FAILED_PRECONDITION
+     * for an empty poll, or a protocol error for a round with data); the
+     * 500 echoes above all came from that one backend */
     for (int i = 0; i < nm; i++) {
         struct backend *b = backend_by_id(moved[i].backend);
         assert_non_null(b);
-        assert_int_equal(links_of(b, moved[i].id), 1);
+        int links = links_of(b, moved[i].id);
+        print_message("moved client %.8s: %d link(s) on its new backend\n", moved[i].id, links);
+        assert_true(links >= 1 && links <= 2);
     }
     for (int i = 0; i < MAX_CLIENTS; i++)
         g_close_free(cls[i].c, NQ_OK);
