@@ -349,6 +349,35 @@ static void test_unknown_link(void **state)
     g_close_free(s, NQ_OK);
 }
 
+/* A second link claiming the same id (the client started over, or another
+ * process with that id): the same-id rule of every transport, the newer
+ * link takes the session over; the older link is dropped, so its next
+ * round is an unknown link's. */
+static void test_same_id_new_link(void **state)
+{
+    nq_comm *s = g_server(nqt_opts(0));
+    struct conn k;
+    conn_open(&k, nqt_port_of(s));
+    struct who a;
+    who_new(&a, 7);
+    uint8_t buf[256];
+    struct reply r;
+    call(&k, a.hex, "000000000000000a", buf, ini_and(&a, "first", buf), &r);
+    assert_int_equal(r.status, GRPC_STATUS_OK);
+    nqt_expect_str(s, "first", a.id);
+    call(&k, a.hex, "000000000000000b", buf, ini_and(&a, "second", buf), &r);
+    assert_int_equal(r.status, GRPC_STATUS_OK);
+    nqt_expect_str(s, "second", a.id);
+    assert_int_equal(nqt_npeers(s), 1);
+    size_t n = 0;
+    frame(buf, &n, "old link", 8);
+    call(&k, a.hex, "000000000000000a", buf, n, &r);
+    assert_int_equal(r.status, GRPC_STATUS_FAILED_PRECONDITION);
+    nqt_expect_none(s, NQT_SHORT_MS);
+    conn_close(&k);
+    g_close_free(s, NQ_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_lying_client),
         cmocka_unit_test(test_bad_headers),
         cmocka_unit_test(test_unknown_link),
+        cmocka_unit_test(test_same_id_new_link),
     };
     return cmocka_run_group_tests(tests, grpc_setup, grpc_teardown);
 }
