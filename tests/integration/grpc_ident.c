@@ -351,8 +351,8 @@ static void test_unknown_link(void **state)
 
 /* A second link claiming the same id (the client started over, or another
  * process with that id): the same-id rule of every transport, the newer
- * link takes the session over; the older link is dropped, so its next
- * round is an unknown link's. */
+ * link takes the session over, from whatever connection; the older link
+ * is dropped, so its next round is an unknown link's. */
 static void test_same_id_new_link(void **state)
 {
     nq_comm *s = g_server(nqt_opts(0));
@@ -365,9 +365,13 @@ static void test_same_id_new_link(void **state)
     call(&k, a.hex, "000000000000000a", buf, ini_and(&a, "first", buf), &r);
     assert_int_equal(r.status, GRPC_STATUS_OK);
     nqt_expect_str(s, "first", a.id);
-    call(&k, a.hex, "000000000000000b", buf, ini_and(&a, "second", buf), &r);
+    /* from another connection: the connection does not matter */
+    struct conn k2;
+    conn_open(&k2, nqt_port_of(s));
+    call(&k2, a.hex, "000000000000000b", buf, ini_and(&a, "second", buf), &r);
     assert_int_equal(r.status, GRPC_STATUS_OK);
     nqt_expect_str(s, "second", a.id);
+    conn_close(&k2);
     assert_int_equal(nqt_npeers(s), 1);
     size_t n = 0;
     frame(buf, &n, "old link", 8);
