@@ -68,18 +68,20 @@ static void write_config(nqt_nginx *n)
     if (n->keepalive)
         fprintf(f, "    keepalive %d;\n", n->keepalive);
     fprintf(f, "  }\n");
+    char t[16];
+    snprintf(t, sizeof t, n->timeout_s ? "%ds" : "1h", n->timeout_s);
     fprintf(f, "  server {\n"
                "    listen 127.0.0.1:%d ssl http2;\n"
                "    ssl_certificate %s;\n    ssl_certificate_key %s;\n"
                "    client_max_body_size 0;\n"
-               "    client_body_timeout 1h;\n"
+               "    client_body_timeout %s;\n    send_timeout %s;\n"
                "    http2_max_concurrent_streams 128;\n"
                "    location /grpc/comm {\n"
                "      grpc_pass grpc://nq;\n"
-               "      grpc_read_timeout 1h;\n      grpc_send_timeout 1h;\n"
+               "      grpc_read_timeout %s;\n      grpc_send_timeout %s;\n"
                "      grpc_socket_keepalive on;\n"
                "    }\n  }\n}\n",
-            n->port, nqt_cert("server.pem"), nqt_cert("server.key"));
+            n->port, nqt_cert("server.pem"), nqt_cert("server.key"), t, t, t, t);
     fclose(f);
 }
 
@@ -92,7 +94,7 @@ static int port_open(int port)
     return 1;
 }
 
-void nqt_nginx_start(nqt_nginx *n, const int *backends, int nbackends, int keepalive)
+void nqt_nginx_start(nqt_nginx *n, const int *backends, int nbackends, int keepalive, int timeout_s)
 {
     memset(n, 0, sizeof *n);
     const char *exe = nginx_path();
@@ -103,6 +105,7 @@ void nqt_nginx_start(nqt_nginx *n, const int *backends, int nbackends, int keepa
     memcpy(n->backends, backends, sizeof *backends * (size_t)nbackends);
     n->nbackends = nbackends;
     n->keepalive = keepalive;
+    n->timeout_s = timeout_s;
     snprintf(n->dir, sizeof n->dir, "/tmp/nqt-nginx-XXXXXX");
     assert_non_null(mkdtemp(n->dir));
     n->port = nqt_free_port();

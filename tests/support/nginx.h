@@ -18,6 +18,7 @@ typedef struct nqt_nginx {
     pid_t pid;
     int port;                /* the TLS listener clients connect to */
     int keepalive;           /* idle upstream connections kept (0: one per call) */
+    int timeout_s;           /* nginx's read/send timeouts, both sides */
     int nbackends;
     int backends[NQT_NGINX_MAX_BACKENDS];
     char dir[128];
@@ -25,9 +26,10 @@ typedef struct nqt_nginx {
 
 /* Start nginx for the backends' ports (fails the test, naming the
  * package, when nginx is not installed). keepalive: nginx's upstream
- * keepalive (idle connections cached per worker), 0 for none. Asserts
- * that it listens. */
-void nqt_nginx_start(nqt_nginx *n, const int *backends, int nbackends, int keepalive);
+ * keepalive (idle connections cached per worker), 0 for none. timeout_s:
+ * grpc_read_timeout, grpc_send_timeout, send_timeout and
+ * client_body_timeout (0: one hour). Asserts that it listens. */
+void nqt_nginx_start(nqt_nginx *n, const int *backends, int nbackends, int keepalive, int timeout_s);
 /* The access log so far, one line per call: "<nq-client-id> <upstream
  * address(es)> <status>" (malloc'd; NULL when unreadable). */
 char *nqt_nginx_access_log(nqt_nginx *n);
