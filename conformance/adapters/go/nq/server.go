@@ -105,8 +105,13 @@ func (s *Server) serveConn(c net.Conn) {
 		err = fmt.Errorf("bad first frame: %d bytes, an ini has 16", len(p))
 	}
 	if err != nil {
+		s.mu.Lock()
+		closing := s.closing
+		s.mu.Unlock()
 		s.dropPending(c)
-		s.logf("connection %s: %v", c.RemoteAddr(), err)
+		if !closing { // else close cut it
+			s.logf("connection %s: %v", c.RemoteAddr(), err)
+		}
 		return
 	}
 	id := ID(p)
