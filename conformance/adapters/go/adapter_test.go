@@ -70,4 +70,3 @@ func TestReadyAndCommands(t *testing.T) {
 		t.Errorf("put to an unknown peer: %v, want put-done 7 not ok", ev[5:])
 	}
 }
-
