@@ -50,18 +50,39 @@ func (w *waiter) wants(p ID) bool {
 	return false
 }
 
-// RecvQueue holds received messages and waiting gets. Unbounded: the
-// adapter serves test cases, not a production load.
+// QueueLimit is how much queued messages may cost (payload plus
+// msgOverhead each) before Push blocks: a peer that sends faster than
+// gets take is pushed back through TCP flow control, nothing is dropped
+// (as netqueue's default, docs/protocol.md §7.2).
+const (
+	QueueLimit  = 64 << 20
+	msgOverhead = 100
+)
+
+// RecvQueue holds received messages and waiting gets. The zero value is
+// ready to use.
 type RecvQueue struct {
 	mu      sync.Mutex
 	msgs    []*Message
 	waiters []*waiter
 	closed  bool
+	cost    int
+	room    *sync.Cond // signalled when cost falls to half the limit, or on close
 }
 
+func msgCost(m *Message) int { return len(m.Data) + msgOverhead }
+
 // Push queues m, or hands it to the oldest waiting get that wants it.
+// While the queue holds more than QueueLimit it blocks (the caller is a
+// connection's reader) until gets bring it down to half, or Close.
 func (q *RecvQueue) Push(m *Message) {
 	q.mu.Lock()
+	if q.room == nil {
+		q.room = sync.NewCond(&q.mu)
+	}
+	for q.cost > QueueLimit && !q.closed {
+		q.room.Wait()
+	}
 	for i, w := range q.waiters {
 		if w.wants(m.Peer) {
 			q.waiters = append(q.waiters[:i], q.waiters[i+1:]...)
@@ -72,7 +93,19 @@ func (q *RecvQueue) Push(m *Message) {
 		}
 	}
 	q.msgs = append(q.msgs, m)
+	q.cost += msgCost(m)
 	q.mu.Unlock()
+}
+
+// take removes queued message i (under the lock).
+func (q *RecvQueue) take(i int) *Message {
+	m := q.msgs[i]
+	q.msgs = append(q.msgs[:i], q.msgs[i+1:]...)
+	q.cost -= msgCost(m)
+	if q.room != nil && q.cost <= QueueLimit/2 {
+		q.room.Broadcast()
+	}
+	return m
 }
 
 // Get answers done with the oldest queued message from one of peers (any
@@ -84,7 +117,7 @@ func (q *RecvQueue) Get(peers []ID, timeout time.Duration, done GetFunc) {
 	q.mu.Lock()
 	for i, m := range q.msgs {
 		if w.wants(m.Peer) {
-			q.msgs = append(q.msgs[:i], q.msgs[i+1:]...)
+			q.take(i)
 			q.mu.Unlock()
 			done(m, nil)
 			return
@@ -123,6 +156,9 @@ func (q *RecvQueue) remove(w *waiter) bool {
 func (q *RecvQueue) Close() {
 	q.mu.Lock()
 	q.closed = true
+	if q.room != nil {
+		q.room.Broadcast()
+	}
 	ws := q.waiters
 	q.waiters = nil
 	q.mu.Unlock()

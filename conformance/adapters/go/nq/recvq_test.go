@@ -79,3 +79,37 @@ func TestRecvQueueWaitersAndClose(t *testing.T) {
 		t.Fatalf("after close, empty: %+v, want ErrClosed", o)
 	}
 }
+
+// Over the limit, Push waits for gets to bring the queue down to half
+// (the reader stops reading), and nothing is dropped.
+func TestRecvQueueBackpressure(t *testing.T) {
+	var q RecvQueue
+	big := make([]byte, QueueLimit/4)
+	pushed := make(chan int, 8)
+	go func() {
+		for i := 0; i < 8; i++ {
+			q.Push(&Message{Data: append([]byte{byte(i)}, big...)})
+			pushed <- i
+		}
+	}()
+	deadline := time.After(5 * time.Second)
+	for n := 0; n < 4; n++ { // 4 quarters and their overhead: over the limit
+		select {
+		case <-pushed:
+		case <-deadline:
+			t.Fatalf("only %d pushes under the limit", n)
+		}
+	}
+	select {
+	case i := <-pushed:
+		t.Fatalf("push %d went through with the queue over its limit", i)
+	case <-time.After(100 * time.Millisecond):
+	}
+	for want := 0; want < 8; want++ {
+		f, ch := collect()
+		q.Get(nil, 5*time.Second, f)
+		if o := await(t, ch); o.err != nil || o.m.Data[0] != byte(want) {
+			t.Fatalf("message %d: %+v", want, o.err)
+		}
+	}
+}
