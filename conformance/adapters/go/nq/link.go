@@ -33,8 +33,9 @@ type link struct {
 	sess  *session
 	owner linkOwner
 
-	iniRecv bool // the peer's ini arrived (reader goroutine only)
-	eof     bool // the peer ended its stream: send what is owed, then cut
+	iniRecv  bool // the peer's ini arrived (reader goroutine only)
+	eof      bool // the peer ended its stream: send what is owed, then cut
+	replaced bool // a new connection of the same peer took the session over
 
 	wake     chan struct{}
 	done     chan struct{} // closed by cut

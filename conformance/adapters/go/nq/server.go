@@ -156,6 +156,7 @@ func (s *Server) attach(c net.Conn, fr *FrameReader, id ID) *link {
 		}
 		if old := sess.link; old != nil {
 			s.logf("peer %s reconnected: its old connection is closed", id.Hex())
+			old.replaced = true
 			s.mu.Unlock()
 			old.cut()
 			<-old.goneDone
@@ -210,7 +211,7 @@ func (s *Server) gone(l *link) {
 		}
 		finished = true
 		calls = sess.failAll(ErrReset)
-	case s.cutting:
+	case s.cutting, l.replaced:
 	default:
 		// Lost without fin: kept for the peer's return (§6.3).
 		s.logf("peer %s: connection lost without fin; session kept %v", sess.peer.Hex(), lingerTime)
