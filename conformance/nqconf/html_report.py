@@ -163,8 +163,12 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 .matrix td.desc{max-width:520px}
 .matrix td.v{min-width:4.5em}
 .empty{color:#999;text-align:center}
-.ok{color:#10381a;font-weight:600}.bad{color:#b00020;font-weight:600}
-.meta td,.meta th{border:none;padding:0 12px 0 0}
+.ok{color:#10381a;font-weight:600}.bad{color:#b00020;font-weight:600}a.ok,a.bad{text-decoration:none}
+.meta td,.meta th{border:none;padding:0 12px 0 0;background:none}.meta th{white-space:nowrap}.meta td{overflow-wrap:anywhere}
+.impls{display:flex;flex-wrap:wrap;gap:10px;margin:10px 0}
+.card{border:1px solid #bbb;padding:4px 10px;flex:1 1 300px;max-width:560px}
+.card h3{margin:2px 0 4px;font-size:16px}.card p{margin:4px 0}
+#legend .item{display:inline-block;margin:0 14px 4px 0}
 details.log{border:1px solid #bbb;margin:6px 0;border-left-width:8px}
 details.log>summary{cursor:pointer;padding:4px 8px;background:#f7f7f7}
 details.log:target>summary{outline:3px solid #1565c0}
@@ -253,7 +257,7 @@ def distinct(values):
 def meta_rows(impl):
     d = impl.doc
     rows = [("source", impl.source), ("adapter", d.get("adapter")),
-            ("requirement level", d.get("scope", "")), ("strict", "yes" if d.get("strict") else "no")]
+            ("scope", d.get("scope", "")), ("strict", "yes" if d.get("strict") else "no")]
     shown = {"implementation", "adapter", "scope", "strict", "results", "counts", "coverage",
              "unexpected_failures", "stale_expected_failures", "coverage_shortfalls"}
     # Whatever else a newer runner records (e.g. an adapter protocol version).
@@ -277,6 +281,19 @@ def status(impl):
     return "".join(out)
 
 
+def short_status(impl):
+    """The run's verdict in a few words, for the summary table."""
+    parts = []
+    if impl.unexpected():
+        parts.append(f"FAIL: {len(impl.unexpected())} unexpected")
+    if impl.stale:
+        parts.append(f"STALE: {len(impl.stale)}")
+    if impl.doc.get("coverage_shortfalls"):
+        parts.append("COVERAGE TOO LOW")
+    cls = "bad" if parts else "ok"
+    return f'<a class="{cls}" href="#impl-{impl.index + 1}">{esc("; ".join(parts) or "OK")}</a>'
+
+
 def render(docs, sources=None, title="nq-conformance report", now=None):
     """The page, as a string, for JSON report dicts docs (in column order);
     sources names where each came from."""
@@ -295,13 +312,13 @@ def render(docs, sources=None, title="nq-conformance report", now=None):
          f"<h1>{esc(title)}</h1>",
          f"<p>Made {esc(now)} from {len(impls)} report(s): "
          + ", ".join(f"<b>{esc(i.label)}</b> ({esc(i.source)})" for i in impls) + ".</p>",
-         '<p id="legend">' + "".join(f'{chip(c[0])}<span>{esc(c[4])}</span><br>' for c in CATEGORIES)
-         + "</p>"]
+         '<p id="legend">' + "".join(f'<span class="item">{chip(c[0])}{esc(c[4])}</span>'
+                                     for c in CATEGORIES) + "</p>"]
 
     # Summary: one row per implementation and transport, then its total.
     h.append('<h2 id="summary">Summary</h2><table class="summary"><thead><tr><th>implementation</th>'
              "<th>transport</th>" + "".join(f'<th class="v v-{CSS_CLASS[x]}">{esc(x)}</th>' for x in LABELS)
-             + "<th>cases</th></tr></thead><tbody>")
+             + "<th>cases</th><th>run</th></tr></thead><tbody>")
     for i in impls:
         for t in i.transports + [None]:
             c = i.count(t)
@@ -309,11 +326,9 @@ def render(docs, sources=None, title="nq-conformance report", now=None):
             h.append(f"<tr><td>{esc(i.label)}</td><td>{'<b>total</b>' if t is None else esc(t)}</td>"
                      + "".join(f'<td class="n">{c.get(x, 0)}</td>' for x in LABELS)
                      + f'<td class="n">{sum(c.values())}'
-                     + (f" (other: {esc(', '.join(extra))})" if extra else "") + "</td></tr>")
+                     + (f" (other: {esc(', '.join(extra))})" if extra else "") + "</td>"
+                     + f"<td>{short_status(i) if t is None else ''}</td></tr>")
     h.append("</tbody></table>")
-    for i in impls:
-        h.append(f'<h3 id="impl-{i.index + 1}">{esc(i.label)}</h3><table class="meta">{meta_rows(i)}'
-                 f"</table>{status(i)}")
 
     # The matrix.
     cols = [(i, t) for i in impls for t in i.transports]
@@ -334,6 +349,12 @@ def render(docs, sources=None, title="nq-conformance report", now=None):
                            for i, t in cols)
                  + "</tr>")
     h.append("</tbody></table>")
+
+    h.append('<h2 id="implementations">Implementations</h2><div class="impls">')
+    for i in impls:
+        h.append(f'<div class="card"><h3 id="impl-{i.index + 1}">{esc(i.label)}</h3>'
+                 f'<table class="meta">{meta_rows(i)}</table>{status(i)}</div>')
+    h.append("</div>")
 
     # Wire logs, failures first.
     h.append('<h2 id="logs">Wire logs</h2><p>Each block: every byte the scripted peer sent (<span '

@@ -83,8 +83,12 @@ class Structure(unittest.TestCase):
 
     def test_summary_counts_per_implementation_and_transport(self):
         text, _ = page(A, B)
-        rows = re.findall(r"<tr><td>(alpha|beta)</td><td>(.*?)</td>((?:<td class=\"n\">[^<]*</td>)+)", text)
-        got = {(i, t): [int(x) for x in re.findall(r">(\d+)", cells)] for i, t, cells in rows}
+        rows = re.findall(r"<tr><td>(alpha|beta)</td><td>(.*?)</td>((?:<td class=\"n\">[^<]*</td>)+)<td>(.*?)</td>",
+                          text)
+        got = {(i, t): [int(x) for x in re.findall(r">(\d+)", cells)] for i, t, cells, _ in rows}
+        run = {i: r for i, t, _, r in rows if t == "<b>total</b>"}
+        self.assertIn(">FAIL: 1 unexpected</a>", run["alpha"])
+        self.assertIn(">STALE: 1</a>", run["beta"])
         order = list(html_report.LABELS)  # PASS NON-STRICT INFO UNSUPPORTED FAIL expected-FAIL STALE, cases
         self.assertEqual(order, ["PASS", "NON-STRICT", "INFO", "UNSUPPORTED", "FAIL", "expected FAIL", "STALE"])
         self.assertEqual(got[("alpha", "tcp")], [1, 0, 1, 0, 1, 0, 0, 3])
