@@ -32,10 +32,11 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)  # conformance/
 sys.path.insert(0, ROOT)
-from nqconf import html_report  # noqa: E402
+from nqconf import catalogue, html_report  # noqa: E402
 
-SELECTION = ["--case", "tcp/c2s", "--case", "tcp/frame", "--case", "tcp/fin/5"]
-N_CASES = 19  # what SELECTION picks from the catalogue (checked below)
+PREFIXES = ["tcp/c2s", "tcp/frame", "tcp/fin/5"]
+SELECTION = [x for p in PREFIXES for x in ("--case", p)]
+N_CASES = len(catalogue.select(catalogue.load(os.path.join(ROOT, "cases")), ["tcp"], PREFIXES))
 HOSTILE_NAME = 'misbehaving<b id="injected-name">'
 RUN_TIMEOUT = 240
 BROWSER_TIMEOUT = 90
@@ -47,7 +48,7 @@ CFG = argparse.Namespace()
 def chromium_argv(prog, profile):
     return [prog, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--force-device-scale-factor=1", "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--disable-dev-shm-usage", "--force-device-scale-factor=1", "--host-resolver-rules=MAP * ~NOTFOUND",
             f"--user-data-dir={profile}"]
 
 
@@ -129,6 +130,7 @@ class Dom(html.parser.HTMLParser):
         self.body_attrs = {}
         self.text = []
         self.details_text = {}
+        self.details_open = {}  # id -> bool
         self._stack = []     # open details ids
         self._cell = None
         self._in_title = False
@@ -146,6 +148,7 @@ class Dom(html.parser.HTMLParser):
         elif tag == "details":
             self._stack.append(a.get("id"))
             self.details_text[a.get("id")] = []
+            self.details_open[a.get("id")] = "open" in a
         elif tag == "td" and "data-case" in a:
             self._cell = self.cells[(a.get("data-impl"), a["data-case"])] = {
                 "verdict": a.get("data-verdict"), "href": None, "text": ""}
@@ -217,6 +220,14 @@ class HtmlInBrowser(unittest.TestCase):
         cls.dom_run = p
         cls.dom = Dom()
         cls.dom.feed(p.stdout)
+        # With a fragment: the page's script (allowed by its CSP hash) opens
+        # the wire log a matrix cell links to.
+        cls.fragment = cls.dom.cells.get((HOSTILE_NAME, "tcp/c2s/3"), {}).get("href") or "#none"
+        p = subprocess.run(chromium_argv(cls.chromium, tempfile.mkdtemp(dir=cls.dir))
+                           + ["--dump-dom", url + cls.fragment], capture_output=True, text=True,
+                           timeout=BROWSER_TIMEOUT)
+        cls.dom_at_fragment = Dom()
+        cls.dom_at_fragment.feed(p.stdout)
         cls.shot = subprocess.run(chromium_argv(cls.chromium, tempfile.mkdtemp(dir=cls.dir))
                                   + [f"--screenshot={d('page.png')}", f"--window-size={SIZE[0]},{SIZE[1]}",
                                      url], capture_output=True, text=True, timeout=BROWSER_TIMEOUT)
@@ -297,7 +308,14 @@ class HtmlInBrowser(unittest.TestCase):
         self.assertIn('<h1 id="injected">injected &amp; "quoted"', text)
         self.assertIn(HOSTILE_NAME, text)
 
-    def test_6_screenshot_shows_the_verdict_colours(self):
+    def test_6_link_opens_its_wire_log(self):
+        anchor = self.fragment[1:]
+        self.assertIn(anchor, self.dom.details_open)
+        self.assertFalse(self.dom.details_open[anchor])  # closed without a fragment
+        self.assertTrue(self.dom_at_fragment.details_open[anchor], "the linked wire log stayed closed")
+        self.assertEqual(sum(self.dom_at_fragment.details_open.values()), 1)
+
+    def test_7_screenshot_shows_the_verdict_colours(self):
         self.assertEqual(self.shot.returncode, 0, self.shot.stderr[-2000:])
         w, h, bpp, rows = read_png(self.path("page.png"))
         self.assertEqual((w, h), SIZE)
