@@ -82,8 +82,8 @@ def run_case(case, argv, ctx):
     r = case.as_dict()
     r.update(verdict=v, outcome=outcome, detail=detail,
              seconds=round(time.monotonic() - t0, 3))
-    # A recorded expected failure keeps its log when it passes: the report's
-    # STALE cell shows what happened instead.
+    # A case the expected-failures file lists keeps its log even when it
+    # passes, so that a STALE cell in the HTML report can show what passed.
     recorded = ctx["expected"] and case.id in ctx["expected"].by_id
     if v in ("FAIL", "NON-STRICT", "INFORMATIONAL") or ctx["all_logs"] or recorded:
         r["wire_log"] = lines

@@ -67,6 +67,11 @@ def check(doc, where):
     for i, r in enumerate(doc["results"]):
         if not isinstance(r, dict) or not isinstance(r.get("id"), str) or "verdict" not in r:
             raise ReportError(f"{where}: result {i + 1} has no id or verdict")
+        if not isinstance(r.get("wire_log", []), list) or not isinstance(r.get("deviation") or {}, dict):
+            raise ReportError(f"{where}: result {i + 1} ({r['id']}): wire_log must be a list, "
+                              "deviation an object")
+    if not isinstance(doc.get("stale_expected_failures") or [], list):
+        raise ReportError(f"{where}: stale_expected_failures must be a list")
 
 
 def category(r, stale=()):
@@ -97,13 +102,17 @@ def row_key(r):
         parts = r["id"].split("/")
         g, n = ("/".join(parts[1:-1]), parts[-1]) if len(parts) >= 3 else (r["id"], "")
         n = int(n) if n.isdigit() else n
-    return (str(g), n)
+    return (str(g), n if isinstance(n, int) else str(n))
 
 
 def row_order(key):
     g, n = key
     gi = GROUPS.index(g) if g in GROUPS else len(GROUPS)
     return (gi, g, 0 if isinstance(n, int) else 1, n if isinstance(n, int) else 0, str(n))
+
+
+def transport_of(r):
+    return str(r.get("transport") or r["id"].split("/")[0])
 
 
 def transport_order(t):
@@ -118,28 +127,21 @@ class _Impl:
         self.doc = doc
         self.source = source
         self.name = str(doc.get("implementation") or f"implementation {index + 1}")
-        self.stale = set(doc.get("stale_expected_failures") or ())
+        self.stale = {str(x) for x in doc.get("stale_expected_failures") or ()}
         self.results = doc["results"]
-        self.transports = sorted({str(r.get("transport") or r["id"].split("/")[0]) for r in self.results},
-                                 key=transport_order)
+        self.transports = sorted({transport_of(r) for r in self.results}, key=transport_order)
         self.cells = {}      # (row key, transport) -> result
         self.anchors = {}    # result id -> anchor
         used = set()
         for r in self.results:
-            t = str(r.get("transport") or r["id"].split("/")[0])
-            self.cells.setdefault((row_key(r), t), r)
+            self.cells.setdefault((row_key(r), transport_of(r)), r)
             if r.get("wire_log"):
-                a = base = f"log-{index + 1}-{slug(r['id'])}"
-                k = 2
-                while a in used:
-                    a, k = f"{base}-{k}", k + 1
-                used.add(a)
-                self.anchors[r["id"]] = a
+                self.anchors[r["id"]] = unique(f"log-{index + 1}-{slug(r['id'])}", used)
 
     def count(self, transport=None):
         c = collections.Counter()
         for r in self.results:
-            if transport is None or str(r.get("transport") or r["id"].split("/")[0]) == transport:
+            if transport is None or transport_of(r) == transport:
                 c[category(r, self.stale)] += 1
         return c
 
@@ -294,6 +296,15 @@ def short_status(impl):
     return f'<a class="{cls}" href="#impl-{impl.index + 1}">{esc("; ".join(parts) or "OK")}</a>'
 
 
+def unique(base, used):
+    """base, or base-2, base-3...: an id not in used (then added to it)."""
+    a, k = base, 2
+    while a in used:
+        a, k = f"{base}-{k}", k + 1
+    used.add(a)
+    return a
+
+
 def render(docs, sources=None, title="nq-conformance report", now=None):
     """The page, as a string, for JSON report dicts docs (in column order);
     sources names where each came from."""
@@ -314,11 +325,24 @@ def render(docs, sources=None, title="nq-conformance report", now=None):
          + ", ".join(f"<b>{esc(i.label)}</b> ({esc(i.source)})" for i in impls) + ".</p>",
          '<p id="legend">' + "".join(f'<span class="item">{chip(c[0])}{esc(c[4])}</span>'
                                      for c in CATEGORIES) + "</p>"]
+    h += summary_table(impls)
+    h += matrix(impls)
+    h.append('<h2 id="implementations">Implementations</h2><div class="impls">')
+    for i in impls:
+        h.append(f'<div class="card"><h3 id="impl-{i.index + 1}">{esc(i.label)}</h3>'
+                 f'<table class="meta">{meta_rows(i)}</table>{status(i)}</div>')
+    h.append("</div>")
+    h += wire_logs(impls)
+    h.append(f"<script>{SCRIPT}</script></body></html>\n")
+    return "".join(h)
 
-    # Summary: one row per implementation and transport, then its total.
-    h.append('<h2 id="summary">Summary</h2><table class="summary"><thead><tr><th>implementation</th>'
-             "<th>transport</th>" + "".join(f'<th class="v v-{CSS_CLASS[x]}">{esc(x)}</th>' for x in LABELS)
-             + "<th>cases</th><th>run</th></tr></thead><tbody>")
+
+def summary_table(impls):
+    """One row per implementation and transport, then its total and the
+    run's result."""
+    h = ['<h2 id="summary">Summary</h2><table class="summary"><thead><tr><th>implementation</th>'
+         "<th>transport</th>" + "".join(f'<th class="v v-{CSS_CLASS[x]}">{esc(x)}</th>' for x in LABELS)
+         + "<th>cases</th><th>run</th></tr></thead><tbody>"]
     for i in impls:
         for t in i.transports + [None]:
             c = i.count(t)
@@ -329,19 +353,23 @@ def render(docs, sources=None, title="nq-conformance report", now=None):
                      + (f" (other: {esc(', '.join(extra))})" if extra else "") + "</td>"
                      + f"<td>{short_status(i) if t is None else ''}</td></tr>")
     h.append("</tbody></table>")
+    return h
 
-    # The matrix.
+
+def matrix(impls):
+    """Rows: cases (group/n); columns: implementation x transport."""
     cols = [(i, t) for i in impls for t in i.transports]
     keys = sorted({k for i in impls for (k, _t) in i.cells}, key=row_order)
-    h.append('<h2 id="matrix">Cases by implementation and transport</h2>'
-             '<table class="matrix"><thead><tr><th rowspan="2">case</th><th rowspan="2">level</th>'
-             '<th rowspan="2">scope</th><th rowspan="2">description</th>'
-             + "".join(f'<th colspan="{len(i.transports)}">{esc(i.label)}</th>' for i in impls if i.transports)
-             + "</tr><tr>" + "".join(f"<th>{esc(t)}</th>" for _i, t in cols) + "</tr></thead><tbody>")
+    h = ['<h2 id="matrix">Cases by implementation and transport</h2>'
+         '<table class="matrix"><thead><tr><th rowspan="2">case</th><th rowspan="2">level</th>'
+         '<th rowspan="2">scope</th><th rowspan="2">description</th>'
+         + "".join(f'<th colspan="{len(i.transports)}">{esc(i.label)}</th>' for i in impls if i.transports)
+         + "</tr><tr>" + "".join(f"<th>{esc(t)}</th>" for _i, t in cols) + "</tr></thead><tbody>"]
+    used = set()
     for k in keys:
         rs = [i.cells[(k, t)] for i, t in cols if (k, t) in i.cells]
         case = f"{k[0]}/{k[1]}" if k[1] != "" else k[0]
-        h.append(f'<tr id="case-{slug(case)}"><th>{esc(case)}</th>'
+        h.append(f'<tr id="{unique("case-" + slug(case), used)}"><th>{esc(case)}</th>'
                  f"<td>{esc(distinct(r.get('level') for r in rs))}</td>"
                  f"<td>{esc(distinct(r.get('scope') for r in rs))}</td>"
                  f'<td class="desc">{esc(distinct(r.get("description") for r in rs))}</td>'
@@ -349,19 +377,16 @@ def render(docs, sources=None, title="nq-conformance report", now=None):
                            for i, t in cols)
                  + "</tr>")
     h.append("</tbody></table>")
+    return h
 
-    h.append('<h2 id="implementations">Implementations</h2><div class="impls">')
-    for i in impls:
-        h.append(f'<div class="card"><h3 id="impl-{i.index + 1}">{esc(i.label)}</h3>'
-                 f'<table class="meta">{meta_rows(i)}</table>{status(i)}</div>')
-    h.append("</div>")
 
-    # Wire logs, failures first.
-    h.append('<h2 id="logs">Wire logs</h2><p>Each block: every byte the scripted peer sent (<span '
-             'class="l-out">peer x &gt;</span>) and received (<span class="l-in">peer x &lt;</span>) '
-             'with its time in seconds, the commands sent to the adapter (<span class="l-cmd">impl '
-             '&lt;</span>) and its events (<span class="l-ev">impl &gt;</span>), and its stderr '
-             '(<span class="l-err">impl stderr</span>).</p>')
+def wire_logs(impls):
+    """Every kept wire log in a <details> a cell links to, failures first."""
+    h = ['<h2 id="logs">Wire logs</h2><p>Each block: every byte the scripted peer sent (<span '
+         'class="l-out">peer x &gt;</span>) and received (<span class="l-in">peer x &lt;</span>) '
+         'with its time in seconds, the commands sent to the adapter (<span class="l-cmd">impl '
+         '&lt;</span>) and its events (<span class="l-ev">impl &gt;</span>), and its stderr '
+         '(<span class="l-err">impl stderr</span>).</p>']
     rank = {"FAIL": 0, "STALE": 1, "expected FAIL": 2, "NON-STRICT": 3}
     logs = [(i, r) for i in impls for r in i.results if r["id"] in i.anchors]
     logs.sort(key=lambda ir: (rank.get(category(ir[1], ir[0].stale), 4), ir[0].index))
@@ -381,8 +406,7 @@ def render(docs, sources=None, title="nq-conformance report", now=None):
                      f'{esc(dev.get("reason", ""))}' + (f"; {esc(dev['version'])}" if dev.get("version") else "")
                      + (" (intermittent)" if dev.get("intermittent") else "") + "</p>")
         h.append(render_log(r["wire_log"]) + "</details>")
-    h.append(f"<script>{SCRIPT}</script></body></html>\n")
-    return "".join(h)
+    return h
 
 
 def write(path, docs, sources=None):
