@@ -38,9 +38,12 @@ CSS_CLASS = {c[0]: c[1] for c in CATEGORIES}
 # The verdict colours as RGB, for tests that look at a rendered page.
 COLOURS = {c[0]: tuple(int(c[2][i:i + 2], 16) for i in (1, 3, 5)) for c in CATEGORIES}
 
-# A long stream's wire log has 100,000 lines and more; the page shows its
-# head and tail (the JSON report keeps all of it).
+# A long stream's wire log has 100,000 lines and more, and a crashing
+# implementation can print a traceback per connection; the page shows the
+# head and tail of a long log with every step line between, and the ends of
+# a long run of stderr lines (the JSON report keeps everything).
 LOG_HEAD, LOG_TAIL = 400, 200
+STDERR_RUN = (20, 5)  # lines kept from the start and end of a longer stderr run
 LINE_MAX = 1000
 
 
@@ -212,16 +215,43 @@ def render_line(line):
     return f'<span class="t">{esc(t)}</span> {body}'
 
 
-def render_log(lines, head=LOG_HEAD, tail=LOG_TAIL):
+def message(line):
+    m = re.match(r"^\s*\d+\.\d+ (.*)$", str(line), re.S)
+    return m.group(1) if m else str(line)
+
+
+def kept_lines(lines, head=LOG_HEAD, tail=LOG_TAIL, run=STDERR_RUN):
+    """Indices of the lines of a wire log that the page shows."""
+    keep, i = [], 0
+    while i < len(lines):
+        j = i
+        while j < len(lines) and message(lines[j]).startswith("impl stderr:"):
+            j += 1
+        if j - i > sum(run):
+            keep += list(range(i, i + run[0])) + list(range(j - run[1], j))
+        else:
+            keep += list(range(i, max(j, i + 1)))
+        i = max(j, i + 1)
+    if len(keep) > head + tail:
+        keep = (keep[:head] + [k for k in keep[head:-tail] if message(lines[k]).startswith("-- step")]
+                + keep[-tail:])
+    return keep
+
+
+def render_log(lines):
     lines = list(lines)
-    if len(lines) > head + tail:
-        shown = [render_line(x) for x in lines[:head]]
-        shown.append(f'<span class="elided">… {len(lines) - head - tail} lines left out here '
-                     f'(the JSON report has all {len(lines)}) …</span>')
-        shown += [render_line(x) for x in lines[-tail:]]
-    else:
-        shown = [render_line(x) for x in lines]
-    return "<pre>" + "\n".join(shown) + "</pre>"
+    keep = kept_lines(lines)
+    out, prev = [], -1
+    for k in keep:
+        if k > prev + 1:
+            out.append(f'<span class="elided">… {k - prev - 1} lines left out …</span>')
+        out.append(render_line(lines[k]))
+        prev = k
+    if prev < len(lines) - 1:
+        out.append(f'<span class="elided">… {len(lines) - 1 - prev} lines left out …</span>')
+    note = (f'<p class="note elided">{len(keep)} of {len(lines)} lines shown (the JSON report has '
+            "them all).</p>" if len(keep) < len(lines) else "")
+    return note + "<pre>" + "\n".join(out) + "</pre>"
 
 
 def chip(label):

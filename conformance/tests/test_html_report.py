@@ -116,15 +116,37 @@ class Structure(unittest.TestCase):
         self.assertIn(f"script-src 'sha256-{digest}'", text)
         self.assertIn("default-src 'none'", text)
 
-    def test_long_logs_keep_head_and_tail(self):
+    def test_long_logs_keep_head_tail_and_steps(self):
         log = [f"  {i / 1000:.3f} peer a > 24 B {i:048x}" for i in range(5000)]
+        log[3000] = "  3.000 -- step 9: peer expect"
         text, _ = page(report("x", [res("tcp/c2s/3", "FAIL", log=log)]))
         pre = re.search(r"<pre>(.*?)</pre>", text, re.S).group(1)
-        self.assertEqual(pre.count("\n") + 1, html_report.LOG_HEAD + 1 + html_report.LOG_TAIL)
-        self.assertIn("4400 lines left out here (the JSON report has all 5000)", pre)
+        head, tail = html_report.LOG_HEAD, html_report.LOG_TAIL
+        self.assertEqual(pre.count("\n") + 1, head + 1 + 1 + 1 + tail)  # gap, step, gap
+        self.assertIn(f"{head + tail + 1} of 5000 lines shown (the JSON report has them all)", text)
+        self.assertIn(f"… {3000 - head} lines left out …", pre)
+        self.assertIn("-- step 9: peer expect", pre)
         self.assertIn(f"{0:048x}", pre)
         self.assertIn(f"{4999:048x}", pre)
         self.assertNotIn(f"{2500:048x}", pre)
+
+    def test_long_stderr_runs_keep_their_ends(self):
+        # A crashing implementation: thousands of stderr lines between two
+        # steps; the page keeps both steps and the run's first and last lines.
+        log = (["  0.000 -- step 1: peer open"] + [f"  0.001 impl stderr: line {i}" for i in range(3000)]
+               + ["  0.002 -- step 2: peer expect", "  5.000 outcome: fail step 2"])
+        keep = html_report.kept_lines(log)
+        first, last = html_report.STDERR_RUN
+        self.assertEqual(len(keep), 1 + first + last + 2)
+        text, _ = page(report("x", [res("tcp/ini/10", "FAIL", log=log)]))
+        pre = re.search(r"<pre>(.*?)</pre>", text, re.S).group(1)
+        self.assertIn(f"impl stderr: line {first - 1}<", pre)
+        self.assertNotIn(f"impl stderr: line {first}<", pre)
+        self.assertIn(f"… {3000 - first - last} lines left out …", pre)
+        self.assertIn("impl stderr: line 2999<", pre)
+        self.assertIn("outcome: fail step 2", pre)
+        # Short runs and short logs are shown whole.
+        self.assertEqual(html_report.kept_lines(LOG), list(range(len(LOG))))
 
 
 class Links(unittest.TestCase):
@@ -243,6 +265,11 @@ class FromFiles(unittest.TestCase):
         rc, out = self.main("--html", self.path("p.html"), "--from", self.path("missing.json"))
         self.assertEqual(rc, 2)
         self.assertIn("missing.json", out)
+        with open(self.path("y.json"), "w") as f:
+            json.dump(report("y", [res("tcp/ini/1", "FAIL", log="not a list")]), f)
+        rc, out = self.main("--html", self.path("p.html"), "--from", self.path("y.json"))
+        self.assertEqual(rc, 2)
+        self.assertIn("tcp/ini/1): wire_log must be a list", out)
         rc, out = self.main("--from", self.path("x.json"))
         self.assertEqual(rc, 2)
         self.assertIn("needs --html", out)
