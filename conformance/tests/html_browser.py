@@ -9,8 +9,9 @@ tests/adapters/misbehave_adapter.py (FAIL, NON-STRICT, one recorded
 failure: expected FAIL; hostile markup on stderr and in its name). Makes the
 page from the three JSON reports with --html --from, opens it in headless
 Chromium (--dump-dom and --screenshot), and checks the DOM as rendered
-(the matrix cells, their links to wire logs, nothing injected) and the
-screenshot (a PNG of the window's size showing the verdict colours).
+(the matrix cells, their links to wire logs, nothing injected; at a cell's
+link, its wire log open) and a screenshot of the page without its script
+(a PNG of the window's size showing the verdict colours).
 
     html_browser.py --nq PATH [--runner CMD] [--chromium PROG] [--keep DIR]
 
@@ -20,6 +21,7 @@ discovery (test*.py): it starts processes.
 import argparse
 import html.parser
 import os
+import re
 import shlex
 import shutil
 import struct
@@ -228,9 +230,18 @@ class HtmlInBrowser(unittest.TestCase):
                            timeout=BROWSER_TIMEOUT)
         cls.dom_at_fragment = Dom()
         cls.dom_at_fragment.feed(p.stdout)
+        # The screenshot is of the page without its script: it must read the
+        # same without JS. (Headless Chromium's --screenshot and --dump-dom
+        # need scripting on, so the script is taken out instead.)
+        with open(d("page.html"), encoding="utf-8") as f:
+            text, n = re.subn(r"<script>.*?</script>", "", f.read(), flags=re.S)
+        cls.scripts_removed = n
+        with open(d("page-nojs.html"), "w", encoding="utf-8") as f:
+            f.write(text)
         cls.shot = subprocess.run(chromium_argv(cls.chromium, tempfile.mkdtemp(dir=cls.dir))
                                   + [f"--screenshot={d('page.png')}", f"--window-size={SIZE[0]},{SIZE[1]}",
-                                     url], capture_output=True, text=True, timeout=BROWSER_TIMEOUT)
+                                     "file://" + d("page-nojs.html")],
+                                  capture_output=True, text=True, timeout=BROWSER_TIMEOUT)
 
     @classmethod
     def tearDownClass(cls):
@@ -316,6 +327,7 @@ class HtmlInBrowser(unittest.TestCase):
         self.assertEqual(sum(self.dom_at_fragment.details_open.values()), 1)
 
     def test_7_screenshot_shows_the_verdict_colours(self):
+        self.assertEqual(self.scripts_removed, 1)
         self.assertEqual(self.shot.returncode, 0, self.shot.stderr[-2000:])
         w, h, bpp, rows = read_png(self.path("page.png"))
         self.assertEqual((w, h), SIZE)
