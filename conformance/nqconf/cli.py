@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 
-from . import catalogue, coverage, report
+from . import catalogue, coverage, html_report, report
 from .adapter import AdapterError, Retry, Unsupported
 from .script import Run, StepFailed
 from .verdict import Expected, judge, verdict
@@ -82,7 +82,10 @@ def run_case(case, argv, ctx):
     r = case.as_dict()
     r.update(verdict=v, outcome=outcome, detail=detail,
              seconds=round(time.monotonic() - t0, 3))
-    if v in ("FAIL", "NON-STRICT", "INFORMATIONAL") or ctx["all_logs"]:
+    # A case the expected-failures file lists keeps its log even when it
+    # passes, so that a STALE cell in the HTML report can show what passed.
+    recorded = ctx["expected"] and case.id in ctx["expected"].by_id
+    if v in ("FAIL", "NON-STRICT", "INFORMATIONAL") or ctx["all_logs"] or recorded:
         r["wire_log"] = lines
     return r
 
@@ -114,6 +117,9 @@ def main(argv=None):
     p.add_argument("--certs", help="test certificates (tests/support/make-certs.sh); default: made in /tmp")
     p.add_argument("--json", help="write the JSON report here")
     p.add_argument("--junit", help="write JUnit XML here")
+    p.add_argument("--html", help="write the HTML report here (a self-contained page)")
+    p.add_argument("--from", dest="from_json", nargs="+", metavar="JSON",
+                   help="with --html: make the page from these JSON reports (--json) and run nothing")
     p.add_argument("--jobs", type=int, default=2, help="cases run at once (default 2)")
     p.add_argument("--all-logs", action="store_true", help="keep the wire log of every case")
     p.add_argument("--quiet", action="store_true", help="no wire logs in the summary")
@@ -129,6 +135,15 @@ def main(argv=None):
     g.add_argument("--no-progress", dest="progress", action="store_false")
     p.set_defaults(progress=None)
     a = p.parse_args(argv)
+    if a.from_json is not None:
+        if not a.html or a.adapter or a.list:
+            p.error("--from makes the HTML report of earlier runs: it needs --html and runs "
+                    "nothing (no --adapter, no --list)")
+        try:
+            return html_report.from_files(a.html, a.from_json)
+        except (html_report.ReportError, OSError) as e:
+            print(f"nq-conformance: --from: {e}", file=sys.stderr)
+            return 2
 
     try:
         cases = catalogue.load(a.catalogue)
@@ -174,6 +189,8 @@ def main(argv=None):
     if a.junit:
         with open(a.junit, "w", encoding="utf-8") as f:
             f.write(report.to_junit(results, name))
+    if a.html:
+        html_report.write(a.html, [report.as_dict(results, name, meta)])
     return 1 if unexpected or stale or short else 0
 
 

@@ -1,4 +1,5 @@
-"""Reports: a readable summary, a JSON report and JUnit XML."""
+"""Reports: a readable summary, a JSON report and JUnit XML (the HTML page:
+html_report.py)."""
 import collections
 import json
 import xml.etree.ElementTree as ET
@@ -64,10 +65,15 @@ def scope_line(results, unexpected):
     return "  " + "; ".join(parts)
 
 
+def as_dict(results, impl, meta):
+    """The report as the JSON file holds it (and the HTML page reads it)."""
+    return {"implementation": impl, **meta,
+            "counts": {t: dict(c) for t, c in counts(results).items()},
+            "results": results}
+
+
 def to_json(results, impl, meta):
-    return json.dumps({"implementation": impl, **meta,
-                       "counts": {t: dict(c) for t, c in counts(results).items()},
-                       "results": results}, indent=1)
+    return json.dumps(as_dict(results, impl, meta), indent=1)
 
 
 def to_junit(results, impl):
