@@ -516,10 +516,10 @@ static void test_backend_dies(void **state)
 /* A client that does not take its messages for stall_ms while its
  * backend pushes count x size bytes at it: its receive queue fills, its
  * round stalls, and so do nginx's writes to it. Then it takes what comes
- * (until 3 s pass without a message) and checks that the session goes on
- * (an echo). Returns how many of the pushed messages it got; they must
- * be a prefix, in order, without duplicates. */
-static long stalled_client(int timeout_s, int stall_ms, long count, long size)
+ * (until drain_ms pass without a message) and checks that the session
+ * goes on (an echo). Returns how many of the pushed messages it got; they
+ * must come in order, without duplicates (a gap is what was lost). */
+static long stalled_client(int timeout_s, int stall_ms, long count, long size, int drain_ms)
 {
     setup_proxy_t(1, 0, timeout_s);
     nq_options *o = nqt_tls_client_opts(proxy.port, "ca.pem");
@@ -530,21 +530,26 @@ static long stalled_client(int timeout_s, int stall_ms, long count, long size)
     int len = snprintf(cmd, sizeof cmd, "push %ld %ld", count, size);
     nqt_put(cl.c, cmd, (size_t)len, NULL, 0);
     nqt_sleep_ms(stall_ms);
-    long got = 0;
+    long got = 0, next = 0, first_gap = -1;
     for (;;) {
         nq_msg *m = NULL;
-        if (nq_comm_get(cl.c, NULL, 0, got < count ? 3000 : NQT_SHORT_MS, &m) != NQ_OK)
+        if (nq_comm_get(cl.c, NULL, 0, next < count ? drain_ms : NQT_SHORT_MS, &m) != NQ_OK)
             break;
-        char want[24];
-        snprintf(want, sizeof want, "%ld", got);
-        if (nq_msg_size(m) != (size_t)size || strcmp((const char *)nq_msg_data(m), want) != 0)
-            fail_msg("pushed message %ld: got '%.20s' (%zu bytes)", got, (const char *)nq_msg_data(m),
-                     nq_msg_size(m));
+        char num[24] = "";
+        memcpy(num, nq_msg_data(m), nq_msg_size(m) < sizeof num - 1 ? nq_msg_size(m) : sizeof num - 1);
+        long n = strtol(num, NULL, 10);
+        if (nq_msg_size(m) != (size_t)size || n < next || n >= count)
+            fail_msg("pushed message after %ld: got '%.20s' (%zu bytes)", next, num, nq_msg_size(m));
         nq_msg_free(m);
+        if (n > next && first_gap < 0)
+            first_gap = next;
+        next = n + 1;
         got++;
     }
-    print_message("nginx timeouts %d s, client stalled %d ms: %ld of %ld messages of %ld bytes, in order\n",
-                  timeout_s ? timeout_s : 3600, stall_ms, got, count, size);
+    print_message("nginx timeouts %d s, client stalled %d ms: %ld of %ld messages of %ld bytes, in order"
+                  " (first missing: %ld)\n",
+                  timeout_s ? timeout_s : 3600, stall_ms, got, count, size,
+                  first_gap >= 0 ? first_gap : next < count ? next : -1);
     exchange(&cl, 1, 10, 10); /* the session goes on */
     g_close_free(cl.c, NQ_OK);
     return got;
@@ -555,7 +560,7 @@ static long stalled_client(int timeout_s, int stall_ms, long count, long size)
  * receive queue goes on afterwards: every message arrives, in order. */
 static void test_stalled_round_within_timeouts(void **state)
 {
-    assert_int_equal(stalled_client(0, 4000, 128, 64 * 1024), 128);
+    assert_int_equal(stalled_client(0, 4000, 128, 64 * 1024, 10000), 128);
 }
 
 /* Timeouts shorter than the stall: nginx gives up writing to the client
@@ -563,11 +568,11 @@ static void test_stalled_round_within_timeouts(void **state)
  * resets the call; both ends start a new link and the session goes on,
  * but the pushed bytes the server had already handed to gRPC (its puts
  * complete then, as over TCP) and that nginx held are lost: the client
- * gets a prefix. This is what docs/grpc-proxies.md warns about; should
+ * gets them with a gap (in every run so far: the first 32, then none). This is what docs/grpc-proxies.md warns about; should
  * nginx stop losing them, the doc is to be revised (the test fails). */
 static void test_stalled_round_past_timeouts(void **state)
 {
-    long got = stalled_client(1, 4000, 128, 64 * 1024);
+    long got = stalled_client(1, 4000, 128, 64 * 1024, 5000);
     assert_true(got < 128);
 }
 
