@@ -240,6 +240,124 @@ static void test_two_clients_one_connection(void **state)
     nqt_log_destroy(&log);
 }
 
+/* One open round (call) of a raw client: started with its headers and
+ * bytes, not yet half-closed. */
+struct open_call {
+    grpc_call *c;
+    grpc_metadata md[2];
+    grpc_metadata_array init, trail;
+    grpc_byte_buffer *bb;
+    grpc_status_code status;
+    grpc_slice details;
+};
+
+static gpr_timespec soon(void)
+{
+    return gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_seconds(15, GPR_TIMESPAN));
+}
+
+static void wait_tag(struct conn *k, void *tag)
+{
+    grpc_event ev = grpc_completion_queue_pluck(k->cq, tag, soon(), NULL);
+    assert_int_equal(ev.type, GRPC_OP_COMPLETE);
+    assert_true(ev.success);
+}
+
+static void open_call(struct conn *k, struct open_call *o, const char *id, const char *link,
+                      const uint8_t *msg, size_t len, void *tag)
+{
+    memset(o, 0, sizeof *o);
+    o->c = grpc_channel_create_call(k->ch, NULL, GRPC_PROPAGATE_DEFAULTS, k->cq,
+                                    grpc_slice_from_static_string("/grpc/comm"), NULL, soon(), NULL);
+    assert_non_null(o->c);
+    o->md[0].key = grpc_slice_from_static_string("nq-client-id");
+    o->md[0].value = grpc_slice_from_copied_string(id);
+    o->md[1].key = grpc_slice_from_static_string("nq-link");
+    o->md[1].value = grpc_slice_from_copied_string(link);
+    grpc_metadata_array_init(&o->init);
+    grpc_metadata_array_init(&o->trail);
+    o->details = grpc_empty_slice();
+    grpc_slice sl = grpc_slice_from_copied_buffer((const char *)msg, len);
+    o->bb = grpc_raw_byte_buffer_create(&sl, 1);
+    grpc_slice_unref(sl);
+    grpc_op ops[2];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = 2;
+    ops[0].data.send_initial_metadata.metadata = o->md;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = o->bb;
+    assert_int_equal(grpc_call_start_batch(o->c, ops, 2, tag, NULL), GRPC_CALL_OK);
+    wait_tag(k, tag);
+}
+
+/* Half-close, then the status (the server's messages are not read: a
+ * first round carries none). */
+static grpc_status_code close_call(struct conn *k, struct open_call *o, void *tag)
+{
+    grpc_op ops[3];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[1].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[1].data.recv_initial_metadata.recv_initial_metadata = &o->init;
+    ops[2].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[2].data.recv_status_on_client.trailing_metadata = &o->trail;
+    ops[2].data.recv_status_on_client.status = &o->status;
+    ops[2].data.recv_status_on_client.status_details = &o->details;
+    assert_int_equal(grpc_call_start_batch(o->c, ops, 3, tag, NULL), GRPC_CALL_OK);
+    wait_tag(k, tag);
+    grpc_status_code st = o->status;
+    for (int i = 0; i < 2; i++)
+        grpc_slice_unref(o->md[i].value);
+    grpc_byte_buffer_destroy(o->bb);
+    grpc_slice_unref(o->details);
+    grpc_metadata_array_destroy(&o->init);
+    grpc_metadata_array_destroy(&o->trail);
+    grpc_call_unref(o->c);
+    return st;
+}
+
+/* Two clients with a round open AT THE SAME TIME on one connection (as
+ * Envoy multiplexes the calls of its clients on one upstream connection):
+ * each one's bytes are its own, whichever round ends first. */
+static void test_two_clients_concurrent_rounds(void **state)
+{
+    nq_comm *s = g_server(nqt_opts(0));
+    struct conn k;
+    conn_open(&k, nqt_port_of(s));
+    struct who a, b;
+    who_new(&a, 8);
+    who_new(&b, 9);
+    uint8_t ba[256], bb[256];
+    struct open_call ca, cb;
+    open_call(&k, &ca, a.hex, "00000000000000a8", ba, ini_and(&a, "a, first", ba), (void *)1);
+    open_call(&k, &cb, b.hex, "00000000000000b9", bb, ini_and(&b, "b, first", bb), (void *)2);
+    /* b's round ends before a's; the server reads both as they come, so
+     * the two messages may arrive in either order */
+    assert_int_equal(close_call(&k, &cb, (void *)3), GRPC_STATUS_OK);
+    assert_int_equal(close_call(&k, &ca, (void *)4), GRPC_STATUS_OK);
+    int seen_a = 0, seen_b = 0;
+    for (int i = 0; i < 2; i++) {
+        nq_msg *m = NULL;
+        assert_int_equal(nq_comm_get(s, NULL, 0, NQT_LONG_MS, &m), NQ_OK);
+        uint8_t from[NQ_ID_SIZE];
+        nq_msg_peer(m, from);
+        const struct who *w = nq_msg_size(m) == 8 && memcmp(nq_msg_data(m), "a, first", 8) == 0 ? &a
+                              : nq_msg_size(m) == 8 && memcmp(nq_msg_data(m), "b, first", 8) == 0 ? &b
+                                                                                                   : NULL;
+        assert_non_null(w);
+        assert_memory_equal(from, w->id, NQ_ID_SIZE);
+        seen_a += w == &a;
+        seen_b += w == &b;
+        nq_msg_free(m);
+    }
+    assert_int_equal(seen_a, 1);
+    assert_int_equal(seen_b, 1);
+    assert_int_equal(nqt_wait_npeers(s, 2, NQT_LONG_MS), 2);
+    conn_close(&k);
+    g_close_free(s, NQ_OK);
+}
+
 /* The header says a, the ini says b: refused before the core sees the
  * ini (no session for b), PERMISSION_DENIED naming both, a warning. */
 static void test_lying_client(void **state)
@@ -386,6 +504,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_clients_one_connection),
+        cmocka_unit_test(test_two_clients_concurrent_rounds),
         cmocka_unit_test(test_lying_client),
         cmocka_unit_test(test_bad_headers),
         cmocka_unit_test(test_unknown_link),
