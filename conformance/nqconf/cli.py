@@ -151,7 +151,7 @@ def main(argv=None):
     if a.list:
         for c in cases:
             print(f"{c.id:<22} {c.level:<6} {c.scope:<8} {c.role:<6} {c.dialect:<7} {c.clause:<10} "
-                  f"{c.description}")
+                  f"{c.description} [{', '.join(c.rules)}]")
         print(f"{len(cases)} cases")
         return 0
     if not a.adapter:

@@ -25,6 +25,8 @@ def summary(results, impl, unexpected, stale, wire_logs=True, coverage_short=())
         line = f"  {r['id']:<22} {r['level']:<6} {mark}"
         if r.get("scope") == "netqueue":
             line += "  [netqueue level]"
+        if r.get("rules"):
+            line += f"  ({', '.join(r['rules'])})"
         if r["verdict"] in ("FAIL", "NON-STRICT") and r.get("detail"):
             line += f"\n      {r['detail']}"
         out.append(line)

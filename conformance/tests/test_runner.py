@@ -6,11 +6,11 @@ import tempfile
 import unittest
 import xml.etree.ElementTree as ET
 
-from nqconf import catalogue, frames, report
+from nqconf import adapter, catalogue, frames, report
 from nqconf.verdict import Expected, judge, verdict
 
 GOOD = {"group": "ini", "n": 1, "transports": ["tcp", "tls"], "description": "d",
-        "clause": "§3.1", "level": "MUST", "role": "server",
+        "clause": "§3.1", "rules": ["INI-6"], "level": "MUST", "role": "server",
         "script": [{"peer": "open"}]}
 
 
@@ -23,16 +23,19 @@ class Catalogue(unittest.TestCase):
         cases = catalogue.parse(doc(GOOD))
         self.assertEqual([c.id for c in cases], ["tcp/ini/1", "tls/ini/1"])
         self.assertEqual(cases[0].dialect, "current")
+        self.assertEqual(cases[0].as_dict()["rules"], ["INI-6"])
 
     def test_rejects_bad_definitions(self):
         for field, value in [("level", "MAY"), ("group", "nope"), ("clause", "section 3"),
                              ("transports", ["udp"]), ("n", 0), ("role", "peer"),
-                             ("script", [{"peer": "x", "impl": "y"}]), ("description", "a\nb")]:
+                             ("script", [{"peer": "x", "impl": "y"}]), ("description", "a\nb"),
+                             ("rules", []), ("rules", ["ini-6"])]:
             with self.subTest(field=field):
                 with self.assertRaises(catalogue.CatalogueError):
                     catalogue.parse(doc(dict(GOOD, **{field: value})))
-        with self.assertRaises(catalogue.CatalogueError):
-            catalogue.parse(doc({k: v for k, v in GOOD.items() if k != "clause"}))
+        for field in ("clause", "rules"):
+            with self.assertRaises(catalogue.CatalogueError):
+                catalogue.parse(doc({k: v for k, v in GOOD.items() if k != field}))
         with self.assertRaises(catalogue.CatalogueError):
             catalogue.parse(doc(dict(GOOD, extra=1)))
         with self.assertRaises(catalogue.CatalogueError):
@@ -77,6 +80,18 @@ class Catalogue(unittest.TestCase):
         groups = {c.group for c in cases}
         for g in ("ini", "fin", "c2s", "s2c", "frame", "tls", "limits", "interleave"):
             self.assertIn(g, groups)
+
+
+class AdapterVersion(unittest.TestCase):
+    """docs/spec/adapter.md, ADAPTER-2 (the runner end to end: runner_cli.py)."""
+
+    def test_1_x_accepted_missing_warned_other_majors_refused(self):
+        self.assertIsNone(adapter.check_version({"adapter_protocol": "1.0"}))
+        self.assertIsNone(adapter.check_version({"adapter_protocol": "1.12"}))
+        self.assertIn("taken as 1.0", adapter.check_version({"event": "ready"}))
+        for bad in ("2.0", "0.9", "1", "1.0.0", 1.0, None, "v1.0"):
+            with self.subTest(version=bad), self.assertRaises(adapter.Incompatible):
+                adapter.check_version({"adapter_protocol": bad})
 
 
 class Verdicts(unittest.TestCase):
