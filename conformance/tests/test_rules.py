@@ -136,7 +136,9 @@ class SpecAndCases(unittest.TestCase):
         self.assertEqual(self.rules["FRAME-7"][0], "netqueue MUST")
         by_id = {c.id: c for c in self.cases}
         for t in ("tcp", "tls", "mqtt", "grpc"):
-            self.assertEqual((by_id[f"{t}/frame/11"].level, by_id[f"{t}/frame/11"].scope), ("MUST", "protocol"))
+            for n in (11, 13):  # server, client under test
+                c = by_id[f"{t}/frame/{n}"]
+                self.assertEqual((c.level, c.scope), ("MUST", "protocol"))
         for cid in ("tcp/frame/5", "tls/frame/7", "tcp/frame/12"):
             self.assertEqual((by_id[cid].level, by_id[cid].scope), ("MUST", "netqueue"))
 
