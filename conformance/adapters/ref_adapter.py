@@ -155,13 +155,28 @@ def main():
             emit(event="message", tag=cmd.get("tag"), peer=r[0], size=len(r[1]),
                  data=base64.b64encode(r[1]).decode())
 
-    def close():
-        try:
-            comm.close()
-            emit(event="closed", ok=True)
-        except Exception as e:
-            emit(event="closed", ok=False, error=repr(e))
+    def close(timeout):
+        # The reference's close() has no timeout (ADAPTER-9): a close given
+        # one answers ok=false once it has passed, and the close goes on.
+        result = {}
 
+        def run():
+            try:
+                comm.close()
+                result["ok"] = True
+            except Exception as e:
+                result["error"] = repr(e)
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        t.join(None if timeout is None or timeout < 0 else timeout)
+        if t.is_alive():
+            emit(event="closed", ok=False, error=f"timed out after {timeout} s")
+        elif result.get("ok"):
+            emit(event="closed", ok=True)
+        else:
+            emit(event="closed", ok=False, error=result.get("error"))
+
+    closing = False
     for line in sys.stdin:
         try:
             cmd = json.loads(line)
@@ -179,7 +194,9 @@ def main():
         elif name == "get":
             threading.Thread(target=get, args=(cmd,), daemon=True).start()
         elif name == "close":
-            threading.Thread(target=close, daemon=True).start()
+            if not closing:  # ADAPTER-9: a second close may be ignored
+                closing = True
+                threading.Thread(target=close, args=(cmd.get("timeout"),), daemon=True).start()
         elif name == "id":
             emit(event="id", id=comm.id.hex)
         else:  # ADAPTER-5: answered, never fatal
