@@ -84,6 +84,9 @@ def to_junit(results, impl):
         for r in rs:
             tc = ET.SubElement(s, "testcase", classname=f"{impl}.{t}.{r['group']}",
                                name=r["id"], time=f"{r.get('seconds', 0):.3f}")
+            if r.get("rules"):
+                props = ET.SubElement(tc, "properties")
+                ET.SubElement(props, "property", name="rules", value=", ".join(r["rules"]))
             text = "\n".join(r.get("wire_log") or [])
             if r["verdict"] == "FAIL" and not r.get("deviation"):
                 ET.SubElement(tc, "failure", message=r.get("detail") or "failed").text = text

@@ -127,7 +127,7 @@ def result(id_, v, **kw):
 
 class Reports(unittest.TestCase):
     def setUp(self):
-        self.results = [result("tcp/ini/1", "PASS"), result("tcp/ini/2", "FAIL", wire_log=["peer > 8 B"]),
+        self.results = [result("tcp/ini/1", "PASS", rules=["INI-6", "INI-7"]), result("tcp/ini/2", "FAIL", wire_log=["peer > 8 B"]),
                         result("tls/ini/1", "UNSUPPORTED"),
                         result("tls/ini/2", "FAIL", deviation={"label": "reference deviates", "reason": "r", "version": "2.6.4"})]
 
@@ -136,6 +136,7 @@ class Reports(unittest.TestCase):
         self.assertIn("--- wire log of tcp/ini/2 ---", text)
         self.assertIn("peer > 8 B", text)
         self.assertIn("reference deviates: r; 2.6.4", text)
+        self.assertIn("tcp/ini/1              MUST   PASS  (INI-6, INI-7)", text)
         self.assertIn("FAIL: 1 case(s): tcp/ini/2", text)
         self.assertNotIn("wire log of tls/ini/2", text)
         c = report.counts(self.results)
@@ -161,6 +162,8 @@ class Reports(unittest.TestCase):
         self.assertEqual(suites["impl.tcp"].get("failures"), "1")
         self.assertEqual(suites["impl.tls"].get("skipped"), "1")
         self.assertEqual(suites["impl.tls"].get("failures"), "0")  # a recorded deviation
+        first = next(root.iter("testcase"))
+        self.assertEqual(first.find("properties/property").get("value"), "INI-6, INI-7")
         failed = [tc for tc in root.iter("testcase") if tc.find("failure") is not None]
         self.assertEqual([tc.get("name") for tc in failed], ["tcp/ini/2"])
 
