@@ -10,7 +10,7 @@ import threading
 import time
 
 from . import catalogue, coverage, html_report, report
-from .adapter import AdapterError, Retry, Unsupported
+from .adapter import AdapterError, Incompatible, Retry, Unsupported
 from .script import Run, StepFailed
 from .verdict import Expected, judge, verdict
 
@@ -40,6 +40,9 @@ def run_case(case, argv, ctx):
 
     outcome, detail, run = "pass", "", None
     for attempt in range(3):
+        if ctx.get("refused"):  # an earlier case found the adapter incompatible
+            outcome, detail = "fail", ctx["refused"]
+            break
         if outcome == "unsupported":
             break
         outcome, detail, run = "pass", "", None
@@ -69,6 +72,9 @@ def run_case(case, argv, ctx):
             continue
         except Unsupported as e:
             outcome, detail = "unsupported", str(e)
+        except Incompatible as e:  # no case can run: main() ends the run with exit 2
+            outcome, detail = "fail", str(e)
+            ctx["refused"] = detail
         except (StepFailed, AdapterError) as e:
             outcome, detail = "fail", str(e)
         except Exception as e:  # a peer's own error is the case failing, never the run
@@ -76,6 +82,8 @@ def run_case(case, argv, ctx):
         finally:
             if run:
                 run.cleanup()
+                if run.adapter and run.adapter.warning:
+                    ctx["warnings"].add(run.adapter.warning)
         break
     log(f"outcome: {outcome} {detail}")
     v = verdict(case.level, outcome, ctx["strict"])
@@ -158,7 +166,7 @@ def main(argv=None):
     if a.list:
         for c in cases:
             print(f"{c.id:<22} {c.level:<6} {c.scope:<8} {c.role:<6} {c.dialect:<7} {c.clause:<10} "
-                  f"{c.description}")
+                  f"{c.description} [{', '.join(c.rules)}]")
         print(f"{len(cases)} cases")
         return 0
     if not a.adapter:
@@ -169,20 +177,25 @@ def main(argv=None):
     name = a.name or os.path.basename(argv_impl[0])
     expected = Expected.load(a.expected) if a.expected else None
     ctx = {"certs": certs_dir(a.certs) if any(c.transport == "tls" for c in cases) else None,
-           "expected": expected, "strict": a.strict, "all_logs": a.all_logs}
+           "expected": expected, "strict": a.strict, "all_logs": a.all_logs, "warnings": set()}
     progress = sys.stdout.isatty() if a.progress is None else a.progress
     t0 = time.monotonic()
     results = run_all(cases, argv_impl, ctx, a.jobs, progress)
+    if ctx.get("refused"):
+        print(f"nq-conformance: adapter refused: {ctx['refused']}", file=sys.stderr)
+        return 2
     unexpected, stale = judge(results, expected)
     short = [] if a.allow_unsupported else coverage.shortfalls(results, a.min_coverage)
     sys.stdout.write(report.summary(results, name, unexpected, stale, wire_logs=not a.quiet,
                                     coverage_short=short))
+    for w in sorted(ctx["warnings"]):
+        print(f"WARNING: {w}")
     print(f"({len(results)} cases in {time.monotonic() - t0:.1f} s)")
     meta = {"adapter": a.adapter, "strict": a.strict, "scope": a.scope, "unexpected_failures": unexpected,
             "stale_expected_failures": stale,
             "coverage": {k: {"answered": v[0], "selected": v[1]}
                          for k, v in coverage.table(results).items()},
-            "coverage_shortfalls": short}
+            "coverage_shortfalls": short, "warnings": sorted(ctx["warnings"])}
     if a.json:
         with open(a.json, "w", encoding="utf-8") as f:
             f.write(report.to_json(results, name, meta))

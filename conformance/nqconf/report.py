@@ -26,6 +26,8 @@ def summary(results, impl, unexpected, stale, wire_logs=True, coverage_short=())
         line = f"  {r['id']:<22} {r['level']:<6} {mark}"
         if r.get("scope") == "netqueue":
             line += "  [netqueue level]"
+        if r.get("rules"):
+            line += f"  ({', '.join(r['rules'])})"
         if r["verdict"] in ("FAIL", "NON-STRICT") and r.get("detail"):
             line += f"\n      {r['detail']}"
         out.append(line)
@@ -88,6 +90,9 @@ def to_junit(results, impl):
         for r in rs:
             tc = ET.SubElement(s, "testcase", classname=f"{impl}.{t}.{r['group']}",
                                name=r["id"], time=f"{r.get('seconds', 0):.3f}")
+            if r.get("rules"):
+                props = ET.SubElement(tc, "properties")
+                ET.SubElement(props, "property", name="rules", value=", ".join(r["rules"]))
             text = "\n".join(r.get("wire_log") or [])
             if r["verdict"] == "FAIL" and not r.get("deviation"):
                 ET.SubElement(tc, "failure", message=r.get("detail") or "failed").text = text
