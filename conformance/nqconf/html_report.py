@@ -291,7 +291,7 @@ def meta_rows(impl):
     rows = [("source", impl.source), ("adapter", d.get("adapter")),
             ("scope", d.get("scope", "")), ("strict", "yes" if d.get("strict") else "no")]
     shown = {"implementation", "adapter", "scope", "strict", "results", "counts", "coverage",
-             "unexpected_failures", "stale_expected_failures", "coverage_shortfalls"}
+             "unexpected_failures", "stale_expected_failures", "coverage_shortfalls", "warnings"}
     # Whatever else a newer runner records (e.g. an adapter protocol version).
     rows += [(k, v if isinstance(v, (str, int, float)) else json.dumps(v))
              for k, v in d.items() if k not in shown and v not in (None, "", [], {})]
@@ -310,6 +310,8 @@ def status(impl):
     out += [f'<p class="bad">COVERAGE TOO LOW: {esc(m)}</p>' for m in short]
     if not out:
         out.append('<p class="ok">OK: no unexpected failure</p>')
+    # e.g. an adapter whose ready named no adapter protocol version
+    out += [f'<p>WARNING: {esc(w)}</p>' for w in impl.doc.get("warnings") or []]
     return "".join(out)
 
 

@@ -279,7 +279,7 @@ class HtmlInBrowser(unittest.TestCase):
         for impl in impls:
             self.assertEqual(sum(k[0] == impl for k in cells), N_CASES, impl)
         want = {("nq", "tcp/c2s/4"): "PASS", ("nq", "tcp/fin/5"): "INFO", ("nq", "tcp/c2s/2"): "STALE",
-                (HOSTILE_NAME, "tcp/c2s/3"): "FAIL", (HOSTILE_NAME, "tcp/frame/5"): "NON-STRICT",
+                (HOSTILE_NAME, "tcp/c2s/3"): "FAIL", (HOSTILE_NAME, "tcp/frame/4"): "NON-STRICT",
                 (HOSTILE_NAME, "tcp/c2s/1"): "expected FAIL"}
         for key, verdict in want.items():
             self.assertEqual(cells[key]["verdict"], verdict, key)

@@ -201,7 +201,7 @@ class Escaping(unittest.TestCase):
                 log=LOG + [f"  0.050 impl stderr: {evil}", f"  0.051 peer a < {evil}", evil],
                 deviation={"label": evil, "reason": evil, "version": evil})
         doc = report(evil, [r, res(f"tcp/ini/{3}", "FAIL", log=[evil])], adapter=evil,
-                     adapter_protocol=evil, coverage_shortfalls=[evil])
+                     adapter_protocol=evil, coverage_shortfalls=[evil], warnings=[evil])
         doc["unexpected_failures"] = [evil]
         text, dom = page(doc)
         self.assertNotIn("evil", dom.ids)
