@@ -53,6 +53,12 @@ unsigned char *bench_payload(const struct bench_opts *o);
 /* Abort the run (exit 1, message on stderr) if message i looks wrong. */
 void bench_check(const struct bench_opts *o, uint64_t i, const void *data, size_t size);
 
+/* How long a benchmark waits for one message, a hello or a close before it
+ * gives up: a peer that never came up (port taken, crashed) must end the
+ * run with an error, not leave it retrying forever. Generous, since a
+ * 64 MiB message on a loaded machine takes seconds. */
+#define BENCH_WAIT_MS 120000
+
 /* Print a message and exit 1. */
 void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

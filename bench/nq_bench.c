@@ -60,7 +60,7 @@ static const void *nb_get(void *ctx, size_t *size)
     struct nb *n = ctx;
     nq_msg_free(n->last);
     n->last = NULL;
-    check(nq_comm_get(n->comm, NULL, 0, NQ_FOREVER, &n->last), "get");
+    check(nq_comm_get(n->comm, NULL, 0, BENCH_WAIT_MS, &n->last), "get");
     *size = nq_msg_size(n->last);
     return nq_msg_data(n->last);
 }
@@ -70,7 +70,7 @@ static void nb_finish(void *ctx)
     struct nb *n = ctx;
     nq_msg_free(n->last);
     n->last = NULL;
-    check(nq_comm_close(n->comm, NQ_FOREVER), "close");
+    check(nq_comm_close(n->comm, BENCH_WAIT_MS), "close");
     nq_comm_free(n->comm);
 }
 

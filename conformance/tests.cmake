@@ -18,6 +18,17 @@ add_test(NAME conformance_runner_cli
   WORKING_DIRECTORY ${_dir})
 set_tests_properties(conformance_runner_cli PROPERTIES LABELS "conformance;unit" TIMEOUT 120)
 
+# The HTML report (nqconf/html_report.py) of real runs, as headless
+# Chromium renders it: a short TCP selection against our adapter, one that
+# refuses everything and one that fails on purpose (hostile stderr), the
+# page made from their JSON reports, its DOM and a screenshot checked
+# (tests/html_browser.py). Fails, saying so, without chromium.
+add_test(NAME conformance_html_report
+  COMMAND ${NQ_REQUIRE} prog:chromium -- ${NQ_CONF_PYTHON3} ${_dir}/tests/html_browser.py
+          --nq $<TARGET_FILE:nq> --runner ${_runner})
+set_tests_properties(conformance_html_report PROPERTIES LABELS "conformance;cli" TIMEOUT 300
+  RESOURCE_LOCK nq_conformance)
+
 # Transports the suite runs: all four. MQTT cases start a private
 # mosquitto per case; gRPC cases use grpcio. Without mosquitto, paho-mqtt
 # or grpcio in the runner's Python (or a library built without gRPC, whose
@@ -42,6 +53,15 @@ add_test(NAME conformance_reference
           --junit ${CMAKE_BINARY_DIR}/conformance-reference.xml)
 set_tests_properties(conformance_reference PROPERTIES LABELS "conformance;interop;tcp;tls;mqtt;grpc"
   TIMEOUT 600 FIXTURES_REQUIRED certs RESOURCE_LOCK nq_conformance)
+
+# build/conformance.html: the page of both runs above, side by side (it
+# reads the reference's report, hence interop: test.sh runs it in the same
+# pass as conformance_reference, after conformance_netqueue).
+add_test(NAME conformance_html
+  COMMAND ${_runner} --html ${CMAKE_BINARY_DIR}/conformance.html
+          --from ${CMAKE_BINARY_DIR}/conformance-netqueue.json ${CMAKE_BINARY_DIR}/conformance-reference.json)
+set_tests_properties(conformance_html PROPERTIES LABELS "conformance;interop" TIMEOUT 120
+  DEPENDS "conformance_netqueue;conformance_reference")
 
 # Mutation testing of the suite itself (docs/conformance.md, "Self-test"):
 # the independent implementation (selftest/mini) must pass every protocol

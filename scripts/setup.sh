@@ -15,9 +15,11 @@ pkgs=(cmake ninja-build gcc g++ pkg-config libev-dev libssl-dev openssl libcmock
       libzmq3-dev python3 valgrind abigail-tools
       mosquitto libpaho-mqtt-dev                                   # MQTT transport
       libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev  # gRPC transport, proto/
+      nginx                                                        # gRPC behind an L7 proxy (label scale)
       swig libclang-dev                                            # bindings
       doxygen mandoc groff-base bsdextrautils                      # docs: API reference, nq.1 checks
-      dpkg-dev file man-db)                                        # Debian packages (cpack -G DEB) and their test
+      dpkg-dev file man-db                                         # Debian packages (cpack -G DEB) and their test
+      chromium fonts-dejavu-core)                                  # the conformance HTML report in a browser
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -45,3 +45,10 @@ nq_gr_test(bindings_go_rust_cross ${_gr_src}/go "bindings;go;rust;interop" "${_g
 # racing completions on the drain goroutines).
 nq_gr_test(bindings_go_race ${_gr_src}/go "bindings;go" "${_go}"
   ${NQ_GO} test -count=1 -race -run "GetCtx|CancelInFlight|TooLate|MessagesChannel|Events|Stats|ReadAhead" .)
+
+# bindgen is a developer's tool (regen.sh), not part of the build: check that
+# the checked-in bindings.rs still matches the headers.
+add_test(NAME bindings_rust_sys_current
+  COMMAND ${Python3_EXECUTABLE} ${_gr_src}/rust/netqueue-sys/check-current.py
+          ${PROJECT_SOURCE_DIR}/abi ${_gr_src}/rust/netqueue-sys/src/bindings.rs)
+set_tests_properties(bindings_rust_sys_current PROPERTIES LABELS "bindings;rust;abi;unit")

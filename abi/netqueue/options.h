@@ -119,14 +119,18 @@ NQ_API nq_status nq_options_set_queue_limit(nq_options *opts, uint64_t bytes);
 NQ_API nq_status nq_options_set_queue_policy(nq_options *opts, nq_queue_policy policy);
 
 /**
- * Opt-in bound on bytes handed to put and not yet written (summed over
+ * Opt-in bound on the memory held by puts not yet written (summed over
  * every put of the communicator; 0, the default, means no bound and puts
- * never wait, as the reference). Over the bound, a put waits until earlier
- * puts complete, or fails with NQ_ECLOSED if the communicator closes
- * meanwhile; puts made from a completion callback never wait. Bounds the
- * memory of copying puts when the peer is slower than the sender. A
- * server's put also counts a send item (~64 B) per target past the first,
- * so broadcasts to many peers are bounded too.
+ * never wait, as the reference). A copying put counts its whole
+ * allocation: the copy, its 8-byte header and the put's bookkeeping,
+ * rounded up to an allocation class (about 380 bytes for a 64-byte
+ * message, at most a quarter more than asked for big ones); a stream put
+ * counts its bytes, 8 and its bookkeeping. Over the bound, a put waits
+ * until earlier puts complete, or fails with NQ_ECLOSED if the
+ * communicator closes meanwhile; puts made from a completion callback
+ * never wait. Bounds the memory of copying puts when the peer is slower
+ * than the sender. A server's put also counts a send item (~64 B) per
+ * target past the first, so broadcasts to many peers are bounded too.
  */
 NQ_API nq_status nq_options_set_send_limit(nq_options *opts, uint64_t bytes);
 

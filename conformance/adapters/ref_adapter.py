@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Conformance adapter for the Python reference net-queue (docs/conformance.md).
+"""Conformance adapter for the Python reference net-queue, speaking adapter
+protocol 1.0 (docs/spec/adapter.md).
 
 Runs with a Python that has `net_queue` installed (.venv-ref: net-queue
 2.6.4 from PyPI; PyPI has no 0.1.x release, so there is no legacy-dialect
@@ -23,6 +24,7 @@ import time
 import uuid
 
 UNSUPPORTED = 127
+ADAPTER_PROTOCOL = "1.0"  # docs/spec/adapter.md, ADAPTER-2
 out_lock = threading.Lock()
 
 
@@ -137,7 +139,7 @@ def main():
         # thread registers the socket before __init__ does): transient, the
         # runner starts the case again on exit 75.
         os._exit(75 if type(e).__name__ == "ValueDuplicationError" else 1)
-    emit(event="ready", id=comm.id.hex, port=args.port)
+    emit(event="ready", adapter_protocol=ADAPTER_PROTOCOL, id=comm.id.hex, port=args.port)
     inbox = Inbox()
     threading.Thread(target=inbox.run, args=(comm,), daemon=True).start()
 
@@ -153,13 +155,28 @@ def main():
             emit(event="message", tag=cmd.get("tag"), peer=r[0], size=len(r[1]),
                  data=base64.b64encode(r[1]).decode())
 
-    def close():
-        try:
-            comm.close()
-            emit(event="closed", ok=True)
-        except Exception as e:
-            emit(event="closed", ok=False, error=repr(e))
+    def close(timeout):
+        # The reference's close() has no timeout (ADAPTER-9): a close given
+        # one answers ok=false once it has passed, and the close goes on.
+        result = {}
 
+        def run():
+            try:
+                comm.close()
+                result["ok"] = True
+            except Exception as e:
+                result["error"] = repr(e)
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        t.join(None if timeout is None or timeout < 0 else timeout)
+        if t.is_alive():
+            emit(event="closed", ok=False, error=f"timed out after {timeout} s")
+        elif result.get("ok"):
+            emit(event="closed", ok=True)
+        else:
+            emit(event="closed", ok=False, error=result.get("error"))
+
+    closing = False
     for line in sys.stdin:
         try:
             cmd = json.loads(line)
@@ -177,11 +194,14 @@ def main():
         elif name == "get":
             threading.Thread(target=get, args=(cmd,), daemon=True).start()
         elif name == "close":
-            threading.Thread(target=close, daemon=True).start()
+            if not closing:  # ADAPTER-9: a second close may be ignored
+                closing = True
+                threading.Thread(target=close, args=(cmd.get("timeout"),), daemon=True).start()
         elif name == "id":
             emit(event="id", id=comm.id.hex)
-        else:
-            emit(event="error", cmd=name, error="unsupported")
+        else:  # ADAPTER-5: answered, never fatal
+            emit(event="error", cmd=name if isinstance(name, str) else None,
+                 **({"tag": tag} if tag is not None else {}), error="unsupported")
     # The runner is done with us; the reference's threads may never end.
     sys.stdout.flush()
     os._exit(0)

@@ -1,11 +1,20 @@
-"""Driving an implementation through its adapter (docs/conformance.md)."""
+"""Driving an implementation through its adapter (the adapter protocol,
+docs/spec/adapter.md)."""
 import json
+import re
 import subprocess
 import threading
 import time
 
 UNSUPPORTED_EXIT = 127
 RETRY_EXIT = 75  # EX_TEMPFAIL before ready: a transient start failure
+# The adapter protocol this runner speaks (docs/spec/adapter.md, ADAPTER-2):
+# an adapter of another major version is refused, a newer minor accepted
+# (minors only add optional fields and commands).
+PROTOCOL = (1, 0)
+VERSION = re.compile(r"^(\d+)\.(\d+)$")
+NO_VERSION_WARNING = ("the adapter's ready event has no \"adapter_protocol\": taken as 1.0 "
+                      "(docs/spec/adapter.md, ADAPTER-2)")
 
 
 class Retry(Exception):
@@ -20,6 +29,28 @@ class AdapterError(Exception):
     pass
 
 
+class Incompatible(Exception):
+    """The adapter speaks an adapter protocol this runner does not: no
+    case can be run with it (the run ends with exit 2)."""
+
+
+def check_version(ready):
+    """-> a warning (str) or None for a ready event; raises Incompatible
+    for a version of another major, or one that is not "MAJOR.MINOR"."""
+    if "adapter_protocol" not in ready:
+        return NO_VERSION_WARNING
+    v = ready["adapter_protocol"]
+    m = VERSION.match(v) if isinstance(v, str) else None
+    if not m:
+        raise Incompatible(f"the adapter's ready event has adapter_protocol {v!r}, not a "
+                           f"\"MAJOR.MINOR\" string; this runner speaks {PROTOCOL[0]}.{PROTOCOL[1]}")
+    if int(m.group(1)) != PROTOCOL[0]:
+        raise Incompatible(f"the adapter speaks adapter protocol {v}; this runner speaks "
+                           f"{PROTOCOL[0]}.{PROTOCOL[1]} and refuses any other major version "
+                           "(docs/spec/adapter.md, ADAPTER-2)")
+    return None
+
+
 class Adapter:
     def __init__(self, argv, log):
         self.argv = argv
@@ -29,6 +60,7 @@ class Adapter:
         self.proc = None
         self.stderr = []
         self.exited = None
+        self.warning = None  # set by start: see check_version
 
     def start(self, timeout):
         self.log("impl $ " + " ".join(self.argv))
@@ -43,6 +75,7 @@ class Adapter:
             if self.exited == RETRY_EXIT:
                 raise Retry("adapter exited 75 (transient) before ready")
             raise AdapterError(f"no ready event within {timeout} s (exit {self.exited})")
+        self.warning = check_version(ev)
         return ev
 
     def _read_out(self):

@@ -2,7 +2,10 @@
 (proto/conformance.proto, message CaseDef; docs/conformance.md).
 
 A definition names the transports it applies to; it expands into one case
-per transport with the stable id <transport>/<group>/<n>.
+per transport with the stable id <transport>/<group>/<n>. It cites the
+rules of docs/spec/ it checks ("rules"); a transport's own rules (TCP-,
+TLS-, MQTT-, GRPC-) stay only on the cases of the transports they are
+about, so that e.g. tcp/c2s/1 does not claim to check MQTT-3.
 """
 import json
 import os
@@ -20,8 +23,16 @@ DIALECTS = ("current", "legacy")
 # run (--scope protocol) leaves the netqueue cases out.
 SCOPES = ("protocol", "netqueue")
 CLAUSE = re.compile(r"^§\d+(\.\d+)*( ?, ?§\d+(\.\d+)*)*$")
-FIELDS = {"group", "n", "transports", "description", "clause", "level", "role",
+RULE = re.compile(r"^[A-Z]+-[1-9][0-9]*$")
+# Rule prefixes that concern some transports only (docs/spec/README.md).
+RULE_TRANSPORTS = {"TCP": ("tcp", "tls"), "TLS": ("tls",), "MQTT": ("mqtt",), "GRPC": ("grpc",)}
+FIELDS = {"group", "n", "transports", "description", "clause", "rules", "level", "role",
           "dialect", "script", "timeout", "scope"}
+
+
+def rule_applies(rule, transport):
+    """Whether a spec rule id is about this transport (most are about all)."""
+    return transport in RULE_TRANSPORTS.get(rule.split("-")[0], (transport,))
 
 
 class CatalogueError(ValueError):
@@ -29,7 +40,7 @@ class CatalogueError(ValueError):
 
 
 class Case:
-    __slots__ = ("id", "transport", "group", "n", "description", "clause", "level",
+    __slots__ = ("id", "transport", "group", "n", "description", "clause", "rules", "level",
                  "role", "dialect", "script", "timeout", "source", "scope")
 
     def __init__(self, transport, d, source):
@@ -38,6 +49,7 @@ class Case:
         self.id = f"{transport}/{self.group}/{self.n}"
         self.description = d["description"]
         self.clause = d["clause"]
+        self.rules = [r for r in d["rules"] if rule_applies(r, transport)]
         self.level = d["level"]
         self.role = d["role"]
         self.dialect = d.get("dialect", "current")
@@ -48,7 +60,7 @@ class Case:
 
     def as_dict(self):
         return {k: getattr(self, k) for k in ("id", "transport", "group", "n", "description",
-                                              "clause", "level", "role", "dialect", "scope")}
+                                              "clause", "rules", "level", "role", "dialect", "scope")}
 
 
 def check_def(d, where):
@@ -56,7 +68,7 @@ def check_def(d, where):
         raise CatalogueError(f"{where}: {why}")
     if not isinstance(d, dict):
         bad("a case definition must be an object")
-    missing = {"group", "n", "transports", "description", "clause", "level", "role",
+    missing = {"group", "n", "transports", "description", "clause", "rules", "level", "role",
                "script"} - set(d)
     if missing:
         bad(f"missing {', '.join(sorted(missing))}")
@@ -79,6 +91,18 @@ def check_def(d, where):
         bad(f"scope must be one of {SCOPES}")
     if not CLAUSE.match(d["clause"]):
         bad(f"clause {d['clause']!r} must cite numbered sections of docs/protocol.md, like §3.1")
+    rules = d["rules"]
+    if not isinstance(rules, list) or not rules or not all(isinstance(r, str) and RULE.match(r)
+                                                           for r in rules):
+        bad("rules must be a non-empty list of rule ids of docs/spec/, like FRAME-3")
+    if len(set(rules)) != len(rules):
+        bad("rules cites a rule twice")
+    for t in d["transports"]:
+        if not any(rule_applies(r, t) for r in rules):
+            bad(f"no rule of rules is about transport {t}")
+    for r in rules:
+        if not any(rule_applies(r, t) for t in d["transports"]):
+            bad(f"rule {r} is about none of the case's transports")
     if not isinstance(d["description"], str) or "\n" in d["description"]:
         bad("description must be one line")
     if not isinstance(d["script"], list) or not d["script"]:

@@ -9,8 +9,8 @@ import tempfile
 import threading
 import time
 
-from . import catalogue, coverage, report
-from .adapter import AdapterError, Retry, Unsupported
+from . import catalogue, coverage, html_report, report
+from .adapter import AdapterError, Incompatible, Retry, Unsupported
 from .script import Run, StepFailed
 from .verdict import Expected, judge, verdict
 
@@ -40,6 +40,9 @@ def run_case(case, argv, ctx):
 
     outcome, detail, run = "pass", "", None
     for attempt in range(3):
+        if ctx.get("refused"):  # an earlier case found the adapter incompatible
+            outcome, detail = "fail", ctx["refused"]
+            break
         if outcome == "unsupported":
             break
         outcome, detail, run = "pass", "", None
@@ -71,6 +74,9 @@ def run_case(case, argv, ctx):
             continue
         except Unsupported as e:
             outcome, detail = "unsupported", str(e)
+        except Incompatible as e:  # no case can run: main() ends the run with exit 2
+            outcome, detail = "fail", str(e)
+            ctx["refused"] = detail
         except (StepFailed, AdapterError) as e:
             outcome, detail = "fail", str(e)
         except Exception as e:  # a peer's own error is the case failing, never the run
@@ -78,13 +84,18 @@ def run_case(case, argv, ctx):
         finally:
             if run:
                 run.cleanup()
+                if run.adapter and run.adapter.warning:
+                    ctx["warnings"].add(run.adapter.warning)
         break
     log(f"outcome: {outcome} {detail}")
     v = verdict(case.level, outcome, ctx["strict"])
     r = case.as_dict()
     r.update(verdict=v, outcome=outcome, detail=detail,
              seconds=round(time.monotonic() - t0, 3))
-    if v in ("FAIL", "NON-STRICT", "INFORMATIONAL") or ctx["all_logs"]:
+    # A case the expected-failures file lists keeps its log even when it
+    # passes, so that a STALE cell in the HTML report can show what passed.
+    recorded = ctx["expected"] and case.id in ctx["expected"].by_id
+    if v in ("FAIL", "NON-STRICT", "INFORMATIONAL") or ctx["all_logs"] or recorded:
         r["wire_log"] = lines
     return r
 
@@ -116,6 +127,9 @@ def main(argv=None):
     p.add_argument("--certs", help="test certificates (tests/support/make-certs.sh); default: made in /tmp")
     p.add_argument("--json", help="write the JSON report here")
     p.add_argument("--junit", help="write JUnit XML here")
+    p.add_argument("--html", help="write the HTML report here (a self-contained page)")
+    p.add_argument("--from", dest="from_json", nargs="+", metavar="JSON",
+                   help="with --html: make the page from these JSON reports (--json) and run nothing")
     p.add_argument("--jobs", type=int, default=2, help="cases run at once (default 2)")
     p.add_argument("--all-logs", action="store_true", help="keep the wire log of every case")
     p.add_argument("--quiet", action="store_true", help="no wire logs in the summary")
@@ -138,6 +152,15 @@ def main(argv=None):
     g.add_argument("--no-progress", dest="progress", action="store_false")
     p.set_defaults(progress=None)
     a = p.parse_args(argv)
+    if a.from_json is not None:
+        if not a.html or a.adapter or a.list:
+            p.error("--from makes the HTML report of earlier runs: it needs --html and runs "
+                    "nothing (no --adapter, no --list)")
+        try:
+            return html_report.from_files(a.html, a.from_json)
+        except (html_report.ReportError, OSError) as e:
+            print(f"nq-conformance: --from: {e}", file=sys.stderr)
+            return 2
 
     try:
         cases = catalogue.load(a.catalogue)
@@ -152,7 +175,7 @@ def main(argv=None):
     if a.list:
         for c in cases:
             print(f"{c.id:<22} {c.level:<6} {c.scope:<8} {c.role:<6} {c.dialect:<7} {c.clause:<10} "
-                  f"{c.description}")
+                  f"{c.description} [{', '.join(c.rules)}]")
         print(f"{len(cases)} cases")
         return 0
     if a.self_test:
@@ -172,26 +195,33 @@ def main(argv=None):
     name = a.name or os.path.basename(argv_impl[0])
     expected = Expected.load(a.expected) if a.expected else None
     ctx = {"certs": certs_dir(a.certs) if any(c.transport == "tls" for c in cases) else None,
-           "expected": expected, "strict": a.strict, "all_logs": a.all_logs}
+           "expected": expected, "strict": a.strict, "all_logs": a.all_logs, "warnings": set()}
     progress = sys.stdout.isatty() if a.progress is None else a.progress
     t0 = time.monotonic()
     results = run_all(cases, argv_impl, ctx, a.jobs, progress)
+    if ctx.get("refused"):
+        print(f"nq-conformance: adapter refused: {ctx['refused']}", file=sys.stderr)
+        return 2
     unexpected, stale = judge(results, expected)
     short = [] if a.allow_unsupported else coverage.shortfalls(results, a.min_coverage)
     sys.stdout.write(report.summary(results, name, unexpected, stale, wire_logs=not a.quiet,
                                     coverage_short=short))
+    for w in sorted(ctx["warnings"]):
+        print(f"WARNING: {w}")
     print(f"({len(results)} cases in {time.monotonic() - t0:.1f} s)")
     meta = {"adapter": a.adapter, "strict": a.strict, "scope": a.scope, "unexpected_failures": unexpected,
             "stale_expected_failures": stale,
             "coverage": {k: {"answered": v[0], "selected": v[1]}
                          for k, v in coverage.table(results).items()},
-            "coverage_shortfalls": short}
+            "coverage_shortfalls": short, "warnings": sorted(ctx["warnings"])}
     if a.json:
         with open(a.json, "w", encoding="utf-8") as f:
             f.write(report.to_json(results, name, meta))
     if a.junit:
         with open(a.junit, "w", encoding="utf-8") as f:
             f.write(report.to_junit(results, name))
+    if a.html:
+        html_report.write(a.html, [report.as_dict(results, name, meta)])
     return 1 if unexpected or stale or short else 0
 
 

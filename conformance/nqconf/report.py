@@ -1,4 +1,5 @@
-"""Reports: a readable summary, a JSON report and JUnit XML."""
+"""Reports: a readable summary, a JSON report and JUnit XML (the HTML page:
+html_report.py)."""
 import collections
 import json
 import xml.etree.ElementTree as ET
@@ -25,6 +26,8 @@ def summary(results, impl, unexpected, stale, wire_logs=True, coverage_short=())
         line = f"  {r['id']:<22} {r['level']:<6} {mark}"
         if r.get("scope") == "netqueue":
             line += "  [netqueue level]"
+        if r.get("rules"):
+            line += f"  ({', '.join(r['rules'])})"
         if r["verdict"] in ("FAIL", "NON-STRICT") and r.get("detail"):
             line += f"\n      {r['detail']}"
         out.append(line)
@@ -64,10 +67,15 @@ def scope_line(results, unexpected):
     return "  " + "; ".join(parts)
 
 
+def as_dict(results, impl, meta):
+    """The report as the JSON file holds it (and the HTML page reads it)."""
+    return {"implementation": impl, **meta,
+            "counts": {t: dict(c) for t, c in counts(results).items()},
+            "results": results}
+
+
 def to_json(results, impl, meta):
-    return json.dumps({"implementation": impl, **meta,
-                       "counts": {t: dict(c) for t, c in counts(results).items()},
-                       "results": results}, indent=1)
+    return json.dumps(as_dict(results, impl, meta), indent=1)
 
 
 def to_junit(results, impl):
@@ -82,6 +90,9 @@ def to_junit(results, impl):
         for r in rs:
             tc = ET.SubElement(s, "testcase", classname=f"{impl}.{t}.{r['group']}",
                                name=r["id"], time=f"{r.get('seconds', 0):.3f}")
+            if r.get("rules"):
+                props = ET.SubElement(tc, "properties")
+                ET.SubElement(props, "property", name="rules", value=", ".join(r["rules"]))
             text = "\n".join(r.get("wire_log") or [])
             if r["verdict"] == "FAIL" and not r.get("deviation"):
                 ET.SubElement(tc, "failure", message=r.get("detail") or "failed").text = text

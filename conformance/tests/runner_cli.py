@@ -1,7 +1,8 @@
 """The runner as a program (docs/conformance.md, "Running it"): coverage
-honesty, `python3 -m nqconf`, `python3 -m nqconf.cli`, progress lines.
-Runs the real CLI in a subprocess against tests/adapters/refuse_adapter.py
-(no implementation, no network). ctest: conformance_runner_cli."""
+honesty, `python3 -m nqconf`, `python3 -m nqconf.cli`, progress lines, the
+adapter protocol version. Runs the real CLI in a subprocess against
+tests/adapters/refuse_adapter.py and version_adapter.py (no implementation,
+no network). ctest: conformance_runner_cli."""
 import json
 import os
 import subprocess
@@ -14,6 +15,8 @@ from nqconf import coverage
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)  # conformance/: the package's parent
 REFUSE = f"{sys.executable} {os.path.join(HERE, 'adapters', 'refuse_adapter.py')}"
+VERSIONED = f"{sys.executable} {os.path.join(HERE, 'adapters', 'version_adapter.py')}"
+BROADCAST_CASE = "tcp/s2c/7"  # passes with an adapter whose puts all complete
 SERVER_CASE, CLIENT_CASE = "tcp/ini/2", "tcp/ini/5"  # prefixes matching one case each  # role server, role client
 
 
@@ -60,6 +63,49 @@ class Coverage(unittest.TestCase):
         short = coverage.shortfalls(rs, 80)
         self.assertEqual(len(short), 2)  # all (75 %) and server (67 %)
         self.assertIn("below --min-coverage 80%", short[0])
+
+
+class AdapterProtocolVersion(unittest.TestCase):
+    """docs/spec/adapter.md, ADAPTER-2: the version in ready."""
+
+    def run_version(self, version, *extra):
+        return run("--adapter", f"{VERSIONED} --adapter-protocol {version}", "--case", BROADCAST_CASE,
+                   *extra)
+
+    def test_version_1_0_is_accepted_without_warning(self):
+        p = self.run_version("1.0")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("OK: no unexpected failure", p.stdout)
+        self.assertNotIn("WARNING", p.stdout)
+
+    def test_a_later_minor_is_accepted(self):
+        p = self.run_version("1.7")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertNotIn("WARNING", p.stdout)
+
+    def test_missing_version_is_1_0_with_a_warning_in_the_report(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "r.json")
+            p = self.run_version("none", "--json", out)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertIn('WARNING: the adapter\'s ready event has no "adapter_protocol": taken as 1.0',
+                          p.stdout)
+            with open(out, encoding="utf-8") as f:
+                warnings = json.load(f)["warnings"]
+            self.assertEqual(len(warnings), 1)
+            self.assertIn("taken as 1.0", warnings[0])
+
+    def test_major_2_is_refused_and_the_run_exits_2(self):
+        p = self.run_version("2.0")
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("adapter refused: the adapter speaks adapter protocol 2.0", p.stderr)
+        self.assertIn("refuses any other major version", p.stderr)
+        self.assertNotIn("OK: no unexpected failure", p.stdout)
+
+    def test_a_malformed_version_is_refused(self):
+        p = self.run_version("one")
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("not a \"MAJOR.MINOR\" string", p.stderr)
 
 
 class Entrypoints(unittest.TestCase):

@@ -6,11 +6,11 @@ import tempfile
 import unittest
 import xml.etree.ElementTree as ET
 
-from nqconf import catalogue, frames, report
+from nqconf import adapter, catalogue, frames, report
 from nqconf.verdict import Expected, judge, verdict
 
 GOOD = {"group": "ini", "n": 1, "transports": ["tcp", "tls"], "description": "d",
-        "clause": "§3.1", "level": "MUST", "role": "server",
+        "clause": "§3.1", "rules": ["INI-6"], "level": "MUST", "role": "server",
         "script": [{"peer": "open"}]}
 
 
@@ -23,16 +23,19 @@ class Catalogue(unittest.TestCase):
         cases = catalogue.parse(doc(GOOD))
         self.assertEqual([c.id for c in cases], ["tcp/ini/1", "tls/ini/1"])
         self.assertEqual(cases[0].dialect, "current")
+        self.assertEqual(cases[0].as_dict()["rules"], ["INI-6"])
 
     def test_rejects_bad_definitions(self):
         for field, value in [("level", "MAY"), ("group", "nope"), ("clause", "section 3"),
                              ("transports", ["udp"]), ("n", 0), ("role", "peer"),
-                             ("script", [{"peer": "x", "impl": "y"}]), ("description", "a\nb")]:
+                             ("script", [{"peer": "x", "impl": "y"}]), ("description", "a\nb"),
+                             ("rules", []), ("rules", ["ini-6"])]:
             with self.subTest(field=field):
                 with self.assertRaises(catalogue.CatalogueError):
                     catalogue.parse(doc(dict(GOOD, **{field: value})))
-        with self.assertRaises(catalogue.CatalogueError):
-            catalogue.parse(doc({k: v for k, v in GOOD.items() if k != "clause"}))
+        for field in ("clause", "rules"):
+            with self.assertRaises(catalogue.CatalogueError):
+                catalogue.parse(doc({k: v for k, v in GOOD.items() if k != field}))
         with self.assertRaises(catalogue.CatalogueError):
             catalogue.parse(doc(dict(GOOD, extra=1)))
         with self.assertRaises(catalogue.CatalogueError):
@@ -79,6 +82,18 @@ class Catalogue(unittest.TestCase):
             self.assertIn(g, groups)
 
 
+class AdapterVersion(unittest.TestCase):
+    """docs/spec/adapter.md, ADAPTER-2 (the runner end to end: runner_cli.py)."""
+
+    def test_1_x_accepted_missing_warned_other_majors_refused(self):
+        self.assertIsNone(adapter.check_version({"adapter_protocol": "1.0"}))
+        self.assertIsNone(adapter.check_version({"adapter_protocol": "1.12"}))
+        self.assertIn("taken as 1.0", adapter.check_version({"event": "ready"}))
+        for bad in ("2.0", "0.9", "1", "1.0.0", 1.0, None, "v1.0"):
+            with self.subTest(version=bad), self.assertRaises(adapter.Incompatible):
+                adapter.check_version({"adapter_protocol": bad})
+
+
 class Verdicts(unittest.TestCase):
     def test_table(self):
         self.assertEqual(verdict("MUST", "pass"), "PASS")
@@ -112,7 +127,7 @@ def result(id_, v, **kw):
 
 class Reports(unittest.TestCase):
     def setUp(self):
-        self.results = [result("tcp/ini/1", "PASS"), result("tcp/ini/2", "FAIL", wire_log=["peer > 8 B"]),
+        self.results = [result("tcp/ini/1", "PASS", rules=["INI-6", "INI-7"]), result("tcp/ini/2", "FAIL", wire_log=["peer > 8 B"]),
                         result("tls/ini/1", "UNSUPPORTED"),
                         result("tls/ini/2", "FAIL", deviation={"label": "reference deviates", "reason": "r", "version": "2.6.4"})]
 
@@ -121,6 +136,7 @@ class Reports(unittest.TestCase):
         self.assertIn("--- wire log of tcp/ini/2 ---", text)
         self.assertIn("peer > 8 B", text)
         self.assertIn("reference deviates: r; 2.6.4", text)
+        self.assertIn("tcp/ini/1              MUST   PASS  (INI-6, INI-7)", text)
         self.assertIn("FAIL: 1 case(s): tcp/ini/2", text)
         self.assertNotIn("wire log of tls/ini/2", text)
         c = report.counts(self.results)
@@ -146,6 +162,8 @@ class Reports(unittest.TestCase):
         self.assertEqual(suites["impl.tcp"].get("failures"), "1")
         self.assertEqual(suites["impl.tls"].get("skipped"), "1")
         self.assertEqual(suites["impl.tls"].get("failures"), "0")  # a recorded deviation
+        first = next(root.iter("testcase"))
+        self.assertEqual(first.find("properties/property").get("value"), "INI-6, INI-7")
         failed = [tc for tc in root.iter("testcase") if tc.find("failure") is not None]
         self.assertEqual([tc.get("name") for tc in failed], ["tcp/ini/2"])
 

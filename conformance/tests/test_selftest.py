@@ -16,7 +16,7 @@ M = selftest.mutants_module()
 
 
 def case(t, group, n, seconds=None):
-    d = {"group": group, "n": n, "transports": [t], "description": "d", "clause": "§3.1",
+    d = {"group": group, "n": n, "transports": [t], "description": "d", "clause": "§3.1", "rules": ["INI-1"],
          "level": "MUST", "role": "server", "script": [{"peer": "open"}]}
     return catalogue.Case(t, d, "test")
 

@@ -1,6 +1,7 @@
 /*
- * `nq adapter`: the conformance suite's adapter for this library
- * (docs/conformance.md). One communicator, driven by JSON lines on stdin,
+ * `nq adapter`: the conformance suite's adapter for this library, speaking
+ * adapter protocol 1.0 (docs/spec/adapter.md). One communicator, driven by
+ * JSON lines on stdin,
  * reporting JSON lines on stdout. Built on the public ABI only, like the
  * rest of nq, so it checks exactly what an application gets.
  *
@@ -17,6 +18,8 @@
 #include "cli.h"
 
 #define EXIT_UNSUPPORTED 127
+/* The adapter protocol version in ready (docs/spec/adapter.md, ADAPTER-2). */
+#define ADAPTER_PROTOCOL "1.0"
 #define MAX_PEERS 64
 
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -303,6 +306,21 @@ static void do_close(struct cmd *c)
     close_started = pthread_create(&close_tid, NULL, close_thread, ms) == 0;
 }
 
+/* An unknown command is answered, never fatal (ADAPTER-5): a runner of a
+ * later 1.x may send commands this adapter does not know. The name is
+ * echoed only when it is plain, so the line stays valid JSON. */
+static void unknown_cmd(const struct cmd *c)
+{
+    int plain = strlen(c->cmd) <= 32;
+    for (const char *p = c->cmd; plain && *p; p++)
+        plain = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_';
+    char tag[32] = "";
+    if (c->tag >= 0)
+        snprintf(tag, sizeof tag, ",\"tag\":%lld", c->tag);
+    emit("{\"event\":\"error\",\"cmd\":%s%s%s%s,\"error\":\"unsupported\"}", plain ? "\"" : "",
+         plain ? c->cmd : "null", plain ? "\"" : "", tag);
+}
+
 /* ---- ini/fin events: peers appearing in and leaving nq_comm_peers ---- */
 
 static void *peers_thread(void *arg)
@@ -345,7 +363,7 @@ static int usage(const char *why)
             "usage: nq adapter --role server|client --transport tcp|tls|mqtt|grpc\n"
             "       [--host H] [--port N] [--ca F] [--cert F] [--key F] [--server-name S]\n"
             "       [--no-verify] [--dialect current|legacy] [--id HEX]\n"
-            "then JSON lines on stdin/stdout, see docs/conformance.md\n", why);
+            "then JSON lines on stdin/stdout: adapter protocol " ADAPTER_PROTOCOL ", docs/spec/adapter.md\n", why);
     return CLI_USAGE;
 }
 
@@ -430,7 +448,8 @@ int cli_adapter(int argc, char **argv)
     nq_comm_id(comm, own);
     nq_id_format(own, hex);
     nq_comm_port(comm, &port);
-    emit("{\"event\":\"ready\",\"id\":\"%s\",\"port\":%d}", hex, port);
+    emit("{\"event\":\"ready\",\"adapter_protocol\":\"" ADAPTER_PROTOCOL "\",\"id\":\"%s\",\"port\":%d}",
+         hex, port);
 
     pthread_t peers_tid;
     int watching = pthread_create(&peers_tid, NULL, peers_thread, NULL) == 0;
@@ -453,7 +472,7 @@ int cli_adapter(int argc, char **argv)
         else if (!strcmp(c.cmd, "id"))
             emit("{\"event\":\"id\",\"id\":\"%s\"}", hex);
         else
-            emit("{\"event\":\"error\",\"cmd\":\"%.32s\",\"error\":\"unsupported\"}", c.cmd);
+            unknown_cmd(&c);
     }
     free(line);
     /* End of input: the runner is done with us. */

@@ -25,7 +25,7 @@ int main(int argc, char **argv)
                abi >> 16, (abi >> 8) & 0xff, abi & 0xff);
         return CLI_OK;
     }
-    if (strcmp(cmd, "adapter") == 0) /* conformance adapter, docs/conformance.md */
+    if (strcmp(cmd, "adapter") == 0) /* conformance adapter, docs/spec/adapter.md */
         return cli_adapter(argc - 1, argv + 1);
     if (strcmp(cmd, "server") != 0 && strcmp(cmd, "client") != 0)
         return cli_usage_error("%s: unknown command (server, client; see nq --help)", cmd);

@@ -14,6 +14,7 @@
 
 #include "core/bigbuf.h"
 #include "core/blockpool.h"
+#include "core/thread_local.h"
 
 #define SMALL_STEP 64u
 #define SMALL_MAX 512u
@@ -80,10 +81,13 @@ static void unlock(struct pool_class *c)
 struct local_cache {
     struct free_block *head[LOCAL_CLASSES];
     unsigned n[LOCAL_CLASSES];
-    int registered;
 };
 
-static __thread struct local_cache local;
+/* The calling thread's cache (allocated on its first small block), or
+ * &no_cache when one cannot be arranged; a pointer so that it can be
+ * initial-exec (thread_local.h). */
+static NQ_TLS_SMALL struct local_cache *local;
+static struct local_cache no_cache;
 static pthread_key_t local_key;
 static pthread_once_t local_once = PTHREAD_ONCE_INIT;
 
@@ -93,7 +97,7 @@ static void push_chain(unsigned i, struct free_block *first, struct free_block *
 static void local_flush(void *arg)
 {
     struct local_cache *lc = arg;
-    lc->registered = 0; /* a later destructor that frees registers it again */
+    local = NULL; /* a later destructor that frees makes and registers another */
     for (unsigned i = 0; i < LOCAL_CLASSES; i++) {
         while (lc->head[i]) {
             struct free_block *b = lc->head[i];
@@ -101,8 +105,8 @@ static void local_flush(void *arg)
             b->next = NULL;
             push_chain(i, b, b, 1);
         }
-        lc->n[i] = 0;
     }
+    free(lc);
 }
 
 static int local_key_made;
@@ -124,13 +128,17 @@ __attribute__((destructor)) static void local_key_unmake(void)
  * NULL when that cannot be arranged (then the shared lists serve). */
 static struct local_cache *local_get(void)
 {
-    if (local.registered > 0)
-        return &local;
-    if (local.registered < 0)
-        return NULL;
+    struct local_cache *lc = local;
+    if (__builtin_expect(lc != NULL, 1))
+        return lc != &no_cache ? lc : NULL;
     pthread_once(&local_once, local_key_make);
-    local.registered = local_key_made && pthread_setspecific(local_key, &local) == 0 ? 1 : -1;
-    return local.registered > 0 ? &local : NULL;
+    lc = local_key_made ? calloc(1, sizeof *lc) : NULL;
+    if (lc && pthread_setspecific(local_key, lc) != 0) {
+        free(lc);
+        lc = NULL;
+    }
+    local = lc ? lc : &no_cache;
+    return lc;
 }
 
 void *nq_pool_alloc(size_t n, size_t *cap)
@@ -251,9 +259,10 @@ size_t nq_pool_held_bytes(void)
 
 void nq_pool_release(void)
 {
-    if (local.registered > 0) {
-        local_flush(&local);
+    struct local_cache *lc = local;
+    if (lc && lc != &no_cache) {
         pthread_setspecific(local_key, NULL);
+        local_flush(lc);
     }
     for (unsigned i = 0; i < NCLASSES; i++) {
         struct pool_class *c = &classes[i];

@@ -314,20 +314,25 @@ static nq_status submit(nq_comm *c, const struct copy_arg *copy, nq_stream *stre
         return nq_fail(NQ_ECLOSED, "put: communicator is closing");
     }
     /* charged before the copy is made, so waiting bounds the memory too;
-     * a server's put is charged for each target's send item as well (a
-     * broadcast: as many as the peers live now; dispatch settles it) */
+     * what the put really holds: a copying put its whole block (copy,
+     * header, request, rounded up to the pool's class: ~380 B for a 64 B
+     * message, which counting 72 B let a 16 MiB limit turn into 80 MiB),
+     * a stream put its bytes and its request. A server's put is charged
+     * for each target's send item as well (a broadcast: as many as the
+     * peers live now; dispatch settles it) */
+    uint64_t held = copy ? (uint64_t)cap : size + 8 + inline_at;
     uint64_t fan = c->purpose == NQ_CLIENT ? 1
                    : npeers ? npeers
                             : atomic_load_explicit(&c->live_n, memory_order_relaxed);
     uint64_t extra = fan > 1 ? (fan - 1) * NQ_TARGET_COST : 0;
     int on_io_thread = nq_core_on_any_io_thread(c);
-    if (nq_budget_charge(&c->send_budget, size + 8 + extra, !on_io_thread) < 0) {
+    if (nq_budget_charge(&c->send_budget, held + extra, !on_io_thread) < 0) {
         atomic_fetch_sub(&c->putters, 1);
         nq_pool_free(r, cap);
         return nq_fail(NQ_ECLOSED, "put: communicator closed while waiting for send budget");
     }
     r->budget = &c->send_budget;
-    r->charged = size + 8 + extra;
+    r->charged = held + extra;
     r->charged_extra = extra;
     r->p = copy ? nq_payload_copy_into((uint8_t *)r + inline_at, r, copy->data, copy->size)
                 : nq_payload_stream(stream);

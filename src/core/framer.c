@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/be64.h"
 #include "core/framer.h"
 
 void nq_framer_init(struct nq_framer *f, uint64_t limit)
@@ -90,14 +91,6 @@ int nq_framer_partial(const struct nq_framer *f)
     return f->hdr_have > 0 || f->msg != NULL;
 }
 
-static uint64_t get_be64(const uint8_t *b)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | b[i];
-    return v;
-}
-
 static void finish(struct nq_framer *f, nq_frame_fn on_frame, void *ctx)
 {
     struct nq_msg *m = f->msg;
@@ -112,6 +105,26 @@ nq_status nq_framer_feed(struct nq_framer *f, const uint8_t *buf, size_t len,
                          nq_frame_fn on_frame, void *ctx)
 {
     while (len > 0) {
+        /* a whole small frame in the buffer: straight into its message.
+         * Same outcome as the steps below (a frame of up to
+         * NQ_MSG_INLINE_MAX is never refused by the pool, and what it
+         * would charge is discharged before on_frame), at a third of the
+         * instructions of a 64 B frame */
+        if (!f->msg && f->hdr_have == 0 && len >= 8) {
+            uint64_t size = nq_get_be64(buf);
+            if (size <= NQ_MSG_INLINE_MAX && size <= f->limit && size <= len - 8) {
+                struct nq_msg *m = nq_msg_alloc((size_t)size);
+                if (!m)
+                    return NQ_ENOMEM;
+                memcpy(m->data, buf + 8, (size_t)size);
+                m->have = (size_t)size;
+                buf += 8 + size;
+                len -= 8 + size;
+                f->last_size = (size_t)size;
+                on_frame(ctx, m);
+                continue;
+            }
+        }
         if (!f->msg) {
             size_t take = 8 - f->hdr_have;
             if (take > len)
@@ -122,7 +135,7 @@ nq_status nq_framer_feed(struct nq_framer *f, const uint8_t *buf, size_t len,
             len -= take;
             if (f->hdr_have < 8)
                 return NQ_OK;
-            uint64_t size = get_be64(f->hdr);
+            uint64_t size = nq_get_be64(f->hdr);
             if (size > f->limit || size > SIZE_MAX / 2) {
                 f->bad_size = size;
                 return NQ_ETOOBIG;

@@ -5,17 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/be64.h"
 #include "core/blockpool.h"
 #include "core/payload.h"
 #include "core/stream_internal.h"
-
-static void put_be64(uint8_t *b, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        b[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
 
 size_t nq_payload_copy_size(size_t size)
 {
@@ -36,7 +29,7 @@ struct nq_payload *nq_payload_copy_into(void *mem, void *block, const void *data
     p->block = block;
     atomic_init(&p->refs, 1);
     p->frame_size = 8 + (uint64_t)size;
-    put_be64(p->buf, size);
+    nq_put_be64(p->buf, size);
     if (size)
         memcpy(p->buf + 8, data, size);
     p->iov = p->iov_inline;
@@ -61,7 +54,7 @@ struct nq_payload *nq_payload_stream(nq_stream *s)
     atomic_init(&p->refs, 1);
     p->block = NULL;
     p->iov = (struct iovec *)p->buf;
-    put_be64(p->hdr, s->nbytes);
+    nq_put_be64(p->hdr, s->nbytes);
     p->iov[0].iov_base = p->hdr;
     p->iov[0].iov_len = 8;
     int i = 1;

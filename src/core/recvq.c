@@ -596,11 +596,12 @@ int nq_recvq_full(struct nq_recvq *q)
 nq_status nq_recvq_get(struct nq_recvq *q, unsigned kinds, const uint8_t *peers, size_t npeers,
                        int64_t timeout_ms, struct nq_msg **out)
 {
-    /* only a get with a deadline reads the clock (clock_gettime was 10 %
-     * of a 64 B one-way receiver's time) */
+    /* the clock is read only once the get has to sleep: a message already
+     * queued costs none (clock_gettime was 10 % of a 64 B one-way
+     * receiver's time); the deadline then counts from that first sleep,
+     * microseconds after the call */
     struct timespec deadline = {0, 0};
-    if (timeout_ms > 0)
-        nq_deadline(&deadline, timeout_ms);
+    int have_deadline = 0;
     struct nq_msg *m = NULL;
     struct nq_recv_op w; /* this get, while it waits (the waiting list) */
     int waiting = 0;
@@ -649,6 +650,10 @@ nq_status nq_recvq_get(struct nq_recvq *q, unsigned kinds, const uint8_t *peers,
             return nq_fail(NQ_ECLOSED, "get: communicator closed and drained");
         if (give_up)
             return nq_fail(NQ_ETIMEDOUT, "get: no message within the timeout");
+        if (timeout_ms > 0 && !have_deadline) {
+            nq_deadline(&deadline, timeout_ms);
+            have_deadline = 1;
+        }
         atomic_fetch_add(&q->sleepers, 1);
         nq_futex_wait(&q->seq, seen, timeout_ms < 0 ? NULL : &deadline);
         atomic_fetch_sub(&q->sleepers, 1);

@@ -209,6 +209,10 @@ void nq_gq_call_free(struct gq_call *k)
     grpc_metadata_array_destroy(&k->md_init);
     grpc_metadata_array_destroy(&k->md_trail);
     grpc_metadata_array_destroy(&k->md_req);
+    for (size_t i = 0; i < k->md_send_n; i++) {
+        grpc_slice_unref(k->md_send[i].key);
+        grpc_slice_unref(k->md_send[i].value);
+    }
     grpc_call_details_destroy(&k->details);
     grpc_slice_unref(k->status_details);
     if (k->error_string)

@@ -20,6 +20,16 @@
  * keepalive a client can set (1000 ms). */
 #define NQ_GQ_MIN_PING_MS 500
 
+/* The client identity that survives an L7 proxy (grpc_ident.c): every call
+ * of a netqueue client carries its id and a token of its current link as
+ * metadata; the server keys a client by them instead of by the call's peer
+ * address, which behind a proxy is the proxy's and shared by its clients. */
+#define NQ_GQ_HDR_ID "nq-client-id"
+#define NQ_GQ_HDR_LINK "nq-link"
+#define NQ_GQ_LINK_HEX 16 /* hex digits of a link token */
+/* "<32 hex id>/<16 hex token>", or a peer address */
+#define NQ_GQ_KEY_MAX 128
+
 enum gq_kind {
     GQ_NEW_CALL,  /* server: grpc_server_request_call completed */
     GQ_START,     /* initial metadata sent */
@@ -65,6 +75,8 @@ struct gq_call {
     char why[200];
     grpc_byte_buffer *send_buf, *recv_buf;
     grpc_metadata_array md_init, md_trail, md_req;
+    grpc_metadata md_send[2];  /* client: the identity headers of this call */
+    size_t md_send_n;
     grpc_call_details details;
     grpc_status_code status;
     grpc_slice status_details;
@@ -77,7 +89,15 @@ struct gq_call {
 /* A link: the byte streams with one peer, carried by successive calls. */
 struct gq_peer {
     struct nq_link link;       /* first: the core sees this */
-    char addr[128];            /* server: the call's peer address */
+    char addr[128];            /* server: the peer address of its latest call */
+    char key[NQ_GQ_KEY_MAX];   /* server: what its calls are matched by (addr, or the headers) */
+    int by_header;             /* keyed by nq-client-id / nq-link */
+    uint8_t hid[NQ_ID_SIZE];   /* by_header: the id the headers claim */
+    uint8_t ini[8 + NQ_ID_SIZE]; /* by_header: the stream's first bytes, until checked */
+    int ini_n;
+    int ini_checked;
+    int conns;                 /* by_header: connections its calls came on (changes counted) */
+    int64_t quiet_ms;          /* by_header: when its latest round ended (liveness) */
     struct gq_call *round;     /* the call in progress */
     struct gq_call *wait_head, *wait_tail;
     int dropped;               /* the core let go of it: free after the round */
@@ -108,6 +128,8 @@ struct gq_state {
     /* client */
     grpc_channel *channel;
     struct gq_peer link;       /* the one link to the server */
+    char id_hex[2 * NQ_ID_SIZE + 1];  /* our id, for the nq-client-id header */
+    char link_hex[NQ_GQ_LINK_HEX + 1]; /* the current link's token (nq-link) */
     int linked;
     struct gq_call *round;
     ev_timer poll;
@@ -151,6 +173,21 @@ const char *nq_gq_status_name(grpc_status_code st);
 /* ---- credentials (grpc_creds.c) ---- */
 nq_status nq_gq_server_creds(struct nq_comm *c, grpc_server_credentials **out);
 nq_status nq_gq_channel_creds(struct nq_comm *c, grpc_channel_credentials **out);
+
+/* ---- client identity headers (grpc_ident.c) ---- */
+/* Client: a new link begins: a fresh random token. */
+void nq_gq_ident_new_link(struct gq_state *g);
+/* Client: the headers for k's initial metadata (into k->md_send). */
+void nq_gq_ident_metadata(struct gq_state *g, struct gq_call *k);
+/* Server: the key of k's client from its headers into key, its id into
+ * id: 1 keyed by the headers, 0 no headers (key by address), -1 bad
+ * headers (why says what). */
+int nq_gq_ident_key(struct gq_call *k, char *key, uint8_t *id, char *why, size_t whyn);
+/* Server: check the ini of a header-keyed link against the header's id
+ * before b is fed: 0 fine or not decided yet, -1 it claims another id
+ * (why says both), -2 the link does not begin with an ini (the middle of
+ * a link another server had, or one this server lost). */
+int nq_gq_ident_check(struct gq_peer *p, grpc_byte_buffer *b, char *why, size_t whyn);
 
 /* ---- server rounds (grpc_peers.c) ---- */
 void nq_gq_server_new_call(struct gq_state *g, struct gq_call *k);

@@ -9,7 +9,9 @@
  * that shows them) and drops the link of every peer that is between rounds
  * and whose address is no longer among them: its session is then lost as
  * with TCP (kept for a reconnection, nq_comm_peers no longer lists it,
- * close stops waiting for it).
+ * close stops waiting for it). Clients keyed by their headers are judged
+ * by their calls as well (header_peer_gone): behind a proxy the
+ * connection says little about them.
  *
  * Channelz lists every server of the process; ours is the one created
  * while no other communicator of ours was being created, found by its id
@@ -22,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/timeutil.h"
 #include "grpc/grpc_internal.h"
 
 #define LIVE_EVERY 1.0
@@ -149,6 +152,33 @@ static char *connections(struct gq_state *g)
     return NULL;
 }
 
+/* A client keyed by its headers is one of ours, and ours call at least
+ * every POLL_MAX (0.5 s) while linked; its connection may be a proxy's,
+ * closed after each call (nginx without upstream keepalive) or shared by
+ * other clients and never closed (with it). So: gone when its latest
+ * connection closed and it stayed quiet for longer than a poll interval
+ * (GONE_ONE when all its calls came on that one connection, as a direct
+ * client's do: a killed client leaves as fast as before), or when quiet
+ * for the keepalive (2 s at least) on a connection that stays (a proxy's:
+ * its death reaches no one). NULL while it is there. */
+#define GONE_ONE_MS 250
+#define GONE_MANY_MS 1500
+#define QUIET_MIN_MS 2000
+
+static const char *header_peer_gone(struct gq_state *g, struct gq_peer *p, int listed, int64_t quiet)
+{
+    if (!listed)
+        return quiet > (p->conns > 1 ? GONE_MANY_MS : GONE_ONE_MS)
+                   ? "connection closed between rounds and no call since: client gone"
+                   : NULL;
+    int64_t k = g->c->o.keepalive_ms;
+    if (k <= 0)
+        return NULL;
+    return quiet > (k < QUIET_MIN_MS ? QUIET_MIN_MS : k)
+               ? "no call for the keepalive on a connection that stays (a proxy's?): client gone"
+               : NULL;
+}
+
 void nq_gq_server_check_links(struct gq_state *g)
 {
     if (!g->cz_server)
@@ -166,12 +196,20 @@ void nq_gq_server_check_links(struct gq_state *g)
         nq_log(g->c, NQ_LOG_DEBUG, "grpc: channelz did not list the server's connections");
         return;
     }
+    int64_t now = nq_now_ms();
     for (struct gq_peer *p = g->peers, *next; p; p = next) {
         next = p->next;
-        if (p->round || p->wait_head || p->ending || lists(json, p->addr))
+        if (p->round || p->wait_head || p->ending)
             continue;
-        nq_gq_peer_drop(g, p, "connection closed between rounds: client gone, or keepalive "
-                              "unanswered");
+        if (!p->by_header) {
+            if (!lists(json, p->addr))
+                nq_gq_peer_drop(g, p, "connection closed between rounds: client gone, or "
+                                      "keepalive unanswered");
+            continue;
+        }
+        const char *why = header_peer_gone(g, p, lists(json, p->addr), now - p->quiet_ms);
+        if (why)
+            nq_gq_peer_drop(g, p, why);
     }
     free(json);
 }

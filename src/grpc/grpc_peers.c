@@ -1,6 +1,7 @@
-/* gRPC server rounds. Clients are known by the call's peer address (one
- * channel, one HTTP/2 connection, one client): each address has a link
- * whose byte streams continue from call to call. A round streams what is
+/* gRPC server rounds. Clients are known by their nq-client-id / nq-link
+ * headers (grpc_ident.c), or without them by the call's peer address (one
+ * channel, one HTTP/2 connection, one client): each key has a link whose
+ * byte streams continue from call to call. A round streams what is
  * pending for the client, then reads the client's messages, then ends
  * with status OK; calls from a client whose round is still running wait
  * their turn. */
@@ -8,31 +9,60 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/timeutil.h"
 #include "grpc/grpc_internal.h"
 
 static void round_start(struct gq_state *g, struct gq_peer *p, struct gq_call *k);
 
-static struct gq_peer *peer_get(struct gq_state *g, const char *addr)
+static struct gq_peer *peer_get(struct gq_state *g, const char *key, const char *addr, int by_header,
+                                const uint8_t *id)
 {
     for (struct gq_peer *p = g->peers; p; p = p->next)
-        if (strcmp(p->addr, addr) == 0)
+        if (strcmp(p->key, key) == 0) {
+            if (strcmp(p->addr, addr) != 0) {
+                /* a header-keyed client on another connection: a proxy
+                 * that does not keep its upstream connections, or our
+                 * client's channel reconnected between rounds */
+                nq_log(g->c, NQ_LOG_DEBUG, "%s: gRPC peer %s now on this connection", addr, key);
+                snprintf(p->addr, sizeof p->addr, "%s", addr);
+                p->conns++;
+            }
             return p;
+        }
     struct gq_peer *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
     snprintf(p->addr, sizeof p->addr, "%s", addr);
+    snprintf(p->key, sizeof p->key, "%s", key);
+    p->by_header = by_header;
+    if (by_header)
+        memcpy(p->hid, id, NQ_ID_SIZE);
+    p->conns = 1;
+    p->quiet_ms = nq_now_ms();
     nq_gq_link_init(g->c, p, addr);
     p->next = g->peers;
     g->peers = p;
-    nq_log(g->c, NQ_LOG_DEBUG, "%s: new gRPC peer", addr);
+    nq_log(g->c, NQ_LOG_DEBUG, "%s: new gRPC peer%s%s", addr, by_header ? " " : "",
+           by_header ? key : "");
     return p;
 }
 
 void nq_gq_server_new_call(struct gq_state *g, struct gq_call *k)
 {
-    char *addr = grpc_call_get_peer(k->call);
-    struct gq_peer *p = peer_get(g, addr ? addr : "?");
-    gpr_free(addr);
+    char *peer = grpc_call_get_peer(k->call);
+    const char *addr = peer ? peer : "?";
+    char key[NQ_GQ_KEY_MAX], why[200];
+    uint8_t id[NQ_ID_SIZE];
+    int by_header = nq_gq_ident_key(k, key, id, why, sizeof why);
+    if (by_header < 0) {
+        nq_log(g->c, NQ_LOG_WARN, "%s: call refused: %s", addr, why);
+        grpc_call_cancel_with_status(k->call, GRPC_STATUS_INVALID_ARGUMENT, why, NULL);
+        gpr_free(peer);
+        nq_gq_call_free(k);
+        return;
+    }
+    struct gq_peer *p = peer_get(g, by_header ? key : addr, addr, by_header, id);
+    gpr_free(peer);
     if (!p) {
         nq_log(g->c, NQ_LOG_ERROR, "grpc: out of memory for a peer");
         grpc_call_cancel_with_status(k->call, GRPC_STATUS_RESOURCE_EXHAUSTED, "server out of memory", NULL);
@@ -216,6 +246,7 @@ static void round_end(struct gq_state *g, struct gq_call *k)
 static void round_next(struct gq_state *g, struct gq_peer *p, int failed, const char *why)
 {
     struct nq_session *s = session_of(p);
+    p->quiet_ms = nq_now_ms();
     if (failed) {
         nq_log(g->c, NQ_LOG_WARN, "%s: round failed: %s", p->addr, why);
         nq_gq_peer_drop(g, p, why);
@@ -239,12 +270,31 @@ static void on_recv(struct gq_state *g, struct gq_call *k, int success)
     }
     if (!k->recv_buf) { /* the client half-closed: its part is in */
         k->recv_done = 1;
+        struct gq_peer *p = k->peer;
+        if (p->by_header && p->ini_n == 0 && !p->link.s) {
+            /* Our clients' first round of a link carries their ini: a
+             * link we do not know is one another server had (a proxy
+             * moved the client here after its backend died) or we lost
+             * (restart, liveness). Said at once, not at its next put. */
+            fail(k, GRPC_STATUS_FAILED_PRECONDITION,
+                 "unknown nq-link (another server's, or lost): start a new link with your ini");
+            return;
+        }
         if (!k->failed)
             send_status(g, k);
         return;
     }
     grpc_byte_buffer *b = k->recv_buf;
     k->recv_buf = NULL;
+    char why[200];
+    int id_ok = nq_gq_ident_check(k->peer, b, why, sizeof why);
+    if (id_ok < 0) {
+        /* before the core saw the ini: no session is touched */
+        nq_log(c, NQ_LOG_WARN, "%s: link refused: %s", k->peer->addr, why);
+        grpc_byte_buffer_destroy(b);
+        fail(k, id_ok == -1 ? GRPC_STATUS_PERMISSION_DENIED : GRPC_STATUS_FAILED_PRECONDITION, why);
+        return;
+    }
     /* ask for the next message before copying this one out: gRPC reads
      * on while the loop thread copies (one more message held at most) */
     start_recv(g, k);

@@ -99,6 +99,7 @@ void nq_gq_client_round(struct gq_state *g)
         char name[NQ_HOST_MAX + 16];
         snprintf(name, sizeof name, "%s:%d", c->o.host, c->o.port);
         nq_gq_link_init(c, &g->link, name);
+        nq_gq_ident_new_link(g);
         g->linked = 1;
         nq_core_client_attach(c, &g->link.link);
     }
@@ -114,6 +115,10 @@ void nq_gq_client_round(struct gq_state *g)
      * with it: messages stuck, close hung in destroy) */
     grpc_op start[2] = {{0}, {0}};
     start[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    /* who we are, for a server behind a proxy (grpc_ident.c) */
+    nq_gq_ident_metadata(g, k);
+    start[0].data.send_initial_metadata.count = k->md_send_n;
+    start[0].data.send_initial_metadata.metadata = k->md_send;
     start[1].op = GRPC_OP_RECV_INITIAL_METADATA;
     start[1].data.recv_initial_metadata.recv_initial_metadata = &k->md_init;
     grpc_op status = {0};

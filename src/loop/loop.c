@@ -5,8 +5,9 @@
 
 #include "core/comm_internal.h"
 #include "core/status.h"
+#include "core/thread_local.h"
 
-static __thread const struct nq_comm *io_thread_of;
+static NQ_TLS_SMALL const struct nq_comm *io_thread_of;
 
 int nq_core_on_io_thread(const struct nq_comm *c)
 {

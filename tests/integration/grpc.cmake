@@ -23,3 +23,15 @@ nq_prog(NQ_PROTOC_C protoc-c)
 add_test(NAME grpc_proto_parses COMMAND ${NQ_REQUIRE} prog:${NQ_PROTOC_C} -- ${NQ_PROTOC_C} --proto_path=${PROJECT_SOURCE_DIR}/proto
   --c_out=${CMAKE_CURRENT_BINARY_DIR} ${PROJECT_SOURCE_DIR}/proto/grpc_comm.proto)
 set_tests_properties(grpc_proto_parses PROPERTIES LABELS grpc)
+# behind nginx (grpc_pass, TLS terminated there) in front of several
+# servers: the nq-client-id header and hashing on it (docs/grpc-proxies.md)
+if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/grpc_proxy.c)
+  nq_add_test(it_grpc_proxy SOURCES grpc_proxy.c ${PROJECT_SOURCE_DIR}/tests/support/nqtest.c
+    ${PROJECT_SOURCE_DIR}/tests/support/nginx.c LABELS scale grpc PUBLIC CERTS TIMEOUT 600)
+endif()
+# the identity headers as the server checks them (raw gRPC core calls on one connection)
+if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/grpc_ident.c)
+  nq_add_test(it_grpc_ident SOURCES grpc_ident.c ${PROJECT_SOURCE_DIR}/tests/support/nqtest.c LABELS grpc PUBLIC CERTS TIMEOUT 180)
+  target_include_directories(it_grpc_ident PRIVATE ${GRPC_INCLUDE_DIRS})
+  target_link_libraries(it_grpc_ident PRIVATE ${GRPC_LINK_LIBRARIES})
+endif()

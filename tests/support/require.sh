@@ -18,6 +18,7 @@ how() { # how to get a program the suite uses
         cargo) echo "Rust 1.70 or later with cargo on PATH (https://rustup.rs), then ./scripts/setup.sh" ;;
         protoc-c) echo "apt-get install protobuf-c-compiler (./scripts/setup.sh installs it)" ;;
         abidiff) echo "apt-get install abigail-tools (./scripts/setup.sh installs it)" ;;
+        chromium) echo "apt-get install chromium (./scripts/setup.sh installs it)" ;;
         *) echo "install it (./scripts/setup.sh installs what the suite needs)" ;;
     esac
 }

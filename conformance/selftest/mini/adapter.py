@@ -67,12 +67,19 @@ class Adapter:
                 continue
             try:
                 cmd = json.loads(line)
+            except ValueError:
+                cmd = None
+            if not isinstance(cmd, dict):
+                self.emit({"event": "error", "cmd": None, "error": "bad command line"})
+                continue
+            try:
                 self.command(cmd)
             except (ValueError, KeyError, TypeError) as e:
-                self.emit({"event": "error", "error": f"bad command: {e}"})
+                self.emit({"event": "error", "cmd": cmd.get("cmd") if isinstance(cmd.get("cmd"), str) else None,
+                           "error": f"bad command: {e}"})
 
     def command(self, cmd):
-        op, tag = cmd["cmd"], cmd.get("tag", 0)
+        op, tag = cmd.get("cmd"), cmd.get("tag", 0)
         if op == "put":
             data = base64.b64decode(cmd["data"])
             peers = [bytes.fromhex(p) for p in cmd.get("peers") or []]
@@ -92,7 +99,10 @@ class Adapter:
         elif op == "id":
             self.emit({"event": "id", "id": self.comm.id.hex()})
         else:
-            self.emit({"event": "error", "cmd": op, "tag": tag, "kind": "unknown-command"})
+            ev = {"event": "error", "cmd": op if isinstance(op, str) else None, "error": "unsupported"}
+            if "tag" in cmd:
+                ev["tag"] = tag
+            self.emit(ev)
 
     def _get(self, tag, timeout, peers):
         r = self.comm.get(timeout, peers)
@@ -100,7 +110,8 @@ class Adapter:
             self.emit({"event": "message", "tag": tag, "peer": r[1].hex(), "size": len(r[2]),
                        "data": base64.b64encode(r[2]).decode()})
         else:
-            self.emit({"event": "error", "cmd": "get", "tag": tag, "kind": r[0]})
+            self.emit({"event": "error", "cmd": "get", "tag": tag, "kind": r[0],
+                       "error": "no message in time" if r[0] == "timeout" else "closed"})
 
     def _close(self, timeout):
         ok, err = self.comm.close(timeout)

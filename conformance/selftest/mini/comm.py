@@ -109,7 +109,8 @@ class Comm:
 
     def get(self, timeout, peers=None):
         """("message", peer, payload), ("timeout",) or ("closed",)."""
-        deadline = time.monotonic() + max(0.0, timeout if timeout is not None else 1e9)
+        # missing or negative: no limit (docs/spec/adapter.md, ADAPTER-8)
+        deadline = time.monotonic() + (timeout if timeout is not None and timeout >= 0 else 1e9)
         with self.cond:
             while True:
                 for i, (peer, payload) in enumerate(self.recvq):
@@ -142,7 +143,7 @@ class Comm:
     def close(self, timeout):
         """start_close, then wait for the fin exchange with the server (a
         client) or with every client (a server). -> (ok, error)."""
-        deadline = time.monotonic() + (timeout if timeout is not None and timeout >= 0 else 30.0)
+        deadline = time.monotonic() + (timeout if timeout is not None and timeout >= 0 else 1e9)
         self.start_close()
         with self.cond:
             pending = self._unfinished

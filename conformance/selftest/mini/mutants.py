@@ -47,7 +47,7 @@ MUTANTS = {
     "len-little-endian": (ALL, "frame lengths are written little-endian", "ini/1"),
     "len-off-by-one": (ALL, "a frame is taken as complete only once a byte past its end has arrived", "ini/1 fin/1"),
     "split-header": (ALL, "bytes of a header cut at the end of a read are thrown away", "ini/2 frame/10"),
-    "over-limit-accepted": (STREAM, "a header over the message limit is not rejected: the receiver waits for its payload", "frame/5 frame/7"),
+    "over-limit-skipped": (ALL, "a header over the message limit is skipped and the bytes after it are read as frames", "frame/11 frame/13"),
     "bad-first-frame-kept": (STREAM, "a first frame that is not 16 bytes is delivered as data; the connection stays", "frame/4"),
     # -- TLS ------------------------------------------------------------------
     "tls-no-verify": (("tls",), "the client does not verify the server's certificate chain", "tls/1 tls/3"),

@@ -5,11 +5,12 @@
 pub const NQ_ID_SIZE: u32 = 16;
 pub const NQ_FOREVER: i32 = -1;
 pub const NQ_ABI_VERSION_MAJOR: u32 = 1;
-pub const NQ_ABI_VERSION_MINOR: u32 = 2;
+pub const NQ_ABI_VERSION_MINOR: u32 = 3;
 pub const NQ_ABI_VERSION_PATCH: u32 = 0;
-pub const NQ_ABI_VERSION: u32 = 66048;
+pub const NQ_ABI_VERSION: u32 = 66304;
 pub const NQ_DEFAULT_CONNECT_TIMEOUT_MS: u32 = 30000;
 pub const NQ_DEFAULT_KEEPALIVE_MS: u32 = 30000;
+pub const NQ_KINDS_ALL: i32 = -1;
 #[doc = "< success"]
 pub const NQ_OK: nq_status = 0;
 #[doc = "< an argument or option value is invalid"]
@@ -128,7 +129,7 @@ unsafe extern "C" {
     pub fn nq_options_set_port(opts: *mut nq_options, port: ::core::ffi::c_int) -> nq_status;
 }
 unsafe extern "C" {
-    #[doc = " I/O threads for a server's connections, 1..64 (clients use 1). Accepted\n and validated; this release runs every connection on one I/O thread."]
+    #[doc = " I/O threads for a server's sessions, 1..64. Default 1: one I/O thread\n runs everything. With N > 1, a TCP or TLS server runs N I/O threads for\n its sessions plus one that accepts connections and runs their\n handshakes (TLS included); once a client's ini names it, its connection\n moves to the thread that owns that peer id, chosen by a hash of the id,\n so that its reconnections and same-id takeovers meet its session there.\n Every guarantee stays as with one thread: per-peer order both ways, the\n linger, same-id takeover, the limits and budgets, close and its\n deadline, statistics (sums), events, one callback per put (a broadcast\n completes once, after every thread wrote its part). Differences: put\n and receive callbacks and the log function may run on any of the\n threads, at the same time; messages of different peers reach the\n receive queue in the order their threads deliver them. MQTT, gRPC, the\n in-process transport and clients ignore it (one I/O thread).\n Errors: NQ_EINVAL out of range."]
     pub fn nq_options_set_workers(opts: *mut nq_options, workers: ::core::ffi::c_int) -> nq_status;
 }
 unsafe extern "C" {
@@ -153,7 +154,7 @@ unsafe extern "C" {
         -> nq_status;
 }
 unsafe extern "C" {
-    #[doc = " Opt-in bound on bytes handed to put and not yet written (summed over\n every put of the communicator; 0, the default, means no bound and puts\n never wait, as the reference). Over the bound, a put waits until earlier\n puts complete, or fails with NQ_ECLOSED if the communicator closes\n meanwhile; puts made from a completion callback never wait. Bounds the\n memory of copying puts when the peer is slower than the sender. A\n server's put also counts a send item (~64 B) per target past the first,\n so broadcasts to many peers are bounded too."]
+    #[doc = " Opt-in bound on the memory held by puts not yet written (summed over\n every put of the communicator; 0, the default, means no bound and puts\n never wait, as the reference). A copying put counts its whole\n allocation: the copy, its 8-byte header and the put's bookkeeping,\n rounded up to an allocation class (about 380 bytes for a 64-byte\n message, at most a quarter more than asked for big ones); a stream put\n counts its bytes, 8 and its bookkeeping. Over the bound, a put waits\n until earlier puts complete, or fails with NQ_ECLOSED if the\n communicator closes meanwhile; puts made from a completion callback\n never wait. Bounds the memory of copying puts when the peer is slower\n than the sender. A server's put also counts a send item (~64 B) per\n target past the first, so broadcasts to many peers are bounded too."]
     pub fn nq_options_set_send_limit(opts: *mut nq_options, bytes: u64) -> nq_status;
 }
 unsafe extern "C" {
@@ -602,7 +603,7 @@ pub const NQ_LOG_INFO: nq_log_level = 2;
 pub const NQ_LOG_DEBUG: nq_log_level = 3;
 #[doc = " Severity of a log line; a sink gets the lines at its level or more severe."]
 pub type nq_log_level = ::core::ffi::c_uint;
-#[doc = " Log sink: called on the I/O thread, or the calling thread for errors of\n synchronous calls (and for connection lines of a put that the calling\n thread wrote itself, see docs/abi.md \"Threads\"). msg is valid during the\n call only. Must not block."]
+#[doc = " Log sink: called on the I/O thread, or the calling thread for errors of\n synchronous calls (and for connection lines of a put that the calling\n thread wrote itself, see docs/abi.md \"Threads\"). A server with workers > 1\n (nq_options_set_workers) has several I/O threads, which may call it at\n the same time. msg is valid during the call only. Must not block."]
 pub type nq_log_fn = ::core::option::Option<
     unsafe extern "C" fn(
         user: *mut ::core::ffi::c_void,
@@ -818,6 +819,68 @@ unsafe extern "C" {
 unsafe extern "C" {
     #[doc = " The communicator's readiness descriptor into *fd: readable while a\n message or event is queued and not yet handed to a receiver, and once\n the communicator is closed (a get then returns what is left, then\n NQ_ECLOSED). Level-triggered: it stays readable until the queue is\n empty. Wait on it with poll/epoll/an event loop, then take messages with\n nq_comm_get() and timeout 0 until NQ_ETIMEDOUT. Readiness is for any\n peer: a get with a peer filter may still find nothing. Pending\n asynchronous receives take messages before they count as queued.\n The library owns the descriptor (created on the first call, the same\n one every call, closed by nq_comm_free()): do not read, write or close\n it. Any thread. Errors: NQ_EINVAL, NQ_EIO (no descriptor available)."]
     pub fn nq_comm_fd(comm: *mut nq_comm, fd: *mut ::core::ffi::c_int) -> nq_status;
+}
+unsafe extern "C" {
+    #[doc = " As nq_comm_get() (comm.h), accepting only messages whose kind is in\n kinds, a mask of NQ_KIND_BIT(kind): NQ_KINDS_DATA, NQ_KINDS_EVENTS,\n NQ_KINDS_ALL or any union (bits of kinds not yet defined are allowed and\n match what later versions add). A message of another kind stays queued\n for a receive that accepts it. Since 1.3. Any thread.\n Errors: as nq_comm_get(); NQ_EINVAL also for kinds 0."]
+    pub fn nq_comm_get_kinds(
+        comm: *mut nq_comm,
+        kinds: ::core::ffi::c_uint,
+        peers: *const u8,
+        npeers: usize,
+        timeout_ms: i64,
+        out: *mut *mut nq_msg,
+    ) -> nq_status;
+}
+unsafe extern "C" {
+    #[doc = " Receive up to max messages in one call: as nq_comm_get_kinds() for the\n first (waiting up to timeout_ms), then, without waiting, the messages\n already queued that the filter accepts, up to max in all, in the order\n a loop of gets would have returned them. msgs[0 .. *got-1] are then the\n caller's (free each with nq_msg_free()). For bindings and loops that\n pay per call (a cgo or JNI crossing, an interpreter): one call, and one\n lock round for all but the first message. Since 1.3. Any thread.\n Errors (*got 0): as nq_comm_get_kinds(); NQ_EINVAL also for NULL msgs\n or got, or max 0."]
+    pub fn nq_comm_get_batch(
+        comm: *mut nq_comm,
+        kinds: ::core::ffi::c_uint,
+        peers: *const u8,
+        npeers: usize,
+        timeout_ms: i64,
+        msgs: *mut *mut nq_msg,
+        max: usize,
+        got: *mut usize,
+    ) -> nq_status;
+}
+unsafe extern "C" {
+    #[doc = " As nq_comm_get_async(), accepting only the kinds in kinds (as\n nq_comm_get_kinds()). Since 1.3."]
+    pub fn nq_comm_get_kinds_async(
+        comm: *mut nq_comm,
+        kinds: ::core::ffi::c_uint,
+        peers: *const u8,
+        npeers: usize,
+        timeout_ms: i64,
+        fn_: nq_get_fn,
+        user: *mut ::core::ffi::c_void,
+        op_id: *mut u64,
+    ) -> nq_status;
+}
+unsafe extern "C" {
+    #[doc = " As nq_comm_get_future(), accepting only the kinds in kinds (as\n nq_comm_get_kinds()). Since 1.3."]
+    pub fn nq_comm_get_kinds_future(
+        comm: *mut nq_comm,
+        kinds: ::core::ffi::c_uint,
+        peers: *const u8,
+        npeers: usize,
+        timeout_ms: i64,
+        op_id: *mut u64,
+        out: *mut *mut nq_future,
+    ) -> nq_status;
+}
+unsafe extern "C" {
+    #[doc = " As nq_comm_get_cq(), accepting only the kinds in kinds (as\n nq_comm_get_kinds()). Since 1.3."]
+    pub fn nq_comm_get_kinds_cq(
+        comm: *mut nq_comm,
+        kinds: ::core::ffi::c_uint,
+        peers: *const u8,
+        npeers: usize,
+        timeout_ms: i64,
+        cq: *mut nq_cq,
+        tag: u64,
+        op_id: *mut u64,
+    ) -> nq_status;
 }
 unsafe extern "C" {
     #[doc = " The kind of a message: NQ_MSG_DATA or an NQ_EVENT_* (NQ_MSG_DATA for NULL)."]

@@ -1,0 +1,3 @@
+module netqueue.invalid/conformance/adapters/go
+
+go 1.22
