@@ -102,6 +102,8 @@ static void write_config(nqt_broker *b)
         if (cfg->require_cert)
             fprintf(f, "require_certificate true\n");
     }
+    if (cfg->bridges)
+        fprintf(f, "%s\n", cfg->bridges);
     fclose(f);
 }
 
@@ -188,6 +190,7 @@ void nqt_broker_start_cfg(nqt_broker *b, const nqt_broker_cfg *cfg)
         b->cfg.acl = "";
     }
     write_config(b);
+    b->cfg.extra = b->cfg.bridges = NULL; /* the caller's text: in the config now, not kept */
     spawn(b);
 }
 
@@ -249,6 +252,16 @@ void nqt_broker_stop(nqt_broker *b)
     kill(b->pid, SIGTERM);
     int st;
     waitpid(b->pid, &st, 0);
+    live_remove(b->pid);
+    b->pid = 0;
+}
+
+void nqt_broker_kill(nqt_broker *b)
+{
+    if (b->pid <= 0)
+        return;
+    kill(b->pid, SIGKILL);
+    waitpid(b->pid, NULL, 0);
     live_remove(b->pid);
     b->pid = 0;
 }
