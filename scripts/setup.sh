@@ -14,6 +14,7 @@ say() { printf 'setup: %s\n' "$*"; }
 pkgs=(cmake ninja-build gcc g++ pkg-config libev-dev libssl-dev openssl libcmocka-dev
       libzmq3-dev python3 valgrind abigail-tools
       mosquitto libpaho-mqtt-dev                                   # MQTT transport
+      rabbitmq-server                                              # MQTT on a second broker (it_mqtt_rabbitmq)
       libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev  # gRPC transport, proto/
       swig libclang-dev                                            # bindings
       doxygen mandoc groff-base bsdextrautils                      # docs: API reference, nq.1 checks

@@ -39,6 +39,12 @@ if(NQ_WITH_MQTT AND PAHO_LIBRARY)
   add_test(NAME it_mqtt_bridge_restart COMMAND it_mqtt_bridge restart)
   # fails with MISSING PREREQUISITE when rabbitmq-server is not installed
   add_test(NAME it_mqtt_rabbitmq COMMAND it_mqtt_bridge rabbitmq)
+  add_test(NAME it_mqtt_bridge_fanout COMMAND it_mqtt_bridge fanout)
+  set_tests_properties(it_mqtt_bridge_fanout PROPERTIES LABELS "scale;mqtt" TIMEOUT 120
+    ENVIRONMENT "NQ_REF_PYTHON=${NQ_REF_PYTHON};LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/support/lsan.supp")
+  add_test(NAME it_mqtt_bridge_limits COMMAND it_mqtt_bridge limits)
+  set_tests_properties(it_mqtt_bridge_limits PROPERTIES LABELS "scale;mqtt" TIMEOUT 120
+    ENVIRONMENT "NQ_REF_PYTHON=${NQ_REF_PYTHON};LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/support/lsan.supp")
   set_tests_properties(it_mqtt_bridge_restart PROPERTIES LABELS "scale;mqtt;fault" TIMEOUT 120
     ENVIRONMENT "NQ_REF_PYTHON=${NQ_REF_PYTHON};LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/support/lsan.supp")
   set_tests_properties(it_mqtt_rabbitmq PROPERTIES LABELS "scale;mqtt;interop" TIMEOUT 120

@@ -172,7 +172,7 @@ void nqt_broker_start_cfg(nqt_broker *b, const nqt_broker_cfg *cfg)
     b->cfg.users = b->cfg.acl = NULL; /* written to files below, not kept */
     snprintf(b->dir, sizeof b->dir, "/tmp/nqt-mosquitto-XXXXXX");
     assert_non_null(mkdtemp(b->dir));
-    b->port = nqt_free_port();
+    b->port = cfg->port ? cfg->port : nqt_free_port();
     if (cfg->tls)
         do
             b->tls_port = nqt_free_port();

@@ -12,6 +12,7 @@
 
 /* What nqt_broker_start_cfg sets up besides a plain listener. */
 typedef struct nqt_broker_cfg {
+    int port;             /* the plain listener's port; 0: a free one */
     int tls;              /* a TLS listener too, with the certificates of NQ_TEST_CERTS */
     int require_cert;     /* that listener refuses clients without a certificate signed by ca.pem */
     int auth;             /* user/password written into b; anonymous refused */
