@@ -22,6 +22,7 @@
 #include "mosquitto.h"
 #include "rabbitmq.h"
 
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -484,7 +485,7 @@ static void put_done(void *user, nq_status st)
 /* Server on A, client on B; B is killed (-9) while the client's stream
  * is going through it and restarted on the same port from what it saved
  * (autosave every second). What reaches the server, and how. */
-static void kill_client_broker(int qos, struct tally *t, int *prefix)
+static void kill_client_broker(int qos, int stall, struct tally *t, int *prefix)
 {
     chain_start(2, "autosave_interval 1\n");
     struct slog *sl, *cl;
@@ -509,21 +510,28 @@ static void kill_client_broker(int qos, struct tally *t, int *prefix)
         assert_int_equal(nq_comm_put(c, m, strlen(m), NULL, 0, put_done, NULL), NQ_OK);
         if (i % 20 == 0)
             nqt_sleep_ms(5); /* a stream that flows through B for about a second each side of the kill */
+        if (stall && i == NKILL / 4) {
+            /* A stops reading: B keeps taking (and acknowledging) the
+             * client's stream, holding it in flight and queued for A */
+            kill(brokers[0]->pid, SIGSTOP);
+        }
         if (i == NKILL / 2) {
             /* mid-stream: about half went through B */
             nqt_broker_kill(brokers[1]);
             nqt_sleep_ms(300);
             nqt_broker_restart(brokers[1]);
+            if (stall)
+                kill(brokers[0]->pid, SIGCONT);
         }
     }
     /* the server's messages until 5 s of quiet, 40 s at most */
     tally_take(t, s, cid, NKILL, 5000, 40000);
     for (*prefix = 0; *prefix < NKILL && t->seen[*prefix]; (*prefix)++)
         ;
-    print_message("QoS %d, client-side broker killed mid-stream: %d of %d arrived (%d in order, "
+    print_message("QoS %d, client-side broker killed mid-stream%s: %d of %d arrived (%d in order, "
                   "complete prefix %d), %d duplicates, %d backwards, %d foreign; puts ok %d, "
                   "failed %d\nserver warnings:\n%sclient warnings:\n%s",
-                  qos, t->got, NKILL, t->in_order, *prefix, t->dups, t->backwards, t->foreign,
+                  qos, stall ? " (server-side broker stopped meanwhile)" : "", t->got, NKILL, t->in_order, *prefix, t->dups, t->backwards, t->foreign,
                   atomic_load(&puts_ok), atomic_load(&puts_failed), sl->text, cl->text);
     /* What holds whatever the timing (docs/mqtt-brokers.md, "A broker of
      * the set killed"): every put settles; nothing arrives that the client
@@ -553,7 +561,7 @@ static void test_restart_qos1(void **state)
 {
     struct tally t;
     int prefix;
-    kill_client_broker(1, &t, &prefix);
+    kill_client_broker(1, 0, &t, &prefix);
     free(t.seen);
     /* QoS 1 puts complete on B's PUBACK: none fails, the client resends
      * what B had not acknowledged */
@@ -564,9 +572,20 @@ static void test_restart_qos0(void **state)
 {
     struct tally t;
     int prefix;
-    kill_client_broker(0, &t, &prefix);
+    kill_client_broker(0, 0, &t, &prefix);
     free(t.seen);
     assert_int_equal(atomic_load(&puts_failed), 0); /* done once paho has the bytes */
+}
+
+/* The same with A stopped (SIGSTOP) from a quarter of the stream until B
+ * is back: B holds what it took, in flight to A or queued, when it dies. */
+static void test_restart_qos1_stalled(void **state)
+{
+    struct tally t;
+    int prefix;
+    kill_client_broker(1, 1, &t, &prefix);
+    free(t.seen);
+    assert_int_equal(atomic_load(&puts_failed), 0);
 }
 
 /* ---- group limits ---- */
@@ -803,6 +822,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest restart[] = {
         cmocka_unit_test_setup_teardown(test_restart_qos1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_qos0, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_qos1_stalled, setup, teardown),
     };
     const struct CMUnitTest limits[] = {
         cmocka_unit_test_setup_teardown(test_packet_cap, setup, teardown),
