@@ -487,7 +487,9 @@ static void put_done(void *user, nq_status st)
  * (autosave every second). What reaches the server, and how. */
 static void kill_client_broker(int qos, int stall, struct tally *t, int *prefix)
 {
-    chain_start(2, "autosave_interval 1\n");
+    /* NQT_AUTOSAVE: B's persistence lines instead (docs/mqtt-brokers.md
+     * tried a save at every change) */
+    chain_start(2, getenv("NQT_AUTOSAVE") ? getenv("NQT_AUTOSAVE") : "autosave_interval 1\n");
     struct slog *sl, *cl;
     nq_comm *s = comm_new(opts(brokers[0]->port, qos), NQ_SERVER, &sl);
     nq_options *co = opts(brokers[1]->port, qos);
