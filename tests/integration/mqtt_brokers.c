@@ -5,7 +5,8 @@
  * mosquittos bridged both ways (`topic c2s/# both 2`, `topic s2c/# both
  * 2`, try_private, persistent bridge sessions), server on A:
  * - bridge:  A <- B, client on B: 10,000 ordered messages each way at
- *   QoS 0 and 1; the Python reference client across the bridge;
+ *   QoS 0 and 1; 4 MiB each way; the Python reference client across the
+ *   bridge;
  * - fanout:  chain A <- B <- C, clients on all three: broadcast reaching
  *   every client exactly once, targeted puts reaching only their clients;
  * - restart: QoS 1 and QoS 0 across a kill -9 of the client-side broker
@@ -276,6 +277,32 @@ static void expect_sequence(nq_comm *c, const char *fmt, int n, const uint8_t *f
     }
 }
 
+/* 4 MiB each way (seven publishes of up to 640 KiB each, through every
+ * broker's and bridge's size handling), then a small message behind it. */
+static void big_exchange(int sp, int cp, int qos)
+{
+    nq_comm *s = comm_new(opts(sp, qos), NQ_SERVER, NULL);
+    nq_comm *c = comm_new(opts(cp, qos), NQ_CLIENT, NULL);
+    uint8_t cid[16], sid[16];
+    nqt_id_of(c, cid);
+    nqt_id_of(s, sid);
+    size_t big = 4u << 20;
+    uint8_t *buf = malloc(big);
+    assert_non_null(buf);
+    nqt_fill(buf, big, 11 + qos);
+    nqt_put(c, buf, big, NULL, 0);
+    nqt_put_str(c, "after big", NULL, 0);
+    nqt_expect(s, buf, big, cid);
+    nqt_expect_str(s, "after big", cid);
+    nqt_put(s, buf, big, cid, 1);
+    nqt_put_str(s, "after big", cid, 1);
+    nqt_expect(c, buf, big, sid);
+    nqt_expect_str(c, "after big", sid);
+    free(buf);
+    close_free(c, NQ_OK);
+    close_free(s, NQ_OK);
+}
+
 /* 10,000 messages each way between a server on port sp and a client on cp. */
 static void order_exchange(int sp, int cp, int qos)
 {
@@ -348,6 +375,13 @@ static void test_bridge_order_qos1(void **state)
 {
     chain_start(2, NULL);
     order_exchange(brokers[0]->port, brokers[1]->port, 1);
+}
+
+static void test_bridge_big(void **state)
+{
+    chain_start(2, NULL);
+    big_exchange(brokers[0]->port, brokers[1]->port, 0);
+    big_exchange(brokers[0]->port, brokers[1]->port, 1);
 }
 
 /* A <- B <- C: two clients on each of A, B and C (C's two bridges away). */
@@ -811,6 +845,7 @@ static void test_rabbit_bridged_mosquitto(void **state)
     int ports[4] = {bp, rp, bp, bp};
     fanout_exchange(rp, ports, 4, 0);
     order_exchange(rp, bp, 1);
+    big_exchange(rp, bp, 1);
 }
 
 int main(int argc, char **argv)
@@ -818,6 +853,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest bridge[] = {
         cmocka_unit_test_setup_teardown(test_bridge_order_qos0, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bridge_order_qos1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bridge_big, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bridge_reference_client, setup, teardown),
     };
     const struct CMUnitTest fanout[] = {
