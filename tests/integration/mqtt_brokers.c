@@ -533,8 +533,12 @@ static void put_done(void *user, nq_status st)
 /* Server on A, client on B; B is killed (-9) while the client's stream
  * is going through it and restarted on the same port from what it saved
  * (autosave every second). What reaches the server, and how. */
-static void kill_client_broker(int qos, int stall, struct tally *t, int *prefix)
+#define KILL_STALL 1 /* A stopped from a quarter of the stream until B is back */
+#define KILL_S2C 2   /* the server's stream to the client instead */
+
+static void kill_client_broker(int qos, int how, struct tally *t, int *prefix)
 {
+    int stall = how & KILL_STALL, s2c = how & KILL_S2C;
     /* NQT_AUTOSAVE: B's persistence lines instead (docs/mqtt-brokers.md
      * tried a save at every change) */
     chain_start(2, getenv("NQT_AUTOSAVE") ? getenv("NQT_AUTOSAVE") : "autosave_interval 1\n");
@@ -542,10 +546,15 @@ static void kill_client_broker(int qos, int stall, struct tally *t, int *prefix)
     nq_comm *s = comm_new(opts(brokers[0]->port, qos), NQ_SERVER, &sl);
     nq_options *co = opts(brokers[1]->port, qos);
     nq_comm *c = comm_new(co, NQ_CLIENT, &cl);
-    uint8_t cid[16];
+    uint8_t cid[16], sid[16];
     nqt_id_of(c, cid);
-    nqt_put_str(c, "k00000", NULL, 0);
-    nqt_expect_str(s, "k00000", cid);
+    nqt_id_of(s, sid);
+    nq_comm *from = s2c ? s : c, *to = s2c ? c : s;
+    const uint8_t *peer = s2c ? cid : NULL, *from_id = s2c ? sid : cid;
+    nqt_put_str(c, "hello", NULL, 0); /* the server learns the client */
+    nqt_expect_str(s, "hello", cid);
+    nqt_put_str(from, "k00000", peer, peer ? 1 : 0);
+    nqt_expect_str(to, "k00000", from_id);
     nqt_sleep_ms(1500); /* B saved the client's session (autosave_interval 1) */
     atomic_store(&puts_ok, 1);
     atomic_store(&puts_failed, 0);
@@ -557,7 +566,7 @@ static void kill_client_broker(int qos, int stall, struct tally *t, int *prefix)
     for (int i = 1; i < NKILL; i++) {
         char m[16];
         snprintf(m, sizeof m, "k%05d", i);
-        assert_int_equal(nq_comm_put(c, m, strlen(m), NULL, 0, put_done, NULL), NQ_OK);
+        assert_int_equal(nq_comm_put(from, m, strlen(m), peer, peer ? 1 : 0, put_done, NULL), NQ_OK);
         if (i % 20 == 0)
             nqt_sleep_ms(5); /* a stream that flows through B for about a second each side of the kill */
         if (stall && i == NKILL / 4) {
@@ -574,14 +583,15 @@ static void kill_client_broker(int qos, int stall, struct tally *t, int *prefix)
                 kill(brokers[0]->pid, SIGCONT);
         }
     }
-    /* the server's messages until 5 s of quiet, 40 s at most */
-    tally_take(t, s, cid, NKILL, 5000, 40000);
+    /* the receiver's messages until 5 s of quiet, 40 s at most */
+    tally_take(t, to, from_id, NKILL, 5000, 40000);
     for (*prefix = 0; *prefix < NKILL && t->seen[*prefix]; (*prefix)++)
         ;
-    print_message("QoS %d, client-side broker killed mid-stream%s: %d of %d arrived (%d in order, "
+    print_message("QoS %d, %s, client-side broker killed mid-stream%s: %d of %d arrived (%d in order, "
                   "complete prefix %d), %d duplicates, %d backwards, %d foreign; puts ok %d, "
                   "failed %d\nserver warnings:\n%sclient warnings:\n%s",
-                  qos, stall ? " (server-side broker stopped meanwhile)" : "", t->got, NKILL, t->in_order, *prefix, t->dups, t->backwards, t->foreign,
+                  qos, s2c ? "server to client" : "client to server",
+                  stall ? " (server-side broker stopped meanwhile)" : "", t->got, NKILL, t->in_order, *prefix, t->dups, t->backwards, t->foreign,
                   atomic_load(&puts_ok), atomic_load(&puts_failed), sl->text, cl->text);
     /* What holds whatever the timing (docs/mqtt-brokers.md, "A broker of
      * the set killed"): every put settles; nothing arrives that the client
@@ -635,9 +645,20 @@ static void test_restart_qos1_stalled(void **state)
 {
     struct tally t;
     int prefix;
-    kill_client_broker(1, 1, &t, &prefix);
+    kill_client_broker(1, KILL_STALL, &t, &prefix);
     free(t.seen);
     assert_int_equal(atomic_load(&puts_failed), 0);
+}
+
+/* The server's stream to the client across the same kill: A queues what
+ * the bridge's persistent session does not take while B is away. */
+static void test_restart_qos1_s2c(void **state)
+{
+    struct tally t;
+    int prefix;
+    kill_client_broker(1, KILL_S2C, &t, &prefix);
+    free(t.seen);
+    assert_int_equal(atomic_load(&puts_failed), 0); /* completed by A, which stays up */
 }
 
 /* ---- group limits ---- */
@@ -864,6 +885,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_restart_qos1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_qos0, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_qos1_stalled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_qos1_s2c, setup, teardown),
     };
     const struct CMUnitTest limits[] = {
         cmocka_unit_test_setup_teardown(test_packet_cap, setup, teardown),
