@@ -473,7 +473,7 @@ static void test_bridge_reference_client(void **state)
 
 /* ---- group restart ---- */
 
-/* What a server got of a client's numbered stream "k%05d". */
+/* What a receiver got of its peer's numbered stream "k%05d". */
 struct tally {
     int got, last, in_order, dups, backwards, foreign;
     int max, new_backwards; /* a first copy below one seen before it */
@@ -531,9 +531,10 @@ static void put_done(void *user, nq_status st)
 
 #define NKILL 4000
 
-/* Server on A, client on B; B is killed (-9) while the client's stream
- * is going through it and restarted on the same port from what it saved
- * (autosave every second). What reaches the server, and how. */
+/* Server on A, client on B; B is killed (-9) while a stream (the
+ * client's, or with KILL_S2C the server's) is going through it, and
+ * restarted on the same port from what it saved (autosave every second).
+ * What reaches the receiver, and how. */
 #define KILL_STALL 1 /* A stopped from a quarter of the stream until B is back */
 #define KILL_S2C 2   /* the server's stream to the client instead */
 
