@@ -34,7 +34,7 @@ struct nq_session {
     uint64_t conn_lost;   /* links lost without fin */
     uint64_t reconnects;  /* new links that carried the session on */
     int64_t opened_ms;    /* when the peer's first ini arrived */
-    struct nq_session *next; /* all sessions of a server */
+    struct nq_session *next, *prev; /* all sessions of a server */
     struct nq_session *dirty_next;
     int dirty;
 };
@@ -136,6 +136,7 @@ struct nq_comm {
 
     /* I/O thread */
     struct nq_session *sessions; /* a client has exactly one */
+    size_t live_links;           /* sessions with a link (nq_core_live_links) */
     struct nq_idmap session_by_id; /* server: identified sessions by peer id */
     struct nq_session *dirty;
     int close_phase;             /* 1 once close_begin ran */

@@ -142,21 +142,32 @@ static void set_lingering(struct nq_comm *c, struct nq_session *s, int on)
     c->lingering += on ? 1 : -1;
 }
 
+/* Every change of s->link goes through here: the count of live links is
+ * what a closing server waits on, asked at each link lost. */
+static void set_link(struct nq_comm *c, struct nq_session *s, struct nq_link *l)
+{
+    c->live_links += (l != NULL) - (s->link != NULL);
+    s->link = l;
+}
+
+/* O(1) in the number of sessions (the list is doubly linked): a server
+ * closing N sessions removes N of them. */
 static void session_remove(struct nq_comm *c, struct nq_session *s)
 {
     set_lingering(c, s, 0);
     if (s->identified && nq_idmap_get(&c->session_by_id, s->peer) == s)
         nq_idmap_del(&c->session_by_id, s->peer);
-    struct nq_session **pp = &c->sessions;
-    while (*pp && *pp != s)
-        pp = &(*pp)->next;
-    if (*pp)
-        *pp = s->next;
-    /* unlink from the dirty list too */
+    if (s->prev)
+        s->prev->next = s->next;
+    else if (c->sessions == s)
+        c->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    /* unlink from the dirty list too (short: sessions with output) */
     struct nq_session **dp = &c->dirty;
-    while (*dp && *dp != s)
+    while (s->dirty && *dp && *dp != s)
         dp = &(*dp)->dirty_next;
-    if (*dp)
+    if (s->dirty && *dp)
         *dp = s->dirty_next;
     nq_session_fail_all(c, s, NQ_ERESET);
     free(s);
@@ -195,7 +206,7 @@ static int queue_fin(struct nq_comm *c, struct nq_session *s)
 static void attach(struct nq_comm *c, struct nq_session *s, struct nq_link *l)
 {
     set_lingering(c, s, 0);
-    s->link = l;
+    set_link(c, s, l);
     l->s = s;
     s->head_off = 0;
     if (queue_control(s, c->o.id, 0, 1) < 0)
@@ -238,7 +249,7 @@ static int on_ini(struct nq_comm *c, struct nq_link *l, const uint8_t *id)
         nq_log(c, NQ_LOG_INFO, "%s: peer reconnected; dropping its old connection %s",
                l->name, s->link->name);
         struct nq_link *old = s->link;
-        s->link = NULL;
+        set_link(c, s, NULL);
         old->s = NULL;
         c->ops->drop_link(c, old);
     }
@@ -260,6 +271,8 @@ static int on_ini(struct nq_comm *c, struct nq_link *l, const uint8_t *id)
         s->identified = 1;
         s->opened_ms = nq_now_ms();
         s->next = c->sessions;
+        if (s->next)
+            s->next->prev = s;
         c->sessions = s;
         c->ctr.sessions_opened++;
     }
@@ -409,11 +422,7 @@ int nq_core_adopted(struct nq_comm *c, struct nq_link *l, const uint8_t *id,
 
 size_t nq_core_live_links(struct nq_comm *c)
 {
-    size_t n = 0;
-    for (struct nq_session *s = c->sessions; s; s = s->next)
-        if (s->link)
-            n++;
-    return n;
+    return c->live_links;
 }
 
 static void drop_stale_ini(struct nq_comm *c, struct nq_session *s)
@@ -468,7 +477,7 @@ void nq_core_link_lost(struct nq_comm *c, struct nq_link *l, const char *why)
     l->s = NULL;
     if (!s || s->link != l)
         return;
-    s->link = NULL;
+    set_link(c, s, NULL);
     int clean = s->fin_sent && s->fin_received;
     /* a client's link that never got the server's ini is a failed
      * attempt, which the retry policy reports */
@@ -522,7 +531,7 @@ static void cut_slow_peer(struct nq_comm *c, struct nq_session *s)
     c->ctr.peers_cut++;
     struct nq_link *l = s->link;
     if (l) {
-        s->link = NULL;
+        set_link(c, s, NULL);
         l->s = NULL;
         c->ops->drop_link(c, l);
     }

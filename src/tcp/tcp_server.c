@@ -10,6 +10,12 @@
 #include "tcp/tcp_internal.h"
 #include "tls/tls.h"
 
+/* The accept queue: as long as the kernel allows (net.core.somaxconn caps
+ * it, 4096 by default since Linux 5.4). Thousands of clients connecting at
+ * once (a restart, a reconnection storm) overflowed 1024: each SYN dropped
+ * costs its client a 1 s retransmission (issue 16, docs/scaling.md). */
+#define NQ_TCP_BACKLOG 65535
+
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct tcp_state *t = w->data;
@@ -73,7 +79,7 @@ static nq_status server_listen(struct tcp_state *t)
         }
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0) {
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, NQ_TCP_BACKLOG) == 0) {
             struct sockaddr_storage sa;
             socklen_t len = sizeof sa;
             getsockname(fd, (struct sockaddr *)&sa, &len);
