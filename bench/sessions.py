@@ -42,10 +42,10 @@ PER_PROC = 9500  # fleet connections per process: under a 20,000 fd limit
 class Proc:
     """A child speaking one-line commands and answers."""
 
-    def __init__(self, argv, name):
+    def __init__(self, argv, name, env=None):
         self.name = name
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  text=True, bufsize=1)
+                                  text=True, bufsize=1, env=env)
 
     def send(self, line):
         self.p.stdin.write(line + "\n")
@@ -103,8 +103,11 @@ def poll_fleets(fleets, key, want, timeout):
 
 
 def run_one(a, n, workers):
+    env = dict(os.environ)
+    if a.lib:  # another libnetqueue (an earlier build) under the same server program
+        env["LD_LIBRARY_PATH"] = a.lib
     server = Proc([os.path.join(a.build, "bench", "sessions_server"), "--workers", str(workers)],
-                  "server")
+                  "server", env)
     fleets, perf = [], None
     res = {"sessions": n, "workers": workers}
     try:
@@ -242,6 +245,7 @@ def main():
     ap.add_argument("--timeout", type=int, default=120, help="seconds to establish all sessions")
     ap.add_argument("--per-addr", type=int, default=1000, help="connections per source address")
     ap.add_argument("--inflight", type=int, default=0, help="connects in flight per fleet (0: no bound)")
+    ap.add_argument("--lib", help="run the server on the libnetqueue in this directory (LD_LIBRARY_PATH)")
     ap.add_argument("--perf", help="perf record -g the server into this file (one phase: --perf-phase)")
     ap.add_argument("--perf-phase", default="close", choices=["accept", "idle", "bcast", "target", "close"])
     ap.add_argument("--check", action="store_true", help="a test: fail unless every check passes")

@@ -88,6 +88,34 @@ static void list_remove(struct tcp_state *t, struct tcp_conn *k)
     k->next = k->prev = NULL;
 }
 
+void nq_tcp_hs_add(struct tcp_state *t, struct tcp_conn *k)
+{
+    k->hs_next = NULL;
+    k->hs_prev = t->hs_tail;
+    if (t->hs_tail)
+        t->hs_tail->hs_next = k;
+    else
+        t->hs_head = k;
+    t->hs_tail = k;
+    k->in_hs = 1;
+}
+
+void nq_tcp_hs_remove(struct tcp_state *t, struct tcp_conn *k)
+{
+    if (!k->in_hs)
+        return;
+    if (k->hs_prev)
+        k->hs_prev->hs_next = k->hs_next;
+    else
+        t->hs_head = k->hs_next;
+    if (k->hs_next)
+        k->hs_next->hs_prev = k->hs_prev;
+    else
+        t->hs_tail = k->hs_prev;
+    k->hs_next = k->hs_prev = NULL;
+    k->in_hs = 0;
+}
+
 struct tcp_conn *nq_tcp_conn_new(struct tcp_state *t, int fd, int connecting, const char *name)
 {
     struct nq_comm *c = t->c;
@@ -131,6 +159,7 @@ void nq_tcp_conn_detach(struct tcp_conn *k)
 {
     ev_io_stop(nq_core_loop(k->c), &k->io);
     k->events = 0;
+    nq_tcp_hs_remove(nq_core_transport(k->c), k);
     list_remove(nq_core_transport(k->c), k);
     k->c = NULL;
 }
@@ -147,6 +176,7 @@ void nq_tcp_conn_close(struct tcp_conn *k, const char *why)
     struct nq_comm *c = k->c;
     struct tcp_state *t = nq_core_transport(c);
     ev_io_stop(nq_core_loop(c), &k->io);
+    nq_tcp_hs_remove(t, k);
     list_remove(t, k);
     if (k->ssl) {
         if (k->tls_ready)

@@ -33,6 +33,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
         struct tcp_conn *k = nq_tcp_conn_new(t, fd, 0, name);
         if (k) {
             k->accepted_ms = nq_now_ms();
+            nq_tcp_hs_add(t, k);
             nq_log(t->c, NQ_LOG_DEBUG, "%s: accepted", name);
         }
     }
@@ -40,17 +41,26 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 
 /* A connection that has not finished its handshake (TLS, then the peer's
  * ini) within the keepalive timeout is closed: a peer that connects and
- * says nothing must not hold a descriptor until the server closes. */
+ * says nothing must not hold a descriptor until the server closes. Only
+ * the handshake list is walked, oldest first, up to the first connection
+ * still in time (the rest are younger): identified ones found on the way
+ * leave it, so each connection is looked at about once, and a server with
+ * idle sessions spends nothing here (it scanned every connection each
+ * second: 91 % of the CPU of a server idle with 19,000 sessions). */
 static void on_handshake_sweep(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct tcp_state *t = w->data;
     struct nq_comm *c = t->c;
     int64_t limit = nq_core_opts(c)->keepalive_ms;
     int64_t now = nq_now_ms();
-    for (struct tcp_conn *k = t->conns, *next; k; k = next) {
-        next = k->next;
-        if (k->link.peer_ini || now - k->accepted_ms < limit)
+    for (struct tcp_conn *k = t->hs_head, *next; k; k = next) {
+        next = k->hs_next;
+        if (k->link.peer_ini) {
+            nq_tcp_hs_remove(t, k);
             continue;
+        }
+        if (now - k->accepted_ms < limit)
+            break;
         nq_log_limited(c, &t->refused_log, NQ_LOG_WARN,
                        "%s: no handshake within %lld ms (%s): closing", k->link.name,
                        (long long)limit, k->ssl && !k->tls_ready ? "TLS unfinished" : "no ini");
