@@ -31,6 +31,7 @@ import json
 import math
 import os
 import random
+import resource
 import select
 import subprocess
 import sys
@@ -74,6 +75,37 @@ class Proc:
                 self.p.wait()
 
 
+def need_fds(n):
+    """The server holds n sockets, each fleet up to PER_PROC: raise the soft
+    descriptor limit to the hard one (children inherit it), or stop saying
+    what is missing (raising the hard limit needs CAP_SYS_RESOURCE)."""
+    want = n + 64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < want:
+        sys.exit(f"sessions.py: {n} sessions need {want} descriptors in the server process; "
+                 f"the hard RLIMIT_NOFILE is {hard} (ulimit -Hn; raising it needs root)")
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def kernel_kb():
+    """System-wide slab memory (KiB) and TCP socket buffer pages: the
+    kernel's side of the sessions, which no process's RSS shows. Noisy
+    (every process on the machine), so only a rough figure per socket."""
+    slab = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("Slab:"):
+                slab = int(line.split()[1])
+    tcp_pages = 0
+    with open("/proc/net/sockstat") as f:
+        for line in f:
+            if line.startswith("TCP:"):
+                w = line.split()
+                tcp_pages = int(w[w.index("mem") + 1])
+    return slab, tcp_pages
+
+
 def fleet_reports(fleets):
     tot = {}
     for f in fleets:
@@ -106,7 +138,7 @@ def run_one(a, n, workers):
     env = dict(os.environ)
     if a.lib:  # another libnetqueue (an earlier build) under the same server program
         env["LD_LIBRARY_PATH"] = a.lib
-    server = Proc([os.path.join(a.build, "bench", "sessions_server"), "--workers", str(workers)],
+    server = Proc([os.path.join(a.bin, "sessions_server"), "--workers", str(workers)],
                   "server", env)
     fleets, perf = [], None
     res = {"sessions": n, "workers": workers}
@@ -129,12 +161,13 @@ def run_one(a, n, workers):
 
         perf_on("accept")
         # the server polls from before the first connect: its first sighting is the first ini
+        slab0, tcpmem0 = kernel_kb()
         server.send(f"wait {n} {a.timeout}")
         procs = max(1, math.ceil(n / PER_PROC))
         octet = random.randint(1, 254)  # fresh source addresses: no TIME_WAIT of an earlier run
         for i in range(procs):
             cnt = n // procs + (1 if i < n % procs else 0)
-            fleets.append(Proc([os.path.join(a.build, "bench", "sessions_fleet"), "--port", str(port),
+            fleets.append(Proc([os.path.join(a.bin, "sessions_fleet"), "--port", str(port),
                                 "--count", str(cnt), "--fleet", str(i), "--src", f"127.{octet}.{i * 16}.0",
                                 "--per-addr", str(a.per_addr), "--inflight", str(a.inflight)],
                                f"fleet{i}"))
@@ -142,6 +175,10 @@ def run_one(a, n, workers):
         est, first, last, rss1 = int(words[1]), int(words[2]), int(words[3]), int(words[4])
         cli = poll_fleets(fleets, "established", n, 10)
         perf_off("accept")
+        slab1, tcpmem1 = kernel_kb()
+        # both ends of every connection are on this machine: 2n sockets
+        res.update(kernel_slab_per_socket_b=(slab1 - slab0) * 1024 / (2 * n),
+                   kernel_tcp_buf_pages=tcpmem1 - tcpmem0)
         res.update(established=est, clients_established=cli["established"],
                    connect_errors=cli["connect_errors"],
                    accept_s=(last - first) / 1e9 if last else None,
@@ -233,7 +270,8 @@ def fmt(v, spec):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--build", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build"))
+    ap.add_argument("--bin", help="where sessions_server and sessions_fleet are "
+                    "(default: build/tests/integration, or build/bench in a build without tests)")
     ap.add_argument("--sessions", default="19000", help="comma-separated N (one run each)")
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--reps", type=int, default=1)
@@ -253,9 +291,14 @@ def main():
     ap.add_argument("--json", help="write the results here")
     a = ap.parse_args()
 
+    if not a.bin:
+        build = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build")
+        a.bin = next((d for d in (os.path.join(build, "tests", "integration"), os.path.join(build, "bench"))
+                      if os.path.exists(os.path.join(d, "sessions_server"))), os.path.join(build, "bench"))
     for exe in ("sessions_server", "sessions_fleet"):
-        if not os.access(os.path.join(a.build, "bench", exe), os.X_OK):
-            sys.exit(f"sessions.py: {a.build}/bench/{exe} is missing (ninja -C build {exe})")
+        if not os.access(os.path.join(a.bin, exe), os.X_OK):
+            sys.exit(f"sessions.py: {a.bin}/{exe} is missing (ninja -C build {exe})")
+    need_fds(max(int(x) for x in a.sessions.split(",")))
     results, failed = [], []
     for n in [int(x) for x in a.sessions.split(",")]:
         for w in [int(x) for x in a.workers.split(",")]:
