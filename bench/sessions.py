@@ -213,6 +213,22 @@ def run_one(a, n, workers):
                    target_rate=cli["tgt"] / span if span else None)
         perf_off("target")
         res["rss_traffic_kb"] = int(server.ask("rss")[1])
+        perf_on("churn")
+        churn = []
+        for r in range(1, a.churn + 1):
+            # every client resets its link and comes back under a new id: the
+            # old sessions linger (past the cap the oldest are dropped)
+            server.send(f"settle {n} {r * n} {a.timeout}")
+            drops = [f.ask("drop", 60) for f in fleets]
+            words = server.read(a.timeout + 10)
+            t0 = min(int(w[1]) for w in drops)
+            churn.append({"live": int(words[1]), "lost": int(words[2]), "lingering": int(words[3]),
+                          "expired": int(words[4]), "settle_s": (int(words[5]) - t0) / 1e9})
+            if int(words[1]) < n or int(words[2]) < r * n:
+                res["error"] = f"churn round {r}: {words[1]} live, {words[2]} lost of {r * n}"
+        if churn:
+            res["churn"] = churn
+        perf_off("churn")
         perf_on("close")
 
         words = server.ask(f"close {a.close_timeout}", 10)
@@ -254,6 +270,11 @@ def check(a, r):
     want(r.get("target_delivered") == r.get("target_msgs") and r.get("target_wrong") == 0,
          f"targeted delivered {r.get('target_delivered')} of {r.get('target_msgs')}, "
          f"{r.get('target_wrong')} to the wrong client")
+    want("error" not in r, r.get("error"))
+    for i, c in enumerate(r.get("churn", []), 1):
+        # under the cap (65,536, split over the workers) every lost session lingers
+        want(c["live"] == n and c["lost"] == i * n and (i * n > 30000 or c["lingering"] == i * n),
+             f"churn round {i}: {c['live']} live, {c['lost']} links lost, {c['lingering']} lingering")
     want(r.get("close_status") == 0, f"close returned status {r.get('close_status')}")
     want(r.get("clients_fin_rx") == n and r.get("clients_closed") == n,
          f"{r.get('clients_fin_rx')} clients got the server's fin, {r.get('clients_closed')} closed cleanly, of {n}")
@@ -280,12 +301,15 @@ def main():
     ap.add_argument("--target-every", type=int, default=10, help="every K-th peer gets targeted traffic")
     ap.add_argument("--target-msgs", type=int, default=100, help="messages to each targeted peer")
     ap.add_argument("--close-timeout", type=int, default=60000, help="ms")
+    ap.add_argument("--churn", type=int, default=0,
+                    help="rounds of every client resetting its link and coming back under a new id "
+                    "(lingering sessions; past 65,536 the oldest are dropped)")
     ap.add_argument("--timeout", type=int, default=120, help="seconds to establish all sessions")
     ap.add_argument("--per-addr", type=int, default=1000, help="connections per source address")
     ap.add_argument("--inflight", type=int, default=0, help="connects in flight per fleet (0: no bound)")
     ap.add_argument("--lib", help="run the server on the libnetqueue in this directory (LD_LIBRARY_PATH)")
     ap.add_argument("--perf", help="perf record -g the server into this file (one phase: --perf-phase)")
-    ap.add_argument("--perf-phase", default="close", choices=["accept", "idle", "bcast", "target", "close"])
+    ap.add_argument("--perf-phase", default="close", choices=["accept", "idle", "bcast", "target", "churn", "close"])
     ap.add_argument("--check", action="store_true", help="a test: fail unless every check passes")
     ap.add_argument("--max-rss-per-session", type=float, default=4096)
     ap.add_argument("--json", help="write the results here")

@@ -12,7 +12,8 @@
  * Connection j binds to source address src + 1 + j / K (127.0.0.0/8, with
  * IP_BIND_ADDRESS_NO_PORT so the port is picked per 4-tuple at connect),
  * which keeps every source address far from the ephemeral port range.
- * Its id is "NQFLEET" + F (1 byte) + j (4 bytes, big endian) + 4 zero bytes.
+ * Its id is "NQFLEE" + G + F + j (4 bytes, big endian) + 4 zero bytes (G:
+ * how many times "drop" ran, F: the fleet, 1 byte each).
  * At most M connects are in flight (their server ini not yet read; 0: no
  * bound).
  *
@@ -24,6 +25,8 @@
  *            for every process on the machine)
  *   fin      send fin on every established connection; the server answers
  *            with its fin, then the connection is closed
+ *   drop     reset every connection (no fin: the server keeps the sessions
+ *            lingering), then connect them all again under new ids
  *   quit     exit
  */
 #ifndef _GNU_SOURCE
@@ -66,6 +69,7 @@ struct fleet {
     struct conn *c;
     int ep;
     int next_connect, pending;
+    int gen;            /* "drop" makes every connection anew under new ids */
     uint8_t server_id[16];
     int have_server_id;
     /* counters */
@@ -83,7 +87,8 @@ static uint64_t now_ns(void)
 
 static void make_id(const struct fleet *f, int j, uint8_t id[16])
 {
-    memcpy(id, "NQFLEET", 7);
+    memcpy(id, "NQFLEE", 6);
+    id[6] = (uint8_t)f->gen;
     id[7] = (uint8_t)f->fleet;
     id[8] = (uint8_t)(j >> 24);
     id[9] = (uint8_t)(j >> 16);
@@ -311,6 +316,27 @@ static void send_fins(struct fleet *f)
     fflush(stdout);
 }
 
+static void drop_all(struct fleet *f)
+{
+    uint64_t t0 = now_ns();
+    struct linger rst = {1, 0};
+    for (int j = 0; j < f->count; j++) {
+        struct conn *k = &f->c[j];
+        if (k->fd >= 0) {
+            setsockopt(k->fd, SOL_SOCKET, SO_LINGER, &rst, sizeof rst);
+            epoll_ctl(f->ep, EPOLL_CTL_DEL, k->fd, NULL);
+            close(k->fd);
+        }
+        memset(k, 0, sizeof *k);
+        k->fd = -1;
+    }
+    f->established = f->pending = f->next_connect = 0;
+    f->gen++;
+    printf("dropped %llu %llu\n", (unsigned long long)t0, (unsigned long long)now_ns());
+    fflush(stdout);
+    connect_more(f);
+}
+
 /* Returns 0 to quit. */
 static int on_command(struct fleet *f)
 {
@@ -321,6 +347,8 @@ static int on_command(struct fleet *f)
         report(f);
     else if (strncmp(line, "fin", 3) == 0)
         send_fins(f);
+    else if (strncmp(line, "drop", 4) == 0)
+        drop_all(f);
     else if (strncmp(line, "quit", 4) == 0)
         return 0;
     else {

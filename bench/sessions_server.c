@@ -7,6 +7,10 @@
  *   wait N SECONDS   until N peers are connected: "established n first_ns
  *                    last_ns rss_kb" (first/last: when the live peer count
  *                    first was >= 1 and reached N, polled every 0.5 ms)
+ *   settle LIVE LOST SECONDS
+ *                    until LOST links were lost without fin in all and LIVE
+ *                    peers are connected: "settled live lost lingering
+ *                    expired t_ns" (polled every 5 ms)
  *   idle SECONDS     "idle cpu_s" (this process's CPU over that sleep)
  *   bcast SIZE       one message of SIZE bytes ('B'...) to every client:
  *                    "bcast t0_ns done_ns" (done: written to every socket)
@@ -92,6 +96,39 @@ static void cmd_wait(nq_comm *c, size_t want, double seconds)
     }
     printf("established %zu %llu %llu %ld\n", n, (unsigned long long)first,
            (unsigned long long)last, status_kb("VmRSS"));
+}
+
+static uint64_t stat_of(nq_comm *c, const char *key)
+{
+    nq_stats *s;
+    uint64_t v = 0;
+    nq_status st = nq_comm_stats(c, &s);
+    if (st != NQ_OK)
+        die("stats", st);
+    nq_stats_get(s, key, &v);
+    nq_stats_free(s);
+    return v;
+}
+
+/* After the clients dropped their links without fin and came back under
+ * new ids: until `lost` links were lost in all and `live` peers are back. */
+static void cmd_settle(nq_comm *c, size_t live, uint64_t lost, double seconds)
+{
+    uint64_t deadline = now_ns() + (uint64_t)(seconds * 1e9), t;
+    size_t n;
+    uint64_t l;
+    struct timespec ms = {0, 5000000};
+    for (;;) {
+        n = live_peers(c);
+        l = stat_of(c, "conn_lost");
+        t = now_ns();
+        if ((n >= live && l >= lost) || t > deadline)
+            break;
+        nanosleep(&ms, NULL);
+    }
+    printf("settled %zu %llu %llu %llu %llu\n", n, (unsigned long long)l,
+           (unsigned long long)stat_of(c, "sessions_lingering"),
+           (unsigned long long)stat_of(c, "sessions_expired"), (unsigned long long)t);
 }
 
 static void cmd_idle(double seconds)
@@ -215,6 +252,8 @@ int main(int argc, char **argv)
             continue;
         if (!strcmp(cmd, "wait") && n >= 3)
             cmd_wait(c, (size_t)a, (double)b);
+        else if (!strcmp(cmd, "settle") && n >= 4)
+            cmd_settle(c, (size_t)a, (uint64_t)b, (double)d);
         else if (!strcmp(cmd, "idle") && n >= 2)
             cmd_idle(a);
         else if (!strcmp(cmd, "bcast") && n >= 2)

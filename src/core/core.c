@@ -134,12 +134,33 @@ void nq_core_flush(struct nq_comm *c)
     }
 }
 
+/* A session starts lingering just after it got the newest lost_seq, so
+ * appending keeps the list in loss order. */
 static void set_lingering(struct nq_comm *c, struct nq_session *s, int on)
 {
     if (s->lingering == on)
         return;
     s->lingering = on;
     c->lingering += on ? 1 : -1;
+    if (on) {
+        s->ling_next = NULL;
+        s->ling_prev = c->ling_tail;
+        if (c->ling_tail)
+            c->ling_tail->ling_next = s;
+        else
+            c->ling_head = s;
+        c->ling_tail = s;
+        return;
+    }
+    if (s->ling_prev)
+        s->ling_prev->ling_next = s->ling_next;
+    else
+        c->ling_head = s->ling_next;
+    if (s->ling_next)
+        s->ling_next->ling_prev = s->ling_prev;
+    else
+        c->ling_tail = s->ling_prev;
+    s->ling_next = s->ling_prev = NULL;
 }
 
 /* Every change of s->link goes through here: the count of live links is
@@ -440,14 +461,13 @@ static void drop_stale_ini(struct nq_comm *c, struct nq_session *s)
 }
 
 /* More sessions wait for their peers than the cap allows (peers that say
- * hello under ever new ids and vanish): the one waiting longest goes. A
- * scan, but only past the cap. */
+ * hello under ever new ids and vanish): the one waiting longest goes, the
+ * head of the lingering list (it was a scan of every session per
+ * eviction: 10,000 evictions among 76,000 sessions stalled the I/O thread
+ * for seconds, issue 16). */
 static void evict_oldest_lingering(struct nq_comm *c)
 {
-    struct nq_session *oldest = NULL;
-    for (struct nq_session *s = c->sessions; s; s = s->next)
-        if (s->lingering && (!oldest || s->lost_seq < oldest->lost_seq))
-            oldest = s;
+    struct nq_session *oldest = c->ling_head;
     if (!oldest)
         return;
     char hex[33];
@@ -772,13 +792,12 @@ void nq_core_close_done(struct nq_comm *c, nq_status result)
     ev_break(c->loop, EVBREAK_ALL);
 }
 
+/* The lingering list is in loss order: the expired ones are its head. */
 void nq_core_sweep(struct nq_comm *c)
 {
     int64_t now = nq_now_ms();
-    for (struct nq_session *s = c->sessions, *next; s && c->lingering; s = next) {
-        next = s->next;
-        if (s->link || !s->lingering || now - s->lost_ms < c->o.linger_ms)
-            continue;
+    struct nq_session *s;
+    while ((s = c->ling_head) && now - s->lost_ms >= c->o.linger_ms) {
         char hex[33];
         nq_id_format(s->peer, hex);
         nq_log(c, NQ_LOG_INFO, "peer %s did not come back: session dropped", hex);
