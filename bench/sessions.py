@@ -66,13 +66,15 @@ class Proc:
         return self.read(timeout)
 
     def stop(self):
+        """Ask it to quit; its exit status (a sanitizer's report makes it non-zero)."""
         if self.p.poll() is None:
             try:
                 self.send("quit")
-                self.p.wait(timeout=10)
+                self.p.wait(timeout=30)
             except (OSError, subprocess.TimeoutExpired, BrokenPipeError):
                 self.p.kill()
                 self.p.wait()
+        return self.p.returncode
 
 
 def need_fds(n):
@@ -268,7 +270,7 @@ def run_one(a, n, workers):
             perf.wait()
         for f in fleets:
             f.stop()
-        server.stop()
+        res["server_exit"] = server.stop()
 
 
 def check(a, r):
@@ -285,6 +287,7 @@ def check(a, r):
          f"targeted delivered {r.get('target_delivered')} of {r.get('target_msgs')}, "
          f"{r.get('target_wrong')} to the wrong client")
     want("error" not in r, r.get("error"))
+    want(r.get("server_exit") == 0, f"the server exited with status {r.get('server_exit')}")
     for i, c in enumerate(r.get("churn", []), 1):
         # under the cap (65,536, split over the workers) every lost session lingers
         want(c["live"] == n and c["lost"] == i * n and (i * n > 30000 or c["lingering"] == i * n),
