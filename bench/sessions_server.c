@@ -23,7 +23,7 @@
  *   rss              "rss rss_kb peak_kb"
  *   stats KEY...     "stats KEY=value ..." (nq_comm_stats)
  *
- *   sessions_server [--workers W] [--port P]
+ *   sessions_server [--workers W] [--port P] [--tls-cert PEM --tls-key PEM]
  * prints "port P rss_kb" first (the RSS of the process with the server made
  * and nobody connected: the baseline of the per-session figure).
  */
@@ -218,13 +218,18 @@ static void cmd_stats(nq_comm *c, char *keys)
 int main(int argc, char **argv)
 {
     int workers = 1, port = 0;
+    const char *cert = NULL, *key = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--workers"))
             workers = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--port"))
             port = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--tls-cert"))
+            cert = argv[i + 1];
+        else if (!strcmp(argv[i], "--tls-key"))
+            key = argv[i + 1];
         else {
-            fprintf(stderr, "usage: sessions_server [--workers W] [--port P]\n");
+            fprintf(stderr, "usage: sessions_server [--workers W] [--port P] [--tls-cert PEM --tls-key PEM]\n");
             return 2;
         }
     }
@@ -235,6 +240,9 @@ int main(int argc, char **argv)
         (st = nq_options_set_port(o, port)) != NQ_OK ||
         (st = nq_options_set_workers(o, workers)) != NQ_OK)
         die("options", st);
+    if (cert && ((st = nq_options_set_tls(o, 1)) != NQ_OK || (st = nq_options_set_tls_cert(o, cert)) != NQ_OK ||
+                 (st = nq_options_set_tls_key(o, key)) != NQ_OK))
+        die("TLS options", st);
     if ((st = nq_comm_new(&c, NQ_TCP, NQ_SERVER, o)) != NQ_OK)
         die("server", st);
     nq_options_free(o);

@@ -136,12 +136,8 @@ struct tcp_conn *nq_tcp_conn_new(struct tcp_state *t, int fd, int connecting, co
     nq_core_link_init(c, &k->link);
     if (t->ssl_ctx) {
         k->ssl = nq_tls_new(t->ssl_ctx, fd, nq_core_opts(c), nq_core_purpose(c) == NQ_SERVER);
-        k->tls_out = malloc(NQ_TLS_STAGE);
-        if (!k->ssl || !k->tls_out) {
+        if (!k->ssl) {
             nq_log(c, NQ_LOG_ERROR, "%s: cannot set up TLS", name);
-            if (k->ssl)
-                SSL_free(k->ssl);
-            free(k->tls_out);
             close(fd);
             free(k);
             return NULL;
@@ -362,7 +358,7 @@ static ssize_t tls_write(struct tcp_conn *k)
  * them), and a piece encrypted in place is consumed only as far as
  * SSL_write_ex reported it written, so the next gather starts at the same
  * byte, in the same buffer, with at least the same length. */
-static ssize_t tls_encrypt(struct tcp_conn *k)
+static ssize_t tls_encrypt_staged(struct tcp_conn *k, uint8_t *stage)
 {
     struct nq_session *s = k->link.s;
     ssize_t total = 0;
@@ -382,6 +378,10 @@ static ssize_t tls_encrypt(struct tcp_conn *k)
                 p = iov[0].iov_base;
                 len = iov[0].iov_len;
             } else {
+                if (k->tls_out != stage) { /* a held-over remainder was written: stage anew */
+                    free(k->tls_out);
+                    k->tls_out = stage;
+                }
                 size_t have = 0;
                 for (int i = 0; i < n && iov[i].iov_len < NQ_TLS_IN_PLACE; i++) {
                     memcpy(k->tls_out + have, iov[i].iov_base, iov[i].iov_len);
@@ -407,6 +407,38 @@ static ssize_t tls_encrypt(struct tcp_conn *k)
             nq_session_consume(k->c, s, w);
         total += (ssize_t)w;
     }
+}
+
+/* Staging goes through the I/O thread's one buffer; only bytes that
+ * SSL_write wants again (the socket was full) are kept per connection, in
+ * a buffer of their size (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER allows the
+ * move). Each connection held 64 KiB of its own before, which with the
+ * rest of its TLS state made ~64 KB of RSS per idle TLS session
+ * (docs/scaling.md). */
+static ssize_t tls_encrypt(struct tcp_conn *k)
+{
+    struct tcp_state *t = nq_core_transport(k->c);
+    if (!t->tls_stage && !(t->tls_stage = malloc(NQ_TLS_STAGE)))
+        return -1;
+    if (!k->tls_out)
+        k->tls_out = t->tls_stage;
+    ssize_t r = tls_encrypt_staged(k, t->tls_stage);
+    size_t left = k->tls_out_len - k->tls_out_off;
+    if (k->tls_out == t->tls_stage) {
+        uint8_t *own = NULL;
+        if (r >= 0 && left && !(own = malloc(left)))
+            r = -1;
+        if (own)
+            memcpy(own, k->tls_out + k->tls_out_off, left);
+        k->tls_out = own;
+        k->tls_out_off = 0;
+        k->tls_out_len = own ? left : 0;
+    } else if (!left) {
+        free(k->tls_out);
+        k->tls_out = NULL;
+        k->tls_out_off = k->tls_out_len = 0;
+    }
+    return r;
 }
 
 /* Returns -1 when the connection was closed. */

@@ -19,7 +19,11 @@ struct tcp_conn {
     int tls_refused;     /* the peer's TLS alert refused our certificate (mutual TLS) */
     int eof;             /* the peer half-closed: write what we owe, then close */
     int64_t accepted_ms; /* server: when accepted (the handshake must finish in time) */
-    uint8_t *tls_out;    /* plaintext staged for SSL_write (its retry needs the same bytes) */
+    /* plaintext staged for SSL_write: NULL between writes; while one
+     * runs, the I/O thread's stage (tcp_state.tls_stage); after a write
+     * that wants to be retried with the same bytes, a buffer of its own
+     * holding just those */
+    uint8_t *tls_out;
     size_t tls_out_off, tls_out_len;
     struct tcp_conn *next, *prev;
     /* server: on the handshake list (accepted, not yet seen identified) */
@@ -31,6 +35,7 @@ struct tcp_state {
     struct nq_comm *c;
     SSL_CTX *ssl_ctx;
     uint8_t *rbuf;       /* receive buffer shared by the loop's connections */
+    uint8_t *tls_stage;  /* TLS: NQ_TLS_STAGE bytes of staging shared likewise (made on first use) */
     struct tcp_conn *conns;
     /* server: connections still in their handshake, in accept order (the
      * sweep looks at these only: idle sessions cost it nothing) */
