@@ -14,6 +14,7 @@ say() { printf 'setup: %s\n' "$*"; }
 pkgs=(cmake ninja-build gcc g++ pkg-config libev-dev libssl-dev openssl libcmocka-dev
       libzmq3-dev python3 valgrind abigail-tools
       mosquitto libpaho-mqtt-dev                                   # MQTT transport
+      rabbitmq-server                                              # MQTT on a second broker (it_mqtt_rabbitmq)
       libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev  # gRPC transport, proto/
       nginx                                                        # gRPC behind an L7 proxy (label scale)
       swig libclang-dev                                            # bindings
@@ -29,8 +30,19 @@ if ((${#missing[@]})); then
     [ "$(id -u)" -eq 0 ] || sudo=(sudo)
     say "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # nginx and rabbitmq-server are started by the tests that use them, on
+    # loopback ports; their system services must not start on install (they
+    # would listen on every interface). The machine image forbids service
+    # starts with policy-rc.d; where it does not, do so for this install.
+    rc_policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        rc_policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$rc_policy" >/dev/null
+        "${sudo[@]}" chmod 755 "$rc_policy"
+    fi
     "${sudo[@]}" apt-get update -q
     "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+    [ -z "$rc_policy" ] || "${sudo[@]}" rm -f "$rc_policy"
 else
     say "Debian packages present"
 fi

@@ -187,9 +187,7 @@ nq_status nq_comm_peers(nq_comm *c, uint8_t *out, size_t cap, size_t *count)
     if (!c || !count || (cap && !out))
         return nq_fail(NQ_EINVAL, "comm: NULL argument");
     pthread_mutex_lock(&c->peers_mu);
-    size_t n = c->live.n;
-    if (n && cap)
-        memcpy(out, c->live.ids, (n < cap ? n : cap) * NQ_ID_SIZE);
+    size_t n = nq_idset_list(&c->live, out, cap);
     pthread_mutex_unlock(&c->peers_mu);
     *count = n;
     return NQ_OK;

@@ -29,12 +29,13 @@ struct nq_session {
     int64_t lost_ms;      /* when the link went without fin (server) */
     uint64_t lost_seq;    /* and in which order (lost_ms ties within a ms) */
     int lingering;        /* server: lost without fin, kept for the peer's return */
+    struct nq_session *ling_next, *ling_prev; /* the lingering list, oldest first */
     /* statistics (nq_comm_peer_stats): kept like the fields above */
     uint64_t msgs_in, bytes_in, msgs_out, bytes_out;
     uint64_t conn_lost;   /* links lost without fin */
     uint64_t reconnects;  /* new links that carried the session on */
     int64_t opened_ms;    /* when the peer's first ini arrived */
-    struct nq_session *next; /* all sessions of a server */
+    struct nq_session *next, *prev; /* all sessions of a server */
     struct nq_session *dirty_next;
     int dirty;
 };
@@ -136,6 +137,7 @@ struct nq_comm {
 
     /* I/O thread */
     struct nq_session *sessions; /* a client has exactly one */
+    size_t live_links;           /* sessions with a link (nq_core_live_links) */
     struct nq_idmap session_by_id; /* server: identified sessions by peer id */
     struct nq_session *dirty;
     int close_phase;             /* 1 once close_begin ran */
@@ -147,6 +149,9 @@ struct nq_comm {
     struct nq_ratelimit drop_log; /* messages dropped by a full receive queue */
     struct nq_ratelimit evict_log; /* lingering sessions dropped over the cap */
     size_t lingering;             /* server: sessions kept for their peers' return */
+    /* those sessions in the order they were lost (lost_seq, hence lost_ms):
+     * the oldest to evict and the expired to sweep are at the head */
+    struct nq_session *ling_head, *ling_tail;
     uint64_t lost_count;          /* server: links lost so far (lost_seq) */
     int port;
     struct nq_counters ctr;      /* see struct nq_counters */

@@ -174,7 +174,7 @@ double nq_core_client_retry(struct nq_comm *c, const char *why);
 /* Client transports' close_begin: when the server already ended the
  * session (both fins passed) and no link is left, close is done now. */
 void nq_core_client_close_begin(struct nq_comm *c, int linked);
-/* Server: number of sessions with a live link. */
+/* Server: number of sessions with a live link (a count, not a scan). */
 size_t nq_core_live_links(struct nq_comm *c);
 
 /* io_mu held: a direct put made a change the I/O thread must look at

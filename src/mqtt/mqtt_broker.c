@@ -130,8 +130,8 @@ static void on_subscribed(void *ctx, MQTTAsync_successData *r)
     /* 0x80 is the broker refusing the subscription */
     if (r && r->alt.qos == 0x80)
         mqtt_post(ctx, MQTT_EV_SUBSCRIBE_FAILED, 0x80, "the broker refused the subscription");
-    else
-        mqtt_post(ctx, MQTT_EV_SUBSCRIBED, 0, NULL);
+    else /* rc: the QoS it granted (-1: paho did not say) */
+        mqtt_post(ctx, MQTT_EV_SUBSCRIBED, r ? r->alt.qos : -1, NULL);
 }
 
 static void on_subscribe_failed(void *ctx, MQTTAsync_failureData *r)
@@ -300,6 +300,7 @@ static void writer_event(struct mqtt_state *t, struct mqtt_ev *e)
     case MQTT_EV_W_CONNECTED:
         t->w_state = MQTT_W_READY;
         t->w_ever = 1;
+        mqtt_drops_up(t);
         nq_log(c, NQ_LOG_DEBUG, "mqtt: publishing connection nqp%s up", t->own_hex);
         mqtt_kick_all(t);
         break;
@@ -322,6 +323,7 @@ static void writer_event(struct mqtt_state *t, struct mqtt_ev *e)
     case MQTT_EV_W_LOST:
         /* what paho held for it is lost (QoS 0), as on the main one */
         t->w_state = MQTT_W_DOWN;
+        mqtt_drops_lost(t);
         nq_log(c, c->close_phase ? NQ_LOG_INFO : NQ_LOG_WARN,
                "mqtt: lost the publishing connection to the broker at %s (%s); reconnecting",
                t->uri, e->why);
@@ -447,6 +449,8 @@ static void handle_event(struct mqtt_state *t, struct mqtt_ev *e)
                "mqtt: connected to the broker at %s", t->uri);
         t->failures = 0;
         t->ever_connected = 1;
+        if (t->w_state == MQTT_W_OFF) /* it carries our publishes too */
+            mqtt_drops_up(t);
         subscribe(t);
         writer_connect(t);
         break;
@@ -457,11 +461,24 @@ static void handle_event(struct mqtt_state *t, struct mqtt_ev *e)
         t->connected = t->subscribed = 0;
         nq_log(c, c->close_phase ? NQ_LOG_INFO : NQ_LOG_WARN,
                "mqtt: lost the broker at %s (%s); reconnecting", t->uri, e->why);
+        if (t->w_state == MQTT_W_OFF)
+            mqtt_drops_lost(t);
         mqtt_connect_soon(t, BACKOFF_FIRST);
         break;
     case MQTT_EV_SUBSCRIBED:
         t->subscribed = 1;
         nq_log(c, NQ_LOG_DEBUG, "mqtt: subscribed to %s", t->sub_topic);
+        if (e->rc >= 0 && e->rc < t->qos && !t->downgrade_told) {
+            /* RabbitMQ grants 1 for 2; the broker then delivers to us at
+             * the QoS it granted, whatever we publish at */
+            t->downgrade_told = 1;
+            nq_log(c, NQ_LOG_WARN, "mqtt: the broker at %s granted QoS %d for %s where we asked "
+                   "for %d: it delivers to us at QoS %d, so %s (docs/mqtt-brokers.md)", t->uri,
+                   e->rc, t->sub_topic, t->qos, e->rc,
+                   e->rc == 0 ? "pieces may be lost on the way to us, and the stream with them"
+                              : "a piece it delivers again after a reconnection arrives twice "
+                                "(no QoS 2 duplicate filter applies)");
+        }
         if (c->purpose == NQ_CLIENT)
             mqtt_client_ready(t);
         else

@@ -149,6 +149,7 @@ struct mqtt_state {
      * (paho itself only says "TCP/TLS connect failure"); under inbox_mu */
     char tls_why[104];
     int connected, connecting, subscribed;
+    int downgrade_told;       /* the broker granted less than our QoS: said once */
     int ever_connected;
     /* client, after the broker lost our session: the server's subscription
      * may be gone too, and an ini published before it is back is lost; so
@@ -209,6 +210,13 @@ struct mqtt_state {
     struct mqtt_store_view *view;  /* the current handle's */
     atomic_int paho_broken;        /* paho threads: the current handle freed a publish it keeps */
     unsigned handles_left;         /* worker: handles left aside so far */
+
+    /* mqtt_drops.c: the connection that carries our publishes (the
+     * publishing one when split, else the main one), loop thread */
+    double carry_last_sent;        /* when a publish was last handed to paho */
+    unsigned carry_done;           /* publishes completed since it came up (QoS 1/2) */
+    unsigned carry_drops;          /* losses right after publishing, in a row */
+    uint64_t carry_max;            /* the largest publish over that run */
 };
 
 /* mqtt_topic.c */
@@ -259,6 +267,13 @@ void mqtt_tls_errors(MQTTAsync_SSLOptions *ssl, struct mqtt_state *t);
 void mqtt_pub_callbacks(MQTTAsync_responseOptions *ro, struct mqtt_pub *p);
 /* QoS 1/2: the completion comes back by token, through the worker */
 void mqtt_token_callbacks(MQTTAsync_responseOptions *ro, struct mqtt_state *t);
+
+/* mqtt_drops.c, loop thread: the connection carrying our publishes came
+ * up, carried one of size bytes, completed one (QoS 1/2), was lost */
+void mqtt_drops_up(struct mqtt_state *t);
+void mqtt_drops_sent(struct mqtt_state *t, uint64_t size);
+void mqtt_drops_done(struct mqtt_state *t);
+void mqtt_drops_lost(struct mqtt_state *t);
 
 /* mqtt_worker.c */
 int mqtt_worker_start(struct mqtt_state *t);

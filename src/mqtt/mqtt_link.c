@@ -149,6 +149,7 @@ void mqtt_link_kick(struct mqtt_link *l)
         if (t->all)
             t->all->all_prev = p;
         t->all = p;
+        mqtt_drops_sent(t, len);
         t->inflight += len;
         atomic_store(&t->paho_bytes, t->inflight);
         if (t->qos == 0) {
@@ -250,6 +251,8 @@ void mqtt_pub_done(struct mqtt_state *t, struct mqtt_pub *p)
     }
     p->done = 1;
     p->failed = p->ev.rc != 0;
+    if (!p->failed && t->qos > 0)
+        mqtt_drops_done(t);
     if (p->failed)
         l->rewinding = 1;
     uint64_t n = 0;

@@ -88,6 +88,34 @@ static void list_remove(struct tcp_state *t, struct tcp_conn *k)
     k->next = k->prev = NULL;
 }
 
+void nq_tcp_hs_add(struct tcp_state *t, struct tcp_conn *k)
+{
+    k->hs_next = NULL;
+    k->hs_prev = t->hs_tail;
+    if (t->hs_tail)
+        t->hs_tail->hs_next = k;
+    else
+        t->hs_head = k;
+    t->hs_tail = k;
+    k->in_hs = 1;
+}
+
+void nq_tcp_hs_remove(struct tcp_state *t, struct tcp_conn *k)
+{
+    if (!k->in_hs)
+        return;
+    if (k->hs_prev)
+        k->hs_prev->hs_next = k->hs_next;
+    else
+        t->hs_head = k->hs_next;
+    if (k->hs_next)
+        k->hs_next->hs_prev = k->hs_prev;
+    else
+        t->hs_tail = k->hs_prev;
+    k->hs_next = k->hs_prev = NULL;
+    k->in_hs = 0;
+}
+
 struct tcp_conn *nq_tcp_conn_new(struct tcp_state *t, int fd, int connecting, const char *name)
 {
     struct nq_comm *c = t->c;
@@ -108,12 +136,8 @@ struct tcp_conn *nq_tcp_conn_new(struct tcp_state *t, int fd, int connecting, co
     nq_core_link_init(c, &k->link);
     if (t->ssl_ctx) {
         k->ssl = nq_tls_new(t->ssl_ctx, fd, nq_core_opts(c), nq_core_purpose(c) == NQ_SERVER);
-        k->tls_out = malloc(NQ_TLS_STAGE);
-        if (!k->ssl || !k->tls_out) {
+        if (!k->ssl) {
             nq_log(c, NQ_LOG_ERROR, "%s: cannot set up TLS", name);
-            if (k->ssl)
-                SSL_free(k->ssl);
-            free(k->tls_out);
             close(fd);
             free(k);
             return NULL;
@@ -131,6 +155,7 @@ void nq_tcp_conn_detach(struct tcp_conn *k)
 {
     ev_io_stop(nq_core_loop(k->c), &k->io);
     k->events = 0;
+    nq_tcp_hs_remove(nq_core_transport(k->c), k);
     list_remove(nq_core_transport(k->c), k);
     k->c = NULL;
 }
@@ -147,6 +172,7 @@ void nq_tcp_conn_close(struct tcp_conn *k, const char *why)
     struct nq_comm *c = k->c;
     struct tcp_state *t = nq_core_transport(c);
     ev_io_stop(nq_core_loop(c), &k->io);
+    nq_tcp_hs_remove(t, k);
     list_remove(t, k);
     if (k->ssl) {
         if (k->tls_ready)
@@ -332,7 +358,7 @@ static ssize_t tls_write(struct tcp_conn *k)
  * them), and a piece encrypted in place is consumed only as far as
  * SSL_write_ex reported it written, so the next gather starts at the same
  * byte, in the same buffer, with at least the same length. */
-static ssize_t tls_encrypt(struct tcp_conn *k)
+static ssize_t tls_encrypt_staged(struct tcp_conn *k, uint8_t *stage)
 {
     struct nq_session *s = k->link.s;
     ssize_t total = 0;
@@ -352,6 +378,10 @@ static ssize_t tls_encrypt(struct tcp_conn *k)
                 p = iov[0].iov_base;
                 len = iov[0].iov_len;
             } else {
+                if (k->tls_out != stage) { /* a held-over remainder was written: stage anew */
+                    free(k->tls_out);
+                    k->tls_out = stage;
+                }
                 size_t have = 0;
                 for (int i = 0; i < n && iov[i].iov_len < NQ_TLS_IN_PLACE; i++) {
                     memcpy(k->tls_out + have, iov[i].iov_base, iov[i].iov_len);
@@ -377,6 +407,38 @@ static ssize_t tls_encrypt(struct tcp_conn *k)
             nq_session_consume(k->c, s, w);
         total += (ssize_t)w;
     }
+}
+
+/* Staging goes through the I/O thread's one buffer; only bytes that
+ * SSL_write wants again (the socket was full) are kept per connection, in
+ * a buffer of their size (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER allows the
+ * move). Each connection held 64 KiB of its own before, which with the
+ * rest of its TLS state made ~64 KB of RSS per idle TLS session
+ * (docs/scaling.md). */
+static ssize_t tls_encrypt(struct tcp_conn *k)
+{
+    struct tcp_state *t = nq_core_transport(k->c);
+    if (!t->tls_stage && !(t->tls_stage = malloc(NQ_TLS_STAGE)))
+        return -1;
+    if (!k->tls_out)
+        k->tls_out = t->tls_stage;
+    ssize_t r = tls_encrypt_staged(k, t->tls_stage);
+    size_t left = k->tls_out_len - k->tls_out_off;
+    if (k->tls_out == t->tls_stage) {
+        uint8_t *own = NULL;
+        if (r >= 0 && left && !(own = malloc(left)))
+            r = -1;
+        if (own)
+            memcpy(own, k->tls_out + k->tls_out_off, left);
+        k->tls_out = own;
+        k->tls_out_off = 0;
+        k->tls_out_len = own ? left : 0;
+    } else if (!left) {
+        free(k->tls_out);
+        k->tls_out = NULL;
+        k->tls_out_off = k->tls_out_len = 0;
+    }
+    return r;
 }
 
 /* Returns -1 when the connection was closed. */

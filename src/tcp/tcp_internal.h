@@ -19,16 +19,27 @@ struct tcp_conn {
     int tls_refused;     /* the peer's TLS alert refused our certificate (mutual TLS) */
     int eof;             /* the peer half-closed: write what we owe, then close */
     int64_t accepted_ms; /* server: when accepted (the handshake must finish in time) */
-    uint8_t *tls_out;    /* plaintext staged for SSL_write (its retry needs the same bytes) */
+    /* plaintext staged for SSL_write: NULL between writes; while one
+     * runs, the I/O thread's stage (tcp_state.tls_stage); after a write
+     * that wants to be retried with the same bytes, a buffer of its own
+     * holding just those */
+    uint8_t *tls_out;
     size_t tls_out_off, tls_out_len;
     struct tcp_conn *next, *prev;
+    /* server: on the handshake list (accepted, not yet seen identified) */
+    struct tcp_conn *hs_next, *hs_prev;
+    int in_hs;
 };
 
 struct tcp_state {
     struct nq_comm *c;
     SSL_CTX *ssl_ctx;
     uint8_t *rbuf;       /* receive buffer shared by the loop's connections */
+    uint8_t *tls_stage;  /* TLS: NQ_TLS_STAGE bytes of staging shared likewise (made on first use) */
     struct tcp_conn *conns;
+    /* server: connections still in their handshake, in accept order (the
+     * sweep looks at these only: idle sessions cost it nothing) */
+    struct tcp_conn *hs_head, *hs_tail;
     struct nq_ratelimit refused_log; /* server: failed TLS handshakes */
     /* server */
     int listen_fd;
@@ -54,6 +65,10 @@ struct tcp_conn *nq_tcp_conn_new(struct tcp_state *t, int fd, int connecting, co
  * the list), attach on the new one's (k->c set, watchers started there). */
 void nq_tcp_conn_detach(struct tcp_conn *k);
 void nq_tcp_conn_attach(struct tcp_state *t, struct tcp_conn *k);
+/* Server: k was just accepted; it waits on the handshake list. */
+void nq_tcp_hs_add(struct tcp_state *t, struct tcp_conn *k);
+/* Off the handshake list (identified, closed or handed over); no-op if not on it. */
+void nq_tcp_hs_remove(struct tcp_state *t, struct tcp_conn *k);
 /* Close and free; tells the core the link is gone. */
 void nq_tcp_conn_close(struct tcp_conn *k, const char *why);
 /* Recompute what the watcher waits for. */

@@ -41,5 +41,6 @@ void nq_tcp_state_free(struct tcp_state *t)
     if (t->ssl_ctx)
         SSL_CTX_free(t->ssl_ctx);
     free(t->rbuf);
+    free(t->tls_stage);
     free(t);
 }

@@ -66,7 +66,7 @@ nq_status nq_tls_context(SSL_CTX **out, const struct nq_options *o, int server)
     if (!ctx)
         return nq_fail(NQ_ETLS, "tls: cannot create a context: %s", err_text());
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
     /* read many records per recv: without it every 16 KiB record costs
      * two reads (header, body) */
     SSL_CTX_set_read_ahead(ctx, 1);

@@ -357,6 +357,45 @@ static void test_no_handshake_closed(void **state)
     nq_comm_free(s);
 }
 
+/* The sweep walks only the connections still in their handshake, oldest
+ * first, and stops at the first one still in time: silent connections
+ * accepted among identified sessions (before, between and after them) are
+ * each closed on time, and the sessions are left alone. */
+static void test_no_handshake_among_sessions(void **state)
+{
+    int port = nqt_free_port();
+    nq_options *o = nqt_opts(port);
+    assert_int_equal(nq_options_set_keepalive(o, 1000), NQ_OK);
+    nq_comm *s = nqt_server(o); /* takes o */
+    int early = nqt_raw_connect(port);
+    nq_comm *a = nqt_plain_client(port);
+    nqt_round_trip(s, a, "a");
+    nqt_sleep_ms(300); /* the second silent one is due a sweep later */
+    int late = nqt_raw_connect(port);
+    nq_comm *b = nqt_plain_client(port);
+    nqt_round_trip(s, b, "b");
+    assert_true(early >= 0 && late >= 0);
+    int64_t t0 = nqt_now_ms();
+    size_t n = 0;
+    assert_int_equal(nqt_raw_wait_eof(early, 10000, &n), 0);
+    assert_int_equal(nqt_raw_wait_eof(late, 10000, &n), 0);
+    int64_t took = nqt_now_ms() - t0;
+    print_message("both silent connections closed %lld ms after the sessions\n", (long long)took);
+    assert_true(took >= 700 && took < 5000);
+    nqt_raw_close(early);
+    nqt_raw_close(late);
+    nqt_sleep_ms(1500); /* more sweeps: the sessions stay */
+    assert_int_equal(nqt_npeers(s), 2);
+    nqt_round_trip(s, a, "a again");
+    nqt_round_trip(s, b, "b again");
+    assert_int_equal(nq_comm_close(a, NQT_LONG_MS), NQ_OK);
+    assert_int_equal(nq_comm_close(b, NQT_LONG_MS), NQ_OK);
+    nq_comm_free(a);
+    nq_comm_free(b);
+    assert_int_equal(nq_comm_close(s, NQT_LONG_MS), NQ_OK);
+    nq_comm_free(s);
+}
+
 static long rss_kib(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
@@ -443,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_partial_frames_bounded),
         cmocka_unit_test(test_malformed_flood_then_good_client),
         cmocka_unit_test(test_no_handshake_closed),
+        cmocka_unit_test(test_no_handshake_among_sessions),
         cmocka_unit_test(test_broadcast_fanout_within_send_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -51,6 +51,36 @@ static void test_tls_round_trip(void **state)
     close_free(s, NQ_OK);
 }
 
+/* Small messages to a client that stops reading: the server's writes stall
+ * with plaintext staged for SSL_write, which then waits in a buffer of the
+ * connection's own (the staging buffer is the I/O thread's) and is written
+ * again, byte for byte, once the client reads: every message arrives, in
+ * order, intact. */
+static void test_tls_small_messages_stalled_reader(void **state)
+{
+    nq_comm *s = tls_server("server.pem", "server.key", NULL);
+    nq_options *o = nqt_tls_client_opts(nqt_port_of(s), "ca.pem");
+    assert_int_equal(nq_options_set_queue_limit(o, 64 * 1024), NQ_OK); /* reading pauses soon */
+    nq_comm *c = nqt_client(o);
+    nqt_round_trip(s, c, "ready");
+    uint8_t cid[16], sid[16];
+    nqt_id_of(c, cid);
+    nqt_id_of(s, sid);
+    enum { COUNT = 60000, SIZE = 100 }; /* 6 MB: far past the socket buffers */
+    uint8_t msg[SIZE];
+    for (uint32_t i = 0; i < COUNT; i++) {
+        nqt_fill(msg, SIZE, i);
+        nqt_put(s, msg, SIZE, cid, 1);
+    }
+    nqt_sleep_ms(300); /* the server's writes stall meanwhile */
+    for (uint32_t i = 0; i < COUNT; i++) {
+        nqt_fill(msg, SIZE, i);
+        nqt_expect(c, msg, SIZE, sid);
+    }
+    close_free(c, NQ_OK);
+    close_free(s, NQ_OK);
+}
+
 /* Host name check against set_tls_server_name. */
 static void test_tls_server_name(void **state)
 {
@@ -354,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_tls_round_trip),
         cmocka_unit_test(test_tls_server_name),
         cmocka_unit_test(test_tls_1mib),
+        cmocka_unit_test(test_tls_small_messages_stalled_reader),
         cmocka_unit_test(test_tls_other_ca),
         cmocka_unit_test(test_tls_wrong_host),
         cmocka_unit_test(test_tls_selfsigned_rejected),

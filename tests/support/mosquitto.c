@@ -102,6 +102,8 @@ static void write_config(nqt_broker *b)
         if (cfg->require_cert)
             fprintf(f, "require_certificate true\n");
     }
+    if (cfg->bridges)
+        fprintf(f, "%s\n", cfg->bridges);
     fclose(f);
 }
 
@@ -170,7 +172,7 @@ void nqt_broker_start_cfg(nqt_broker *b, const nqt_broker_cfg *cfg)
     b->cfg.users = b->cfg.acl = NULL; /* written to files below, not kept */
     snprintf(b->dir, sizeof b->dir, "/tmp/nqt-mosquitto-XXXXXX");
     assert_non_null(mkdtemp(b->dir));
-    b->port = nqt_free_port();
+    b->port = cfg->port ? cfg->port : nqt_free_port();
     if (cfg->tls)
         do
             b->tls_port = nqt_free_port();
@@ -188,6 +190,7 @@ void nqt_broker_start_cfg(nqt_broker *b, const nqt_broker_cfg *cfg)
         b->cfg.acl = "";
     }
     write_config(b);
+    b->cfg.extra = b->cfg.bridges = NULL; /* the caller's text: in the config now, not kept */
     spawn(b);
 }
 
@@ -249,6 +252,16 @@ void nqt_broker_stop(nqt_broker *b)
     kill(b->pid, SIGTERM);
     int st;
     waitpid(b->pid, &st, 0);
+    live_remove(b->pid);
+    b->pid = 0;
+}
+
+void nqt_broker_kill(nqt_broker *b)
+{
+    if (b->pid <= 0)
+        return;
+    kill(b->pid, SIGKILL);
+    waitpid(b->pid, NULL, 0);
     live_remove(b->pid);
     b->pid = 0;
 }

@@ -12,6 +12,7 @@
 
 /* What nqt_broker_start_cfg sets up besides a plain listener. */
 typedef struct nqt_broker_cfg {
+    int port;             /* the plain listener's port; 0: a free one */
     int tls;              /* a TLS listener too, with the certificates of NQ_TEST_CERTS */
     int require_cert;     /* that listener refuses clients without a certificate signed by ca.pem */
     int auth;             /* user/password written into b; anonymous refused */
@@ -19,6 +20,8 @@ typedef struct nqt_broker_cfg {
     const char *users;    /* more accounts, "user:password" lines; anonymous refused */
     const char *acl;      /* the acl_file's text (mosquitto's ACL syntax) */
     const char *extra;    /* more global mosquitto.conf lines */
+    const char *bridges;  /* written last, after the listeners: bridge sections
+                           * (each `connection` takes the lines after it) */
 } nqt_broker_cfg;
 
 typedef struct nqt_broker {
@@ -43,7 +46,10 @@ void nqt_broker_set_users(nqt_broker *b, const char *users);
 char *nqt_broker_log(nqt_broker *b);
 /* SIGTERM (mosquitto saves its persistence file) and wait. */
 void nqt_broker_stop(nqt_broker *b);
-/* Start again on the same ports and files, after nqt_broker_stop. */
+/* SIGKILL and wait: no chance to save its persistence file (what it
+ * saved before, by autosave, is what a restart finds). */
+void nqt_broker_kill(nqt_broker *b);
+/* Start again on the same ports and files, after nqt_broker_stop or _kill. */
 void nqt_broker_restart(nqt_broker *b);
 /* Stop if running and remove the folder. */
 void nqt_broker_destroy(nqt_broker *b);

@@ -222,6 +222,56 @@ static void test_lingering_sessions_capped(void **state)
     nq_comm_free(s);
 }
 
+/* The lingering sessions are kept in the order they were lost: a peer
+ * that comes back leaves that order from the middle, and the next one
+ * over the cap evicts the oldest of those still waiting. */
+static void test_lingering_order_after_return(void **state)
+{
+    int port;
+    nq_comm *s = make(NQ_SERVER, 0, 0, NULL);
+    nq_comm_port(s, &port);
+    nq_comm_free(s);
+    nq_options *o;
+    assert_int_equal(nq_options_new(&o), NQ_OK);
+    assert_int_equal(nq_options_set_port(o, port), NQ_OK);
+    ((struct nq_options *)o)->linger_max = 3;
+    assert_int_equal(nq_comm_new(&s, NQ_INPROC, NQ_SERVER, o), NQ_OK);
+    nq_options_free(o);
+    uint8_t ids[6][NQ_ID_SIZE];
+    nq_comm *back = NULL;
+    for (int i = 0; i < 6; i++) {
+        memset(ids[i], 0x30 + i, NQ_ID_SIZE);
+        nq_comm *c = make(NQ_CLIENT, port, 0, ids[i]);
+        put_str(c, "hello", NULL);
+        expect_str(s, "hello");
+        nq_inproc_vanish(c);
+        wait_npeers(s, back ? 1 : 0);
+        nq_comm_free(c);
+        if (i == 2) { /* 0, 1, 2 linger; 1 comes back */
+            back = make(NQ_CLIENT, port, 0, ids[1]);
+            put_str(back, "back", NULL);
+            expect_str(s, "back");
+            wait_npeers(s, 1);
+        }
+    }
+    /* 0, 2, 3, 4, 5 were lost in that order: 0 and then 2 went over the
+     * cap (not 1, which came back) */
+    for (int i = 0; i <= 2; i += 2) {
+        int64_t end = now_ms() + LONG_MS;
+        nq_status st;
+        while ((st = nq_comm_put(s, "x", 1, ids[i], 1, NULL, NULL)) == NQ_OK && now_ms() < end)
+            sleep_ms(10);
+        assert_int_equal(st, NQ_ENOPEER);
+    }
+    for (int i = 1; i < 6; i += i == 1 ? 2 : 1)
+        assert_int_equal(nq_comm_put(s, "x", 1, ids[i], 1, NULL, NULL), NQ_OK);
+    expect_str(back, "x");
+    assert_int_equal(nq_comm_close(back, LONG_MS), NQ_OK);
+    nq_comm_free(back);
+    assert_int_equal(nq_comm_close(s, LONG_MS), NQ_OK);
+    nq_comm_free(s);
+}
+
 /* A reconnection with the same id carries the session on: what was queued
  * for it while it was away arrives on the new link. */
 static void test_same_id_resumes_session(void **state)
@@ -323,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_linger_expiry),
         cmocka_unit_test(test_same_id_resumes_session),
         cmocka_unit_test(test_lingering_sessions_capped),
+        cmocka_unit_test(test_lingering_order_after_return),
         cmocka_unit_test(test_close_results),
         cmocka_unit_test(test_server_later),
         cmocka_unit_test(test_options_refused),
