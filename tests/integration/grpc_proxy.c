@@ -211,13 +211,7 @@ static int teardown(void **state)
         backend_kill(&backends[i]);
     nbackends = 0;
     nqt_nginx_stop(&proxy);
-    if (tmpdir[0] && !getenv("NQT_NGINX_KEEP")) {
-        char cmd[120];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0)
-            print_message("could not remove %s\n", tmpdir);
-    }
-    tmpdir[0] = '\0';
+    nqt_remove_dir(tmpdir, "NQT_NGINX_KEEP");
     alarm(0);
     return 0;
 }

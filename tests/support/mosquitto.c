@@ -107,15 +107,6 @@ static void write_config(nqt_broker *b)
     fclose(f);
 }
 
-static int port_open(int port)
-{
-    int fd = nqt_raw_connect(port);
-    if (fd < 0)
-        return 0;
-    nqt_raw_close(fd);
-    return 1;
-}
-
 static void spawn(nqt_broker *b)
 {
     char conf[256], log[256];
@@ -140,7 +131,7 @@ static void spawn(nqt_broker *b)
     b->pid = pid;
     live_add(pid);
     for (int i = 0; i < 200; i++) {
-        if (port_open(b->port) && (!b->tls_port || port_open(b->tls_port)))
+        if (nqt_port_open(b->port) && (!b->tls_port || nqt_port_open(b->tls_port)))
             return;
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
@@ -275,17 +266,7 @@ void nqt_broker_restart(nqt_broker *b)
 void nqt_broker_destroy(nqt_broker *b)
 {
     nqt_broker_stop(b);
-    if (b->dir[0] && getenv("NQT_MOSQUITTO_DEBUG")) {
-        fprintf(stderr, "mosquitto folder kept: %s\n", b->dir);
-        b->dir[0] = 0;
-    }
-    if (b->dir[0]) {
-        char cmd[256];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", b->dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "cannot remove %s\n", b->dir);
-        b->dir[0] = 0;
-    }
+    nqt_remove_dir(b->dir, "NQT_MOSQUITTO_DEBUG");
 }
 
 int nqt_mqtt_publish_raw(int port, const char *topic, const void *data, size_t len, int retained)

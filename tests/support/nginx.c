@@ -85,15 +85,6 @@ static void write_config(nqt_nginx *n)
     fclose(f);
 }
 
-static int port_open(int port)
-{
-    int fd = nqt_raw_connect(port);
-    if (fd < 0)
-        return 0;
-    nqt_raw_close(fd);
-    return 1;
-}
-
 void nqt_nginx_start(nqt_nginx *n, const int *backends, int nbackends, int keepalive, int timeout_s)
 {
     memset(n, 0, sizeof *n);
@@ -135,7 +126,7 @@ void nqt_nginx_start(nqt_nginx *n, const int *backends, int nbackends, int keepa
     }
     n->pid = live = pid;
     for (int i = 0; i < 400; i++) {
-        if (port_open(n->port))
+        if (nqt_port_open(n->port))
             return;
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
@@ -193,11 +184,5 @@ void nqt_nginx_stop(nqt_nginx *n)
         }
         n->pid = live = 0;
     }
-    if (n->dir[0] && !getenv("NQT_NGINX_KEEP")) {
-        char cmd[200];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", n->dir);
-        if (system(cmd) != 0)
-            print_message("could not remove %s\n", n->dir);
-        n->dir[0] = '\0';
-    }
+    nqt_remove_dir(n->dir, "NQT_NGINX_KEEP");
 }

@@ -589,3 +589,33 @@ long nqt_raise_nofile(long n)
     }
     return (long)rl.rlim_cur;
 }
+
+int nqt_port_open(int port)
+{
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    return ok;
+}
+
+void nqt_remove_dir(char *dir, const char *keep_env)
+{
+    if (!dir[0])
+        return;
+    if (keep_env && getenv(keep_env)) {
+        fprintf(stderr, "folder kept (%s): %s\n", keep_env, dir);
+    } else {
+        char cmd[4200];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "cannot remove %s\n", dir);
+    }
+    dir[0] = '\0';
+}

@@ -118,6 +118,8 @@ uint64_t nqt_get_be64(const uint8_t in[8]);
 
 /* Connect a plain TCP socket to 127.0.0.1:port (retrying up to 5 s); -1 on failure. */
 int nqt_raw_connect(int port);
+/* 1 when something accepts on 127.0.0.1:port now (one try), else 0. */
+int nqt_port_open(int port);
 /* Listening socket on 127.0.0.1, ephemeral port into *port. */
 int nqt_raw_listen(int *port);
 /* Accept one connection within timeout_ms; -1 on timeout/error. */
@@ -155,5 +157,9 @@ void nqt_raw_abort(int fd);
 
 /* Raise RLIMIT_NOFILE soft limit to at least n (up to the hard limit); returns new soft. */
 long nqt_raise_nofile(long n);
+
+/* Remove a test's scratch folder and empty dir[] (kept, and named on
+ * stderr, when the environment variable keep_env is set: for debugging). */
+void nqt_remove_dir(char *dir, const char *keep_env);
 
 #endif

@@ -236,15 +236,5 @@ void nqt_rabbit_destroy(nqt_rabbit *r)
         waitpid(r->epmd_pid, NULL, 0);
         r->epmd_pid = 0;
     }
-    if (r->dir[0] && getenv("NQT_RABBIT_KEEP")) {
-        fprintf(stderr, "RabbitMQ folder kept: %s\n", r->dir);
-        r->dir[0] = 0;
-    }
-    if (r->dir[0]) {
-        char cmd[256];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", r->dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "cannot remove %s\n", r->dir);
-        r->dir[0] = 0;
-    }
+    nqt_remove_dir(r->dir, "NQT_RABBIT_KEEP");
 }
