@@ -14,6 +14,12 @@ from .adapter import AdapterError, Incompatible, Retry, Unsupported
 from .script import Run, StepFailed
 from .verdict import Expected, judge, verdict
 
+# Starts of one case when its adapter reports a transient start failure
+# (exit 75 before ready). The reference's client constructor race, about
+# 1 in 30 starts alone, failed three starts in a row once in a fresh-clone
+# CI run with the machine loaded: 5 keeps that under 1 in 10^6.
+START_ATTEMPTS = 5
+
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -39,7 +45,7 @@ def run_case(case, argv, ctx):
         lines.append(f"{time.monotonic() - t0:7.3f} {msg}")
 
     outcome, detail, run = "pass", "", None
-    for attempt in range(3):
+    for attempt in range(START_ATTEMPTS):
         if ctx.get("refused"):  # an earlier case found the adapter incompatible
             outcome, detail = "fail", ctx["refused"]
             break
