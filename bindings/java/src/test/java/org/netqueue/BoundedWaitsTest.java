@@ -2,13 +2,18 @@ package org.netqueue;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.net.ServerSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
@@ -23,10 +28,39 @@ class BoundedWaitsTest {
 
     static byte[] b(String s) { return s.getBytes(StandardCharsets.UTF_8); }
 
-    /** A loopback port with nothing listening on it (bound, then closed). */
+    /** Sockets holding the ports of freePort() until the class is done. */
+    static final List<Socket> HELD = new ArrayList<>();
+
+    /**
+     * A loopback port with nothing listening on it that stays so: a bound,
+     * unconnected socket holds it (connects are refused, and no other test
+     * running beside this one can listen there; a port bound then closed
+     * was once taken by another test's server, and the client reached it).
+     */
     static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
+        Socket s = new Socket();
+        s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        synchronized (HELD) {
+            HELD.add(s);
+        }
+        return s.getLocalPort();
+    }
+
+    /** Let a server of the test listen on a port of freePort(). */
+    static void release(int port) throws Exception {
+        synchronized (HELD) {
+            for (Socket s : HELD)
+                if (s.getLocalPort() == port)
+                    s.close();
+        }
+    }
+
+    @AfterAll
+    static void releasePorts() throws Exception {
+        synchronized (HELD) {
+            for (Socket s : HELD)
+                s.close();
+            HELD.clear();
         }
     }
 
@@ -78,6 +112,7 @@ class BoundedWaitsTest {
         CompletableFuture<Void> closed = CompletableFuture.runAsync(() -> c.close(null));
         Thread.sleep(Communicator.DEFAULT_CLOSE_TIMEOUT.toMillis() + 1000);
         assertFalse(closed.isDone(), "close(null) gave up");
+        release(port);
         try (Communicator s = Communicator.server(Support.at(port))) {
             assertEquals("late but delivered", new String(s.get(Duration.ofSeconds(30)).data(), StandardCharsets.UTF_8));
             closed.get(30, TimeUnit.SECONDS);
