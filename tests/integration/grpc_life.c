@@ -113,15 +113,7 @@ static pid_t spawn_child(const char *role, int port, long keepalive_ms)
     close(fds[1]);
     children[nchildren++] = pid;
     char line[16] = {0};
-    size_t n = 0;
-    while (n < 6) {
-        ssize_t r = read(fds[0], line + n, 6 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
+    nqt_raw_read(fds[0], line, 6, NQT_LONG_MS);
     close(fds[0]);
     if (strncmp(line, "ready\n", 6) != 0)
         fail_msg("child %s did not get ready", role);

@@ -144,17 +144,9 @@ static void backend_start(struct backend *b, int i)
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
     char line[48] = {0};
-    size_t n = 0;
-    while (n < 39) { /* "ready " + 32 hex + "\n" */
-        ssize_t r = read(fds[0], line + n, 39 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
+    int rr = nqt_raw_read(fds[0], line, 39, NQT_LONG_MS); /* "ready " + 32 hex + "\n" */
     close(fds[0]);
-    if (n < 39 || strncmp(line, "ready ", 6) != 0)
+    if (rr != 0 || strncmp(line, "ready ", 6) != 0)
         fail_msg("backend %d did not get ready (see %s)", i, b->log);
     memcpy(b->id, line + 6, 32);
     b->id[32] = '\0';

@@ -487,7 +487,7 @@ int nqt_raw_read(int fd, void *buf, size_t len, int64_t timeout_ms)
             return -1;
         if (r == 0)
             return -2;
-        ssize_t n = recv(fd, p, len, 0);
+        ssize_t n = read(fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)

@@ -136,7 +136,7 @@ int nqt_raw_send_cuts(int fd, const void *buf, size_t len,
 int nqt_raw_send_frame(int fd, const void *payload, uint64_t len);
 
 /*
- * Read exactly len bytes within timeout_ms overall.
+ * Read exactly len bytes within timeout_ms overall (a socket or a pipe).
  * Returns 0 ok, -1 EOF or error before len bytes, -2 timeout.
  */
 int nqt_raw_read(int fd, void *buf, size_t len, int64_t timeout_ms);
