@@ -425,6 +425,17 @@ int nq_core_direct_commit(struct nq_comm *c, struct nq_link *l, size_t n)
     return l->ho ? nq_shard_handover_finish(c, l, r) : r;
 }
 
+int nq_core_scatter_commit(struct nq_comm *c, struct nq_link *l, struct nq_scatter *sc, size_t n)
+{
+    struct feed_ctx f = {c, l, 0};
+    c->ctr.frame_bytes_in += n;
+    nq_recvq_batch_begin(c->rxsrc);
+    nq_status st = nq_framer_scatter_commit(&l->fr, sc, n, feed_frame, &f);
+    nq_recvq_batch_end(&nq_root(c)->rq, c->rxsrc);
+    int r = feed_status(c, l, st, f.failed);
+    return l->ho ? nq_shard_handover_finish(c, l, r) : r;
+}
+
 int nq_core_adopted(struct nq_comm *c, struct nq_link *l, const uint8_t *id,
                     struct nq_msg *frames)
 {

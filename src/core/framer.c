@@ -195,6 +195,18 @@ uint8_t *nq_framer_direct(struct nq_framer *f, size_t want, size_t *room)
     return m->data + m->have;
 }
 
+nq_status nq_framer_adopt(struct nq_framer *f, struct nq_msg *m)
+{
+    f->msg = m;
+    nq_put_be64(f->hdr, m->size);
+    f->hdr_have = 8;
+    if (charge(f, m->cap) < 0) {
+        f->bad_size = m->size;
+        return NQ_EAGAIN;
+    }
+    return NQ_OK;
+}
+
 void nq_framer_direct_commit(struct nq_framer *f, size_t n, nq_frame_fn on_frame, void *ctx)
 {
     f->msg->have += n;

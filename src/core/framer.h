@@ -5,6 +5,8 @@
 #ifndef NQ_CORE_FRAMER_H
 #define NQ_CORE_FRAMER_H
 
+#include <sys/uio.h>
+
 #include "core/msg.h"
 
 /* Bytes held by frames being received, shared by every connection of a
@@ -30,6 +32,7 @@ struct nq_framer {
     uint64_t limit;     /* largest payload accepted */
     uint64_t bad_size;  /* the declared size when NQ_ETOOBIG was returned */
     uint64_t last_size; /* payload size of the last complete frame */
+    unsigned guess_hint; /* frames the next scatter read guesses (framer_scatter.c) */
 };
 
 typedef void (*nq_frame_fn)(void *ctx, struct nq_msg *msg);
@@ -59,7 +62,51 @@ uint8_t *nq_framer_direct(struct nq_framer *f, size_t want, size_t *room);
 size_t nq_framer_next_read(const struct nq_framer *f, size_t big, size_t full);
 /* n bytes were written at the pointer nq_framer_direct returned. */
 void nq_framer_direct_commit(struct nq_framer *f, size_t n, nq_frame_fn on_frame, void *ctx);
+/* Take m, a frame of m->size bytes whose first m->have bytes are in, as
+ * the frame in progress (no frame may be in progress) and charge it.
+ * NQ_OK, or NQ_EAGAIN when the pool has no room (m is then the frame in
+ * progress all the same: nq_framer_reset frees it). */
+nq_status nq_framer_adopt(struct nq_framer *f, struct nq_msg *m);
 /* 1 when a frame is partly received (a disconnect now truncates it). */
 int nq_framer_partial(const struct nq_framer *f);
+
+/* ---- Receiving mid-size frames without a copy (framer_scatter.c) ----
+ * For a socket that can scatter its reads (readv). When the last frame
+ * was at least NQ_SCATTER_MIN bytes the next ones are guessed to be as
+ * big, and one read lands straight in their messages: the rest of the
+ * frame in progress, then header slot, body, header slot, body, ..., then
+ * the shared buffer for whatever follows. A guess proved wrong by its
+ * header costs what reading into the shared buffer would have: those
+ * bytes go through the framer in order. The guessed messages live only
+ * from prepare to commit or cancel (at most NQ_SCATTER_BYTES per read,
+ * on the reading thread). */
+#define NQ_SCATTER_MIN (8u * 1024u)
+#define NQ_SCATTER_MAX 64u                 /* frames guessed per read */
+#define NQ_SCATTER_BYTES ((size_t)1 << 20) /* bytes guessed per read */
+#define NQ_SCATTER_IOV (2 * NQ_SCATTER_MAX + 2)
+
+struct nq_scatter {
+    size_t rest;        /* bytes of the frame in progress read first */
+    size_t size;        /* each guessed frame's size */
+    unsigned n;         /* frames guessed */
+    uint8_t *tail;      /* the shared buffer, last */
+    size_t tail_len;
+    uint8_t hdr[NQ_SCATTER_MAX][8];
+    struct nq_msg *m[NQ_SCATTER_MAX];
+};
+
+/* Lay out one read in iov (NQ_SCATTER_IOV entries): returns how many, or
+ * 0 when nothing is guessed (then read into buf as usual). buf, of
+ * buf_len bytes, comes last; after frames of at least `big` bytes only
+ * the next header goes there (as nq_framer_next_read). */
+int nq_framer_scatter_prepare(struct nq_framer *f, struct nq_scatter *sc, struct iovec *iov,
+                              uint8_t *buf, size_t buf_len, size_t big);
+/* n bytes arrived in the iov prepare laid out: deliver the frames they
+ * complete, keep a partly received one as the frame in progress, free the
+ * guesses left. Returns as nq_framer_feed. */
+nq_status nq_framer_scatter_commit(struct nq_framer *f, struct nq_scatter *sc, size_t n,
+                                   nq_frame_fn on_frame, void *ctx);
+/* The read brought nothing: free the guesses. */
+void nq_framer_scatter_cancel(struct nq_scatter *sc);
 
 #endif

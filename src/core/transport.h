@@ -131,6 +131,10 @@ int nq_core_feed(struct nq_comm *c, struct nq_link *l, const uint8_t *buf, size_
 /* n bytes were received at the pointer nq_framer_direct gave. -1: close l;
  * 1: handed over, as for nq_core_feed. */
 int nq_core_direct_commit(struct nq_comm *c, struct nq_link *l, size_t n);
+/* n bytes were received into the iov nq_framer_scatter_prepare laid out
+ * for l's framer (sc's guesses are freed). -1: close l; 1: handed over, as
+ * for nq_core_feed. */
+int nq_core_scatter_commit(struct nq_comm *c, struct nq_link *l, struct nq_scatter *sc, size_t n);
 
 /* Write out every session that got output since the last flush. Call it
  * last in an I/O callback: it may close connections (finished sessions). */

@@ -270,6 +270,15 @@ static ssize_t conn_read(struct tcp_conn *k, void *buf, size_t len)
     return -2;
 }
 
+/* conn_read for a plain socket, scattered */
+static ssize_t conn_readv(struct tcp_conn *k, const struct iovec *iov, int iovcnt)
+{
+    ssize_t n = readv(k->fd, iov, iovcnt);
+    if (n >= 0)
+        return n;
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -1 : -2;
+}
+
 /* Returns -1 when the connection was closed. */
 static int do_read(struct tcp_conn *k)
 {
@@ -279,10 +288,20 @@ static int do_read(struct tcp_conn *k)
     while (budget > 0 && !reading_paused(c) && !k->eof) {
         size_t room;
         uint8_t *direct = nq_framer_direct(&k->link.fr, NQ_TCP_DIRECT_MIN, &room);
-        ssize_t n = conn_read(k, direct ? direct : t->rbuf,
-                              direct ? room
-                                     : nq_framer_next_read(&k->link.fr, NQ_TCP_DIRECT_MIN,
-                                                           NQ_TCP_RBUF));
+        /* plain sockets scatter frames as big as the last one straight
+         * into their messages (framer.h); TLS reads one buffer */
+        struct nq_scatter sc;
+        struct iovec iov[NQ_SCATTER_IOV];
+        int iovcnt = direct || k->ssl ? 0
+                                      : nq_framer_scatter_prepare(&k->link.fr, &sc, iov, t->rbuf,
+                                                                  NQ_TCP_RBUF, NQ_TCP_DIRECT_MIN);
+        ssize_t n = iovcnt ? conn_readv(k, iov, iovcnt)
+                           : conn_read(k, direct ? direct : t->rbuf,
+                                       direct ? room
+                                              : nq_framer_next_read(&k->link.fr, NQ_TCP_DIRECT_MIN,
+                                                                    NQ_TCP_RBUF));
+        if (iovcnt && n <= 0)
+            nq_framer_scatter_cancel(&sc);
         if (n == -1)
             return 0;
         if (n == 0) {
@@ -302,8 +321,9 @@ static int do_read(struct tcp_conn *k)
             nq_tcp_conn_close(k, why);
             return -1;
         }
-        int r = direct ? nq_core_direct_commit(c, &k->link, (size_t)n)
-                       : nq_core_feed(c, &k->link, t->rbuf, (size_t)n);
+        int r = iovcnt ? nq_core_scatter_commit(c, &k->link, &sc, (size_t)n)
+                : direct ? nq_core_direct_commit(c, &k->link, (size_t)n)
+                         : nq_core_feed(c, &k->link, t->rbuf, (size_t)n);
         if (r < 0) {
             nq_tcp_conn_close(k, "protocol error");
             return -1;
