@@ -173,6 +173,8 @@ def command(impl, args, role):
     if impl == "reference":
         return pin + [args.python, str(HERE / "ref_bench.py"), "--role", role]
     extra = ["--zerocopy"] if impl == "netqueue-zc" else []
+    if impl.startswith("netqueue"):
+        extra += ["--send-limit", str(parse_size(args.send_limit))]
     return pin + [str(args.bin_dir / BINARIES[impl]), "--role", role] + extra
 
 
@@ -368,6 +370,11 @@ def main():
     ap.add_argument("--timeout", type=float, default=120, help="seconds per run before it is killed")
     ap.add_argument("--pin", metavar="CPU,CPU", help="run the server on the first CPU and the client on the second (taskset)")
     ap.add_argument("--no-memory", action="store_true", help=f"skip the '{MEMORY_RUN[0]}' memory run")
+    ap.add_argument("--send-limit", default="1MiB",
+                    help="netqueue's send limit (nq_options_set_send_limit) [1MiB]: like the raw "
+                         "sender's 256 KiB buffer and ZeroMQ's high-water mark, it bounds what the "
+                         "sender queues; a deeper queue than the caches hold makes every copy "
+                         "cold (bench/README.md, 'the send limit')")
     ap.add_argument("--no-syscalls", action="store_true",
                     help="do not count system calls (the perf tracepoint counter costs a little per call)")
     ap.add_argument("--plot", nargs="?", const=HERE / "results", type=Path, metavar="DIR",

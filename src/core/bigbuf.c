@@ -1,6 +1,8 @@
 /* The process-wide cache of big buffers (bigbuf.h). */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "core/bigbuf.h"
 
@@ -61,3 +63,26 @@ void nq_bigbuf_give(void *b, size_t cap)
     free(b);
 }
 
+
+void nq_big_advise(void *b, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    /* the whole mapping malloc made for the block (it maps blocks this
+     * big on their own, a 16-byte header in front): advice for a part of
+     * it would split it, and a split mapping cannot be grown in place by
+     * realloc's mremap (EFAULT: realloc then copies) */
+    if (b && n >= NQ_HUGE_MIN) {
+        const uintptr_t page = 4096;
+        uintptr_t start = (uintptr_t)b & ~(page - 1);
+        uintptr_t end = ((uintptr_t)b + n + page - 1) & ~(page - 1);
+        (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
+    }
+#endif
+}
+
+void *nq_big_malloc(size_t n)
+{
+    void *b = malloc(n);
+    nq_big_advise(b, n);
+    return b;
+}

@@ -147,7 +147,7 @@ void *nq_pool_alloc(size_t n, size_t *cap)
         void *b = nq_bigbuf_take(n, cap);
         if (!b) {
             *cap = n;
-            b = malloc(n);
+            b = nq_big_malloc(n);
         }
         return b;
     }
@@ -175,7 +175,7 @@ void *nq_pool_alloc(size_t n, size_t *cap)
     }
     unlock(c);
     if (!got)
-        return malloc(*cap);
+        return nq_big_malloc(*cap);
     atomic_fetch_sub_explicit(&pool_bytes, got * *cap, memory_order_relaxed);
     if (got > 1) {
         last->next = NULL;
