@@ -293,10 +293,12 @@ static nq_status submit(nq_comm *c, const struct copy_arg *copy, nq_stream *stre
     size_t inline_at = peers_end(npeers);
     size_t cap = 0;
     struct nq_put_req *r = copy ? nq_pool_alloc(inline_at + nq_payload_copy_size(copy->size), &cap)
-                                : malloc(sizeof *r + npeers * NQ_ID_SIZE);
+                                : nq_pool_alloc(sizeof *r + npeers * NQ_ID_SIZE, &cap);
     if (!r)
         return nq_fail(NQ_ENOMEM, "put: out of memory");
     memset(r, 0, sizeof *r);
+    if (!copy)
+        r->alloc_cap = cap; /* a copying put's block goes with its payload */
     r->kind = NQ_CMD_PUT;
     r->fn = fn;
     r->user = user;

@@ -48,11 +48,15 @@ struct nq_payload *nq_payload_control(const uint8_t *id)
 struct nq_payload *nq_payload_stream(nq_stream *s)
 {
     size_t n = s->nchunks;
-    struct nq_payload *p = malloc(sizeof *p + (n + 1) * sizeof(struct iovec));
+    /* the putter makes it and the I/O thread frees it: the pool, not
+     * malloc, whose arena lock the two would fight over on every put */
+    size_t cap;
+    struct nq_payload *p = nq_pool_alloc(sizeof *p + (n + 1) * sizeof(struct iovec), &cap);
     if (!p)
         return NULL;
     atomic_init(&p->refs, 1);
-    p->block = NULL;
+    p->block = p;
+    p->block_cap = cap;
     p->iov = (struct iovec *)p->buf;
     nq_put_be64(p->hdr, s->nbytes);
     p->iov[0].iov_base = p->hdr;
@@ -99,5 +103,8 @@ void nq_put_req_free(struct nq_put_req *r)
     }
     if (p)
         nq_payload_unref(p);
-    free(r);
+    if (r->alloc_cap)
+        nq_pool_free(r, r->alloc_cap);
+    else
+        free(r);
 }

@@ -68,6 +68,7 @@ struct nq_put_req {
     struct nq_budget *budget; /* refunded `charged` bytes when freed */
     uint64_t charged;
     uint64_t charged_extra; /* of charged: for targets past the first */
+    size_t alloc_cap;       /* a stream put's request: from the pool, this big; 0: malloc'd */
     struct nq_put_req *deferred_next; /* on the comm's deferred list */
     /* a multi-loop server's put spread over I/O threads: this request is
      * one thread's part of it (shard.c), else NULL */

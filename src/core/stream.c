@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/blockpool.h"
 #include "core/status.h"
 #include "core/stream_internal.h"
 
@@ -19,11 +20,15 @@ static void release_split(void *user, void *data, size_t size)
     nq_chunk_free(user);
 }
 
-static nq_chunk *chunk_alloc(size_t extra)
+/* Chunks and streams come from the block pool: a zero-copy put's are made
+ * by the putter and freed by the I/O thread, which through malloc fought
+ * over its arena lock on every put (a futex call per 64 B message). The
+ * caller sets every field but alloc_cap. */
+static nq_chunk *chunk_alloc(size_t extra, size_t *cap)
 {
     if (extra > SIZE_MAX - sizeof(nq_chunk))
         return NULL;
-    return malloc(sizeof(nq_chunk) + extra);
+    return nq_pool_alloc(sizeof(nq_chunk) + extra, cap);
 }
 
 nq_status nq_chunk_wrap(nq_chunk **out, void *data, size_t size,
@@ -34,10 +39,12 @@ nq_status nq_chunk_wrap(nq_chunk **out, void *data, size_t size,
     *out = NULL;
     if (!data && size > 0)
         return nq_fail(NQ_EINVAL, "nq_chunk_wrap: data is NULL with size %zu", size);
-    nq_chunk *c = chunk_alloc(0);
+    size_t cap;
+    nq_chunk *c = chunk_alloc(0, &cap);
     if (!c)
         return nq_fail(NQ_ENOMEM, "nq_chunk_wrap: out of memory");
-    *c = (nq_chunk){ .data = data, .size = size, .release = release, .user = user };
+    *c = (nq_chunk){ .data = data, .size = size, .release = release, .user = user,
+                     .alloc_cap = cap };
     *out = c;
     return NQ_OK;
 }
@@ -49,10 +56,11 @@ nq_status nq_chunk_copy(nq_chunk **out, const void *data, size_t size)
     *out = NULL;
     if (!data && size > 0)
         return nq_fail(NQ_EINVAL, "nq_chunk_copy: data is NULL with size %zu", size);
-    nq_chunk *c = chunk_alloc(size);
+    size_t cap;
+    nq_chunk *c = chunk_alloc(size, &cap);
     if (!c)
         return nq_fail(NQ_ENOMEM, "nq_chunk_copy: cannot allocate %zu bytes", size);
-    *c = (nq_chunk){ .data = c + 1, .size = size };
+    *c = (nq_chunk){ .data = c + 1, .size = size, .alloc_cap = cap };
     if (size)
         memcpy(c->data, data, size);
     *out = c;
@@ -75,16 +83,18 @@ void nq_chunk_free(nq_chunk *chunk)
         return;
     if (chunk->release)
         chunk->release(chunk->user, chunk->data, chunk->size);
-    free(chunk);
+    nq_pool_free(chunk, chunk->alloc_cap);
 }
 
 nq_status nq_stream_new(nq_stream **out)
 {
     if (!out)
         return nq_fail(NQ_EINVAL, "nq_stream_new: out is NULL");
-    *out = calloc(1, sizeof(nq_stream));
+    size_t cap;
+    *out = nq_pool_alloc(sizeof(nq_stream), &cap);
     if (!*out)
         return nq_fail(NQ_ENOMEM, "nq_stream_new: out of memory");
+    **out = (nq_stream){ .alloc_cap = cap };
     return NQ_OK;
 }
 
@@ -93,7 +103,7 @@ void nq_stream_free(nq_stream *stream)
     if (!stream)
         return;
     nq_stream_clear(stream);
-    free(stream);
+    nq_pool_free(stream, stream->alloc_cap);
 }
 
 size_t nq_stream_nchunks(const nq_stream *stream)

@@ -12,6 +12,7 @@ struct nq_chunk {
     size_t size;
     nq_release_fn release; /* NULL: nothing to release (or inline copy) */
     void *user;
+    size_t alloc_cap; /* of this allocation (blockpool.h) */
     /* nq_chunk_copy: the bytes follow the struct in the same allocation */
 };
 
@@ -20,6 +21,7 @@ struct nq_stream {
     struct nq_chunk *tail;
     size_t nchunks;
     uint64_t nbytes;
+    size_t alloc_cap; /* of this allocation (blockpool.h) */
 };
 
 #endif
