@@ -403,37 +403,41 @@ static int feed_status(struct nq_comm *c, struct nq_link *l, nq_status st, int f
     return failed ? -1 : 0;
 }
 
+/* The frames of one read are one batch of the receive queue (getters
+ * woken once, at its end). */
+static struct feed_ctx feed_begin(struct nq_comm *c, struct nq_link *l, size_t n)
+{
+    c->ctr.frame_bytes_in += n;
+    nq_recvq_batch_begin(c->rxsrc);
+    return (struct feed_ctx){c, l, 0};
+}
+
+static int feed_end(struct feed_ctx *f, nq_status st)
+{
+    struct nq_comm *c = f->c;
+    struct nq_link *l = f->l;
+    nq_recvq_batch_end(&nq_root(c)->rq, c->rxsrc);
+    int r = feed_status(c, l, st, f->failed);
+    return l->ho ? nq_shard_handover_finish(c, l, r) : r;
+}
+
 int nq_core_feed(struct nq_comm *c, struct nq_link *l, const uint8_t *buf, size_t len)
 {
-    struct feed_ctx f = {c, l, 0};
-    c->ctr.frame_bytes_in += len;
-    nq_recvq_batch_begin(c->rxsrc);
-    nq_status st = nq_framer_feed(&l->fr, buf, len, feed_frame, &f);
-    nq_recvq_batch_end(&nq_root(c)->rq, c->rxsrc);
-    int r = feed_status(c, l, st, f.failed);
-    return l->ho ? nq_shard_handover_finish(c, l, r) : r;
+    struct feed_ctx f = feed_begin(c, l, len);
+    return feed_end(&f, nq_framer_feed(&l->fr, buf, len, feed_frame, &f));
 }
 
 int nq_core_direct_commit(struct nq_comm *c, struct nq_link *l, size_t n)
 {
-    struct feed_ctx f = {c, l, 0};
-    c->ctr.frame_bytes_in += n;
-    nq_recvq_batch_begin(c->rxsrc);
+    struct feed_ctx f = feed_begin(c, l, n);
     nq_framer_direct_commit(&l->fr, n, feed_frame, &f);
-    nq_recvq_batch_end(&nq_root(c)->rq, c->rxsrc);
-    int r = f.failed ? -1 : 0;
-    return l->ho ? nq_shard_handover_finish(c, l, r) : r;
+    return feed_end(&f, NQ_OK);
 }
 
 int nq_core_scatter_commit(struct nq_comm *c, struct nq_link *l, struct nq_scatter *sc, size_t n)
 {
-    struct feed_ctx f = {c, l, 0};
-    c->ctr.frame_bytes_in += n;
-    nq_recvq_batch_begin(c->rxsrc);
-    nq_status st = nq_framer_scatter_commit(&l->fr, sc, n, feed_frame, &f);
-    nq_recvq_batch_end(&nq_root(c)->rq, c->rxsrc);
-    int r = feed_status(c, l, st, f.failed);
-    return l->ho ? nq_shard_handover_finish(c, l, r) : r;
+    struct feed_ctx f = feed_begin(c, l, n);
+    return feed_end(&f, nq_framer_scatter_commit(&l->fr, sc, n, feed_frame, &f));
 }
 
 int nq_core_adopted(struct nq_comm *c, struct nq_link *l, const uint8_t *id,
