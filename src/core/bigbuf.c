@@ -64,7 +64,7 @@ void nq_bigbuf_give(void *b, size_t cap)
 }
 
 
-void nq_big_advise(void *b, size_t n)
+static void big_advise(void *b, size_t n)
 {
 #ifdef MADV_HUGEPAGE
     /* the whole mapping malloc made for the block (it maps blocks this
@@ -83,6 +83,6 @@ void nq_big_advise(void *b, size_t n)
 void *nq_big_malloc(size_t n)
 {
     void *b = malloc(n);
-    nq_big_advise(b, n);
+    big_advise(b, n);
     return b;
 }

@@ -14,12 +14,11 @@ void *nq_bigbuf_take(size_t size, size_t *cap);
 void nq_bigbuf_give(void *b, size_t cap);
 
 /* malloc for big blocks: from NQ_HUGE_MIN bytes on, the block's whole
- * 2 MiB extents are advised for transparent huge pages (where the kernel
- * does them on request, "madvise" mode), so that a fresh 64 MiB buffer
- * faults in 32 times instead of 16,384. Free with free(). Any thread. */
+ * mapping is advised for transparent huge pages (where the kernel does
+ * them on request, "madvise" mode), so that a fresh 64 MiB buffer faults
+ * in 32 times instead of 16,384; realloc's mremap keeps the advice. Free
+ * with free(). Any thread. */
 #define NQ_HUGE_MIN ((size_t)4 << 20)
 void *nq_big_malloc(size_t n);
-/* The same advice for a block malloc'd or realloc'd elsewhere. */
-void nq_big_advise(void *b, size_t n);
 
 #endif

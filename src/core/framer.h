@@ -90,7 +90,6 @@ struct nq_scatter {
     size_t size;        /* each guessed frame's size */
     unsigned n;         /* frames guessed */
     uint8_t *tail;      /* the shared buffer, last */
-    size_t tail_len;
     uint8_t hdr[NQ_SCATTER_MAX][8];
     struct nq_msg *m[NQ_SCATTER_MAX];
 };

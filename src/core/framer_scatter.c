@@ -51,8 +51,7 @@ int nq_framer_scatter_prepare(struct nq_framer *f, struct nq_scatter *sc, struct
         return 0;
     sc->size = size;
     sc->tail = buf;
-    sc->tail_len = size >= big ? 8 : buf_len;
-    iov[k++] = (struct iovec){buf, sc->tail_len};
+    iov[k++] = (struct iovec){buf, size >= big ? 8 : buf_len};
     return k;
 }
 
@@ -94,8 +93,8 @@ nq_status nq_framer_scatter_commit(struct nq_framer *f, struct nq_scatter *sc, s
         left -= take;
         nq_framer_direct_commit(f, take, on_frame, ctx);
     }
-    unsigned i = 0, filled = 0;
-    for (; i < sc->n && left > 0; i++) {
+    unsigned filled = 0;
+    for (unsigned i = 0; i < sc->n && left > 0; i++) {
         if (left < 8 || nq_get_be64(sc->hdr[i]) != sc->size) {
             st = feed_rest(f, sc, i, left, on_frame, ctx);
             left = 0;
@@ -112,7 +111,6 @@ nq_status nq_framer_scatter_commit(struct nq_framer *f, struct nq_scatter *sc, s
             on_frame(ctx, m);
         } else {
             st = nq_framer_adopt(f, m);
-            i++;
             break;
         }
     }

@@ -247,15 +247,19 @@ void nq_tcp_conn_update(struct tcp_conn *k)
 
 /* ---- reading ---- */
 
+/* A plain socket's read result as conn_read returns it. */
+static ssize_t plain_read_result(ssize_t n)
+{
+    if (n >= 0)
+        return n;
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -1 : -2;
+}
+
 /* >0 bytes, 0 end of stream, -1 would block, -2 error */
 static ssize_t conn_read(struct tcp_conn *k, void *buf, size_t len)
 {
-    if (!k->ssl) {
-        ssize_t n = recv(k->fd, buf, len, 0);
-        if (n >= 0)
-            return n;
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -1 : -2;
-    }
+    if (!k->ssl)
+        return plain_read_result(recv(k->fd, buf, len, 0));
     size_t got = 0;
     int r = SSL_read_ex(k->ssl, buf, len, &got);
     if (r == 1)
@@ -273,10 +277,7 @@ static ssize_t conn_read(struct tcp_conn *k, void *buf, size_t len)
 /* conn_read for a plain socket, scattered */
 static ssize_t conn_readv(struct tcp_conn *k, const struct iovec *iov, int iovcnt)
 {
-    ssize_t n = readv(k->fd, iov, iovcnt);
-    if (n >= 0)
-        return n;
-    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -1 : -2;
+    return plain_read_result(readv(k->fd, iov, iovcnt));
 }
 
 /* Returns -1 when the connection was closed. */
