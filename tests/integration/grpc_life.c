@@ -258,7 +258,7 @@ static void test_tls_killed_and_frozen(void **state)
     uint8_t fid[NQ_ID_SIZE];
     expect_hello(s, fid);
     reap(killed);
-    kill(frozen, SIGSTOP);
+    nqt_freeze(frozen);
     assert_true(nqt_wait_peer(s, kid, 0, 3000));
     assert_true(nqt_wait_peer(s, fid, 0, 6000));
     int64_t ms;
@@ -280,7 +280,7 @@ static void test_silent_clients_close(void **state)
     pid_t child = spawn_child("--child-client", port, NQ_DEFAULT_KEEPALIVE_MS);
     uint8_t frozen[NQ_ID_SIZE], silent[NQ_ID_SIZE];
     expect_hello(s, frozen);
-    kill(child, SIGSTOP);
+    nqt_freeze(child);
     nq_comm *c = g_client(nqt_opts(port));
     nqt_put(c, "hello", 5, NULL, 0);
     expect_hello(s, silent);
@@ -395,7 +395,7 @@ static void test_keepalive_frozen_client(void **state)
     pid_t child = spawn_child("--child-client", nqt_port_of(s), NQ_DEFAULT_KEEPALIVE_MS);
     uint8_t id[NQ_ID_SIZE];
     expect_hello(s, id);
-    kill(child, SIGSTOP);
+    nqt_freeze(child);
     int64_t t0 = nqt_now_ms();
     assert_true(nqt_wait_peer(s, id, 0, 6000));
     print_message("frozen client noticed after %lld ms\n", (long long)(nqt_now_ms() - t0));
@@ -433,7 +433,7 @@ static void test_frozen_server_client_close(void **state)
     pid_t child = spawn_child("--child-server", port, NQ_DEFAULT_KEEPALIVE_MS);
     uint8_t sid[NQ_ID_SIZE];
     nq_comm *c = linked_client(port, NQ_DEFAULT_KEEPALIVE_MS, NQ_DEFAULT_CONNECT_TIMEOUT_MS, sid);
-    kill(child, SIGSTOP);
+    nqt_freeze(child);
     nqt_put_str(c, "into the void", NULL, 0);
     int64_t ms;
     assert_int_equal(timed_close(c, 1000, &ms), NQ_ETIMEDOUT);
@@ -454,7 +454,7 @@ static void test_keepalive_frozen_server(void **state)
     pid_t child = spawn_child("--child-server", port, NQ_DEFAULT_KEEPALIVE_MS);
     uint8_t sid[NQ_ID_SIZE];
     nq_comm *c = linked_client(port, 1500, 1000, sid);
-    kill(child, SIGSTOP);
+    nqt_freeze(child);
     int64_t t0 = nqt_now_ms();
     nq_future *f = NULL;
     assert_int_equal(nq_comm_put_future(c, "into the void", 13, NULL, 0, &f), NQ_OK);

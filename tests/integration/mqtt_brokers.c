@@ -574,7 +574,7 @@ static void kill_client_broker(int qos, int how, struct tally *t, int *prefix)
         if (stall && i == NKILL / 4) {
             /* A stops reading: B keeps taking (and acknowledging) the
              * client's stream, holding it in flight and queued for A */
-            kill(brokers[0]->pid, SIGSTOP);
+            nqt_freeze(brokers[0]->pid);
         }
         if (i == NKILL / 2) {
             /* mid-stream: about half went through B */

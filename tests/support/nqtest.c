@@ -17,6 +17,8 @@
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <signal.h>
 
 /* ---- time ------------------------------------------------------------- */
 
@@ -32,6 +34,17 @@ void nqt_sleep_ms(int64_t ms)
     struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
+}
+
+void nqt_freeze(pid_t pid)
+{
+    assert_int_equal(kill(pid, SIGSTOP), 0);
+    int st = 0;
+    pid_t r;
+    while ((r = waitpid(pid, &st, WUNTRACED)) < 0 && errno == EINTR) {
+    }
+    assert_int_equal(r, pid);
+    assert_true(WIFSTOPPED(st));
 }
 
 /* ---- ports, certificates, options ------------------------------------- */

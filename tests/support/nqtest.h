@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <sys/types.h>
 #include <pthread.h>
 
 #include <cmocka.h>
@@ -33,6 +34,14 @@
 
 int64_t nqt_now_ms(void);
 void nqt_sleep_ms(int64_t ms);
+
+/* ---- processes -------------------------------------------------------- */
+
+/* SIGSTOP our child pid and return once it has stopped: kill() only
+ * queues the signal, and a child still running for a moment after it
+ * answered what the test then took for sent into a frozen peer (it_grpc_life
+ * failed so in CI). */
+void nqt_freeze(pid_t pid);
 
 /* ---- ports, certificates, options ------------------------------------- */
 
