@@ -472,10 +472,13 @@ static int do_write(struct tcp_conn *k)
         }
         return 0;
     }
+    errno = 0;
     ssize_t w = k->ssl ? tls_write(k) : plain_write(k);
     if (w < 0) {
+        int err = errno;
         char why[320];
-        snprintf(why, sizeof why, "send failed: %s", k->ssl ? nq_tls_reason(k->ssl) : strerror(errno));
+        snprintf(why, sizeof why, "send failed: %s",
+                 k->ssl ? nq_tls_io_reason(k->ssl, err) : strerror(err));
         nq_tcp_conn_close(k, why);
         return -1;
     }

@@ -196,6 +196,15 @@ const char *nq_tls_reason(SSL *ssl)
     return nq_tls_reason_ex(ssl, NULL);
 }
 
+const char *nq_tls_io_reason(SSL *ssl, int saved_errno)
+{
+    static _Thread_local char buf[160];
+    if (ERR_peek_error() != 0 || !saved_errno)
+        return nq_tls_reason(ssl);
+    snprintf(buf, sizeof buf, "%s", strerror(saved_errno));
+    return buf;
+}
+
 const char *nq_tls_reason_ex(SSL *ssl, int *cert_alert)
 {
     static _Thread_local char buf[512];

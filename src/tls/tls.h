@@ -24,6 +24,10 @@ nq_status nq_tls_context(SSL_CTX **out, const struct nq_options *o, int server);
 SSL *nq_tls_new(SSL_CTX *ctx, int fd, const struct nq_options *o, int server);
 /* Why the last TLS call failed, for log lines (static buffer, I/O thread). */
 const char *nq_tls_reason(SSL *ssl);
+/* Why an SSL_read/SSL_write on an established connection failed: the
+ * socket's errno (saved right after the call) when OpenSSL queued no error
+ * of its own, as after a reset (SSL_ERROR_SYSCALL), else nq_tls_reason. */
+const char *nq_tls_io_reason(SSL *ssl, int saved_errno);
 /* The same; *cert_alert (if not NULL) is set when the reason is the peer's
  * alert about our certificate (a server refusing our client certificate,
  * or a client refusing ours): the reason then says it all. */
