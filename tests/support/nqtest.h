@@ -37,10 +37,10 @@ void nqt_sleep_ms(int64_t ms);
 
 /* ---- processes -------------------------------------------------------- */
 
-/* SIGSTOP our child pid and return once it has stopped: kill() only
- * queues the signal, and a child still running for a moment after it
- * answered what the test then took for sent into a frozen peer (it_grpc_life
- * failed so in CI). */
+/* SIGSTOP our child pid and return once it has stopped. kill() only
+ * queues the signal: a child that runs on for a moment can still answer
+ * what the test sends next, believing it frozen (it_grpc_life failed so
+ * in CI). */
 void nqt_freeze(pid_t pid);
 
 /* ---- ports, certificates, options ------------------------------------- */
